@@ -1,0 +1,116 @@
+/* Check cases: ReLU, residual add, accumulate.
+ * Tolerance: these are single float ops computed identically on both sides,
+ * so results must agree exactly (atol = rtol = 0). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "check/harness.h"
+
+typedef struct { int64_t count; } eltwise_params;
+
+static clnet_status run_relu(clnet_check_env *env, const void *p) {
+  int64_t n = ((const eltwise_params *)p)->count;
+  check_tensor x, y, dy, dx;
+  CLNET_TRY(check_tensor_init(env, &x, n, 4, "x"));
+  CLNET_TRY(check_tensor_init(env, &y, n, 4, "y"));
+  CLNET_TRY(check_tensor_init(env, &dy, n, 4, "dy"));
+  CLNET_TRY(check_tensor_init(env, &dx, n, 4, "dx"));
+  clnet_status st;
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &dy, -1, 1), st, out);
+  CLNET_TRY_GOTO(clnet_relu_forward(env->dev, n, &x.dev, &y.dev), st, out);
+  CLNET_TRY_GOTO(clnet_relu_forward(env->ref, n, &x.ref, &y.ref), st, out);
+  CLNET_TRY_GOTO(clnet_relu_backward(env->dev, n, &y.dev, &dy.dev, &dx.dev), st, out);
+  CLNET_TRY_GOTO(clnet_relu_backward(env->ref, n, &y.ref, &dy.ref, &dx.ref), st, out);
+  CLNET_TRY_GOTO(check_compare(env, &y, 0, 0), st, out);
+  CLNET_TRY_GOTO(check_compare(env, &dx, 0, 0), st, out);
+out:
+  check_tensor_free(env, &x);
+  check_tensor_free(env, &y);
+  check_tensor_free(env, &dy);
+  check_tensor_free(env, &dx);
+  return st;
+}
+
+static clnet_status run_add(clnet_check_env *env, const void *p) {
+  int64_t n = ((const eltwise_params *)p)->count;
+  check_tensor a, b, y;
+  CLNET_TRY(check_tensor_init(env, &a, n, 4, "a"));
+  CLNET_TRY(check_tensor_init(env, &b, n, 4, "b"));
+  CLNET_TRY(check_tensor_init(env, &y, n, 4, "y"));
+  clnet_status st;
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &a, -1, 1), st, out);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &b, -1, 1), st, out);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out);
+  CLNET_TRY_GOTO(clnet_add_forward(env->dev, n, &a.dev, &b.dev, &y.dev), st, out);
+  CLNET_TRY_GOTO(clnet_add_forward(env->ref, n, &a.ref, &b.ref, &y.ref), st, out);
+  CLNET_TRY_GOTO(check_compare(env, &y, 0, 0), st, out);
+  /* accumulate: b += a, then compare b */
+  CLNET_TRY_GOTO(clnet_accumulate(env->dev, n, &a.dev, &b.dev), st, out);
+  CLNET_TRY_GOTO(clnet_accumulate(env->ref, n, &a.ref, &b.ref), st, out);
+  b.name = "b (accumulated)";
+  CLNET_TRY_GOTO(check_compare(env, &b, 0, 0), st, out);
+out:
+  check_tensor_free(env, &a);
+  check_tensor_free(env, &b);
+  check_tensor_free(env, &y);
+  return st;
+}
+
+/* Gradient check of ReLU on the double reference: L = <dy, relu(x)>; inputs
+ * closer than 2h to the kink at 0 are masked. */
+typedef struct { int64_t n; double *x, *y, *dy; } relu_grad_state;
+
+static double relu_loss(void *u) {
+  relu_grad_state *s = u;
+  clnet_ref64_relu_forward(s->n, s->x, s->y);
+  return check_dot_f64(s->dy, s->y, s->n);
+}
+
+static clnet_status run_relu_grad(clnet_check_env *env, const void *p) {
+  int64_t n = ((const eltwise_params *)p)->count;
+  const double h = 1e-6;
+  relu_grad_state s = {n, check_alloc_f64(n), check_alloc_f64(n), check_alloc_f64(n)};
+  double *dx = check_alloc_f64(n), *num = check_alloc_f64(n);
+  int64_t *idx = malloc((size_t)n * sizeof *idx);
+  unsigned char *skip = calloc((size_t)n, 1);
+  clnet_status st = CLNET_SUCCESS;
+  if (!s.x || !s.y || !s.dy || !dx || !num || !idx || !skip) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "relu gradcheck");
+    goto out;
+  }
+  check_fill_f64(env, s.x, n, -1, 1);
+  check_fill_f64(env, s.dy, n, -1, 1);
+  clnet_ref64_relu_forward(n, s.x, s.y);
+  clnet_ref64_relu_backward(n, s.y, s.dy, dx);
+  int64_t k = check_pick_indices(env, n, n, idx);
+  for (int64_t i = 0; i < k; ++i) skip[i] = fabs(s.x[idx[i]]) < 2 * h;
+  check_numeric_grad(s.x, idx, k, h, relu_loss, &s, num);
+  check_grad_compare(env, "dx", dx, idx, num, skip, k, 1e-8, 1e-6);
+out:
+  free(s.x);
+  free(s.y);
+  free(s.dy);
+  free(dx);
+  free(num);
+  free(idx);
+  free(skip);
+  return st;
+}
+
+static const eltwise_params n1 = {1}, n7 = {7}, n13 = {13}, n_odd = {64 * 30 * 30 * 2 + 3},
+                            n_l4 = {2 * 4 * 4 * 512};
+
+const clnet_check_case clnet_check_cases_eltwise[] = {
+    {"relu", "1", CLNET_CHECK_CROSS, run_relu, &n1},
+    {"relu", "7", CLNET_CHECK_CROSS, run_relu, &n7},
+    {"relu", "13", CLNET_CHECK_CROSS, run_relu, &n13},
+    {"relu", "n2 30x30x64 +3", CLNET_CHECK_CROSS, run_relu, &n_odd},
+    {"relu", "n2 4x4x512", CLNET_CHECK_CROSS, run_relu, &n_l4},
+    {"add+accumulate", "1", CLNET_CHECK_CROSS, run_add, &n1},
+    {"add+accumulate", "13", CLNET_CHECK_CROSS, run_add, &n13},
+    {"add+accumulate", "n2 30x30x64 +3", CLNET_CHECK_CROSS, run_add, &n_odd},
+    {"relu_backward", "13", CLNET_CHECK_GRAD, run_relu_grad, &n13},
+    {"relu_backward", "n1 4x4x8", CLNET_CHECK_GRAD, run_relu_grad, &(const eltwise_params){128}},
+    {0},
+};

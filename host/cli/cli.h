@@ -1,0 +1,35 @@
+/* Internal to the clnet executable: commands and argument helpers. */
+#ifndef CLNET_CLI_H
+#define CLNET_CLI_H
+
+#include <stdint.h>
+
+#include "clnet/clnet.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_devices(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Prints "clnet: <what>: <last error>" to stderr; returns CLI_FAIL. */
+int cli_fail(clnet_status st, const char *what);
+/* Prints "clnet <cmd>: <msg>" and the hint to run --help; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Flag parsing: `--name value` or `--name=value`. Returns 1 and sets *value
+ * when argv[*i] is that flag (advancing *i past a separate value), 0 when it is
+ * another flag, -1 when the value is missing. */
+int cli_flag(int argc, char **argv, int *i, const char *name, const char **value);
+/* Parses a positive int (1..max); 0 on failure. */
+int cli_parse_pos_int(const char *s, int64_t max, int64_t *out);
+int cli_parse_double(const char *s, double *out);
+
+/* Opens the backend named by --device (NULL: default), printing errors. */
+int cli_open_ctx(const char *device, clnet_ctx **ctx);
+
+/* 1 when stdout is a terminal and CI is not set. */
+int cli_is_tty(void);
+
+#endif

@@ -1,0 +1,88 @@
+/* clnet check: every op on the chosen device against the reference (and the
+ * reference's gradients against finite differences), as a table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "clnet/check.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cmd_check(int argc, char **argv) {
+  const char *device = NULL, *op = NULL, *v = NULL;
+  int64_t seed = 1;
+  int verbose = 0;
+  for (int i = 1; i < argc; ++i) {
+    int r;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: clnet check [--device D] [--op NAME] [--seed S] [--verbose]\n"
+             "Runs every op on D and on the CPU reference with the same random inputs and\n"
+             "compares them element by element (|a-b| <= atol + rtol*|b|, guard zones around\n"
+             "every device buffer), and checks the reference's backward ops against central\n"
+             "finite differences in double. Exit status 0 only when every case passes.\n"
+             "  --op NAME   only cases whose op name contains NAME\n"
+             "  --seed S    base seed (case i uses S + i); printed with each failure\n");
+      return CLI_OK;
+    }
+    if ((r = cli_flag(argc, argv, &i, "--device", &device))) {
+      if (r < 0) return cli_usage_error("check", "--device needs a value");
+    } else if ((r = cli_flag(argc, argv, &i, "--op", &op))) {
+      if (r < 0) return cli_usage_error("check", "--op needs a value");
+    } else if ((r = cli_flag(argc, argv, &i, "--seed", &v))) {
+      if (r < 0 || !cli_parse_pos_int(v, INT64_MAX, &seed))
+        return cli_usage_error("check", "--seed needs a positive integer");
+    } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+      verbose = 1;
+    } else {
+      return cli_usage_error("check", "unknown argument '%s'", argv[i]);
+    }
+  }
+  clnet_ctx *dev = NULL, *ref = NULL;
+  int rc = cli_open_ctx(device, &dev);
+  if (rc != CLI_OK) return rc;
+  if ((rc = cli_open_ctx("ref", &ref)) != CLI_OK) {
+    clnet_ctx_free(dev);
+    return rc;
+  }
+  printf("clnet check on %s\n", clnet_ctx_device_name(dev));
+  printf("%-26s %-34s %-5s %10s %10s  %s\n", "op", "shape", "kind", "max abs", "max rel", "result");
+  int32_t n = clnet_check_case_count(), passed = 0, failed = 0, skipped = 0;
+  double t0 = now_s();
+  for (int32_t i = 0; i < n; ++i) {
+    const clnet_check_case *c = clnet_check_case_get(i);
+    if (op && !strstr(c->op, op)) continue;
+    clnet_check_result res;
+    clnet_status st = clnet_check_run(dev, ref, c, (uint64_t)seed + (uint64_t)i, &res);
+    const char *kind = c->kind == CLNET_CHECK_CROSS ? "xchk" : "grad";
+    if (res.skipped) {
+      ++skipped;
+      if (verbose) printf("%-26s %-34s %-5s %10s %10s  skip (no device to compare)\n", c->op, c->shape, kind, "-", "-");
+      continue;
+    }
+    int ok = st == CLNET_SUCCESS && res.passed;
+    ok ? ++passed : ++failed;
+    printf("%-26s %-34s %-5s %10.3g %10.3g  %s\n", c->op, c->shape, kind, res.max_abs, res.max_rel,
+           ok ? "pass" : "FAIL");
+    if (!ok)
+      printf("    seed %llu: %s\n", (unsigned long long)res.seed, res.detail[0] ? res.detail : clnet_last_error());
+    fflush(stdout);
+  }
+  double secs = now_s() - t0;
+  clnet_ctx_stats s = clnet_ctx_get_stats(dev);
+  printf("\n%d passed, %d failed", passed, failed);
+  if (skipped) printf(", %d skipped (cross-checks need an OpenCL device)", skipped);
+  printf(" in %.1f s", secs);
+  if (!clnet_ctx_is_ref(dev))
+    printf("; kernel programs: %d compiled, %d from cache (%.2f s building)", s.programs_built,
+           s.programs_cached, s.build_seconds);
+  printf("\n");
+  clnet_ctx_free(dev);
+  clnet_ctx_free(ref);
+  return failed || passed == 0 ? CLI_FAIL : CLI_OK;
+}

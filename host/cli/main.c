@@ -1,0 +1,113 @@
+/* clnet: the command-line front end. Only this layer prints and picks exit codes:
+ * 0 success, 1 failure, 2 usage error. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: clnet <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  devices                 list OpenCL platforms and devices\n"
+          "  check   [--device D]    cross-check every op on D against the CPU reference\n"
+          "  train   [--device D] [--data DIR] [--epochs N] ...   train ResNet (see clnet train --help)\n"
+          "  eval    --checkpoint FILE [--data DIR] [--device D]  evaluate a checkpoint\n"
+          "\n"
+          "--device D: a global index, P:D, a case-insensitive name substring, or 'ref'\n"
+          "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
+          "first device. Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_NO_CACHE=1,\n"
+          "CLNET_KERNEL_DIR (load cl/*.cl from a directory).\n");
+}
+
+int cli_fail(clnet_status st, const char *what) {
+  const char *msg = clnet_last_error();
+  fprintf(stderr, "clnet: %s: %s\n", what, msg && *msg ? msg : clnet_status_str(st));
+  return CLI_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "clnet %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n(run 'clnet %s --help' for usage)\n", cmd);
+  return CLI_USAGE;
+}
+
+int cli_flag(int argc, char **argv, int *i, const char *name, const char **value) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, name, n) != 0) return 0;
+  if (a[n] == '=') {
+    *value = a + n + 1;
+    return 1;
+  }
+  if (a[n] != '\0') return 0;
+  if (*i + 1 >= argc) return -1;
+  *value = argv[++*i];
+  return 1;
+}
+
+int cli_parse_pos_int(const char *s, int64_t max, int64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < 1 || v > max) return 0;
+  *out = v;
+  return 1;
+}
+
+int cli_parse_double(const char *s, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v)) return 0;
+  *out = v;
+  return 1;
+}
+
+int cli_open_ctx(const char *device, clnet_ctx **ctx) {
+  clnet_status st = clnet_ctx_create(device, ctx);
+  if (st == CLNET_SUCCESS) return CLI_OK;
+  if (st == CLNET_ERR_DEVICE_NOT_FOUND || st == CLNET_ERR_DEVICE_AMBIGUOUS) {
+    fprintf(stderr, "clnet: %s\n", clnet_last_error());
+    return CLI_USAGE;
+  }
+  return cli_fail(st, "opening the device");
+}
+
+int cli_is_tty(void) {
+  const char *ci = getenv("CI");
+  return isatty(STDOUT_FILENO) && !(ci && *ci && strcmp(ci, "0") && strcmp(ci, "false"));
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return CLI_OK;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("clnet 0.1.0\n");
+    return CLI_OK;
+  }
+  if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+  if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  fprintf(stderr, "clnet: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return CLI_USAGE;
+}

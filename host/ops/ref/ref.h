@@ -1,0 +1,70 @@
+/* The plain-C reference: one obviously correct twin for every OpenCL kernel.
+ *
+ * Each host/ops/ref/ file is written once against `real` and REF(name) and
+ * compiled twice by CMake: as float (clnet_ref_*, the `--device ref` backend and
+ * the cross-check oracle) and as double (clnet_ref64_*, used by the
+ * finite-difference gradient checks). Written for trust, not speed: loops
+ * follow the math, sums accumulate in double. Shapes are as in clnet/ops.h. */
+#ifndef CLNET_OPS_REF_H
+#define CLNET_OPS_REF_H
+
+#include <stdint.h>
+
+#include "clnet/ops.h"
+
+#define CLNET_REF_DECLARE(real, REF) \
+  /* eltwise */ \
+  void REF(relu_forward)(int64_t count, const real *x, real *y); \
+  void REF(relu_backward)(int64_t count, const real *y, const real *dy, real *dx); \
+  void REF(add_forward)(int64_t count, const real *a, const real *b, real *y); \
+  void REF(accumulate)(int64_t count, const real *x, real *y); \
+  /* gemm: row-major, see clnet_gemm */ \
+  void REF(gemm)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, real alpha, \
+                 const real *a, int32_t lda, const real *b, int32_t ldb, real beta, real *c, int32_t ldc); \
+  /* conv2d */ \
+  void REF(conv2d_forward)(const clnet_conv2d_desc *d, const real *x, const real *w, const real *b, real *y); \
+  void REF(conv2d_backward_data)(const clnet_conv2d_desc *d, const real *dy, const real *w, real *dx); \
+  void REF(conv2d_backward_filter)(const clnet_conv2d_desc *d, const real *x, const real *dy, real *dw, \
+                                   real *db); \
+  /* batchnorm */ \
+  void REF(batchnorm_forward_train)(const clnet_batchnorm_desc *d, const real *x, const real *gamma, \
+                                    const real *beta, real *y, real *save_mean, real *save_invstd, \
+                                    real *moving_mean, real *moving_var); \
+  void REF(batchnorm_forward_infer)(const clnet_batchnorm_desc *d, const real *x, const real *gamma, \
+                                    const real *beta, const real *moving_mean, const real *moving_var, \
+                                    real *y); \
+  void REF(batchnorm_backward)(const clnet_batchnorm_desc *d, const real *x, const real *dy, \
+                               const real *gamma, const real *save_mean, const real *save_invstd, \
+                               real *dx, real *dgamma, real *dbeta); \
+  /* pooling */ \
+  void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, int32_t *argmax); \
+  void REF(maxpool_backward)(const clnet_pool_desc *d, const int32_t *argmax, const real *dy, real *dx); \
+  void REF(global_avgpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y); \
+  void REF(global_avgpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *dy, real *dx); \
+  /* dense */ \
+  void REF(dense_forward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *b, \
+                          real *y); \
+  void REF(dense_backward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *dy, \
+                           real *dx, real *dw, real *db); \
+  /* loss: result[0] = mean loss, result[1] = correct count */ \
+  void REF(softmax_xent)(int32_t n, int32_t k, const real *logits, const int32_t *labels, real *dlogits, \
+                         real *result); \
+  /* adam */ \
+  void REF(adam_update)(const clnet_adam_desc *d, int64_t count, real *param, const real *grad, real *m, \
+                        real *v);
+
+#define CLNET_REF_F32(name) clnet_ref_##name
+#define CLNET_REF_F64(name) clnet_ref64_##name
+CLNET_REF_DECLARE(float, CLNET_REF_F32)
+CLNET_REF_DECLARE(double, CLNET_REF_F64)
+
+/* For the implementation files: `real` and REF() of the variant being compiled. */
+#ifdef CLNET_REF_DOUBLE
+typedef double real;
+#define REF(name) clnet_ref64_##name
+#else
+typedef float real;
+#define REF(name) clnet_ref_##name
+#endif
+
+#endif

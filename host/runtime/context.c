@@ -1,0 +1,80 @@
+/* Backend context: create/free, stats, finish. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+#include "runtime/ctx.h"
+
+clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
+  *out = NULL;
+  clnet_device_info *devs = NULL;
+  int32_t count = 0, index = -1, is_ref = 0;
+  clnet_status st = CLNET_SUCCESS;
+  /* "ref" needs no OpenCL at all */
+  const char *sel = selector && *selector ? selector : getenv("CLNET_DEVICE");
+  if (!(sel && !strcmp(sel, "ref"))) CLNET_TRY(clnet_devices_list(&devs, &count));
+  CLNET_TRY_GOTO(clnet_device_select(selector, devs, count, &index, &is_ref), st, fail);
+  clnet_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "allocating the context");
+    goto fail;
+  }
+  if (is_ref) {
+    ctx->is_ref = 1;
+    snprintf(ctx->info.name, sizeof ctx->info.name, "reference (CPU, plain C)");
+    ctx->info.index = -1;
+    ctx->info.mem_base_addr_align_bytes = 4;
+    free(devs);
+    *out = ctx;
+    return CLNET_SUCCESS;
+  }
+  ctx->info = devs[index];
+  free(devs);
+  devs = NULL;
+  cl_int err = CL_SUCCESS;
+  cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform, 0};
+  ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
+  if (err != CL_SUCCESS) {
+    st = clnet_set_error(err, "clCreateContext(%s) failed: %s", ctx->info.name, clnet_status_str(err));
+    free(ctx);
+    goto fail;
+  }
+  ctx->queue = clCreateCommandQueue(ctx->context, ctx->info.device, 0, &err);
+  if (err != CL_SUCCESS) {
+    st = clnet_set_error(err, "clCreateCommandQueue(%s) failed: %s", ctx->info.name, clnet_status_str(err));
+    clReleaseContext(ctx->context);
+    free(ctx);
+    goto fail;
+  }
+  *out = ctx;
+  return CLNET_SUCCESS;
+fail:
+  free(devs);
+  return st;
+}
+
+void clnet_ctx_free(clnet_ctx *ctx) {
+  if (!ctx) return;
+  if (!ctx->is_ref && ctx->queue) clFinish(ctx->queue);
+  clnet_buf_free(ctx, &ctx->scratch);
+  for (int32_t i = 0; i < ctx->n_kernels; ++i) clReleaseKernel(ctx->kernels[i].kernel);
+  for (int32_t i = 0; i < ctx->n_programs; ++i) clReleaseProgram(ctx->programs[i].program);
+  if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+  if (ctx->context) clReleaseContext(ctx->context);
+  free(ctx);
+}
+
+int32_t clnet_ctx_is_ref(const clnet_ctx *ctx) { return ctx->is_ref; }
+const char *clnet_ctx_device_name(const clnet_ctx *ctx) { return ctx->info.name; }
+const clnet_device_info *clnet_ctx_device_info(const clnet_ctx *ctx) {
+  return ctx->is_ref ? NULL : &ctx->info;
+}
+clnet_ctx_stats clnet_ctx_get_stats(const clnet_ctx *ctx) { return ctx->stats; }
+
+clnet_status clnet_ctx_finish(clnet_ctx *ctx) {
+  if (ctx->is_ref) return CLNET_SUCCESS;
+  CLNET_CL_CHECK(clFinish(ctx->queue));
+  return CLNET_SUCCESS;
+}

@@ -1,0 +1,84 @@
+/* Internal: the backend context and the helpers ops use to launch kernels. */
+#ifndef CLNET_RUNTIME_CTX_H
+#define CLNET_RUNTIME_CTX_H
+
+#include <stdint.h>
+
+#include "clnet/runtime.h"
+#include "core/error.h"
+
+#define CLNET_MAX_PROGRAMS 32
+#define CLNET_MAX_KERNELS 256
+
+typedef struct clnet_program_entry {
+  char name[64]; /* .cl file stem */
+  char options[256];
+  cl_program program;
+} clnet_program_entry;
+
+typedef struct clnet_kernel_entry {
+  char program[64];
+  char name[64];
+  cl_kernel kernel;
+} clnet_kernel_entry;
+
+struct clnet_ctx {
+  int32_t is_ref;
+  clnet_device_info info; /* zeroed for ref, name set */
+  cl_context context;
+  cl_command_queue queue;
+  clnet_program_entry programs[CLNET_MAX_PROGRAMS];
+  int32_t n_programs;
+  clnet_kernel_entry kernels[CLNET_MAX_KERNELS];
+  int32_t n_kernels;
+  clnet_ctx_stats stats;
+  /* scratch: one growable buffer ops may use between enqueues (e.g. im2col).
+   * Only one op uses it at a time; the in-order queue serialises users. */
+  clnet_buf scratch;
+};
+
+/* One kernel argument. Build with the CLNET_ARG_* macros. */
+typedef struct clnet_karg {
+  enum { CLNET_KARG_MEM, CLNET_KARG_I32, CLNET_KARG_F32, CLNET_KARG_LOCAL } kind;
+  union {
+    cl_mem mem;
+    int32_t i32;
+    float f32;
+    size_t local_bytes;
+  } v;
+} clnet_karg;
+
+#define CLNET_ARG_BUF(bufptr) ((clnet_karg){.kind = CLNET_KARG_MEM, .v.mem = (bufptr)->mem})
+#define CLNET_ARG_I32(x) ((clnet_karg){.kind = CLNET_KARG_I32, .v.i32 = (int32_t)(x)})
+#define CLNET_ARG_F32(x) ((clnet_karg){.kind = CLNET_KARG_F32, .v.f32 = (float)(x)})
+#define CLNET_ARG_LOCAL(bytes) ((clnet_karg){.kind = CLNET_KARG_LOCAL, .v.local_bytes = (bytes)})
+
+/* Enqueues kernel `kernel` of program `program` (cl/<program>.cl, built on
+ * first use with the default options). global[] is rounded up to a multiple
+ * of local[] when local is given; kernels bounds-check their index space. */
+clnet_status clnet_launch(clnet_ctx *ctx, const char *program, const char *kernel, int32_t dims,
+                          const size_t *global, const size_t *local, int32_t nargs,
+                          const clnet_karg *args);
+
+#define CLNET_LAUNCH(ctx, program, kernel, dims, global, local, ...)                          \
+  clnet_launch((ctx), (program), (kernel), (dims), (global), (local),                       \
+               (int32_t)(sizeof((clnet_karg[]){__VA_ARGS__}) / sizeof(clnet_karg)),         \
+               (clnet_karg[]){__VA_ARGS__})
+
+/* The cl_program for cl/<name>.cl, built (or loaded from cache) on first use. */
+clnet_status clnet_program_get(clnet_ctx *ctx, const char *name, const char *options,
+                               cl_program *out);
+/* The kernel object, cached per ctx. */
+clnet_status clnet_kernel_get(clnet_ctx *ctx, const char *program, const char *kernel,
+                              cl_kernel *out);
+/* Source text of cl/<name>.cl: from $CLNET_KERNEL_DIR if set, else embedded.
+ * *owned is 1 when the caller must free(*source). */
+clnet_status clnet_kernel_source(const char *name, const char **source, size_t *length,
+                                 int32_t *owned);
+
+/* Ensures ctx->scratch holds at least `bytes`; returns it in *out. */
+clnet_status clnet_scratch_get(clnet_ctx *ctx, size_t bytes, clnet_buf *out);
+
+static inline size_t clnet_round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+#endif

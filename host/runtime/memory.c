@@ -1,0 +1,155 @@
+/* The one allocator: every device buffer clnet makes goes through here, so
+ * limits are checked and usage is counted in one place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ctx.h"
+
+static void fmt_bytes(char *dst, size_t cap, uint64_t b) {
+  if (b >= (1ull << 30)) snprintf(dst, cap, "%.2f GiB", (double)b / (double)(1ull << 30));
+  else if (b >= (1ull << 20)) snprintf(dst, cap, "%.1f MiB", (double)b / (double)(1ull << 20));
+  else snprintf(dst, cap, "%llu bytes", (unsigned long long)b);
+}
+
+clnet_status clnet_buf_alloc(clnet_ctx *ctx, size_t bytes, const char *what, clnet_buf *out) {
+  memset(out, 0, sizeof *out);
+  if (bytes == 0) bytes = 4; /* keep every buffer valid as a kernel argument */
+  char req[32], lim[32], used[32];
+  fmt_bytes(req, sizeof req, bytes);
+  if (ctx->is_ref) {
+    out->host = calloc(1, bytes);
+    if (!out->host)
+      return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "cannot allocate %s for '%s' on the reference backend",
+                             req, what);
+  } else {
+    if (bytes > ctx->info.max_alloc_bytes) {
+      fmt_bytes(lim, sizeof lim, ctx->info.max_alloc_bytes);
+      return clnet_set_error(CLNET_ERR_TOO_LARGE,
+                             "cannot allocate '%s': %s requested, %s allows at most %s in one buffer",
+                             what, req, ctx->info.name, lim);
+    }
+    if (ctx->stats.bytes_in_use + bytes > ctx->info.global_mem_bytes) {
+      fmt_bytes(lim, sizeof lim, ctx->info.global_mem_bytes);
+      fmt_bytes(used, sizeof used, ctx->stats.bytes_in_use);
+      return clnet_set_error(CLNET_ERR_TOO_LARGE,
+                             "cannot allocate '%s': %s requested, %s has %s of global memory and clnet already uses %s",
+                             what, req, ctx->info.name, lim, used);
+    }
+    cl_int err = CL_SUCCESS;
+    out->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+      fmt_bytes(used, sizeof used, ctx->stats.bytes_in_use);
+      return clnet_set_error(err, "clCreateBuffer for '%s' (%s) on %s failed: %s (clnet already uses %s)", what,
+                             req, ctx->info.name, clnet_status_str(err), used);
+    }
+  }
+  out->bytes = bytes;
+  out->owned = 1;
+  ctx->stats.bytes_in_use += bytes;
+  if (ctx->stats.bytes_in_use > ctx->stats.bytes_peak) ctx->stats.bytes_peak = ctx->stats.bytes_in_use;
+  return CLNET_SUCCESS;
+}
+
+size_t clnet_buf_align(const clnet_ctx *ctx) {
+  return ctx->is_ref ? 4 : ctx->info.mem_base_addr_align_bytes;
+}
+
+clnet_status clnet_buf_view(clnet_ctx *ctx, const clnet_buf *parent, size_t offset, size_t bytes,
+                            clnet_buf *out) {
+  memset(out, 0, sizeof *out);
+  if (offset + bytes > parent->bytes || offset % clnet_buf_align(ctx))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "buffer view [%zu, %zu) does not fit a %zu-byte buffer or is not %zu-aligned", offset,
+                           offset + bytes, parent->bytes, clnet_buf_align(ctx));
+  if (ctx->is_ref) {
+    out->host = (char *)parent->host + offset;
+  } else {
+    cl_buffer_region region = {offset, bytes};
+    cl_int err = CL_SUCCESS;
+    out->mem = clCreateSubBuffer(parent->mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+    if (err != CL_SUCCESS)
+      return clnet_set_error(err, "clCreateSubBuffer(offset %zu, %zu bytes) failed: %s", offset, bytes,
+                             clnet_status_str(err));
+  }
+  out->bytes = bytes;
+  out->owned = 0;
+  return CLNET_SUCCESS;
+}
+
+void clnet_buf_free(clnet_ctx *ctx, clnet_buf *buf) {
+  if (!buf || (!buf->mem && !buf->host)) return;
+  if (ctx->is_ref) {
+    if (buf->owned) free(buf->host);
+  } else {
+    clReleaseMemObject(buf->mem); /* views hold their own reference */
+  }
+  if (buf->owned) ctx->stats.bytes_in_use -= buf->bytes;
+  memset(buf, 0, sizeof *buf);
+}
+
+static clnet_status range_check(const clnet_buf *buf, size_t offset, size_t bytes, const char *what) {
+  if (offset > buf->bytes || bytes > buf->bytes - offset)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s of [%zu, %zu) outside a %zu-byte buffer", what,
+                           offset, offset + bytes, buf->bytes);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src) {
+  CLNET_TRY(range_check(buf, offset, bytes, "write"));
+  if (bytes == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    memcpy((char *)buf->host + offset, src, bytes);
+    return CLNET_SUCCESS;
+  }
+  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst) {
+  CLNET_TRY(range_check(buf, offset, bytes, "read"));
+  if (bytes == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    memcpy(dst, (const char *)buf->host + offset, bytes);
+    return CLNET_SUCCESS;
+  }
+  CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_buf_fill(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, uint32_t pattern) {
+  CLNET_TRY(range_check(buf, offset, bytes, "fill"));
+  if (offset % 4 || bytes % 4)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "fill offset %zu and size %zu must be multiples of 4",
+                           offset, bytes);
+  if (bytes == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    uint32_t *p = (uint32_t *)((char *)buf->host + offset);
+    for (size_t i = 0; i < bytes / 4; ++i) p[i] = pattern;
+    return CLNET_SUCCESS;
+  }
+  CLNET_CL_CHECK(clEnqueueFillBuffer(ctx->queue, buf->mem, &pattern, sizeof pattern, offset, bytes, 0, NULL, NULL));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_buf_copy(clnet_ctx *ctx, const clnet_buf *src, size_t src_offset, clnet_buf *dst,
+                            size_t dst_offset, size_t bytes) {
+  CLNET_TRY(range_check(src, src_offset, bytes, "copy source"));
+  CLNET_TRY(range_check(dst, dst_offset, bytes, "copy destination"));
+  if (bytes == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    memmove((char *)dst->host + dst_offset, (const char *)src->host + src_offset, bytes);
+    return CLNET_SUCCESS;
+  }
+  CLNET_CL_CHECK(clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, src_offset, dst_offset, bytes, 0, NULL, NULL));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_scratch_get(clnet_ctx *ctx, size_t bytes, clnet_buf *out) {
+  if (ctx->scratch.bytes < bytes) {
+    clnet_buf_free(ctx, &ctx->scratch);
+    CLNET_TRY(clnet_buf_alloc(ctx, bytes, "scratch", &ctx->scratch));
+  }
+  *out = ctx->scratch;
+  return CLNET_SUCCESS;
+}

@@ -1,0 +1,311 @@
+/* Program sources, build, and the two-level program cache.
+ *
+ * In memory: one cl_program per (ctx, file, options). On disk: the program
+ * binary under $CLNET_CACHE_DIR (default $XDG_CACHE_HOME/clnet or
+ * ~/.cache/clnet), keyed by a 128-bit hash of (format version, source, options,
+ * device name, driver version, platform version). Entries are written to a
+ * temp file, fsync'd and renamed, and carry a CRC so a torn or corrupt entry
+ * is rebuilt from source instead of trusted. CLNET_NO_CACHE=1 turns the disk
+ * cache off. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "runtime/ctx.h"
+#include "runtime/embedded.h"
+
+#define CACHE_MAGIC 0x424e4c43u /* "CLNB" */
+#define CACHE_VERSION 1u
+#define DEFAULT_OPTIONS "-cl-std=CL1.2"
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+clnet_status clnet_kernel_source(const char *name, const char **source, size_t *length,
+                                 int32_t *owned) {
+  *owned = 0;
+  const char *dir = getenv("CLNET_KERNEL_DIR");
+  if (dir && *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.cl", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+      return clnet_set_error(CLNET_ERR_KERNEL_NOT_FOUND, "%s: cannot open kernel file (CLNET_KERNEL_DIR=%s): %s",
+                             path, dir, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+      free(buf);
+      fclose(f);
+      return clnet_set_error(CLNET_ERR_IO, "%s: cannot read kernel file", path);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *source = buf;
+    *length = (size_t)n;
+    *owned = 1;
+    return CLNET_SUCCESS;
+  }
+  for (const clnet_embedded_source *e = clnet_embedded_sources; e->name; ++e)
+    if (!strcmp(e->name, name)) {
+      *source = e->source;
+      *length = e->length;
+      return CLNET_SUCCESS;
+    }
+  return clnet_set_error(CLNET_ERR_KERNEL_NOT_FOUND, "no kernel file cl/%s.cl is built into clnet", name);
+}
+
+/* Two independent FNV-1a-64 streams give a 128-bit key. */
+typedef struct { uint64_t a, b; } hash128;
+static void hash_bytes(hash128 *h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; ++i) {
+    h->a = (h->a ^ p[i]) * 0x100000001b3ull;
+    h->b = (h->b ^ p[i]) * 0x100000001b3ull;
+    h->b ^= h->b >> 29;
+  }
+  unsigned char sep = 0xff; /* field separator */
+  h->a = (h->a ^ sep) * 0x100000001b3ull;
+  h->b = (h->b ^ sep) * 0x100000001b3ull;
+}
+
+static int cache_dir(char *dst, size_t cap) {
+  const char *off = getenv("CLNET_NO_CACHE");
+  if (off && *off && strcmp(off, "0")) return 0;
+  const char *d = getenv("CLNET_CACHE_DIR");
+  if (d && *d) {
+    snprintf(dst, cap, "%s", d);
+  } else if ((d = getenv("XDG_CACHE_HOME")) && *d) {
+    snprintf(dst, cap, "%s/clnet", d);
+  } else if ((d = getenv("HOME")) && *d) {
+    snprintf(dst, cap, "%s/.cache/clnet", d);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+static void mkdir_p(const char *path) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; ++p)
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(tmp, 0755);
+      *p = '/';
+    }
+  mkdir(tmp, 0755);
+}
+
+/* Returns a malloc'd binary or NULL (absent, unreadable or corrupt: all mean rebuild). */
+static unsigned char *cache_load(const char *path, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  uint32_t hdr[2];
+  uint64_t n = 0;
+  unsigned char *bin = NULL;
+  if (fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != CACHE_MAGIC || hdr[1] != CACHE_VERSION ||
+      fread(&n, sizeof n, 1, f) != 1 || n == 0 || n > (1ull << 30))
+    goto bad;
+  bin = malloc((size_t)n);
+  uint32_t crc = 0;
+  if (!bin || fread(bin, 1, (size_t)n, f) != n || fread(&crc, sizeof crc, 1, f) != 1 ||
+      crc != (uint32_t)crc32(0L, bin, (uInt)n) || fgetc(f) != EOF)
+    goto bad;
+  fclose(f);
+  *size = (size_t)n;
+  return bin;
+bad:
+  free(bin);
+  fclose(f);
+  return NULL;
+}
+
+/* Best effort: a cache that cannot be written only costs a rebuild next time. */
+static void cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
+  mkdir_p(dir);
+  char tmp[4500];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return;
+  uint32_t hdr[2] = {CACHE_MAGIC, CACHE_VERSION};
+  uint64_t n64 = n;
+  uint32_t crc = (uint32_t)crc32(0L, bin, (uInt)n);
+  int ok = write(fd, hdr, sizeof hdr) == (ssize_t)sizeof hdr &&
+           write(fd, &n64, sizeof n64) == (ssize_t)sizeof n64 && write(fd, bin, n) == (ssize_t)n &&
+           write(fd, &crc, sizeof crc) == (ssize_t)sizeof crc && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp, path) != 0) unlink(tmp);
+}
+
+static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char *name, cl_int err) {
+  size_t n = 0;
+  clGetProgramBuildInfo(prog, ctx->info.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+  char *log = malloc(n + 1);
+  if (log) {
+    log[0] = '\0';
+    clGetProgramBuildInfo(prog, ctx->info.device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    log[n] = '\0';
+  }
+  clnet_status st = clnet_set_error(CLNET_ERR_BUILD, "cl/%s.cl failed to build on %s (%s):\n%s", name,
+                                    ctx->info.name, clnet_status_str(err), log ? log : "(no log)");
+  free(log);
+  return st;
+}
+
+static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *options,
+                                  cl_program *out) {
+  const char *src = NULL;
+  size_t len = 0;
+  int32_t owned = 0;
+  CLNET_TRY(clnet_kernel_source(name, &src, &len, &owned));
+
+  char dir[4096], path[4400];
+  int use_cache = cache_dir(dir, sizeof dir);
+  if (use_cache) {
+    hash128 h = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+    uint32_t v = CACHE_VERSION;
+    hash_bytes(&h, &v, sizeof v);
+    hash_bytes(&h, src, len);
+    hash_bytes(&h, options, strlen(options));
+    hash_bytes(&h, ctx->info.name, strlen(ctx->info.name));
+    hash_bytes(&h, ctx->info.driver_version, strlen(ctx->info.driver_version));
+    hash_bytes(&h, ctx->info.platform_version, strlen(ctx->info.platform_version));
+    snprintf(path, sizeof path, "%s/%s-%016llx%016llx.bin", dir, name, (unsigned long long)h.a,
+             (unsigned long long)h.b);
+  }
+
+  cl_int err = CL_SUCCESS;
+  cl_program prog = NULL;
+  double t0 = now_seconds();
+  if (use_cache) {
+    size_t n = 0;
+    unsigned char *bin = cache_load(path, &n);
+    if (bin) {
+      const unsigned char *bins[1] = {bin};
+      cl_int bin_status = CL_SUCCESS;
+      prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->info.device, &n, bins, &bin_status, &err);
+      free(bin);
+      if (prog && err == CL_SUCCESS && bin_status == CL_SUCCESS &&
+          clBuildProgram(prog, 1, &ctx->info.device, options, NULL, NULL) == CL_SUCCESS) {
+        ctx->stats.programs_cached++;
+        ctx->stats.build_seconds += now_seconds() - t0;
+        if (owned) free((void *)src);
+        *out = prog;
+        return CLNET_SUCCESS;
+      }
+      if (prog) clReleaseProgram(prog); /* stale or foreign binary: rebuild from source */
+      prog = NULL;
+    }
+  }
+  prog = clCreateProgramWithSource(ctx->context, 1, &src, &len, &err);
+  if (owned) free((void *)src);
+  if (err != CL_SUCCESS)
+    return clnet_set_error(err, "clCreateProgramWithSource(cl/%s.cl) failed: %s", name, clnet_status_str(err));
+  err = clBuildProgram(prog, 1, &ctx->info.device, options, NULL, NULL);
+  if (err != CL_SUCCESS) {
+    clnet_status st = build_log_error(ctx, prog, name, err);
+    clReleaseProgram(prog);
+    return st;
+  }
+  ctx->stats.programs_built++;
+  ctx->stats.build_seconds += now_seconds() - t0;
+  if (use_cache) {
+    size_t n = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) == CL_SUCCESS && n > 0) {
+      unsigned char *bin = malloc(n);
+      unsigned char *bins[1] = {bin};
+      if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
+        cache_store(dir, path, bin, n);
+      free(bin);
+    }
+  }
+  *out = prog;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_program_get(clnet_ctx *ctx, const char *name, const char *options,
+                               cl_program *out) {
+  if (!options) options = DEFAULT_OPTIONS;
+  for (int32_t i = 0; i < ctx->n_programs; ++i)
+    if (!strcmp(ctx->programs[i].name, name) && !strcmp(ctx->programs[i].options, options)) {
+      *out = ctx->programs[i].program;
+      return CLNET_SUCCESS;
+    }
+  if (ctx->n_programs == CLNET_MAX_PROGRAMS)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "too many distinct programs (%d)", CLNET_MAX_PROGRAMS);
+  if (strlen(name) >= sizeof ctx->programs[0].name || strlen(options) >= sizeof ctx->programs[0].options)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "program name or options too long: %s", name);
+  cl_program prog = NULL;
+  CLNET_TRY(build_program(ctx, name, options, &prog));
+  clnet_program_entry *e = &ctx->programs[ctx->n_programs++];
+  snprintf(e->name, sizeof e->name, "%s", name);
+  snprintf(e->options, sizeof e->options, "%s", options);
+  e->program = prog;
+  *out = prog;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_kernel_get(clnet_ctx *ctx, const char *program, const char *kernel, cl_kernel *out) {
+  for (int32_t i = 0; i < ctx->n_kernels; ++i)
+    if (!strcmp(ctx->kernels[i].name, kernel) && !strcmp(ctx->kernels[i].program, program)) {
+      *out = ctx->kernels[i].kernel;
+      return CLNET_SUCCESS;
+    }
+  if (ctx->n_kernels == CLNET_MAX_KERNELS)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "too many distinct kernels (%d)", CLNET_MAX_KERNELS);
+  cl_program prog = NULL;
+  CLNET_TRY(clnet_program_get(ctx, program, NULL, &prog));
+  cl_int err = CL_SUCCESS;
+  cl_kernel k = clCreateKernel(prog, kernel, &err);
+  if (err != CL_SUCCESS)
+    return clnet_set_error(err == CL_INVALID_KERNEL_NAME ? CLNET_ERR_KERNEL_NOT_FOUND : err,
+                           "cl/%s.cl has no kernel '%s' (%s)", program, kernel, clnet_status_str(err));
+  clnet_kernel_entry *e = &ctx->kernels[ctx->n_kernels++];
+  snprintf(e->program, sizeof e->program, "%s", program);
+  snprintf(e->name, sizeof e->name, "%s", kernel);
+  e->kernel = k;
+  *out = k;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_launch(clnet_ctx *ctx, const char *program, const char *kernel, int32_t dims,
+                          const size_t *global, const size_t *local, int32_t nargs,
+                          const clnet_karg *args) {
+  cl_kernel k = NULL;
+  CLNET_TRY(clnet_kernel_get(ctx, program, kernel, &k));
+  for (int32_t i = 0; i < nargs; ++i) {
+    cl_int err = CL_SUCCESS;
+    switch (args[i].kind) {
+      case CLNET_KARG_MEM: err = clSetKernelArg(k, (cl_uint)i, sizeof(cl_mem), &args[i].v.mem); break;
+      case CLNET_KARG_I32: err = clSetKernelArg(k, (cl_uint)i, sizeof(int32_t), &args[i].v.i32); break;
+      case CLNET_KARG_F32: err = clSetKernelArg(k, (cl_uint)i, sizeof(float), &args[i].v.f32); break;
+      case CLNET_KARG_LOCAL: err = clSetKernelArg(k, (cl_uint)i, args[i].v.local_bytes, NULL); break;
+    }
+    if (err != CL_SUCCESS)
+      return clnet_set_error(err, "clSetKernelArg(%s, arg %d) failed: %s", kernel, i, clnet_status_str(err));
+  }
+  size_t g[3] = {1, 1, 1};
+  for (int32_t d = 0; d < dims; ++d) {
+    g[d] = local ? clnet_round_up(global[d], local[d]) : global[d];
+    if (g[d] == 0) return CLNET_SUCCESS; /* empty index space: nothing to do */
+  }
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return clnet_set_error(err, "clEnqueueNDRangeKernel(%s) on %s failed: %s (global %zux%zux%zu, local %zux%zux%zu)",
+                           kernel, ctx->info.name, clnet_status_str(err), g[0], g[1], g[2],
+                           local ? local[0] : 0, local && dims > 1 ? local[1] : 0,
+                           local && dims > 2 ? local[2] : 0);
+  return CLNET_SUCCESS;
+}

@@ -1,0 +1,7 @@
+/* clnet: a portable OpenCL training engine. Umbrella header. */
+#ifndef CLNET_CLNET_H
+#define CLNET_CLNET_H
+#include "clnet/status.h"
+#include "clnet/runtime.h"
+#include "clnet/ops.h"
+#endif

@@ -1,0 +1,162 @@
+/* Ops: each runs on the backend of its ctx (OpenCL kernels, or the plain-C
+ * reference). All activations are NHWC, fp32, densely packed:
+ *   activation (N, H, W, C)      conv weight (KH, KW, C_in, C_out)  [Keras HWIO]
+ *   dense weight (OUT, IN)        vectors (C)
+ * On OpenCL every call only enqueues work on the ctx's in-order queue; nothing
+ * is read back unless the function says so. Shape rules are checked and a
+ * violation returns CLNET_ERR_INVALID_ARGUMENT with a message naming the op,
+ * the value and the rule. Buffers must be at least as large as their shape. */
+#ifndef CLNET_OPS_H
+#define CLNET_OPS_H
+
+#include "clnet/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- padding (SPEC: TensorFlow semantics) ---------------------------------- */
+typedef enum clnet_padding { CLNET_PADDING_VALID = 0, CLNET_PADDING_SAME = 1 } clnet_padding;
+
+/* Output size and leading pad of one spatial dimension.
+ * valid: out = (in - k) / stride + 1 (floor), pad_before = 0 (in >= k required).
+ * same:  out = ceil(in / stride), pad_total = max((out-1)*stride + k - in, 0),
+ *        pad_before = pad_total / 2 (floor). Returns INVALID_ARGUMENT if out < 1. */
+clnet_status clnet_padding_out(int32_t in, int32_t k, int32_t stride, clnet_padding padding,
+                               int32_t *out, int32_t *pad_before);
+
+/* ---- conv2d --------------------------------------------------------------- */
+typedef struct clnet_conv2d_desc {
+  int32_t n, in_h, in_w, in_c; /* input (N, H, W, C_in) */
+  int32_t out_c;               /* C_out */
+  int32_t k_h, k_w;            /* kernel size */
+  int32_t stride;              /* same stride in both dimensions */
+  clnet_padding padding;
+  int32_t has_bias;
+  /* derived by clnet_conv2d_desc_init: */
+  int32_t out_h, out_w, pad_top, pad_left;
+} clnet_conv2d_desc;
+
+/* Validates the desc and fills the derived fields. */
+clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
+
+/* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in, C_out)) + b (C_out).
+ * b is ignored when !has_bias. */
+clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
+                                  const clnet_buf *w, const clnet_buf *b, clnet_buf *y);
+/* dx (N, H, W, C_in) = gradient of the forward w.r.t. x, given dy (N, OH, OW, C_out). Overwrites dx. */
+clnet_status clnet_conv2d_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d,
+                                        const clnet_buf *dy, const clnet_buf *w, clnet_buf *dx);
+/* dw (KH, KW, C_in, C_out) and db (C_out; skipped when !has_bias). Overwrites. */
+clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d,
+                                          const clnet_buf *x, const clnet_buf *dy, clnet_buf *dw,
+                                          clnet_buf *db);
+
+/* ---- batch normalisation over (N*H*W) rows of C channels --------------------
+ * Keras semantics (SPEC): biased batch variance, eps, moving = moving*momentum
+ * + batch*(1-momentum). */
+typedef struct clnet_batchnorm_desc {
+  int32_t rows; /* N*H*W */
+  int32_t c;    /* channels */
+  float eps;      /* 1e-3 */
+  float momentum; /* 0.99 */
+} clnet_batchnorm_desc;
+
+/* Training mode. y (rows, C) = gamma*(x-mean)*invstd + beta with batch stats.
+ * Writes save_mean (C) and save_invstd (C) (= 1/sqrt(var+eps)) for backward,
+ * and updates moving_mean / moving_var (C) in place. */
+clnet_status clnet_batchnorm_forward_train(clnet_ctx *ctx, const clnet_batchnorm_desc *d,
+                                           const clnet_buf *x, const clnet_buf *gamma,
+                                           const clnet_buf *beta, clnet_buf *y,
+                                           clnet_buf *save_mean, clnet_buf *save_invstd,
+                                           clnet_buf *moving_mean, clnet_buf *moving_var);
+/* Inference mode: uses moving statistics. */
+clnet_status clnet_batchnorm_forward_infer(clnet_ctx *ctx, const clnet_batchnorm_desc *d,
+                                           const clnet_buf *x, const clnet_buf *gamma,
+                                           const clnet_buf *beta, const clnet_buf *moving_mean,
+                                           const clnet_buf *moving_var, clnet_buf *y);
+/* Backward of training mode. dx (rows, C), dgamma (C), dbeta (C), overwritten. */
+clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc *d,
+                                      const clnet_buf *x, const clnet_buf *dy,
+                                      const clnet_buf *gamma, const clnet_buf *save_mean,
+                                      const clnet_buf *save_invstd, clnet_buf *dx,
+                                      clnet_buf *dgamma, clnet_buf *dbeta);
+
+/* ---- elementwise over `count` floats -------------------------------------- */
+/* y = max(x, 0). y may alias x. */
+clnet_status clnet_relu_forward(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *y);
+/* dx = dy where y > 0, else 0 (y is the forward output). dx may alias dy. */
+clnet_status clnet_relu_backward(clnet_ctx *ctx, int64_t count, const clnet_buf *y,
+                                 const clnet_buf *dy, clnet_buf *dx);
+/* y = a + b (the residual). y may alias a or b. */
+clnet_status clnet_add_forward(clnet_ctx *ctx, int64_t count, const clnet_buf *a,
+                               const clnet_buf *b, clnet_buf *y);
+/* y += x (gradient accumulation where a tensor has two consumers). */
+clnet_status clnet_accumulate(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *y);
+
+/* ---- pooling --------------------------------------------------------------- */
+typedef struct clnet_pool_desc {
+  int32_t n, in_h, in_w, c; /* input (N, H, W, C) */
+  int32_t k, stride;        /* square window */
+  clnet_padding padding;    /* padding never wins a max */
+  /* derived by clnet_pool_desc_init: */
+  int32_t out_h, out_w, pad_top, pad_left;
+} clnet_pool_desc;
+
+clnet_status clnet_pool_desc_init(clnet_pool_desc *d);
+/* y (N, OH, OW, C) = window max; argmax (N, OH, OW, C) int32 = flat index
+ * (h*W + w) within the image plane of the winning input (first max in
+ * row-major window order on ties), kept for backward. */
+clnet_status clnet_maxpool_forward(clnet_ctx *ctx, const clnet_pool_desc *d, const clnet_buf *x,
+                                   clnet_buf *y, clnet_buf *argmax);
+/* dx (N, H, W, C) = sum of dy over the outputs whose argmax is this input. Overwrites dx. */
+clnet_status clnet_maxpool_backward(clnet_ctx *ctx, const clnet_pool_desc *d,
+                                    const clnet_buf *argmax, const clnet_buf *dy, clnet_buf *dx);
+/* y (N, C) = mean over H, W of x (N, H, W, C). */
+clnet_status clnet_global_avgpool_forward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w,
+                                          int32_t c, const clnet_buf *x, clnet_buf *y);
+/* dx (N, H, W, C) = dy (N, C) / (H*W). */
+clnet_status clnet_global_avgpool_backward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w,
+                                           int32_t c, const clnet_buf *dy, clnet_buf *dx);
+
+/* ---- dense: y (N, OUT) = x (N, IN) . w^T (w is (OUT, IN)) + b (OUT) ---------- */
+clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                                 const clnet_buf *x, const clnet_buf *w, const clnet_buf *b,
+                                 clnet_buf *y);
+/* dx (N, IN) = dy . w (NULL dx skips it); dw (OUT, IN) = dy^T . x; db (OUT) = sum_n dy. */
+clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                                  const clnet_buf *x, const clnet_buf *w, const clnet_buf *dy,
+                                  clnet_buf *dx, clnet_buf *dw, clnet_buf *db);
+
+/* ---- softmax cross-entropy on logits, mean over the batch ----------------- */
+/* logits (N, K), labels (N) int32 in [0, K). Writes dlogits (N, K) =
+ * (softmax - onehot) / N and result[0] = mean loss, result[1] = count of rows
+ * whose argmax (first on ties) equals the label (as a float). `result` is a
+ * 2-float buffer; nothing is read back. */
+clnet_status clnet_softmax_xent(clnet_ctx *ctx, int32_t n, int32_t k, const clnet_buf *logits,
+                                const clnet_buf *labels, clnet_buf *dlogits, clnet_buf *result);
+
+/* ---- Adam as Keras (SPEC) ---------------------------------------------------
+ * t is the step number after this update (1 for the first). For each element:
+ *   m += (g - m)*(1-beta1); v += (g*g - v)*(1-beta2);
+ *   p -= alpha_t * m / (sqrt(v) + eps),  alpha_t = lr*sqrt(1-beta2^t)/(1-beta1^t). */
+typedef struct clnet_adam_desc {
+  float lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-7 */
+  int64_t t;
+} clnet_adam_desc;
+
+clnet_status clnet_adam_update(clnet_ctx *ctx, const clnet_adam_desc *d, int64_t count,
+                               clnet_buf *param, const clnet_buf *grad, clnet_buf *m, clnet_buf *v);
+
+/* ---- GEMM (row-major): C (M, N) = alpha * op(A) . op(B) + beta * C ----------
+ * op(A) is (M, K): A stored (M, K) with lda >= K, or (K, M) with lda >= M when
+ * trans_a. Likewise op(B) (K, N). Offsets are in floats. OpenCL: CLBlast. */
+clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
+                        int32_t k, float alpha, const clnet_buf *a, size_t a_off, int32_t lda,
+                        const clnet_buf *b, size_t b_off, int32_t ldb, float beta, clnet_buf *c,
+                        size_t c_off, int32_t ldc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+/* OpenCL runtime: devices, selection, the context an op runs in, buffers.
+ *
+ * A clnet_ctx is one backend instance: either an OpenCL device (context +
+ * in-order queue + program/kernel caches + allocator) or the CPU reference
+ * (plain C on host memory). Every op takes a ctx and dispatches on it, so the
+ * same graph runs on either. */
+#ifndef CLNET_RUNTIME_H
+#define CLNET_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#include "clnet/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One OpenCL device as `clnet devices` lists it. */
+typedef struct clnet_device_info {
+  int32_t index;          /* global index over all platforms */
+  int32_t platform_index; /* P in "P:D" */
+  int32_t device_index;   /* D in "P:D" */
+  char name[256];
+  char vendor[256];
+  char platform_name[256];
+  char platform_version[256];
+  char driver_version[256];
+  char opencl_c_version[128];
+  cl_device_type type;
+  uint32_t compute_units;
+  uint64_t global_mem_bytes;
+  uint64_t max_alloc_bytes;
+  uint64_t local_mem_bytes;
+  size_t max_work_group_size;
+  uint32_t mem_base_addr_align_bytes;
+  int32_t has_fp16, has_fp64;
+  cl_platform_id platform;
+  cl_device_id device;
+} clnet_device_info;
+
+/* Lists every device of every platform. *out is malloc'd (free with free());
+ * *count may be 0. */
+clnet_status clnet_devices_list(clnet_device_info **out, int32_t *count);
+
+/* "GPU", "CPU", "ACCELERATOR" or "OTHER". */
+const char *clnet_device_type_str(cl_device_type type);
+
+/* Resolves a selector against the list: a global index ("0"), "P:D", a
+ * case-insensitive substring of the device name, or "ref" (returns
+ * *is_ref = 1). NULL or "" means: $CLNET_DEVICE if set, else the first GPU,
+ * else the first device. No match -> CLNET_ERR_DEVICE_NOT_FOUND, several ->
+ * CLNET_ERR_DEVICE_AMBIGUOUS (message lists the candidates). */
+clnet_status clnet_device_select(const char *selector, const clnet_device_info *devices,
+                                 int32_t count, int32_t *index, int32_t *is_ref);
+
+typedef struct clnet_ctx clnet_ctx;
+
+/* Backend counters, for reports and for showing that a warm run compiles nothing. */
+typedef struct clnet_ctx_stats {
+  int32_t programs_built;     /* compiled from source this process */
+  int32_t programs_cached;    /* loaded from the on-disk binary cache */
+  double build_seconds;       /* time spent in clBuildProgram */
+  uint64_t bytes_in_use;      /* device bytes currently allocated via clnet */
+  uint64_t bytes_peak;        /* high-water mark of bytes_in_use */
+} clnet_ctx_stats;
+
+/* Creates a backend from a selector (see clnet_device_select). "ref" gives the
+ * CPU reference backend. */
+clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out);
+void clnet_ctx_free(clnet_ctx *ctx);
+
+int32_t clnet_ctx_is_ref(const clnet_ctx *ctx);
+/* Device name ("reference (CPU, plain C)" for ref). */
+const char *clnet_ctx_device_name(const clnet_ctx *ctx);
+/* Info of the OpenCL device; NULL for ref. */
+const clnet_device_info *clnet_ctx_device_info(const clnet_ctx *ctx);
+clnet_ctx_stats clnet_ctx_get_stats(const clnet_ctx *ctx);
+/* Waits for all enqueued work. */
+clnet_status clnet_ctx_finish(clnet_ctx *ctx);
+
+/* A device (or, for ref, host) allocation. On OpenCL, `mem` is a buffer or a
+ * sub-buffer; on ref, `host` points to the floats. `bytes` is its size. */
+typedef struct clnet_buf {
+  cl_mem mem;
+  void *host;
+  size_t bytes;
+  int32_t owned; /* 1 if freeing it releases the memory */
+} clnet_buf;
+
+/* Allocates `bytes` through the one place that knows the device limits. `what`
+ * names the buffer in error messages ("conv2d im2col scratch"). Content is
+ * undefined on OpenCL, zero on ref. */
+clnet_status clnet_buf_alloc(clnet_ctx *ctx, size_t bytes, const char *what, clnet_buf *out);
+/* A view of bytes [offset, offset+bytes) of `parent`. On OpenCL, offset must
+ * be a multiple of the device's base-address alignment (clnet_buf_align). */
+clnet_status clnet_buf_view(clnet_ctx *ctx, const clnet_buf *parent, size_t offset, size_t bytes,
+                            clnet_buf *out);
+/* Alignment, in bytes, that views must respect (>= 4). */
+size_t clnet_buf_align(const clnet_ctx *ctx);
+void clnet_buf_free(clnet_ctx *ctx, clnet_buf *buf);
+/* Blocking copies between host memory and a buffer. */
+clnet_status clnet_buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes,
+                             const void *src);
+clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes,
+                            void *dst);
+/* Fills `bytes` from `offset` with a repeated 32-bit pattern (offset, bytes multiples of 4). */
+clnet_status clnet_buf_fill(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes,
+                            uint32_t pattern);
+/* Device-to-device copy. */
+clnet_status clnet_buf_copy(clnet_ctx *ctx, const clnet_buf *src, size_t src_offset, clnet_buf *dst,
+                            size_t dst_offset, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
