@@ -2,24 +2,24 @@
  * Index space: 1-D, one work-item per element (global rounded up; bounds-checked). */
 
 __kernel void relu_forward(const int count, __global const float *x, __global float *y) {
-  const int i = get_global_id(0);
-  if (i < count) y[i] = fmax(x[i], 0.0f);
+  const size_t i = get_global_id(0);
+  if (i < (size_t)count) y[i] = fmax(x[i], 0.0f);
 }
 
 /* dx = dy where the forward output y > 0 */
 __kernel void relu_backward(const int count, __global const float *y, __global const float *dy,
                             __global float *dx) {
-  const int i = get_global_id(0);
-  if (i < count) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  const size_t i = get_global_id(0);
+  if (i < (size_t)count) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 __kernel void add_forward(const int count, __global const float *a, __global const float *b,
                           __global float *y) {
-  const int i = get_global_id(0);
-  if (i < count) y[i] = a[i] + b[i];
+  const size_t i = get_global_id(0);
+  if (i < (size_t)count) y[i] = a[i] + b[i];
 }
 
 __kernel void accumulate(const int count, __global const float *x, __global float *y) {
-  const int i = get_global_id(0);
-  if (i < count) y[i] += x[i];
+  const size_t i = get_global_id(0);
+  if (i < (size_t)count) y[i] += x[i];
 }

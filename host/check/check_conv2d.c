@@ -1,3 +1,266 @@
-/* Check cases for conv2d: not written yet. */
+/* Check cases: conv2d forward, backward data, backward filter (+ bias gradient).
+ *
+ * Cross-checks (device vs the float reference, which sums in double): every
+ * input, weight, bias and dy is U(-1, 1), so each output is a dot product of
+ * terms bounded by 1 and we use clnet_check_dot_atol(len, 1, 1) (see
+ * check_gemm.c: 4x the random-walk rounding of a float sum of `len` products,
+ * rtol = 0) with len the longest sum behind one output element:
+ *   y      K + 1 = KH*KW*C_in products plus the bias,
+ *   dx     KH*KW*C_out (GEMM over C_out, then up to KH*KW taps summed by col2im),
+ *   dw     N*OH*OW (over all images: the per-chunk GEMMs accumulate with beta = 1),
+ *   db     N*OH*OW terms of |dy| <= 1, E|dy| = 1/2 (twice E|a*b| = 1/4): bmax = 2 keeps the margin.
+ *
+ * Gradient checks (double reference vs central differences) of L = <dy, conv(x, w, b)>.
+ * L is linear in each of x, w, b, so central differences have no truncation
+ * error; what remains is rounding, about 1e-16 * sum|terms of L| / h ~ 1e-12 with
+ * h = 1e-3. atol = rtol = 1e-8 leaves room for that and still fails any
+ * wrong tap, index or padding (errors of order 1). */
+#include <stdlib.h>
+
 #include "check/harness.h"
-const clnet_check_case clnet_check_cases_conv2d[] = {{0}};
+
+typedef struct conv_params {
+  int32_t n, h, w, c, oc, kh, kw, stride;
+  clnet_padding padding;
+  int32_t bias;
+} conv_params;
+
+static clnet_status make_desc(const conv_params *p, clnet_conv2d_desc *d) {
+  *d = (clnet_conv2d_desc){.n = p->n, .in_h = p->h, .in_w = p->w, .in_c = p->c, .out_c = p->oc, .k_h = p->kh,
+                           .k_w = p->kw, .stride = p->stride, .padding = p->padding, .has_bias = p->bias};
+  return clnet_conv2d_desc_init(d);
+}
+
+static int64_t xc(const clnet_conv2d_desc *d) { return (int64_t)d->n * d->in_h * d->in_w * d->in_c; }
+static int64_t yc(const clnet_conv2d_desc *d) { return (int64_t)d->n * d->out_h * d->out_w * d->out_c; }
+static int64_t wc(const clnet_conv2d_desc *d) { return (int64_t)d->k_h * d->k_w * d->in_c * d->out_c; }
+
+/* ---- cross-checks ---------------------------------------------------------- */
+
+enum { RUN_FORWARD, RUN_BACKWARD_DATA, RUN_BACKWARD_FILTER };
+
+static clnet_status run_cross(clnet_check_env *env, const conv_params *p, int which) {
+  clnet_conv2d_desc d;
+  CLNET_TRY(make_desc(p, &d));
+  const int32_t k = d.k_h * d.k_w * d.in_c, rows = d.n * d.out_h * d.out_w;
+  check_tensor x, w, b, y;
+  int nt = 0; /* tensors initialised, for cleanup */
+  clnet_status st;
+  CLNET_TRY_GOTO(check_tensor_init(env, &x, xc(&d), 4,
+                                   which == RUN_BACKWARD_DATA ? "dx" : "x"), st, out);
+  nt++;
+  CLNET_TRY_GOTO(check_tensor_init(env, &w, wc(&d), 4, which == RUN_BACKWARD_FILTER ? "dw" : "w"), st, out);
+  nt++;
+  CLNET_TRY_GOTO(check_tensor_init(env, &b, d.out_c, 4, which == RUN_BACKWARD_FILTER ? "db" : "b"), st, out);
+  nt++;
+  CLNET_TRY_GOTO(check_tensor_init(env, &y, yc(&d), 4, which == RUN_FORWARD ? "y" : "dy"), st, out);
+  nt++;
+  switch (which) {
+    case RUN_FORWARD:
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &b, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out); /* must be overwritten */
+      CLNET_TRY_GOTO(clnet_conv2d_forward(env->dev, &d, &x.dev, &w.dev, &b.dev, &y.dev), st, out);
+      CLNET_TRY_GOTO(clnet_conv2d_forward(env->ref, &d, &x.ref, &w.ref, &b.ref, &y.ref), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &y, clnet_check_dot_atol(k + 1, 1, 1), 0), st, out);
+      break;
+    case RUN_BACKWARD_DATA:
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out); /* dx: must be overwritten */
+      CLNET_TRY_GOTO(clnet_conv2d_backward_data(env->dev, &d, &y.dev, &w.dev, &x.dev), st, out);
+      CLNET_TRY_GOTO(clnet_conv2d_backward_data(env->ref, &d, &y.ref, &w.ref, &x.ref), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &x, clnet_check_dot_atol(d.k_h * d.k_w * d.out_c, 1, 1), 0), st, out);
+      break;
+    default:
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out);
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out); /* dw, db: must be overwritten */
+      CLNET_TRY_GOTO(check_tensor_uniform(env, &b, -1, 1), st, out);
+      CLNET_TRY_GOTO(clnet_conv2d_backward_filter(env->dev, &d, &x.dev, &y.dev, &w.dev, &b.dev), st, out);
+      CLNET_TRY_GOTO(clnet_conv2d_backward_filter(env->ref, &d, &x.ref, &y.ref, &w.ref, &b.ref), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &w, clnet_check_dot_atol(rows, 1, 1), 0), st, out);
+      /* without bias db must be left alone: both sides still hold the same random values */
+      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_check_dot_atol(rows, 1, 2) : 0, 0), st, out);
+      break;
+  }
+out:
+  if (nt > 3) check_tensor_free(env, &y);
+  if (nt > 2) check_tensor_free(env, &b);
+  if (nt > 1) check_tensor_free(env, &w);
+  if (nt > 0) check_tensor_free(env, &x);
+  return st;
+}
+
+static clnet_status run_forward(clnet_check_env *env, const void *p) { return run_cross(env, p, RUN_FORWARD); }
+static clnet_status run_backward_data(clnet_check_env *env, const void *p) {
+  return run_cross(env, p, RUN_BACKWARD_DATA);
+}
+static clnet_status run_backward_filter(clnet_check_env *env, const void *p) {
+  return run_cross(env, p, RUN_BACKWARD_FILTER);
+}
+
+/* ---- gradient checks on the double reference -------------------------------- */
+
+typedef struct conv_grad_state {
+  clnet_conv2d_desc d;
+  double *x, *w, *b, *y, *dy; /* (N,H,W,C_in) (KH,KW,C_in,C_out) (C_out) (N,OH,OW,C_out) x2 */
+} conv_grad_state;
+
+static double conv_loss(void *u) {
+  conv_grad_state *s = u;
+  clnet_ref64_conv2d_forward(&s->d, s->x, s->w, s->b, s->y);
+  return check_dot_f64(s->dy, s->y, yc(&s->d));
+}
+
+#define GRAD_SAMPLES 64 /* finite-difference samples per tensor */
+
+/* which: RUN_BACKWARD_DATA checks dx; RUN_BACKWARD_FILTER checks dw and db. */
+static clnet_status run_grad(clnet_check_env *env, const conv_params *p, int which) {
+  conv_grad_state s;
+  CLNET_TRY(make_desc(p, &s.d));
+  const double h = 1e-3, tol = 1e-8;
+  s.x = check_alloc_f64(xc(&s.d));
+  s.w = check_alloc_f64(wc(&s.d));
+  s.b = check_alloc_f64(s.d.out_c);
+  s.y = check_alloc_f64(yc(&s.d));
+  s.dy = check_alloc_f64(yc(&s.d));
+  double *gx = check_alloc_f64(xc(&s.d)), *gw = check_alloc_f64(wc(&s.d)), *gb = check_alloc_f64(s.d.out_c);
+  double *num = check_alloc_f64(GRAD_SAMPLES);
+  int64_t *idx = malloc(GRAD_SAMPLES * sizeof *idx);
+  clnet_status st = CLNET_SUCCESS;
+  if (!s.x || !s.w || !s.b || !s.y || !s.dy || !gx || !gw || !gb || !num || !idx) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d gradcheck");
+    goto out;
+  }
+  check_fill_f64(env, s.x, xc(&s.d), -1, 1);
+  check_fill_f64(env, s.w, wc(&s.d), -1, 1);
+  if (s.d.has_bias) check_fill_f64(env, s.b, s.d.out_c, -1, 1);
+  check_fill_f64(env, s.dy, yc(&s.d), -1, 1);
+  if (which == RUN_BACKWARD_DATA) {
+    clnet_ref64_conv2d_backward_data(&s.d, s.dy, s.w, gx);
+    int64_t k = check_pick_indices(env, xc(&s.d), GRAD_SAMPLES, idx);
+    check_numeric_grad(s.x, idx, k, h, conv_loss, &s, num);
+    check_grad_compare(env, "dx", gx, idx, num, NULL, k, tol, tol);
+  } else {
+    clnet_ref64_conv2d_backward_filter(&s.d, s.x, s.dy, gw, s.d.has_bias ? gb : NULL);
+    int64_t k = check_pick_indices(env, wc(&s.d), GRAD_SAMPLES, idx);
+    check_numeric_grad(s.w, idx, k, h, conv_loss, &s, num);
+    check_grad_compare(env, "dw", gw, idx, num, NULL, k, tol, tol);
+    if (s.d.has_bias) {
+      k = check_pick_indices(env, s.d.out_c, GRAD_SAMPLES, idx);
+      check_numeric_grad(s.b, idx, k, h, conv_loss, &s, num);
+      check_grad_compare(env, "db", gb, idx, num, NULL, k, tol, tol);
+    }
+  }
+out:
+  free(s.x);
+  free(s.w);
+  free(s.b);
+  free(s.y);
+  free(s.dy);
+  free(gx);
+  free(gw);
+  free(gb);
+  free(num);
+  free(idx);
+  return st;
+}
+
+static clnet_status run_grad_data(clnet_check_env *env, const void *p) { return run_grad(env, p, RUN_BACKWARD_DATA); }
+static clnet_status run_grad_filter(clnet_check_env *env, const void *p) {
+  return run_grad(env, p, RUN_BACKWARD_FILTER);
+}
+
+/* ---- shapes ------------------------------------------------------------------ */
+#define V CLNET_PADDING_VALID
+#define S CLNET_PADDING_SAME
+
+/* ResNet-18 on 32x32x3, batch 2 (SPEC): every conv shape; Keras convs have a bias. */
+static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
+                         r_l1 = {2, 30, 30, 64, 64, 3, 3, 1, S, 1},
+                         r_l2a = {2, 30, 30, 64, 128, 3, 3, 2, S, 1},
+                         r_l2b = {2, 15, 15, 128, 128, 3, 3, 1, S, 1},
+                         r_l2s = {2, 30, 30, 64, 128, 1, 1, 2, V, 1},
+                         r_l3a = {2, 15, 15, 128, 256, 3, 3, 2, S, 1},
+                         r_l3b = {2, 8, 8, 256, 256, 3, 3, 1, S, 1},
+                         r_l3s = {2, 15, 15, 128, 256, 1, 1, 2, V, 1},
+                         r_l4a = {2, 8, 8, 256, 512, 3, 3, 2, S, 1},
+                         r_l4b = {2, 4, 4, 512, 512, 3, 3, 1, S, 1},
+                         r_l4s = {2, 8, 8, 256, 512, 1, 1, 2, V, 1},
+                         /* Fashion-MNIST stem */
+                         f_stem = {2, 28, 28, 1, 64, 3, 3, 1, V, 1},
+                         /* awkward shapes */
+                         a_1x1_pw = {1, 1, 1, 5, 7, 1, 1, 1, V, 1},
+                         a_1x1_k3 = {3, 1, 1, 5, 7, 3, 3, 1, S, 1},
+                         a_7_s2 = {1, 7, 7, 13, 7, 3, 3, 2, S, 1},
+                         a_13_k5 = {3, 13, 13, 7, 13, 5, 5, 1, S, 0},
+                         a_13_s3 = {2, 13, 13, 3, 5, 3, 3, 3, V, 1},
+                         a_rect = {2, 13, 7, 5, 6, 2, 3, 2, S, 1},
+                         a_k31 = {2, 13, 13, 2, 3, 3, 1, 3, S, 1},
+                         a_7_c1 = {1, 7, 7, 1, 1, 3, 3, 1, V, 0},
+                         a_pw_odd = {3, 13, 13, 17, 19, 1, 1, 1, V, 0},
+                         a_pw_split = {1, 3, 3, 1200, 5, 1, 1, 1, V, 1}, /* K = 1200: two GEMM slices */
+                         a_k7_full = {2, 7, 7, 3, 4, 7, 7, 1, V, 1},
+                         a_k4_s2 = {3, 7, 7, 6, 5, 4, 4, 2, S, 1},
+                         /* col of one image is 6.25 MiB: forward/backward-data chunks of 2, 2, 1
+                          * images (16 MiB limit), filter-gradient chunks of one image each (4 MiB
+                          * limit, below one image) */
+                         a_chunked = {5, 32, 32, 64, 3, 5, 5, 1, S, 1},
+                         /* col of one image is 1.56 MiB: filter-gradient chunks of 2, 1 images */
+                         a_chunked_w = {3, 16, 16, 64, 5, 5, 5, 1, S, 1};
+
+/* gradient-check shapes */
+static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 before, 1 after */
+                         g_k1_s2 = {1, 5, 5, 3, 4, 1, 1, 2, V, 1},
+                         g_rect = {2, 7, 5, 2, 3, 2, 3, 1, S, 1},      /* pad h 0/1, w 1/1 */
+                         g_k5_s3 = {1, 8, 8, 2, 2, 5, 5, 3, S, 0},     /* pad 1/2 */
+                         g_1x1_k3 = {3, 1, 1, 3, 2, 3, 3, 1, S, 1},    /* only the centre tap is real */
+                         g_pw = {2, 4, 4, 3, 2, 1, 1, 1, V, 1},
+                         g_s2_same7 = {2, 7, 7, 2, 2, 3, 3, 2, S, 1};  /* pad 1/1, 4x4 out */
+
+#define CROSS3(label, p)                                                          \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(p)},                \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(p)},    \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(p)}
+#define GRAD2(label, p)                                                           \
+  {"conv2d_backward_data", label, CLNET_CHECK_GRAD, run_grad_data, &(p)},        \
+  {"conv2d_backward_filter", label, CLNET_CHECK_GRAD, run_grad_filter, &(p)}
+
+const clnet_check_case clnet_check_cases_conv2d[] = {
+    CROSS3("n2 32x32x3->64 k3 s1 valid", r_stem),
+    CROSS3("n2 30x30x64->64 k3 s1 same", r_l1),
+    CROSS3("n2 30x30x64->128 k3 s2 same", r_l2a),
+    CROSS3("n2 15x15x128->128 k3 s1 same", r_l2b),
+    CROSS3("n2 30x30x64->128 k1 s2 valid", r_l2s),
+    CROSS3("n2 15x15x128->256 k3 s2 same", r_l3a),
+    CROSS3("n2 8x8x256->256 k3 s1 same", r_l3b),
+    CROSS3("n2 15x15x128->256 k1 s2 valid", r_l3s),
+    CROSS3("n2 8x8x256->512 k3 s2 same", r_l4a),
+    CROSS3("n2 4x4x512->512 k3 s1 same", r_l4b),
+    CROSS3("n2 8x8x256->512 k1 s2 valid", r_l4s),
+    CROSS3("n2 28x28x1->64 k3 s1 valid", f_stem),
+    CROSS3("n1 1x1x5->7 k1 s1 valid", a_1x1_pw),
+    CROSS3("n3 1x1x5->7 k3 s1 same", a_1x1_k3),
+    CROSS3("n1 7x7x13->7 k3 s2 same", a_7_s2),
+    CROSS3("n3 13x13x7->13 k5 s1 same nobias", a_13_k5),
+    CROSS3("n2 13x13x3->5 k3 s3 valid", a_13_s3),
+    CROSS3("n2 13x7x5->6 k2x3 s2 same", a_rect),
+    CROSS3("n2 13x13x2->3 k3x1 s3 same", a_k31),
+    CROSS3("n1 7x7x1->1 k3 s1 valid nobias", a_7_c1),
+    CROSS3("n3 13x13x17->19 k1 s1 valid nobias", a_pw_odd),
+    CROSS3("n1 3x3x1200->5 k1 s1 valid", a_pw_split),
+    CROSS3("n2 7x7x3->4 k7 s1 valid", a_k7_full),
+    CROSS3("n3 7x7x6->5 k4 s2 same", a_k4_s2),
+    CROSS3("n5 32x32x64->3 k5 s1 same chunked", a_chunked),
+    CROSS3("n3 16x16x64->5 k5 s1 same chunked", a_chunked_w),
+    GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
+    GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
+    GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),
+    GRAD2("n1 8x8x2->2 k5 s3 same nobias", g_k5_s3),
+    GRAD2("n3 1x1x3->2 k3 s1 same", g_1x1_k3),
+    GRAD2("n2 4x4x3->2 k1 s1 valid", g_pw),
+    GRAD2("n2 7x7x2->2 k3 s2 same", g_s2_same7),
+    {0},
+};

@@ -14,10 +14,35 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static void print_model_row(const clnet_model_check_row *r, void *user) {
+  int *rows = user;
+  ++*rows;
+  printf("%-44s %8lld %10.3g %10.3g %10.3g  %s", r->name, (long long)r->count, r->max_abs, r->max_rel, r->scale,
+         r->passed ? "pass" : "FAIL");
+  if (r->masked) printf(" (%lld masked: gradient ~ 0)", (long long)r->masked);
+  printf("\n");
+}
+
+static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed) {
+  if (clnet_ctx_is_ref(dev)) {
+    printf("the device is the reference itself: --model compares an OpenCL device with it\n");
+    return CLI_USAGE;
+  }
+  printf("%-44s %8s %10s %10s %10s  %s\n", "tensor", "elements", "max abs", "max rel", "max |ref|", "result");
+  int rows = 0;
+  int32_t failures = 0;
+  double t0 = now_s();
+  clnet_status st = clnet_check_model(dev, ref, seed, print_model_row, &rows, &failures);
+  if (st != CLNET_SUCCESS) return cli_fail(st, "check --model");
+  printf("\n%d passed, %d failed in %.1f s (seed %llu)\n", rows - failures, failures, now_s() - t0,
+         (unsigned long long)seed);
+  return failures ? CLI_FAIL : CLI_OK;
+}
+
 int cmd_check(int argc, char **argv) {
   const char *device = NULL, *op = NULL, *v = NULL;
   int64_t seed = 1;
-  int verbose = 0;
+  int verbose = 0, model = 0;
   for (int i = 1; i < argc; ++i) {
     int r;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -27,6 +52,9 @@ int cmd_check(int argc, char **argv) {
              "every device buffer), and checks the reference's backward ops against central\n"
              "finite differences in double. Exit status 0 only when every case passes.\n"
              "  --op NAME   only cases whose op name contains NAME\n"
+             "  --model     instead: one whole training step of a small ResNet-18 on D and on\n"
+             "              the reference (loss, logits, every gradient, BN statistics,\n"
+             "              weights after one Adam step)\n"
              "  --seed S    base seed (case i uses S + i); printed with each failure\n");
       return CLI_OK;
     }
@@ -37,6 +65,8 @@ int cmd_check(int argc, char **argv) {
     } else if ((r = cli_flag(argc, argv, &i, "--seed", &v))) {
       if (r < 0 || !cli_parse_pos_int(v, INT64_MAX, &seed))
         return cli_usage_error("check", "--seed needs a positive integer");
+    } else if (!strcmp(argv[i], "--model")) {
+      model = 1;
     } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
       verbose = 1;
     } else {
@@ -50,7 +80,13 @@ int cmd_check(int argc, char **argv) {
     clnet_ctx_free(dev);
     return rc;
   }
-  printf("clnet check on %s\n", clnet_ctx_device_name(dev));
+  printf("clnet check%s on %s\n", model ? " --model" : "", clnet_ctx_device_name(dev));
+  if (model) {
+    rc = run_model_check(dev, ref, (uint64_t)seed);
+    clnet_ctx_free(dev);
+    clnet_ctx_free(ref);
+    return rc;
+  }
   printf("%-26s %-34s %-5s %10s %10s  %s\n", "op", "shape", "kind", "max abs", "max rel", "result");
   int32_t n = clnet_check_case_count(), passed = 0, failed = 0, skipped = 0;
   double t0 = now_s();

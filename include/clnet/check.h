@@ -47,6 +47,36 @@ const clnet_check_case *clnet_check_case_get(int32_t i);
 clnet_status clnet_check_run(clnet_ctx *dev, clnet_ctx *ref, const clnet_check_case *c, uint64_t seed,
                              clnet_check_result *res);
 
+/* One compared tensor of a whole-model check. */
+typedef struct clnet_model_check_row {
+  char name[160];   /* "loss", "logits", "grad layer1.0.conv1.kernel", "updated fc.bias", ... */
+  int64_t count;    /* elements compared */
+  int64_t masked;   /* elements not compared (see clnet_check_model) */
+  double max_abs, max_rel;
+  double scale;     /* max |reference| of the tensor */
+  double atol, rtol;
+  int32_t passed;
+} clnet_model_check_row;
+
+typedef void (*clnet_model_check_fn)(const clnet_model_check_row *row, void *user);
+
+/* One training step of a small ResNet-18 (width 4, 12x12x3 input, 10
+ * classes, batch 4; identical weights and batch from `seed`) on `dev` and on
+ * the reference `ref`: compares the loss, the logits, every parameter
+ * gradient, the BN moving statistics and every weight after one Adam step.
+ * Each tensor is compared per element with |a-b| <= atol + rtol*|b| where
+ * atol = 1e-4 * max|reference| of that tensor (errors of reordered float sums
+ * scale with the tensor, not the element; for a gradient, with the largest
+ * gradient of its layer, since kernel and bias gradients come from the same
+ * dy: a conv bias before BN has a true gradient of exactly zero and both
+ * backends compute rounding noise), rtol = 1e-3. After the Adam step,
+ * weights whose reference gradient is below the gradient tolerance are masked:
+ * Adam's first step moves them by lr*sign(g), and the sign of a gradient that
+ * is zero within rounding is not defined. `fn` receives every row;
+ * *failures counts failed rows. */
+clnet_status clnet_check_model(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed, clnet_model_check_fn fn, void *user,
+                               int32_t *failures);
+
 #ifdef __cplusplus
 }
 #endif

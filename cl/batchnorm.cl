@@ -1,0 +1,232 @@
+/* Batch normalisation over a (rows, C) matrix (rows = N*H*W, NHWC), Keras
+ * training semantics: per-channel batch mean and biased variance.
+ *
+ * Statistics are deterministic two-stage reductions. The rows are split into
+ * nblocks fixed blocks of rpb rows (the last may be shorter; the partition
+ * depends only on the shape). Stage 1 (index space (C, nblocks), work-items
+ * along C so each row is one contiguous load) reduces one block per
+ * work-item; stage 2 (index space (C)) merges the blocks of one channel in
+ * block order. No atomics: the same inputs give bit-identical outputs.
+ *
+ * Variance: stage 1 is an exact two-pass within the block on d = x - K_c:
+ * the block mean of d first, then the sum of squared deviations from it (the
+ * second pass re-reads the block from cache). The shift K_c = x[0, c] is a
+ * value of the channel, so d is small and exact when the data sit far from
+ * zero (e.g. 1000 + U(-1, 1)). Stage 2 merges the blocks' (count, mean, M2)
+ * with Chan's formula. Every term added to M2 is >= 0: no E[x^2] - E[x]^2
+ * cancellation.
+ *
+ * PoCL (CPU) vectorises across work-items only inside barrier-delimited
+ * regions, so the row loops of the reductions carry a barrier: every
+ * work-item runs them the same number of times (no early return; work-items
+ * past C work on channel C-1 and store nothing), and the loop body handles
+ * BN_UNROLL rows with independent accumulators.
+ *
+ * Scratch layout (floats), nb = nblocks:
+ *   forward:  part_mean (nb, C) | part_m2 (nb, C) | coef: K (C) | mean_d (C) | gamma*invstd (C)
+ *   backward: part_dy (nb, C) | part_dyxc (nb, C) | coef: gamma*invstd (C) | dbeta/M (C) | dgamma/M (C)
+ * Elementwise kernels: index space (C, rows), one work-item per element. */
+
+#define BN_UNROLL 4
+
+/* Stage 1 of the forward statistics: two passes over the rows of block b.
+ * Index space (C, nblocks). */
+__kernel void bn_stats_partial(const int rows, const int C, const int rpb, const int nblocks,
+                               __global const float *x, /* (rows, C) */
+                               __global float *scratch) /* part_mean (nb, C), part_m2 (nb, C) */
+{
+  const int c = get_global_id(0), b = get_global_id(1);
+  const int cc = min(c, C - 1);
+  const int r0 = b * rpb, r1 = min(r0 + rpb, rows);
+  const float K = x[cc];
+  __global const float *xc = x + cc;
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  int r = r0;
+  for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {
+    __global const float *p = xc + (size_t)r * C;
+    s0 += p[0] - K;
+    s1 += p[C] - K;
+    s2 += p[2 * C] - K;
+    s3 += p[3 * C] - K;
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (; r < r1; ++r) {
+    s0 += xc[(size_t)r * C] - K;
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float mean = ((s0 + s1) + (s2 + s3)) / (float)(r1 - r0); /* of d = x - K */
+  float q0 = 0.0f, q1 = 0.0f, q2 = 0.0f, q3 = 0.0f;
+  for (r = r0; r + BN_UNROLL <= r1; r += BN_UNROLL) {
+    __global const float *p = xc + (size_t)r * C;
+    const float e0 = (p[0] - K) - mean, e1 = (p[C] - K) - mean;
+    const float e2 = (p[2 * C] - K) - mean, e3 = (p[3 * C] - K) - mean;
+    q0 += e0 * e0;
+    q1 += e1 * e1;
+    q2 += e2 * e2;
+    q3 += e3 * e3;
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (; r < r1; ++r) {
+    const float e = (xc[(size_t)r * C] - K) - mean;
+    q0 += e * e;
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (c < C) {
+    scratch[(size_t)b * C + c] = mean;
+    scratch[(size_t)(nblocks + b) * C + c] = (q0 + q1) + (q2 + q3);
+  }
+}
+
+/* Stage 2: merge the blocks of channel c in order (Chan et al.), then write
+ * save_mean, save_invstd, the moving statistics and the normalise
+ * coefficients. Index space (C). */
+__kernel void bn_stats_final(const int rows, const int C, const int rpb, const int nblocks, const float eps,
+                             const float momentum,
+                             __global const float *x,     /* (rows, C): the shift K_c = x[0, c] */
+                             __global float *scratch,     /* parts (2, nb, C), coef (3, C) */
+                             __global const float *gamma, /* (C) */
+                             __global float *save_mean,   /* (C) */
+                             __global float *save_invstd, /* (C) */
+                             __global float *moving_mean, /* (C) */
+                             __global float *moving_var)  /* (C) */
+{
+  const int c = get_global_id(0);
+  if (c >= C) return;
+  float n = 0.0f, mean = 0.0f, m2 = 0.0f;
+  for (int b = 0; b < nblocks; ++b) {
+    const float nb = (float)min(rpb, rows - b * rpb);
+    const float mb = scratch[(size_t)b * C + c], m2b = scratch[(size_t)(nblocks + b) * C + c];
+    const float ntot = n + nb;
+    const float delta = mb - mean;
+    mean += delta * (nb / ntot);
+    m2 += m2b + delta * delta * n * (nb / ntot);
+    n = ntot;
+  }
+  const float K = x[c];
+  const float var = fmax(m2 / (float)rows, 0.0f); /* biased */
+  const float invstd = rsqrt(var + eps);
+  const float batch_mean = K + mean;
+  save_mean[c] = batch_mean;
+  save_invstd[c] = invstd;
+  moving_mean[c] = moving_mean[c] * momentum + batch_mean * (1.0f - momentum);
+  moving_var[c] = moving_var[c] * momentum + var * (1.0f - momentum);
+  __global float *coef = scratch + (size_t)2 * nblocks * C;
+  coef[c] = K;
+  coef[C + c] = mean;
+  coef[2 * C + c] = gamma[c] * invstd;
+}
+
+/* y = ((x - K) - mean_d) * gamma * invstd + beta. Index space (C, rows). */
+__kernel void bn_normalize(const int rows, const int C, const int nblocks,
+                           __global const float *x,       /* (rows, C) */
+                           __global const float *scratch, /* coef at 2*nb*C: K, mean_d, gamma*invstd (C each) */
+                           __global const float *beta,    /* (C) */
+                           __global float *y)             /* (rows, C) */
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  __global const float *coef = scratch + (size_t)2 * nblocks * C;
+  const size_t i = (size_t)r * C + c;
+  y[i] = ((x[i] - coef[c]) - coef[C + c]) * coef[2 * C + c] + beta[c];
+}
+
+/* Inference: y = (x - moving_mean) * gamma / sqrt(moving_var + eps) + beta.
+ * Index space (C, rows). */
+__kernel void bn_infer(const int rows, const int C, const float eps,
+                       __global const float *x,           /* (rows, C) */
+                       __global const float *gamma,       /* (C) */
+                       __global const float *beta,        /* (C) */
+                       __global const float *moving_mean, /* (C) */
+                       __global const float *moving_var,  /* (C) */
+                       __global float *y)                 /* (rows, C) */
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  const size_t i = (size_t)r * C + c;
+  y[i] = (x[i] - moving_mean[c]) * (gamma[c] * rsqrt(moving_var[c] + eps)) + beta[c];
+}
+
+/* Backward stage 1: per block, sum dy and sum dy * (x - mean) in one pass.
+ * Index space (C, nblocks). */
+__kernel void bn_backward_partial(const int rows, const int C, const int rpb, const int nblocks,
+                                  __global const float *x,         /* (rows, C) */
+                                  __global const float *dy,        /* (rows, C) */
+                                  __global const float *save_mean, /* (C) */
+                                  __global float *scratch)         /* part_dy (nb, C), part_dyxc (nb, C) */
+{
+  const int c = get_global_id(0), b = get_global_id(1);
+  const int cc = min(c, C - 1);
+  const int r0 = b * rpb, r1 = min(r0 + rpb, rows);
+  const float mean = save_mean[cc];
+  __global const float *xc = x + cc, *gc = dy + cc;
+  float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f; /* sum dy */
+  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f; /* sum dy * (x - mean) */
+  int r = r0;
+  for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {
+    const size_t i = (size_t)r * C;
+    const float d0 = gc[i], d1 = gc[i + C], d2 = gc[i + 2 * C], d3 = gc[i + 3 * C];
+    g0 += d0;
+    g1 += d1;
+    g2 += d2;
+    g3 += d3;
+    h0 += d0 * (xc[i] - mean);
+    h1 += d1 * (xc[i + C] - mean);
+    h2 += d2 * (xc[i + 2 * C] - mean);
+    h3 += d3 * (xc[i + 3 * C] - mean);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (; r < r1; ++r) {
+    const size_t i = (size_t)r * C;
+    g0 += gc[i];
+    h0 += gc[i] * (xc[i] - mean);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (c < C) {
+    scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);
+    scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);
+  }
+}
+
+/* Backward stage 2: dbeta = sum dy, dgamma = invstd * sum dy*(x - mean), summed
+ * over blocks in order; coefficients for dx. Index space (C). */
+__kernel void bn_backward_final(const int rows, const int C, const int nblocks,
+                                __global float *scratch,           /* parts (2, nb, C), coef (3, C) */
+                                __global const float *gamma,       /* (C) */
+                                __global const float *save_invstd, /* (C) */
+                                __global float *dgamma,            /* (C) */
+                                __global float *dbeta)             /* (C) */
+{
+  const int c = get_global_id(0);
+  if (c >= C) return;
+  float s_dy = 0.0f, s_dyxc = 0.0f;
+  for (int b = 0; b < nblocks; ++b) {
+    s_dy += scratch[(size_t)b * C + c];
+    s_dyxc += scratch[(size_t)(nblocks + b) * C + c];
+  }
+  const float invstd = save_invstd[c];
+  const float dg = s_dyxc * invstd;
+  dbeta[c] = s_dy;
+  dgamma[c] = dg;
+  __global float *coef = scratch + (size_t)2 * nblocks * C;
+  coef[c] = gamma[c] * invstd;
+  coef[C + c] = s_dy / (float)rows;
+  coef[2 * C + c] = dg / (float)rows;
+}
+
+/* dx = gamma*invstd * (dy - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * invstd.
+ * Index space (C, rows). */
+__kernel void bn_backward_dx(const int rows, const int C, const int nblocks,
+                             __global const float *x,           /* (rows, C) */
+                             __global const float *dy,          /* (rows, C) */
+                             __global const float *save_mean,   /* (C) */
+                             __global const float *save_invstd, /* (C) */
+                             __global const float *scratch,     /* coef at 2*nb*C: gamma*invstd, dbeta/M, dgamma/M */
+                             __global float *dx)                /* (rows, C) */
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  __global const float *coef = scratch + (size_t)2 * nblocks * C;
+  const size_t i = (size_t)r * C + c;
+  const float xhat = (x[i] - save_mean[c]) * save_invstd[c];
+  dx[i] = coef[c] * ((dy[i] - coef[C + c]) - xhat * coef[2 * C + c]);
+}

@@ -1,0 +1,273 @@
+/* Data-set directories, freeing, and normalisation statistics. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clnet/data.h"
+#include "core/error.h"
+#include "data/data_io.h"
+
+void clnet_dataset_free(clnet_dataset *ds) {
+  if (!ds) return;
+  free(ds->images);
+  free(ds->labels);
+  memset(ds, 0, sizeof *ds);
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+/* Mean and population std of x/255 from a 256-bin histogram of byte values. */
+static void stats_from_hist(const uint64_t hist[256], float *mean, float *std) {
+  uint64_t n = 0;
+  double sum = 0.0;
+  for (int v = 0; v < 256; v++) {
+    n += hist[v];
+    sum += (double)hist[v] * (v / 255.0);
+  }
+  if (n == 0) {
+    *mean = 0.0f;
+    *std = 1.0f;
+    return;
+  }
+  const double m = sum / (double)n;
+  double var = 0.0;
+  for (int v = 0; v < 256; v++) {
+    const double d = v / 255.0 - m;
+    var += (double)hist[v] * d * d;
+  }
+  var /= (double)n;
+  *mean = (float)m;
+  *std = var > 0.0 ? (float)sqrt(var) : 1.0f;
+}
+
+void clnet_dataset_channel_stats(const clnet_dataset *ds, float *mean, float *std) {
+  const int32_t C = ds->channels;
+  if (C <= 0) return;
+  const size_t pixels = ds->images ? (size_t)ds->count * ds->height * ds->width : 0; /* per channel */
+  const uint8_t *x = ds->images; /* (count, H, W, C) */
+  enum { MAXC = 4 };
+  if (C <= MAXC) { /* one pass over the data */
+    uint64_t hist[MAXC][256];
+    memset(hist, 0, sizeof hist);
+    if (C == 1) {
+      for (size_t i = 0; i < pixels; i++) hist[0][x[i]]++;
+    } else {
+      for (size_t i = 0; i < pixels; i++)
+        for (int32_t c = 0; c < C; c++) hist[c][x[i * C + c]]++;
+    }
+    for (int32_t c = 0; c < C; c++) stats_from_hist(hist[c], &mean[c], &std[c]);
+  } else { /* one strided pass per channel */
+    for (int32_t c = 0; c < C; c++) {
+      uint64_t hist[256];
+      memset(hist, 0, sizeof hist);
+      for (size_t i = 0; i < pixels; i++) hist[x[i * C + c]]++;
+      stats_from_hist(hist, &mean[c], &std[c]);
+    }
+  }
+}
+
+void clnet_dataset_default_norm(const clnet_dataset *train, float *mean, float *std) {
+  if (train->channels == 3) {
+    static const float m[3] = {0.485f, 0.456f, 0.406f}, s[3] = {0.229f, 0.224f, 0.225f};
+    memcpy(mean, m, sizeof m);
+    memcpy(std, s, sizeof s);
+  } else {
+    clnet_dataset_channel_stats(train, mean, std);
+  }
+}
+
+/* ---- directories ----------------------------------------------------------- */
+
+/* malloc'd "a/b" (or "a/b/c" when c is not NULL); NULL when out of memory. */
+static char *path_join(const char *a, const char *b, const char *c) {
+  size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 2;
+  char *p = malloc(n);
+  if (!p) return NULL;
+  if (c) snprintf(p, n, "%s/%s/%s", a, b, c);
+  else snprintf(p, n, "%s/%s", a, b);
+  return p;
+}
+
+static int is_file(const char *path) {
+  struct stat st;
+  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static clnet_status oom(const char *dir) {
+  return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of memory while building file names", dir);
+}
+
+/* dir/[sub/]name if it is a regular file: 1 and *out set (malloc'd); 0 if not
+ * (*out NULL); -1 when out of memory. */
+static int find_file(const char *dir, const char *sub, const char *name, char **out) {
+  *out = sub ? path_join(dir, sub, name) : path_join(dir, name, NULL);
+  if (!*out) return -1;
+  if (is_file(*out)) return 1;
+  free(*out);
+  *out = NULL;
+  return 0;
+}
+
+static void free_strings(char **s, int32_t n) {
+  if (!s) return;
+  for (int32_t i = 0; i < n; i++) free(s[i]);
+  free(s);
+}
+
+#define CIFAR_SUBDIR "cifar-10-batches-bin"
+
+/* Load data_batch_1.bin, data_batch_2.bin, ... (as long as they exist) and
+ * test_batch.bin from dir[/sub]. */
+static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_dataset *train,
+                                  clnet_dataset *test) {
+  int32_t n = 0, cap = 8;
+  char **paths = malloc((size_t)cap * sizeof *paths), *testp = NULL;
+  clnet_status st = CLNET_SUCCESS;
+  if (!paths) return oom(dir);
+  for (;;) {
+    char name[48], *p = NULL;
+    snprintf(name, sizeof name, "data_batch_%d.bin", (int)n + 1);
+    int r = find_file(dir, sub, name, &p);
+    if (r < 0) {
+      st = oom(dir);
+      break;
+    }
+    if (r == 0) break;
+    if (n == cap) {
+      char **grown = cap < INT32_MAX / 2 ? realloc(paths, (size_t)cap * 2 * sizeof *paths) : NULL;
+      if (!grown) {
+        free(p);
+        st = oom(dir);
+        break;
+      }
+      paths = grown;
+      cap *= 2;
+    }
+    paths[n++] = p;
+  }
+  if (st == CLNET_SUCCESS) {
+    int r = find_file(dir, sub, "test_batch.bin", &testp);
+    if (r < 0) st = oom(dir);
+    else if (r == 0) st = clnet_set_error(CLNET_ERR_IO, "%s: test_batch.bin disappeared while loading", dir);
+  }
+  if (st == CLNET_SUCCESS) st = clnet_dataset_load_cifar10((const char *const *)paths, n, train);
+  if (st == CLNET_SUCCESS) {
+    const char *tp = testp;
+    st = clnet_dataset_load_cifar10(&tp, 1, test);
+    if (st != CLNET_SUCCESS) clnet_dataset_free(train);
+  }
+  free_strings(paths, n);
+  free(testp);
+  return st;
+}
+
+/* CIFAR-10 in dir, else in dir/cifar-10-batches-bin: *found = 1 and both splits
+ * loaded from the first place that has data_batch_1.bin and test_batch.bin;
+ * an error when only one of the two exists; *found = 0 when neither does. */
+static clnet_status try_cifar(const char *dir, clnet_dataset *train, clnet_dataset *test, int *found) {
+  static const char *const subs[2] = {NULL, CIFAR_SUBDIR};
+  int partial = -1, partial_has_first = 0;
+  *found = 0;
+  for (int s = 0; s < 2; s++) {
+    char *first = NULL, *testp = NULL;
+    int has_first = find_file(dir, subs[s], "data_batch_1.bin", &first);
+    int has_test = find_file(dir, subs[s], "test_batch.bin", &testp);
+    free(first);
+    free(testp);
+    if (has_first < 0 || has_test < 0) return oom(dir);
+    if (has_first && has_test) {
+      *found = 1;
+      return load_cifar_at(dir, subs[s], train, test);
+    }
+    if ((has_first || has_test) && partial < 0) {
+      partial = s;
+      partial_has_first = has_first;
+    }
+  }
+  if (partial < 0) return CLNET_SUCCESS;
+  *found = 1;
+  return clnet_set_error(CLNET_ERR_IO, "%s%s%s: CIFAR-10 data set is incomplete: found %s but not %s", dir,
+                         subs[partial] ? "/" : "", subs[partial] ? subs[partial] : "",
+                         partial_has_first ? "data_batch_1.bin" : "test_batch.bin",
+                         partial_has_first ? "test_batch.bin" : "data_batch_1.bin");
+}
+
+/* IDX in dir: *found = 1 and both splits loaded, or *found = 0 when none of the
+ * four files exists. */
+static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset *test, int *found) {
+  static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  char *p[4] = {NULL, NULL, NULL, NULL};
+  int have = 0, missing = -1, present = -1;
+  clnet_status st = CLNET_SUCCESS;
+  *found = 0;
+  for (int i = 0; i < 4; i++) {
+    char gzname[40];
+    snprintf(gzname, sizeof gzname, "%s.gz", names[i]);
+    int r = find_file(dir, NULL, names[i], &p[i]);
+    if (r == 0) r = find_file(dir, NULL, gzname, &p[i]);
+    if (r < 0) {
+      st = oom(dir);
+      goto done;
+    }
+    if (r) {
+      have++;
+      if (present < 0) present = i;
+    } else if (missing < 0) {
+      missing = i;
+    }
+  }
+  if (have == 0) goto done;
+  *found = 1;
+  if (have < 4) {
+    st = clnet_set_error(CLNET_ERR_IO, "%s: IDX data set is incomplete: found %s but not %s[.gz]", dir,
+                         clnet_path_base(p[present]), names[missing]);
+    goto done;
+  }
+  CLNET_TRY_GOTO(clnet_dataset_load_idx(p[0], p[1], train), st, done);
+  st = clnet_dataset_load_idx(p[2], p[3], test);
+  if (st == CLNET_SUCCESS && (train->height != test->height || train->width != test->width ||
+                              train->channels != test->channels))
+    st = clnet_set_error(CLNET_ERR_FORMAT, "%s has %dx%d images but %s has %dx%d", p[0], (int)train->height,
+                         (int)train->width, p[2], (int)test->height, (int)test->width);
+  if (st != CLNET_SUCCESS) {
+    clnet_dataset_free(train);
+    clnet_dataset_free(test);
+  }
+done:
+  for (int i = 0; i < 4; i++) free(p[i]);
+  return st;
+}
+
+clnet_status clnet_dataset_open_dir(const char *dir, clnet_dataset *train, clnet_dataset *test,
+                                    const char **format_name) {
+  if (!train || !test)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: train or test is NULL");
+  memset(train, 0, sizeof *train);
+  memset(test, 0, sizeof *test);
+  if (format_name) *format_name = NULL;
+  if (!dir) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: dir is NULL");
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return clnet_set_error(CLNET_ERR_IO, "%s: cannot open data directory: %s", dir, strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return clnet_set_error(CLNET_ERR_IO, "%s: not a directory", dir);
+  int found = 0;
+  CLNET_TRY(try_cifar(dir, train, test, &found));
+  if (found) {
+    if (format_name) *format_name = "cifar10";
+    return CLNET_SUCCESS;
+  }
+  CLNET_TRY(try_idx(dir, train, test, &found));
+  if (found) {
+    if (format_name) *format_name = "idx";
+    return CLNET_SUCCESS;
+  }
+  return clnet_set_error(CLNET_ERR_IO,
+                         "%s: no data set found: looked for CIFAR-10 (data_batch_1.bin ... data_batch_5.bin "
+                         "and test_batch.bin, here or in " CIFAR_SUBDIR "/) and IDX (train-images-idx3-ubyte, "
+                         "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each "
+                         "optionally .gz)", dir);
+}

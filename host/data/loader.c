@@ -1,0 +1,300 @@
+/* Batch loader: a background thread keeps a ring of prepared batches ahead of
+ * the consumer.
+ *
+ * Epoch plan: at clnet_loader_start_epoch(e, k) the loader computes, from
+ * (seed, e) alone, the order of the whole epoch (a Fisher-Yates permutation of
+ * 0..count-1, or identity without shuffle) and one flip bit per position (all 0
+ * without flip). Batch j is positions [j*batch, min((j+1)*batch, count)) of that
+ * plan, so batch j is the same whether the epoch started at 0 or at k.
+ *
+ * Ring protocol (all counters under mu, relative to the current run's first batch):
+ *   produced: batches the thread has finished; batch i lives in slot i % RING
+ *   consumed: batches handed out by clnet_loader_next
+ *   holding:  1 while the consumer may still read batch consumed-1
+ * The thread fills batch `produced` only while produced - (consumed - holding) < RING,
+ * so it never writes the slot the consumer holds. It fills without the lock; a
+ * generation counter makes it drop a batch that clnet_loader_start_epoch cancelled,
+ * and start_epoch waits until the thread is idle before rewriting the plan. Both
+ * sides wait on condition variables: nothing spins. */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clnet/data.h"
+#include "core/error.h"
+#include "core/rng.h"
+
+#define RING 4 /* prepared batches; >= 3 */
+
+/* Stream ids for clnet_rng_seed_stream: (epoch << 2) | purpose. */
+#define STREAM_ORDER 1u
+#define STREAM_FLIP 2u
+
+struct clnet_loader {
+  const clnet_dataset *ds; /* borrowed; (count, H, W, C) */
+  int32_t batch, shuffle, flip;
+  uint64_t seed;
+  int32_t batches;          /* per epoch: ceil(count / batch) */
+  int32_t slot_cap;         /* images a slot holds: min(batch, count) */
+  size_t image_elems;       /* H * W * C */
+  float *lut;               /* (C, 256): ((v / 255) - mean[c]) / std[c] */
+  int32_t *order;           /* (count) dataset index at each epoch position */
+  uint8_t *flips;           /* (count) 1 = mirror the image at this position */
+  float *slot_images[RING]; /* each (slot_cap, H, W, C) */
+  int32_t *slot_labels[RING]; /* each (slot_cap) */
+  int32_t slot_count[RING];
+
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t work_cv;  /* thread waits: something to produce, or quit */
+  pthread_cond_t ready_cv; /* consumer waits: a batch was produced */
+  pthread_cond_t idle_cv;  /* start_epoch waits: the thread finished its fill */
+  int sync_ready, thread_ready;
+  int quit, active, busy, holding;
+  uint64_t gen;
+  int32_t first, total, produced, consumed;
+};
+
+/* Fill slot `slot` with batch `j` of the current plan. Reads only the plan, the
+ * dataset and the lut, none of which change while the thread is busy. */
+static void fill_batch(clnet_loader *l, int slot, int32_t j) {
+  const clnet_dataset *ds = l->ds;
+  const int32_t H = ds->height, W = ds->width, C = ds->channels;
+  const int32_t p0 = j * l->batch;
+  int32_t n = ds->count - p0;
+  if (n > l->batch) n = l->batch;
+  float *out = l->slot_images[slot]; /* (n, H, W, C) */
+  int32_t *labels = l->slot_labels[slot];
+  for (int32_t k = 0; k < n; k++) {
+    const int32_t src = l->order[p0 + k];
+    const uint8_t *img = ds->images + (size_t)src * l->image_elems; /* (H, W, C) */
+    float *dst = out + (size_t)k * l->image_elems;
+    labels[k] = ds->labels[src];
+    if (!l->flips[p0 + k]) {
+      if (C == 1) {
+        for (size_t i = 0; i < l->image_elems; i++) dst[i] = l->lut[img[i]];
+      } else {
+        for (size_t i = 0; i < l->image_elems; i += (size_t)C)
+          for (int32_t c = 0; c < C; c++) dst[i + c] = l->lut[c * 256 + img[i + c]];
+      }
+    } else {
+      for (int32_t h = 0; h < H; h++) {
+        const uint8_t *row = img + (size_t)h * W * C;
+        float *drow = dst + (size_t)h * W * C;
+        for (int32_t w = 0; w < W; w++) {
+          const uint8_t *px = row + (size_t)(W - 1 - w) * C;
+          for (int32_t c = 0; c < C; c++) drow[(size_t)w * C + c] = l->lut[c * 256 + px[c]];
+        }
+      }
+    }
+  }
+  l->slot_count[slot] = n;
+}
+
+static void *loader_thread(void *arg) {
+  clnet_loader *l = arg;
+  pthread_mutex_lock(&l->mu);
+  for (;;) {
+    while (!l->quit && !(l->active && l->produced < l->total &&
+                         l->produced - (l->consumed - l->holding) < RING))
+      pthread_cond_wait(&l->work_cv, &l->mu);
+    if (l->quit) break;
+    const uint64_t gen = l->gen;
+    const int32_t i = l->produced, j = l->first + i;
+    l->busy = 1;
+    pthread_mutex_unlock(&l->mu);
+    fill_batch(l, i % RING, j);
+    pthread_mutex_lock(&l->mu);
+    l->busy = 0;
+    pthread_cond_broadcast(&l->idle_cv);
+    if (gen == l->gen) {
+      l->produced++;
+      pthread_cond_signal(&l->ready_cv);
+    }
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+void clnet_loader_free(clnet_loader *l) {
+  if (!l) return;
+  if (l->thread_ready) {
+    pthread_mutex_lock(&l->mu);
+    l->quit = 1;
+    pthread_cond_broadcast(&l->work_cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+  }
+  if (l->sync_ready) {
+    pthread_cond_destroy(&l->idle_cv);
+    pthread_cond_destroy(&l->ready_cv);
+    pthread_cond_destroy(&l->work_cv);
+    pthread_mutex_destroy(&l->mu);
+  }
+  for (int s = 0; s < RING; s++) {
+    free(l->slot_images[s]);
+    free(l->slot_labels[s]);
+  }
+  free(l->lut);
+  free(l->order);
+  free(l->flips);
+  free(l);
+}
+
+clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_config *cfg, clnet_loader **out) {
+  if (!out) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: out is NULL");
+  *out = NULL;
+  if (!ds || !cfg) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: ds or cfg is NULL");
+  if (!ds->images || !ds->labels || ds->count <= 0 || ds->height <= 0 || ds->width <= 0 || ds->channels <= 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "clnet_loader_create: data set is empty or not loaded (count %d, %dx%dx%d)",
+                           (int)ds->count, (int)ds->height, (int)ds->width, (int)ds->channels);
+  if (cfg->batch < 1)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: batch is %d, must be >= 1",
+                           (int)cfg->batch);
+  if (!cfg->mean || !cfg->std)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: mean or std is NULL");
+  for (int32_t c = 0; c < ds->channels; c++) {
+    if (!isfinite(cfg->mean[c]) || !isfinite(cfg->std[c]) || !(cfg->std[c] > 0.0f))
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                             "clnet_loader_create: channel %d has mean %g, std %g; both must be finite "
+                             "and std > 0", (int)c, (double)cfg->mean[c], (double)cfg->std[c]);
+  }
+  const int32_t slot_cap = cfg->batch < ds->count ? cfg->batch : ds->count;
+  const uint64_t hw = (uint64_t)ds->height * (uint64_t)ds->width; /* < 2^62 */
+  const uint64_t image_elems = hw <= SIZE_MAX / (uint64_t)ds->channels ? hw * (uint64_t)ds->channels : 0;
+  if (image_elems == 0 || image_elems > SIZE_MAX / sizeof(float) / (uint64_t)slot_cap ||
+      image_elems > SIZE_MAX / (uint64_t)ds->count)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "clnet_loader_create: a batch of %d images of %dx%dx%d floats "
+                           "does not fit in memory", (int)slot_cap, (int)ds->height, (int)ds->width,
+                           (int)ds->channels);
+
+  clnet_loader *l = calloc(1, sizeof *l);
+  if (!l) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "clnet_loader_create: out of memory");
+  l->ds = ds;
+  l->batch = cfg->batch;
+  l->shuffle = cfg->shuffle != 0;
+  l->flip = cfg->flip != 0;
+  l->seed = cfg->seed;
+  l->batches = (int32_t)(((int64_t)ds->count + cfg->batch - 1) / cfg->batch);
+  l->slot_cap = slot_cap;
+  l->image_elems = (size_t)image_elems;
+  l->lut = malloc((size_t)ds->channels * 256 * sizeof *l->lut);
+  l->order = malloc((size_t)ds->count * sizeof *l->order);
+  l->flips = malloc((size_t)ds->count);
+  int ok = l->lut && l->order && l->flips;
+  for (int s = 0; ok && s < RING; s++) {
+    l->slot_images[s] = malloc((size_t)slot_cap * l->image_elems * sizeof(float));
+    l->slot_labels[s] = malloc((size_t)slot_cap * sizeof(int32_t));
+    ok = l->slot_images[s] && l->slot_labels[s];
+  }
+  if (!ok) {
+    clnet_loader_free(l);
+    return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY,
+                           "clnet_loader_create: out of memory for %d batches of %d images", RING, (int)slot_cap);
+  }
+  for (int32_t c = 0; c < ds->channels; c++)
+    for (int v = 0; v < 256; v++)
+      l->lut[c * 256 + v] = (float)((v / 255.0 - (double)cfg->mean[c]) / (double)cfg->std[c]);
+
+  if (pthread_mutex_init(&l->mu, NULL) != 0) {
+    clnet_loader_free(l); /* sync_ready = 0: frees only the buffers */
+    return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "clnet_loader_create: cannot create a mutex");
+  }
+  if (pthread_cond_init(&l->work_cv, NULL) != 0) goto cond0;
+  if (pthread_cond_init(&l->ready_cv, NULL) != 0) goto cond1;
+  if (pthread_cond_init(&l->idle_cv, NULL) != 0) goto cond2;
+  l->sync_ready = 1;
+  int e = pthread_create(&l->thread, NULL, loader_thread, l);
+  if (e != 0) {
+    clnet_loader_free(l);
+    return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "clnet_loader_create: cannot start the loader thread: %s",
+                           strerror(e));
+  }
+  l->thread_ready = 1;
+  *out = l;
+  return CLNET_SUCCESS;
+cond2:
+  pthread_cond_destroy(&l->ready_cv);
+cond1:
+  pthread_cond_destroy(&l->work_cv);
+cond0:
+  pthread_mutex_destroy(&l->mu);
+  clnet_loader_free(l);
+  return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "clnet_loader_create: cannot create a condition variable");
+}
+
+int32_t clnet_loader_batches_per_epoch(const clnet_loader *l) { return l ? l->batches : 0; }
+
+clnet_status clnet_loader_start_epoch(clnet_loader *l, int32_t epoch, int32_t first_batch) {
+  if (!l) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_start_epoch: loader is NULL");
+  if (epoch < 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_start_epoch: epoch is %d, must be >= 0",
+                           (int)epoch);
+  if (first_batch < 0 || first_batch > l->batches)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "clnet_loader_start_epoch: first_batch is %d, must be 0..%d (batches per epoch)",
+                           (int)first_batch, (int)l->batches);
+  pthread_mutex_lock(&l->mu);
+  l->gen++;        /* whatever the thread is filling now is dropped */
+  l->active = 0;   /* and it starts nothing new */
+  while (l->busy) pthread_cond_wait(&l->idle_cv, &l->mu);
+  /* The thread is idle and waits for work_cv: the plan is ours to rewrite. */
+  const int32_t n = l->ds->count;
+  for (int32_t i = 0; i < n; i++) l->order[i] = i;
+  clnet_rng rng;
+  if (l->shuffle) {
+    clnet_rng_seed_stream(&rng, l->seed, ((uint64_t)epoch << 2) | STREAM_ORDER);
+    clnet_rng_shuffle_i32(&rng, l->order, n);
+  }
+  if (l->flip) {
+    clnet_rng_seed_stream(&rng, l->seed, ((uint64_t)epoch << 2) | STREAM_FLIP);
+    for (int32_t i = 0; i < n; i += 64) {
+      uint64_t bits = clnet_rng_u64(&rng);
+      for (int32_t k = 0; k < 64 && i + k < n; k++) l->flips[i + k] = (uint8_t)((bits >> k) & 1u);
+    }
+  } else {
+    memset(l->flips, 0, (size_t)n);
+  }
+  l->first = first_batch;
+  l->total = l->batches - first_batch;
+  l->produced = l->consumed = l->holding = 0;
+  l->active = 1;
+  pthread_cond_signal(&l->work_cv);
+  pthread_mutex_unlock(&l->mu);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_loader_next(clnet_loader *l, clnet_batch *batch, int32_t *has_batch) {
+  if (has_batch) *has_batch = 0;
+  if (!l || !batch || !has_batch)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_next: loader, batch or has_batch is NULL");
+  memset(batch, 0, sizeof *batch);
+  pthread_mutex_lock(&l->mu);
+  if (!l->active) {
+    pthread_mutex_unlock(&l->mu);
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "clnet_loader_next: no epoch started (call clnet_loader_start_epoch first)");
+  }
+  if (l->holding) { /* the consumer is done with the previous batch: its slot is free */
+    l->holding = 0;
+    pthread_cond_signal(&l->work_cv);
+  }
+  if (l->consumed == l->total) {
+    pthread_mutex_unlock(&l->mu);
+    return CLNET_SUCCESS;
+  }
+  while (l->produced <= l->consumed) pthread_cond_wait(&l->ready_cv, &l->mu);
+  const int slot = l->consumed % RING;
+  batch->count = l->slot_count[slot];
+  batch->index = l->first + l->consumed;
+  batch->images = l->slot_images[slot];
+  batch->labels = l->slot_labels[slot];
+  l->consumed++;
+  l->holding = 1;
+  pthread_mutex_unlock(&l->mu);
+  *has_batch = 1;
+  return CLNET_SUCCESS;
+}

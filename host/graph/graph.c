@@ -1,0 +1,813 @@
+/* Layer graph: description, shape inference, memory plan, executor.
+ *
+ * Storage plan (one training step, batch up to max_batch):
+ * - activations: every tensor the backward pass reads is kept for the step;
+ *   in-place ReLUs share their input's storage.
+ * - gradients: a tensor's gradient lives from the backward step of its last
+ *   consumer (first write) to the backward step of its producer (last read);
+ *   buffers are reused between tensors whose intervals do not overlap
+ *   (best fit by size), see plan_gradients().
+ * - a tensor read by several layers gets its gradient summed: the first
+ *   writer in backward order overwrites, later ones write into a temporary
+ *   and accumulate.
+ * - parameters: value, gradient, Adam m and v for trainables; value for BN
+ *   statistics. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clnet/graph.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "runtime/ctx.h"
+
+#define MAX_LAYERS 256
+#define MAX_TENSORS 256
+#define MAX_PARAMS 512
+#define NAME_LEN 96
+
+typedef enum { L_CONV, L_BN, L_RELU, L_MAXPOOL, L_ADD, L_GAP, L_DENSE } layer_kind;
+
+typedef struct {
+  int32_t h, w, c;     /* per image */
+  int32_t producer;    /* layer index, -1 for the input */
+  int32_t storage;     /* tensor whose storage this one uses (itself unless in place) */
+  int32_t n_readers;
+  int32_t grad_buf;    /* planned gradient buffer, -1 if none */
+  int32_t grad_first;  /* backward step of the first gradient write */
+  int32_t grad_last;   /* backward step of the last gradient read */
+  clnet_buf value;
+} tensor;
+
+typedef struct {
+  char name[NAME_LEN];
+  clnet_param_kind kind;
+  int32_t ndim;
+  int64_t shape[4];
+  int64_t count;
+  int32_t init; /* 0 zeros, 1 ones, 2 glorot */
+  int64_t fan_in, fan_out;
+  clnet_buf value, grad, m, v;
+} param;
+
+typedef struct {
+  layer_kind kind;
+  char name[NAME_LEN];
+  int32_t in[2], n_in, out;
+  int32_t p[4]; /* conv: kernel, bias; bn: gamma, beta, moving_mean, moving_variance; dense: kernel, bias */
+  int32_t filters, k, stride, units;
+  clnet_padding padding;
+  int32_t first_writer[2]; /* 1 when this layer's backward is the first to write in[i]'s gradient */
+  clnet_buf save_mean, save_invstd, argmax;
+} layer;
+
+struct clnet_graph {
+  layer layers[MAX_LAYERS];
+  int32_t n_layers;
+  tensor tensors[MAX_TENSORS];
+  int32_t n_tensors;
+  param params[MAX_PARAMS];
+  int32_t n_params;
+  int32_t output; /* logits tensor */
+  /* bound state */
+  clnet_ctx *ctx;
+  int32_t max_batch, batch;
+  clnet_buf labels, result, grad_tmp;
+  clnet_buf grad_bufs[MAX_TENSORS];
+  size_t grad_buf_floats[MAX_TENSORS];
+  int32_t n_grad_bufs;
+  int64_t adam_t;
+  int32_t planned;
+};
+
+static int64_t tensor_floats(const tensor *t, int32_t n) { return (int64_t)n * t->h * t->w * t->c; }
+
+clnet_status clnet_graph_create(int32_t in_h, int32_t in_w, int32_t in_c, clnet_graph **out) {
+  *out = NULL;
+  if (in_h < 1 || in_w < 1 || in_c < 1)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph input %dx%dx%d: every size must be >= 1", in_h, in_w, in_c);
+  clnet_graph *g = calloc(1, sizeof *g);
+  if (!g) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "allocating a graph");
+  g->tensors[0] = (tensor){.h = in_h, .w = in_w, .c = in_c, .producer = -1, .storage = 0, .grad_buf = -1};
+  g->n_tensors = 1;
+  g->output = -1;
+  *out = g;
+  return CLNET_SUCCESS;
+}
+
+static void release(clnet_graph *g) {
+  if (!g->ctx) return;
+  clnet_ctx *c = g->ctx;
+  for (int32_t i = 0; i < g->n_tensors; ++i)
+    if (g->tensors[i].storage == i) clnet_buf_free(c, &g->tensors[i].value);
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    clnet_buf_free(c, &g->params[i].value);
+    clnet_buf_free(c, &g->params[i].grad);
+    clnet_buf_free(c, &g->params[i].m);
+    clnet_buf_free(c, &g->params[i].v);
+  }
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    clnet_buf_free(c, &g->layers[i].save_mean);
+    clnet_buf_free(c, &g->layers[i].save_invstd);
+    clnet_buf_free(c, &g->layers[i].argmax);
+  }
+  for (int32_t i = 0; i < g->n_grad_bufs; ++i) clnet_buf_free(c, &g->grad_bufs[i]);
+  clnet_buf_free(c, &g->labels);
+  clnet_buf_free(c, &g->result);
+  clnet_buf_free(c, &g->grad_tmp);
+  g->n_grad_bufs = 0;
+  g->ctx = NULL;
+}
+
+void clnet_graph_free(clnet_graph *g) {
+  if (!g) return;
+  release(g);
+  free(g);
+}
+
+static clnet_status check_tensor_id(const clnet_graph *g, const char *name, int32_t t) {
+  if (t < 0 || t >= g->n_tensors)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "layer '%s': input tensor %d does not exist", name, t);
+  return CLNET_SUCCESS;
+}
+
+static clnet_status new_layer(clnet_graph *g, layer_kind kind, const char *name, layer **out) {
+  if (g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "layer '%s': graph already set up", name);
+  if (g->n_layers == MAX_LAYERS || g->n_tensors == MAX_TENSORS)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "layer '%s': graph limit of %d layers reached", name, MAX_LAYERS);
+  layer *l = &g->layers[g->n_layers];
+  memset(l, 0, sizeof *l);
+  l->kind = kind;
+  snprintf(l->name, sizeof l->name, "%s", name);
+  for (int i = 0; i < 4; ++i) l->p[i] = -1;
+  *out = l;
+  return CLNET_SUCCESS;
+}
+
+static int32_t new_tensor(clnet_graph *g, int32_t h, int32_t w, int32_t c) {
+  int32_t id = g->n_tensors++;
+  g->tensors[id] = (tensor){.h = h, .w = w, .c = c, .producer = g->n_layers, .storage = id, .grad_buf = -1};
+  return id;
+}
+
+static clnet_status new_param(clnet_graph *g, const char *layer_name, const char *suffix, clnet_param_kind kind,
+                              int32_t ndim, const int64_t *shape, int32_t init, int64_t fan_in, int64_t fan_out,
+                              int32_t *id) {
+  if (g->n_params == MAX_PARAMS)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "layer '%s': graph limit of %d parameters reached", layer_name, MAX_PARAMS);
+  param *p = &g->params[g->n_params];
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "%s.%s", layer_name, suffix);
+  p->kind = kind;
+  p->ndim = ndim;
+  p->count = 1;
+  for (int32_t i = 0; i < ndim; ++i) {
+    p->shape[i] = shape[i];
+    p->count *= shape[i];
+  }
+  p->init = init;
+  p->fan_in = fan_in;
+  p->fan_out = fan_out;
+  *id = g->n_params++;
+  return CLNET_SUCCESS;
+}
+
+static void add_reader(clnet_graph *g, int32_t t) { g->tensors[t].n_readers++; }
+
+clnet_status clnet_graph_add_conv(clnet_graph *g, const char *name, int32_t in, int32_t filters, int32_t k,
+                                  int32_t stride, clnet_padding padding, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, in));
+  CLNET_TRY(new_layer(g, L_CONV, name, &l));
+  const tensor *x = &g->tensors[in];
+  clnet_conv2d_desc d = {.n = 1, .in_h = x->h, .in_w = x->w, .in_c = x->c, .out_c = filters, .k_h = k, .k_w = k,
+                         .stride = stride, .padding = padding, .has_bias = 1};
+  CLNET_TRY(clnet_conv2d_desc_init(&d) == CLNET_SUCCESS ? CLNET_SUCCESS : clnet_wrap_error(CLNET_ERR_INVALID_ARGUMENT, "layer '%s'", name));
+  int64_t kshape[4] = {k, k, x->c, filters}, bshape[1] = {filters};
+  CLNET_TRY(new_param(g, name, "kernel", CLNET_PARAM_TRAINABLE, 4, kshape, 2, (int64_t)k * k * x->c,
+                      (int64_t)k * k * filters, &l->p[0]));
+  CLNET_TRY(new_param(g, name, "bias", CLNET_PARAM_TRAINABLE, 1, bshape, 0, 0, 0, &l->p[1]));
+  l->in[0] = in;
+  l->n_in = 1;
+  l->filters = filters;
+  l->k = k;
+  l->stride = stride;
+  l->padding = padding;
+  add_reader(g, in);
+  l->out = *out = new_tensor(g, d.out_h, d.out_w, filters);
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_add_batchnorm(clnet_graph *g, const char *name, int32_t in, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, in));
+  CLNET_TRY(new_layer(g, L_BN, name, &l));
+  const tensor *x = &g->tensors[in];
+  int64_t shape[1] = {x->c};
+  CLNET_TRY(new_param(g, name, "gamma", CLNET_PARAM_TRAINABLE, 1, shape, 1, 0, 0, &l->p[0]));
+  CLNET_TRY(new_param(g, name, "beta", CLNET_PARAM_TRAINABLE, 1, shape, 0, 0, 0, &l->p[1]));
+  CLNET_TRY(new_param(g, name, "moving_mean", CLNET_PARAM_STATISTIC, 1, shape, 0, 0, 0, &l->p[2]));
+  CLNET_TRY(new_param(g, name, "moving_variance", CLNET_PARAM_STATISTIC, 1, shape, 1, 0, 0, &l->p[3]));
+  l->in[0] = in;
+  l->n_in = 1;
+  add_reader(g, in);
+  l->out = *out = new_tensor(g, x->h, x->w, x->c);
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_add_relu(clnet_graph *g, const char *name, int32_t in, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, in));
+  if (in == 0 || g->tensors[in].n_readers > 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "layer '%s': an in-place ReLU needs an input that no other layer reads", name);
+  int32_t prod = g->tensors[in].producer;
+  layer_kind pk = g->layers[prod].kind;
+  if (pk != L_BN && pk != L_ADD && pk != L_CONV && pk != L_DENSE)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "layer '%s': in-place ReLU after a layer whose backward reads its output", name);
+  CLNET_TRY(new_layer(g, L_RELU, name, &l));
+  const tensor *x = &g->tensors[in];
+  l->in[0] = in;
+  l->n_in = 1;
+  add_reader(g, in);
+  l->out = *out = new_tensor(g, x->h, x->w, x->c);
+  g->tensors[l->out].storage = g->tensors[in].storage;
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_add_maxpool(clnet_graph *g, const char *name, int32_t in, int32_t k, int32_t stride,
+                                     clnet_padding padding, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, in));
+  CLNET_TRY(new_layer(g, L_MAXPOOL, name, &l));
+  const tensor *x = &g->tensors[in];
+  clnet_pool_desc d = {.n = 1, .in_h = x->h, .in_w = x->w, .c = x->c, .k = k, .stride = stride, .padding = padding};
+  CLNET_TRY(clnet_pool_desc_init(&d) == CLNET_SUCCESS ? CLNET_SUCCESS : clnet_wrap_error(CLNET_ERR_INVALID_ARGUMENT, "layer '%s'", name));
+  l->in[0] = in;
+  l->n_in = 1;
+  l->k = k;
+  l->stride = stride;
+  l->padding = padding;
+  add_reader(g, in);
+  l->out = *out = new_tensor(g, d.out_h, d.out_w, x->c);
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_add_add(clnet_graph *g, const char *name, int32_t a, int32_t b, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, a));
+  CLNET_TRY(check_tensor_id(g, name, b));
+  const tensor *ta = &g->tensors[a], *tb = &g->tensors[b];
+  if (ta->h != tb->h || ta->w != tb->w || ta->c != tb->c)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "layer '%s': adding %dx%dx%d to %dx%dx%d", name, ta->h, ta->w,
+                           ta->c, tb->h, tb->w, tb->c);
+  CLNET_TRY(new_layer(g, L_ADD, name, &l));
+  l->in[0] = a;
+  l->in[1] = b;
+  l->n_in = 2;
+  add_reader(g, a);
+  add_reader(g, b);
+  l->out = *out = new_tensor(g, ta->h, ta->w, ta->c);
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_add_global_avgpool(clnet_graph *g, const char *name, int32_t in, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, in));
+  CLNET_TRY(new_layer(g, L_GAP, name, &l));
+  l->in[0] = in;
+  l->n_in = 1;
+  add_reader(g, in);
+  l->out = *out = new_tensor(g, 1, 1, g->tensors[in].c);
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_add_dense(clnet_graph *g, const char *name, int32_t in, int32_t units, int32_t *out) {
+  layer *l = NULL;
+  CLNET_TRY(check_tensor_id(g, name, in));
+  if (units < 1) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "layer '%s': units %d must be >= 1", name, units);
+  CLNET_TRY(new_layer(g, L_DENSE, name, &l));
+  const tensor *x = &g->tensors[in];
+  int64_t fan_in = (int64_t)x->h * x->w * x->c;
+  int64_t kshape[2] = {units, fan_in}, bshape[1] = {units};
+  CLNET_TRY(new_param(g, name, "kernel", CLNET_PARAM_TRAINABLE, 2, kshape, 2, fan_in, units, &l->p[0]));
+  CLNET_TRY(new_param(g, name, "bias", CLNET_PARAM_TRAINABLE, 1, bshape, 0, 0, 0, &l->p[1]));
+  l->in[0] = in;
+  l->n_in = 1;
+  l->units = units;
+  add_reader(g, in);
+  l->out = *out = new_tensor(g, 1, 1, units);
+  g->n_layers++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_set_output(clnet_graph *g, int32_t logits) {
+  CLNET_TRY(check_tensor_id(g, "output", logits));
+  const tensor *t = &g->tensors[logits];
+  if (t->h != 1 || t->w != 1 || logits == 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph output must be a vector of logits, got %dx%dx%d", t->h,
+                           t->w, t->c);
+  g->output = logits;
+  return CLNET_SUCCESS;
+}
+
+int32_t clnet_graph_layer_count(const clnet_graph *g) { return g->n_layers; }
+int32_t clnet_graph_max_batch(const clnet_graph *g) { return g->ctx ? g->max_batch : 0; }
+int32_t clnet_graph_classes(const clnet_graph *g) { return g->output >= 0 ? g->tensors[g->output].c : 0; }
+
+int64_t clnet_graph_param_total(const clnet_graph *g, clnet_param_kind kind) {
+  int64_t n = 0;
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if (g->params[i].kind == kind) n += g->params[i].count;
+  return n;
+}
+
+double clnet_graph_macs_per_image(const clnet_graph *g) {
+  double macs = 0;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    const layer *l = &g->layers[i];
+    const tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+    if (l->kind == L_CONV) macs += (double)y->h * y->w * y->c * l->k * l->k * x->c;
+    if (l->kind == L_DENSE) macs += (double)x->h * x->w * x->c * l->units;
+  }
+  return macs;
+}
+
+/* ---- planning ---- */
+
+/* Backward step of layer i (the last layer runs first). */
+static int32_t bstep(const clnet_graph *g, int32_t layer_index) { return g->n_layers - 1 - layer_index; }
+
+static void plan_gradients(clnet_graph *g, int32_t batch, size_t *buf_floats, int32_t *n_bufs) {
+  /* intervals */
+  for (int32_t t = 0; t < g->n_tensors; ++t) {
+    g->tensors[t].grad_first = INT32_MAX;
+    g->tensors[t].grad_last = -1;
+    g->tensors[t].grad_buf = -1;
+  }
+  /* the loss writes the logits gradient before any backward step */
+  g->tensors[g->output].grad_first = -1;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    int32_t s = bstep(g, i);
+    for (int32_t j = 0; j < l->n_in; ++j) {
+      int32_t t = l->in[j];
+      if (t == 0) continue; /* no gradient for the images */
+      if (s < g->tensors[t].grad_first) g->tensors[t].grad_first = s;
+    }
+    tensor *o = &g->tensors[l->out];
+    if (s > o->grad_last) o->grad_last = s;
+  }
+  /* first writer flags: the smallest backward step among the readers */
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    for (int32_t j = 0; j < l->n_in; ++j)
+      l->first_writer[j] = l->in[j] != 0 && g->tensors[l->in[j]].grad_first == bstep(g, i) &&
+                           !(j == 1 && l->in[0] == l->in[1]);
+  }
+  /* greedy best fit over tensors in order of first write */
+  int32_t order[MAX_TENSORS], n = 0;
+  for (int32_t t = 1; t < g->n_tensors; ++t)
+    if (g->tensors[t].grad_last >= 0 || t == g->output) order[n++] = t;
+  for (int32_t a = 0; a < n; ++a)
+    for (int32_t b = a + 1; b < n; ++b)
+      if (g->tensors[order[b]].grad_first < g->tensors[order[a]].grad_first) {
+        int32_t tmp = order[a];
+        order[a] = order[b];
+        order[b] = tmp;
+      }
+  int32_t busy_until[MAX_TENSORS];
+  *n_bufs = 0;
+  for (int32_t a = 0; a < n; ++a) {
+    tensor *t = &g->tensors[order[a]];
+    size_t need = (size_t)tensor_floats(t, batch);
+    int32_t best = -1;
+    for (int32_t b = 0; b < *n_bufs; ++b) {
+      if (busy_until[b] >= t->grad_first) continue;
+      if (best < 0 || (buf_floats[b] >= need) > (buf_floats[best] >= need) ||
+          ((buf_floats[b] >= need) == (buf_floats[best] >= need) &&
+           (buf_floats[b] >= need ? buf_floats[b] < buf_floats[best] : buf_floats[b] > buf_floats[best])))
+        best = b;
+    }
+    if (best < 0) {
+      best = (*n_bufs)++;
+      buf_floats[best] = 0;
+    }
+    if (buf_floats[best] < need) buf_floats[best] = need;
+    busy_until[best] = t->grad_last < 0 ? INT32_MAX : t->grad_last;
+    t->grad_buf = best;
+  }
+}
+
+/* im2col scratch policy of the conv op (host/ops/conv2d.c): at most 64 MiB, at least one image. */
+static uint64_t conv_scratch_bytes(const clnet_graph *g, int32_t batch) {
+  uint64_t worst = 0;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    const layer *l = &g->layers[i];
+    if (l->kind != L_CONV) continue;
+    const tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+    uint64_t per_image = (uint64_t)y->h * y->w * l->k * l->k * x->c * 4;
+    uint64_t cap = 64ull << 20, images = cap / per_image;
+    if (images < 1) images = 1;
+    if (images > (uint64_t)batch) images = (uint64_t)batch;
+    if (per_image * images > worst) worst = per_image * images;
+  }
+  return worst;
+}
+
+uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
+  clnet_graph *g = (clnet_graph *)gc; /* planning writes scratch fields only */
+  uint64_t bytes = 0, max_t = 0;
+  for (int32_t t = 0; t < g->n_tensors; ++t) {
+    uint64_t b = (uint64_t)tensor_floats(&g->tensors[t], batch) * 4;
+    if (g->tensors[t].storage == t) bytes += b;
+    if (b > max_t) max_t = b;
+  }
+  size_t bufs[MAX_TENSORS];
+  int32_t nb = 0;
+  plan_gradients(g, batch, bufs, &nb);
+  for (int32_t b = 0; b < nb; ++b) bytes += bufs[b] * 4;
+  bytes += max_t; /* accumulation temporary */
+  for (int32_t i = 0; i < g->n_params; ++i)
+    bytes += (uint64_t)g->params[i].count * 4 * (g->params[i].kind == CLNET_PARAM_TRAINABLE ? 4 : 1);
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    const layer *l = &g->layers[i];
+    if (l->kind == L_BN) bytes += 2ull * 4 * (uint64_t)g->tensors[l->out].c;
+    if (l->kind == L_MAXPOOL) bytes += (uint64_t)tensor_floats(&g->tensors[l->out], batch) * 4;
+  }
+  bytes += (uint64_t)batch * 4 + 8;
+  /* scratch: im2col, plus BN partial sums (small) */
+  bytes += conv_scratch_bytes(g, batch) + (4ull << 20);
+  return bytes;
+}
+
+static clnet_status alloc_param_field(clnet_graph *g, param *p, clnet_buf *b, const char *field) {
+  char what[160];
+  snprintf(what, sizeof what, "%s (%s)", p->name, field);
+  CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)p->count * 4, what, b));
+  return clnet_buf_fill(g->ctx, b, 0, (size_t)p->count * 4, 0);
+}
+
+clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch) {
+  if (g->output < 0) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph has no output (clnet_graph_set_output)");
+  if (max_batch < 1) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "batch %d must be >= 1", max_batch);
+  release(g);
+  g->ctx = ctx;
+  g->max_batch = max_batch;
+  g->batch = 0;
+  g->adam_t = 0;
+  clnet_status st = CLNET_SUCCESS;
+  char what[160];
+  for (int32_t t = 0; t < g->n_tensors; ++t) {
+    tensor *x = &g->tensors[t];
+    if (x->storage != t) continue;
+    snprintf(what, sizeof what, "activation %s", t == 0 ? "input" : g->layers[x->producer].name);
+    CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)tensor_floats(x, max_batch) * 4, what, &x->value), st, fail);
+  }
+  for (int32_t t = 0; t < g->n_tensors; ++t)
+    if (g->tensors[t].storage != t) g->tensors[t].value = g->tensors[g->tensors[t].storage].value;
+  plan_gradients(g, max_batch, g->grad_buf_floats, &g->n_grad_bufs);
+  size_t max_t = 0;
+  for (int32_t t = 0; t < g->n_tensors; ++t) {
+    size_t f = (size_t)tensor_floats(&g->tensors[t], max_batch);
+    if (f > max_t) max_t = f;
+  }
+  for (int32_t b = 0; b < g->n_grad_bufs; ++b)
+    CLNET_TRY_GOTO(clnet_buf_alloc(ctx, g->grad_buf_floats[b] * 4, "gradient buffer", &g->grad_bufs[b]), st, fail);
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, max_t * 4, "gradient accumulation temporary", &g->grad_tmp), st, fail);
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    param *p = &g->params[i];
+    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->value, "value"), st, fail);
+    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
+    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->grad, "gradient"), st, fail);
+    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->m, "Adam m"), st, fail);
+    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->v, "Adam v"), st, fail);
+  }
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    const tensor *y = &g->tensors[l->out];
+    if (l->kind == L_BN) {
+      CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)y->c * 4, "batchnorm saved mean", &l->save_mean), st, fail);
+      CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)y->c * 4, "batchnorm saved invstd", &l->save_invstd), st, fail);
+    } else if (l->kind == L_MAXPOOL) {
+      CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)tensor_floats(y, max_batch) * 4, "maxpool argmax", &l->argmax), st, fail);
+    }
+  }
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)max_batch * 4, "labels", &g->labels), st, fail);
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, 8, "loss result", &g->result), st, fail);
+  return CLNET_SUCCESS;
+fail:
+  release(g);
+  return st;
+}
+
+clnet_status clnet_graph_init_params(clnet_graph *g, uint64_t seed) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  clnet_rng rng;
+  clnet_rng_seed(&rng, seed);
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    param *p = &g->params[i];
+    float *h = malloc((size_t)p->count * sizeof *h);
+    if (!h) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "initialising %s", p->name);
+    double limit = p->init == 2 ? sqrt(6.0 / (double)(p->fan_in + p->fan_out)) : 0;
+    for (int64_t j = 0; j < p->count; ++j)
+      h[j] = p->init == 2 ? (float)((2.0 * clnet_rng_uniform_double(&rng) - 1.0) * limit) : (float)p->init;
+    clnet_status st = clnet_buf_write(g->ctx, &p->value, 0, (size_t)p->count * 4, h);
+    free(h);
+    CLNET_TRY(st);
+    if (p->kind == CLNET_PARAM_TRAINABLE) {
+      CLNET_TRY(clnet_buf_fill(g->ctx, &p->m, 0, (size_t)p->count * 4, 0));
+      CLNET_TRY(clnet_buf_fill(g->ctx, &p->v, 0, (size_t)p->count * 4, 0));
+      CLNET_TRY(clnet_buf_fill(g->ctx, &p->grad, 0, (size_t)p->count * 4, 0));
+    }
+  }
+  g->adam_t = 0;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_set_batch(clnet_graph *g, const float *images, const int32_t *labels, int32_t n) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  if (n < 1 || n > g->max_batch)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "batch of %d images, graph was set up for 1..%d", n, g->max_batch);
+  int32_t classes = clnet_graph_classes(g);
+  for (int32_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || labels[i] >= classes)
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "label %d of image %d is outside [0, %d)", labels[i], i, classes);
+  g->batch = n;
+  CLNET_TRY(clnet_buf_write(g->ctx, &g->tensors[0].value, 0, (size_t)tensor_floats(&g->tensors[0], n) * 4, images));
+  return clnet_buf_write(g->ctx, &g->labels, 0, (size_t)n * 4, labels);
+}
+
+/* ---- execution ---- */
+
+static clnet_buf *grad_of(clnet_graph *g, int32_t t) { return &g->grad_bufs[g->tensors[t].grad_buf]; }
+
+static clnet_conv2d_desc conv_desc(const clnet_graph *g, const layer *l) {
+  const tensor *x = &g->tensors[l->in[0]];
+  clnet_conv2d_desc d = {.n = g->batch, .in_h = x->h, .in_w = x->w, .in_c = x->c, .out_c = l->filters, .k_h = l->k,
+                         .k_w = l->k, .stride = l->stride, .padding = l->padding, .has_bias = 1};
+  clnet_conv2d_desc_init(&d); /* validated when the layer was added */
+  return d;
+}
+
+static clnet_pool_desc pool_desc(const clnet_graph *g, const layer *l) {
+  const tensor *x = &g->tensors[l->in[0]];
+  clnet_pool_desc d = {.n = g->batch, .in_h = x->h, .in_w = x->w, .c = x->c, .k = l->k, .stride = l->stride,
+                       .padding = l->padding};
+  clnet_pool_desc_init(&d);
+  return d;
+}
+
+static clnet_batchnorm_desc bn_desc(const clnet_graph *g, const layer *l) {
+  const tensor *x = &g->tensors[l->in[0]];
+  return (clnet_batchnorm_desc){.rows = g->batch * x->h * x->w, .c = x->c, .eps = 1e-3f, .momentum = 0.99f};
+}
+
+static clnet_status forward(clnet_graph *g, int32_t training) {
+  clnet_ctx *c = g->ctx;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+    clnet_status st = CLNET_SUCCESS;
+    switch (l->kind) {
+      case L_CONV: {
+        clnet_conv2d_desc d = conv_desc(g, l);
+        st = clnet_conv2d_forward(c, &d, &x->value, &g->params[l->p[0]].value, &g->params[l->p[1]].value, &y->value);
+        break;
+      }
+      case L_BN: {
+        clnet_batchnorm_desc d = bn_desc(g, l);
+        param *p = g->params;
+        if (training)
+          st = clnet_batchnorm_forward_train(c, &d, &x->value, &p[l->p[0]].value, &p[l->p[1]].value, &y->value,
+                                             &l->save_mean, &l->save_invstd, &p[l->p[2]].value, &p[l->p[3]].value);
+        else
+          st = clnet_batchnorm_forward_infer(c, &d, &x->value, &p[l->p[0]].value, &p[l->p[1]].value,
+                                             &p[l->p[2]].value, &p[l->p[3]].value, &y->value);
+        break;
+      }
+      case L_RELU: st = clnet_relu_forward(c, tensor_floats(x, g->batch), &x->value, &y->value); break;
+      case L_MAXPOOL: {
+        clnet_pool_desc d = pool_desc(g, l);
+        st = clnet_maxpool_forward(c, &d, &x->value, &y->value, &l->argmax);
+        break;
+      }
+      case L_ADD:
+        st = clnet_add_forward(c, tensor_floats(x, g->batch), &x->value, &g->tensors[l->in[1]].value, &y->value);
+        break;
+      case L_GAP: st = clnet_global_avgpool_forward(c, g->batch, x->h, x->w, x->c, &x->value, &y->value); break;
+      case L_DENSE:
+        st = clnet_dense_forward(c, g->batch, x->h * x->w * x->c, l->units, &x->value, &g->params[l->p[0]].value,
+                                 &g->params[l->p[1]].value, &y->value);
+        break;
+    }
+    if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "forward of layer '%s'", l->name);
+  }
+  return CLNET_SUCCESS;
+}
+
+/* Enqueues the loss kernel: dlogits into the output's gradient, [loss, correct] into g->result. */
+static clnet_status loss_enqueue(clnet_graph *g) {
+  tensor *o = &g->tensors[g->output];
+  return clnet_softmax_xent(g->ctx, g->batch, o->c, &o->value, &g->labels, grad_of(g, g->output), &g->result);
+}
+
+/* The one read-back of a step. */
+static clnet_status loss_read(clnet_graph *g, float *loss_out, int32_t *correct) {
+  float r[2];
+  CLNET_TRY(clnet_buf_read(g->ctx, &g->result, 0, sizeof r, r));
+  *loss_out = r[0];
+  *correct = (int32_t)lrintf(r[1]);
+  return CLNET_SUCCESS;
+}
+
+/* Where layer l's backward writes the gradient of input j: the planned buffer
+ * (first writer) or the temporary (then accumulated). */
+static clnet_buf *dx_target(clnet_graph *g, const layer *l, int32_t j) {
+  return l->first_writer[j] ? grad_of(g, l->in[j]) : &g->grad_tmp;
+}
+
+static clnet_status dx_finish(clnet_graph *g, const layer *l, int32_t j) {
+  if (l->first_writer[j]) return CLNET_SUCCESS;
+  int32_t t = l->in[j];
+  return clnet_accumulate(g->ctx, tensor_floats(&g->tensors[t], g->batch), &g->grad_tmp, grad_of(g, t));
+}
+
+static clnet_status backward(clnet_graph *g) {
+  clnet_ctx *c = g->ctx;
+  for (int32_t i = g->n_layers - 1; i >= 0; --i) {
+    layer *l = &g->layers[i];
+    tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+    clnet_buf *dy = grad_of(g, l->out);
+    int32_t need_dx = l->in[0] != 0;
+    clnet_status st = CLNET_SUCCESS;
+    param *p = g->params;
+    switch (l->kind) {
+      case L_CONV: {
+        clnet_conv2d_desc d = conv_desc(g, l);
+        st = clnet_conv2d_backward_filter(c, &d, &x->value, dy, &p[l->p[0]].grad, &p[l->p[1]].grad);
+        if (st == CLNET_SUCCESS && need_dx) st = clnet_conv2d_backward_data(c, &d, dy, &p[l->p[0]].value, dx_target(g, l, 0));
+        break;
+      }
+      case L_BN: {
+        clnet_batchnorm_desc d = bn_desc(g, l);
+        st = clnet_batchnorm_backward(c, &d, &x->value, dy, &p[l->p[0]].value, &l->save_mean, &l->save_invstd,
+                                      dx_target(g, l, 0), &p[l->p[0]].grad, &p[l->p[1]].grad);
+        break;
+      }
+      case L_RELU: st = clnet_relu_backward(c, tensor_floats(y, g->batch), &y->value, dy, dx_target(g, l, 0)); break;
+      case L_MAXPOOL: {
+        clnet_pool_desc d = pool_desc(g, l);
+        st = clnet_maxpool_backward(c, &d, &l->argmax, dy, dx_target(g, l, 0));
+        break;
+      }
+      case L_ADD:
+        for (int32_t j = 0; j < 2 && st == CLNET_SUCCESS; ++j) {
+          if (l->in[j] == 0) continue;
+          int64_t n = tensor_floats(y, g->batch);
+          st = l->first_writer[j] ? clnet_buf_copy(c, dy, 0, grad_of(g, l->in[j]), 0, (size_t)n * 4)
+                                  : clnet_accumulate(c, n, dy, grad_of(g, l->in[j]));
+        }
+        need_dx = 0; /* done above */
+        break;
+      case L_GAP: st = clnet_global_avgpool_backward(c, g->batch, x->h, x->w, x->c, dy, dx_target(g, l, 0)); break;
+      case L_DENSE:
+        st = clnet_dense_backward(c, g->batch, x->h * x->w * x->c, l->units, &x->value, &p[l->p[0]].value, dy,
+                                  need_dx ? dx_target(g, l, 0) : NULL, &p[l->p[0]].grad, &p[l->p[1]].grad);
+        break;
+    }
+    if (st == CLNET_SUCCESS && need_dx) st = dx_finish(g, l, 0);
+    if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "backward of layer '%s'", l->name);
+  }
+  return CLNET_SUCCESS;
+}
+
+static clnet_status require_batch(const clnet_graph *g) {
+  if (!g->ctx || g->batch < 1) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph has no batch (clnet_graph_set_batch)");
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss_out, int32_t *correct) {
+  CLNET_TRY(require_batch(g));
+  CLNET_TRY(forward(g, 1));
+  CLNET_TRY(loss_enqueue(g));
+  CLNET_TRY(backward(g)); /* enqueued before the read-back so the device never idles */
+  return loss_read(g, loss_out, correct);
+}
+
+clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  clnet_adam_desc d = {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .t = g->adam_t + 1};
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    param *p = &g->params[i];
+    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
+    clnet_status st = clnet_adam_update(g->ctx, &d, p->count, &p->value, &p->grad, &p->m, &p->v);
+    if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "Adam update of '%s'", p->name);
+  }
+  g->adam_t++;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss_out, int32_t *correct) {
+  CLNET_TRY(require_batch(g));
+  CLNET_TRY(forward(g, 0));
+  CLNET_TRY(loss_enqueue(g));
+  return loss_read(g, loss_out, correct);
+}
+
+clnet_status clnet_graph_read_logits(clnet_graph *g, float *dst) {
+  CLNET_TRY(require_batch(g));
+  const tensor *o = &g->tensors[g->output];
+  return clnet_buf_read(g->ctx, &o->value, 0, (size_t)tensor_floats(o, g->batch) * 4, dst);
+}
+
+int32_t clnet_graph_param_count(const clnet_graph *g) { return g->n_params; }
+
+clnet_status clnet_graph_param_info(const clnet_graph *g, int32_t i, clnet_param_info *info) {
+  if (i < 0 || i >= g->n_params) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "no parameter %d", i);
+  const param *p = &g->params[i];
+  info->name = p->name;
+  info->kind = p->kind;
+  info->ndim = p->ndim;
+  memcpy(info->shape, p->shape, sizeof info->shape);
+  info->count = p->count;
+  return CLNET_SUCCESS;
+}
+
+int32_t clnet_graph_param_find(const clnet_graph *g, const char *name) {
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if (!strcmp(g->params[i].name, name)) return i;
+  return -1;
+}
+
+static clnet_status field_buf(clnet_graph *g, int32_t i, clnet_param_field f, clnet_buf **out) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  if (i < 0 || i >= g->n_params) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "no parameter %d", i);
+  param *p = &g->params[i];
+  if (f != CLNET_FIELD_VALUE && p->kind != CLNET_PARAM_TRAINABLE)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s is a statistic: it has no gradient or Adam state", p->name);
+  *out = f == CLNET_FIELD_VALUE ? &p->value : f == CLNET_FIELD_GRAD ? &p->grad : f == CLNET_FIELD_ADAM_M ? &p->m : &p->v;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_param_read(clnet_graph *g, int32_t i, clnet_param_field f, float *dst) {
+  clnet_buf *b = NULL;
+  CLNET_TRY(field_buf(g, i, f, &b));
+  return clnet_buf_read(g->ctx, b, 0, (size_t)g->params[i].count * 4, dst);
+}
+
+clnet_status clnet_graph_param_write(clnet_graph *g, int32_t i, clnet_param_field f, const float *src) {
+  clnet_buf *b = NULL;
+  CLNET_TRY(field_buf(g, i, f, &b));
+  return clnet_buf_write(g->ctx, b, 0, (size_t)g->params[i].count * 4, src);
+}
+
+int64_t clnet_graph_adam_step(const clnet_graph *g) { return g->adam_t; }
+void clnet_graph_set_adam_step(clnet_graph *g, int64_t t) { g->adam_t = t; }
+
+static int all_finite(const float *v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!isfinite(v[i])) return 0;
+  return 1;
+}
+
+clnet_status clnet_graph_find_nonfinite(clnet_graph *g, const char **layer_name) {
+  *layer_name = NULL;
+  CLNET_TRY(require_batch(g));
+  size_t max_f = 0;
+  for (int32_t t = 0; t < g->n_tensors; ++t)
+    if ((size_t)tensor_floats(&g->tensors[t], g->batch) > max_f) max_f = (size_t)tensor_floats(&g->tensors[t], g->batch);
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if ((size_t)g->params[i].count > max_f) max_f = (size_t)g->params[i].count;
+  float *h = malloc(max_f * sizeof *h);
+  if (!h) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "NaN scan");
+  clnet_status st = CLNET_SUCCESS;
+  for (int32_t i = 0; i < g->n_layers && !*layer_name; ++i) {
+    layer *l = &g->layers[i];
+    const tensor *y = &g->tensors[l->out];
+    int64_t n = tensor_floats(y, g->batch);
+    if ((st = clnet_buf_read(g->ctx, &y->value, 0, (size_t)n * 4, h)) != CLNET_SUCCESS) break;
+    if (!all_finite(h, n)) *layer_name = l->name;
+  }
+  for (int32_t i = g->n_layers - 1; i >= 0 && !*layer_name && st == CLNET_SUCCESS; --i) {
+    layer *l = &g->layers[i];
+    for (int32_t j = 0; j < 2 && l->p[j] >= 0 && (l->kind == L_CONV || l->kind == L_DENSE || l->kind == L_BN); ++j) {
+      param *p = &g->params[l->p[j]];
+      if ((st = clnet_buf_read(g->ctx, &p->grad, 0, (size_t)p->count * 4, h)) != CLNET_SUCCESS) break;
+      if (!all_finite(h, p->count)) {
+        *layer_name = l->name;
+        break;
+      }
+    }
+  }
+  free(h);
+  return st;
+}

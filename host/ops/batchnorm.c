@@ -1,0 +1,140 @@
+/* Batch normalisation (Keras training/inference semantics, SPEC):
+ * cl/batchnorm.cl and ops/ref/batchnorm_ref.c. Tensors are (rows, C) with
+ * rows = N*H*W of an NHWC activation. */
+#include <math.h>
+
+#include "ops/common.h"
+
+/* Fixed row partition of the two-stage reductions: blocks of at least
+ * BN_MIN_ROWS rows, at most BN_MAX_BLOCKS of them. Depends only on `rows`,
+ * so results are reproducible run after run. */
+#define BN_MIN_ROWS 16
+#define BN_MAX_BLOCKS 256
+
+typedef struct bn_partition {
+  int32_t rpb;     /* rows per block */
+  int32_t nblocks; /* ceil(rows / rpb) */
+} bn_partition;
+
+static bn_partition bn_partition_of(int32_t rows) {
+  int32_t rpb = (int32_t)((rows + BN_MAX_BLOCKS - 1) / BN_MAX_BLOCKS);
+  if (rpb < BN_MIN_ROWS) rpb = BN_MIN_ROWS;
+  bn_partition p = {rpb, (rows + rpb - 1) / rpb};
+  return p;
+}
+
+static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d) {
+  if (!d) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: desc is NULL", op);
+  if (d->rows < 1 || d->c < 1)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: rows %d and channels %d must both be >= 1", op,
+                           d->rows, d->c);
+  CLNET_TRY(clnet_require_int_range(op, (int64_t)d->rows * d->c));
+  if (!(d->eps > 0.0f) || isinf(d->eps))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: eps %g must be finite and > 0", op, (double)d->eps);
+  if (!(d->momentum >= 0.0f && d->momentum <= 1.0f))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: momentum %g must lie in [0, 1]", op,
+                           (double)d->momentum);
+  return CLNET_SUCCESS;
+}
+
+/* Work-items along C (contiguous), WG_1D of them per group; one group row per block or row. */
+static const size_t bn_local[2] = {CLNET_WG_1D, 1};
+
+clnet_status clnet_batchnorm_forward_train(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                           const clnet_buf *gamma, const clnet_buf *beta, clnet_buf *y,
+                                           clnet_buf *save_mean, clnet_buf *save_invstd, clnet_buf *moving_mean,
+                                           clnet_buf *moving_var) {
+  static const char *op = "batchnorm_forward_train";
+  CLNET_TRY(bn_check_desc(op, d));
+  const int64_t count = (int64_t)d->rows * d->c, C = d->c;
+  CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "beta", beta, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "y", y, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "save_mean", save_mean, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "save_invstd", save_invstd, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "moving_mean", moving_mean, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "moving_var", moving_var, C, 4));
+  if (ctx->is_ref) {
+    clnet_ref_batchnorm_forward_train(d, CF32(x), CF32(gamma), CF32(beta), F32(y), F32(save_mean),
+                                      F32(save_invstd), F32(moving_mean), F32(moving_var));
+    return CLNET_SUCCESS;
+  }
+  const bn_partition p = bn_partition_of(d->rows);
+  clnet_buf scratch; /* parts (2, nblocks, C), coef (3, C) */
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
+  const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
+               g_elem[2] = {(size_t)C, (size_t)d->rows};
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
+                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
+                         CLNET_ARG_BUF(&scratch)));
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_final", 2, g_chan, bn_local, CLNET_ARG_I32(d->rows),
+                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_F32(d->eps),
+                         CLNET_ARG_F32(d->momentum), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
+                         CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
+                         CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var)));
+  return CLNET_LAUNCH(ctx, "batchnorm", "bn_normalize", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+                      CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
+                      CLNET_ARG_BUF(beta), CLNET_ARG_BUF(y));
+}
+
+clnet_status clnet_batchnorm_forward_infer(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                           const clnet_buf *gamma, const clnet_buf *beta,
+                                           const clnet_buf *moving_mean, const clnet_buf *moving_var,
+                                           clnet_buf *y) {
+  static const char *op = "batchnorm_forward_infer";
+  CLNET_TRY(bn_check_desc(op, d));
+  const int64_t count = (int64_t)d->rows * d->c, C = d->c;
+  CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "beta", beta, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "moving_mean", moving_mean, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "moving_var", moving_var, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "y", y, count, 4));
+  if (ctx->is_ref) {
+    clnet_ref_batchnorm_forward_infer(d, CF32(x), CF32(gamma), CF32(beta), CF32(moving_mean), CF32(moving_var),
+                                      F32(y));
+    return CLNET_SUCCESS;
+  }
+  const size_t g_elem[2] = {(size_t)C, (size_t)d->rows};
+  return CLNET_LAUNCH(ctx, "batchnorm", "bn_infer", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows), CLNET_ARG_I32(C),
+                      CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x), CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(beta),
+                      CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var), CLNET_ARG_BUF(y));
+}
+
+clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                      const clnet_buf *dy, const clnet_buf *gamma, const clnet_buf *save_mean,
+                                      const clnet_buf *save_invstd, clnet_buf *dx, clnet_buf *dgamma,
+                                      clnet_buf *dbeta) {
+  static const char *op = "batchnorm_backward";
+  CLNET_TRY(bn_check_desc(op, d));
+  const int64_t count = (int64_t)d->rows * d->c, C = d->c;
+  CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "dy", dy, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "save_mean", save_mean, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "save_invstd", save_invstd, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "dx", dx, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "dgamma", dgamma, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "dbeta", dbeta, C, 4));
+  if (ctx->is_ref) {
+    clnet_ref_batchnorm_backward(d, CF32(x), CF32(dy), CF32(gamma), CF32(save_mean), CF32(save_invstd), F32(dx),
+                                 F32(dgamma), F32(dbeta));
+    return CLNET_SUCCESS;
+  }
+  const bn_partition p = bn_partition_of(d->rows);
+  clnet_buf scratch; /* parts (2, nblocks, C), coef (3, C) */
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
+  const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
+               g_elem[2] = {(size_t)C, (size_t)d->rows};
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
+                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
+                         CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_final", 2, g_chan, bn_local, CLNET_ARG_I32(d->rows),
+                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(gamma),
+                         CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(dgamma), CLNET_ARG_BUF(dbeta)));
+  return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+                      CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy),
+                      CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(&scratch),
+                      CLNET_ARG_BUF(dx));
+}

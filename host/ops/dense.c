@@ -1,0 +1,58 @@
+/* Dense layer: y (N, OUT) = x (N, IN) . w^T + b with w (OUT, IN).
+ * OpenCL: the GEMMs through clnet_gemm (CLBlast), bias add and bias gradient
+ * in cl/dense.cl. Reference: ops/ref/dense_ref.c. */
+#include "ops/common.h"
+
+/* n, in, out >= 1 and every tensor's element count below 2^31 (kernels index with int). */
+static clnet_status check_shape(const char *op, int32_t n, int32_t in, int32_t out) {
+  if (n < 1 || in < 1 || out < 1)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: n=%d in=%d out=%d, each must be >= 1", op, n, in,
+                           out);
+  CLNET_TRY(clnet_require_int_range(op, (int64_t)n * in));
+  CLNET_TRY(clnet_require_int_range(op, (int64_t)n * out));
+  CLNET_TRY(clnet_require_int_range(op, (int64_t)out * in));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, const clnet_buf *x,
+                                 const clnet_buf *w, const clnet_buf *b, clnet_buf *y) {
+  const char *op = "dense_forward";
+  CLNET_TRY(check_shape(op, n, in, out));
+  CLNET_TRY(clnet_require_buf(op, "x", x, (int64_t)n * in, 4));   /* (N, IN) */
+  CLNET_TRY(clnet_require_buf(op, "w", w, (int64_t)out * in, 4)); /* (OUT, IN) */
+  CLNET_TRY(clnet_require_buf(op, "b", b, out, 4));               /* (OUT) */
+  CLNET_TRY(clnet_require_buf(op, "y", y, (int64_t)n * out, 4));  /* (N, OUT) */
+  if (ctx->is_ref) {
+    clnet_ref_dense_forward(n, in, out, CF32(x), CF32(w), CF32(b), F32(y));
+    return CLNET_SUCCESS;
+  }
+  /* y (N, OUT) = x (N, IN) . w^T (IN, OUT) */
+  CLNET_TRY(clnet_gemm(ctx, 0, 1, n, out, in, 1.0f, x, 0, in, w, 0, in, 0.0f, y, 0, out));
+  size_t global = (size_t)n * (size_t)out, local = CLNET_WG_1D;
+  return CLNET_LAUNCH(ctx, "dense", "dense_bias_add", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
+                      CLNET_ARG_BUF(b), CLNET_ARG_BUF(y));
+}
+
+clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, const clnet_buf *x,
+                                  const clnet_buf *w, const clnet_buf *dy, clnet_buf *dx, clnet_buf *dw,
+                                  clnet_buf *db) {
+  const char *op = "dense_backward";
+  CLNET_TRY(check_shape(op, n, in, out));
+  CLNET_TRY(clnet_require_buf(op, "x", x, (int64_t)n * in, 4));    /* (N, IN) */
+  CLNET_TRY(clnet_require_buf(op, "w", w, (int64_t)out * in, 4));  /* (OUT, IN) */
+  CLNET_TRY(clnet_require_buf(op, "dy", dy, (int64_t)n * out, 4)); /* (N, OUT) */
+  if (dx) CLNET_TRY(clnet_require_buf(op, "dx", dx, (int64_t)n * in, 4)); /* (N, IN) */
+  CLNET_TRY(clnet_require_buf(op, "dw", dw, (int64_t)out * in, 4)); /* (OUT, IN) */
+  CLNET_TRY(clnet_require_buf(op, "db", db, out, 4));               /* (OUT) */
+  if (ctx->is_ref) {
+    clnet_ref_dense_backward(n, in, out, CF32(x), CF32(w), CF32(dy), dx ? F32(dx) : NULL, F32(dw), F32(db));
+    return CLNET_SUCCESS;
+  }
+  /* dx (N, IN) = dy (N, OUT) . w (OUT, IN) */
+  if (dx) CLNET_TRY(clnet_gemm(ctx, 0, 0, n, in, out, 1.0f, dy, 0, out, w, 0, in, 0.0f, dx, 0, in));
+  /* dw (OUT, IN) = dy^T (OUT, N) . x (N, IN) */
+  CLNET_TRY(clnet_gemm(ctx, 1, 0, out, in, n, 1.0f, dy, 0, out, x, 0, in, 0.0f, dw, 0, in));
+  size_t global = (size_t)out, local = CLNET_WG_1D;
+  return CLNET_LAUNCH(ctx, "dense", "dense_bias_grad", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
+                      CLNET_ARG_BUF(dy), CLNET_ARG_BUF(db));
+}

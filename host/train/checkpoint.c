@@ -1,0 +1,188 @@
+/* Checkpoints: the graph's state as safetensors (layout in docs/CHECKPOINTS.md).
+ * Tensors: "<param>" (value), "adam.m.<param>", "adam.v.<param>" (F32) and
+ * "adam.step" (I64, shape [1]). Metadata: clnet.* keys with the epoch, the
+ * model/run configuration and the data-order state. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clnet/train.h"
+#include "core/error.h"
+
+#define N_META 14
+
+clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *m, const char *path) {
+  int32_t np = clnet_graph_param_count(g), nt = 0;
+  clnet_st_tensor *t = calloc((size_t)np * 3 + 1, sizeof *t);
+  float **bufs = calloc((size_t)np * 3, sizeof *bufs);
+  char(*names)[160] = calloc((size_t)np * 3, sizeof *names);
+  clnet_status st = CLNET_SUCCESS;
+  if (!t || !bufs || !names) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: preparing the checkpoint", path);
+    goto out;
+  }
+  static const char *prefix[3] = {"", "adam.m.", "adam.v."};
+  static const clnet_param_field fields[3] = {CLNET_FIELD_VALUE, CLNET_FIELD_ADAM_M, CLNET_FIELD_ADAM_V};
+  for (int32_t f = 0; f < 3; ++f)
+    for (int32_t i = 0; i < np; ++i) {
+      clnet_param_info info;
+      clnet_graph_param_info(g, i, &info);
+      if (f > 0 && info.kind != CLNET_PARAM_TRAINABLE) continue;
+      float *b = malloc((size_t)info.count * sizeof *b);
+      if (!b) {
+        st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: reading %s", path, info.name);
+        goto out;
+      }
+      bufs[nt] = b;
+      CLNET_TRY_GOTO(clnet_graph_param_read(g, i, fields[f], b), st, out);
+      snprintf(names[nt], sizeof names[nt], "%s%s", prefix[f], info.name);
+      t[nt] = (clnet_st_tensor){.name = names[nt], .dtype = CLNET_DTYPE_F32, .ndim = info.ndim, .data = b};
+      memcpy(t[nt].shape, info.shape, sizeof info.shape);
+      ++nt;
+    }
+  int64_t step = clnet_graph_adam_step(g);
+  t[nt++] = (clnet_st_tensor){.name = "adam.step", .dtype = CLNET_DTYPE_I64, .ndim = 1, .shape = {1}, .data = &step};
+  char v[N_META][160];
+  const char *keys[N_META] = {"clnet.format",  "clnet.epoch",  "clnet.depth",    "clnet.width",
+                              "clnet.input",   "clnet.classes", "clnet.batch",   "clnet.lr",
+                              "clnet.seed",    "clnet.best_val_accuracy", "clnet.norm_mean", "clnet.norm_std",
+                              "clnet.data_order", "clnet.layout"};
+  const char *vals[N_META];
+  snprintf(v[0], sizeof v[0], "clnet-checkpoint-1");
+  snprintf(v[1], sizeof v[1], "%d", m->epoch);
+  snprintf(v[2], sizeof v[2], "%d", m->depth);
+  snprintf(v[3], sizeof v[3], "%d", m->width);
+  snprintf(v[4], sizeof v[4], "%dx%dx%d", m->in_h, m->in_w, m->in_c);
+  snprintf(v[5], sizeof v[5], "%d", m->classes);
+  snprintf(v[6], sizeof v[6], "%d", m->batch);
+  snprintf(v[7], sizeof v[7], "%.17g", m->lr);
+  snprintf(v[8], sizeof v[8], "%" PRIu64, m->seed);
+  snprintf(v[9], sizeof v[9], "%.17g", m->best_val_accuracy);
+  int len0 = 0, len1 = 0;
+  v[10][0] = v[11][0] = '\0';
+  for (int32_t c = 0; c < m->in_c && c < 4; ++c) {
+    len0 += snprintf(v[10] + len0, sizeof v[10] - (size_t)len0, "%s%.9g", c ? "," : "", m->norm_mean[c]);
+    len1 += snprintf(v[11] + len1, sizeof v[11] - (size_t)len1, "%s%.9g", c ? "," : "", m->norm_std[c]);
+  }
+  snprintf(v[12], sizeof v[12], "epoch %d of seed %" PRIu64 " starts at batch 0 (order and flips depend only on seed and epoch)",
+           m->epoch, m->seed);
+  snprintf(v[13], sizeof v[13], "NHWC activations; conv kernel (KH,KW,C_in,C_out); dense kernel (OUT,IN)");
+  for (int i = 0; i < N_META; ++i) vals[i] = v[i];
+  st = clnet_safetensors_write(path, t, nt, keys, vals, N_META);
+out:
+  if (bufs)
+    for (int32_t i = 0; i < nt; ++i) free(bufs[i]);
+  free(bufs);
+  free(names);
+  free(t);
+  return st;
+}
+
+static clnet_status meta_int(const clnet_st_file *f, const char *path, const char *key, int64_t *out) {
+  const char *s = clnet_st_meta(f, key);
+  char *end = NULL;
+  if (!s) return clnet_set_error(CLNET_ERR_FORMAT, "%s: not a clnet checkpoint (metadata '%s' missing)", path, key);
+  long long v = strtoll(s, &end, 10);
+  if (end == s || *end) return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata '%s' = '%s' is not an integer", path, key, s);
+  *out = v;
+  return CLNET_SUCCESS;
+}
+
+static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_checkpoint_meta *m) {
+  memset(m, 0, sizeof *m);
+  const char *fmt = clnet_st_meta(f, "clnet.format");
+  if (!fmt || strcmp(fmt, "clnet-checkpoint-1"))
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: not a clnet checkpoint (clnet.format is %s)", path, fmt ? fmt : "missing");
+  int64_t v = 0;
+  CLNET_TRY(meta_int(f, path, "clnet.epoch", &v)); m->epoch = (int32_t)v;
+  CLNET_TRY(meta_int(f, path, "clnet.depth", &v)); m->depth = (int32_t)v;
+  CLNET_TRY(meta_int(f, path, "clnet.width", &v)); m->width = (int32_t)v;
+  CLNET_TRY(meta_int(f, path, "clnet.classes", &v)); m->classes = (int32_t)v;
+  CLNET_TRY(meta_int(f, path, "clnet.batch", &v)); m->batch = (int32_t)v;
+  const char *s = clnet_st_meta(f, "clnet.seed");
+  if (!s) return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.seed' missing", path);
+  m->seed = strtoull(s, NULL, 10);
+  s = clnet_st_meta(f, "clnet.input");
+  if (!s || sscanf(s, "%dx%dx%d", &m->in_h, &m->in_w, &m->in_c) != 3 || m->in_c < 1 || m->in_c > 4 || m->in_h < 1 || m->in_w < 1)
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.input' is missing or malformed", path);
+  s = clnet_st_meta(f, "clnet.lr");
+  m->lr = s ? strtod(s, NULL) : 1e-3;
+  s = clnet_st_meta(f, "clnet.best_val_accuracy");
+  m->best_val_accuracy = s ? strtod(s, NULL) : 0;
+  const char *ms = clnet_st_meta(f, "clnet.norm_mean"), *ss = clnet_st_meta(f, "clnet.norm_std");
+  if (!ms || !ss) return clnet_set_error(CLNET_ERR_FORMAT, "%s: normalisation metadata missing", path);
+  for (int32_t c = 0; c < m->in_c; ++c) {
+    char *e1 = NULL, *e2 = NULL;
+    m->norm_mean[c] = strtof(ms, &e1);
+    m->norm_std[c] = strtof(ss, &e2);
+    if (e1 == ms || e2 == ss || !(m->norm_std[c] > 0))
+      return clnet_set_error(CLNET_ERR_FORMAT, "%s: normalisation metadata malformed", path);
+    ms = *e1 == ',' ? e1 + 1 : e1;
+    ss = *e2 == ',' ? e2 + 1 : e2;
+  }
+  if (m->epoch < 0 || m->depth < 1 || m->width < 1 || m->classes < 1 || m->batch < 1)
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: configuration metadata out of range", path);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_checkpoint_read_meta(const char *path, clnet_checkpoint_meta *meta) {
+  clnet_st_file *f = NULL;
+  CLNET_TRY(clnet_safetensors_read(path, &f));
+  clnet_status st = parse_meta(f, path, meta);
+  clnet_st_free(f);
+  return st;
+}
+
+clnet_status clnet_checkpoint_load(clnet_graph *g, const char *path, clnet_checkpoint_meta *meta) {
+  clnet_st_file *f = NULL;
+  CLNET_TRY(clnet_safetensors_read(path, &f));
+  clnet_status st = parse_meta(f, path, meta);
+  int32_t np = clnet_graph_param_count(g), expected = 1;
+  static const char *prefix[3] = {"", "adam.m.", "adam.v."};
+  static const clnet_param_field fields[3] = {CLNET_FIELD_VALUE, CLNET_FIELD_ADAM_M, CLNET_FIELD_ADAM_V};
+  /* validate everything before writing anything */
+  for (int32_t pass = 0; pass < 2 && st == CLNET_SUCCESS; ++pass)
+    for (int32_t fi = 0; fi < 3 && st == CLNET_SUCCESS; ++fi)
+      for (int32_t i = 0; i < np && st == CLNET_SUCCESS; ++i) {
+        clnet_param_info info;
+        clnet_graph_param_info(g, i, &info);
+        if (fi > 0 && info.kind != CLNET_PARAM_TRAINABLE) continue;
+        char name[200];
+        snprintf(name, sizeof name, "%s%s", prefix[fi], info.name);
+        const clnet_st_tensor *t = clnet_st_find(f, name);
+        if (pass == 0) {
+          ++expected;
+          if (!t) {
+            st = clnet_set_error(CLNET_ERR_MISMATCH, "%s: tensor '%s' is missing: the checkpoint does not match the model", path, name);
+            break;
+          }
+          int same = t->dtype == CLNET_DTYPE_F32 && t->ndim == info.ndim;
+          for (int32_t d = 0; same && d < info.ndim; ++d) same = t->shape[d] == info.shape[d];
+          if (!same) {
+            char want[64] = "", got[64] = "";
+            for (int32_t d = 0; d < info.ndim; ++d) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "x" : "", (long long)info.shape[d]);
+            for (int32_t d = 0; d < t->ndim && d < 8; ++d) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)t->shape[d]);
+            st = clnet_set_error(CLNET_ERR_MISMATCH, "%s: tensor '%s' is %s %s, the model needs F32 %s", path, name,
+                                 clnet_dtype_name(t->dtype), got, want);
+          }
+        } else {
+          st = clnet_graph_param_write(g, i, fields[fi], t->data);
+        }
+      }
+  if (st == CLNET_SUCCESS) {
+    const clnet_st_tensor *s = clnet_st_find(f, "adam.step");
+    if (!s || s->dtype != CLNET_DTYPE_I64 || s->ndim != 1 || s->shape[0] != 1)
+      st = clnet_set_error(CLNET_ERR_MISMATCH, "%s: tensor 'adam.step' (I64, shape [1]) is missing", path);
+    else if (clnet_st_count(f) != expected)
+      st = clnet_set_error(CLNET_ERR_MISMATCH, "%s: holds %d tensors, the model has %d: it is a different model", path,
+                           clnet_st_count(f), expected);
+    else {
+      int64_t step;
+      memcpy(&step, s->data, sizeof step);
+      clnet_graph_set_adam_step(g, step);
+    }
+  }
+  clnet_st_free(f);
+  return st;
+}

@@ -1,0 +1,278 @@
+/* The training loop: the seed's model.fit with validation every epoch. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "clnet/train.h"
+#include "core/error.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void say(const clnet_train_callbacks *cb, const char *fmt, ...) CLNET_PRINTF(2, 3);
+#include <stdarg.h>
+static void say(const clnet_train_callbacks *cb, const char *fmt, ...) {
+  if (!cb || !cb->info) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  cb->info(line, cb->user);
+}
+
+clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std,
+                                    int32_t limit, clnet_eval_result *out) {
+  memset(out, 0, sizeof *out);
+  int32_t k = clnet_graph_classes(g);
+  clnet_loader *ld = NULL;
+  float *logits = NULL;
+  clnet_status st = CLNET_SUCCESS;
+  int32_t bmax = clnet_graph_max_batch(g);
+  if (bmax < 1) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "evaluate: graph is not set up");
+  clnet_loader_config lc = {.batch = bmax, .shuffle = 0, .flip = 0, .seed = 0, .mean = mean, .std = std};
+  out->classes = k;
+  out->confusion = calloc((size_t)k * (size_t)k, sizeof *out->confusion);
+  if (!out->confusion) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "confusion matrix");
+  CLNET_TRY_GOTO(clnet_loader_create(ds, &lc, &ld), st, fail);
+  CLNET_TRY_GOTO(clnet_loader_start_epoch(ld, 0, 0), st, fail);
+  logits = malloc((size_t)bmax * (size_t)k * sizeof *logits);
+  if (!logits) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "logits");
+    goto fail;
+  }
+  double loss_sum = 0;
+  int64_t correct_sum = 0;
+  for (;;) {
+    clnet_batch b;
+    int32_t has = 0;
+    CLNET_TRY_GOTO(clnet_loader_next(ld, &b, &has), st, fail);
+    if (!has || (limit > 0 && out->count >= limit)) break;
+    int32_t n = b.count;
+    if (limit > 0 && out->count + n > limit) n = limit - out->count;
+    float loss = 0;
+    int32_t correct = 0;
+    CLNET_TRY_GOTO(clnet_graph_set_batch(g, b.images, b.labels, n), st, fail);
+    CLNET_TRY_GOTO(clnet_graph_evaluate(g, &loss, &correct), st, fail);
+    CLNET_TRY_GOTO(clnet_graph_read_logits(g, logits), st, fail);
+    for (int32_t i = 0; i < n; ++i) {
+      int32_t best = 0;
+      for (int32_t j = 1; j < k; ++j)
+        if (logits[i * k + j] > logits[i * k + best]) best = j;
+      out->confusion[b.labels[i] * k + best]++;
+    }
+    loss_sum += (double)loss * n;
+    correct_sum += correct;
+    out->count += n;
+  }
+  out->loss = out->count ? loss_sum / out->count : NAN;
+  out->accuracy = out->count ? (double)correct_sum / out->count : NAN;
+fail:
+  free(logits);
+  clnet_loader_free(ld);
+  if (st != CLNET_SUCCESS) {
+    free(out->confusion);
+    out->confusion = NULL;
+  }
+  return st;
+}
+
+static int file_exists(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0;
+}
+
+static clnet_status ensure_dir(const char *dir) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; ++p)
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(tmp, 0755);
+      *p = '/';
+    }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return clnet_set_error(CLNET_ERR_IO, "%s: cannot create the output directory: %s", dir, strerror(errno));
+  struct stat s;
+  if (stat(tmp, &s) != 0 || !S_ISDIR(s.st_mode))
+    return clnet_set_error(CLNET_ERR_IO, "%s: not a directory", dir);
+  return CLNET_SUCCESS;
+}
+
+static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1f MiB", (double)b / (1 << 20)); }
+
+clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
+                             clnet_train_summary *summary) {
+  memset(summary, 0, sizeof *summary);
+  const char *data_dir = cfg->data_dir ? cfg->data_dir : CLNET_DEFAULT_DATA_DIR;
+  clnet_dataset train = {0}, test = {0};
+  clnet_graph *g = NULL;
+  clnet_loader *ld = NULL;
+  clnet_history hist = {0};
+  clnet_status st = CLNET_SUCCESS;
+  const char *format = NULL;
+  char path_last[4200], path_best[4200], path_csv[4200], path_png[4200];
+  double t_start = now_s();
+
+  if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->lr > 0) || !cfg->out_dir)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
+                           cfg->epochs, cfg->batch);
+  CLNET_TRY(ensure_dir(cfg->out_dir));
+  snprintf(path_last, sizeof path_last, "%s/last.safetensors", cfg->out_dir);
+  snprintf(path_best, sizeof path_best, "%s/best.safetensors", cfg->out_dir);
+  snprintf(path_csv, sizeof path_csv, "%s/history.csv", cfg->out_dir);
+  snprintf(path_png, sizeof path_png, "%s/curves.png", cfg->out_dir);
+
+  double t0 = now_s();
+  CLNET_TRY_GOTO(clnet_dataset_open_dir(data_dir, &train, &test, &format), st, out);
+  say(cb, "data: %s (%s): %d training and %d test images, %dx%dx%d, %d classes (loaded in %.1f s)", data_dir,
+      format, train.count, test.count, train.height, train.width, train.channels, train.classes, now_s() - t0);
+  if (train.channels > 4) {
+    st = clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: %d channels, at most 4 are supported", data_dir, train.channels);
+    goto out;
+  }
+  float mean[4] = {0}, std[4] = {1, 1, 1, 1};
+  clnet_dataset_default_norm(&train, mean, std);
+
+  clnet_resnet_config rc = {.depth = cfg->depth, .width = cfg->width, .in_h = train.height, .in_w = train.width,
+                            .in_c = train.channels, .classes = train.classes};
+  CLNET_TRY_GOTO(clnet_resnet_build(&rc, &g), st, out);
+  uint64_t need = clnet_graph_memory_bytes(g, cfg->batch);
+  const clnet_device_info *di = clnet_ctx_device_info(ctx);
+  char need_s[32], have_s[32];
+  fmt_mib(need_s, sizeof need_s, need);
+  say(cb, "model: ResNet-%d width %d, %lld parameters, %.1f MMAC forward per image; a training step at batch %d needs %s of device memory",
+      cfg->depth, cfg->width, (long long)clnet_graph_param_total(g, CLNET_PARAM_TRAINABLE),
+      clnet_graph_macs_per_image(g) / 1e6, cfg->batch, need_s);
+  if (di && need > di->global_mem_bytes) {
+    int32_t lo = 0, hi = cfg->batch;
+    while (lo < hi) {
+      int32_t mid = (lo + hi + 1) / 2;
+      if (clnet_graph_memory_bytes(g, mid) <= di->global_mem_bytes) lo = mid;
+      else hi = mid - 1;
+    }
+    fmt_mib(have_s, sizeof have_s, di->global_mem_bytes);
+    st = clnet_set_error(CLNET_ERR_TOO_LARGE,
+                         "batch %d needs %s of device memory, %s has %s; the largest batch that fits is %d", cfg->batch,
+                         need_s, di->name, have_s, lo);
+    goto out;
+  }
+  CLNET_TRY_GOTO(clnet_graph_setup(g, ctx, cfg->batch), st, out);
+  CLNET_TRY_GOTO(clnet_graph_init_params(g, cfg->seed), st, out);
+
+  clnet_checkpoint_meta meta = {.epoch = 0, .depth = cfg->depth, .width = cfg->width, .in_h = train.height,
+                                .in_w = train.width, .in_c = train.channels, .classes = train.classes,
+                                .batch = cfg->batch, .lr = cfg->lr, .seed = cfg->seed, .best_val_accuracy = -1};
+  memcpy(meta.norm_mean, mean, sizeof mean);
+  memcpy(meta.norm_std, std, sizeof std);
+  int32_t first_epoch = 0;
+  if (cfg->resume) {
+    if (!file_exists(path_last)) {
+      st = clnet_set_error(CLNET_ERR_IO, "%s: nothing to resume (no checkpoint there yet)", path_last);
+      goto out;
+    }
+    clnet_checkpoint_meta saved;
+    CLNET_TRY_GOTO(clnet_checkpoint_read_meta(path_last, &saved), st, out);
+    if (saved.depth != meta.depth || saved.width != meta.width || saved.in_h != meta.in_h || saved.in_w != meta.in_w ||
+        saved.in_c != meta.in_c || saved.classes != meta.classes || saved.batch != meta.batch || saved.seed != meta.seed) {
+      st = clnet_set_error(CLNET_ERR_MISMATCH,
+                           "%s: was written by a run with depth %d width %d batch %d seed %llu on %dx%dx%d data; "
+                           "resume with the same --depth/--width/--batch/--seed/--data", path_last, saved.depth,
+                           saved.width, saved.batch, (unsigned long long)saved.seed, saved.in_h, saved.in_w, saved.in_c);
+      goto out;
+    }
+    CLNET_TRY_GOTO(clnet_checkpoint_load(g, path_last, &saved), st, out);
+    meta.best_val_accuracy = saved.best_val_accuracy;
+    first_epoch = saved.epoch;
+    if (file_exists(path_csv)) {
+      CLNET_TRY_GOTO(clnet_history_read_csv(path_csv, &hist), st, out);
+      while (hist.count > first_epoch) hist.count--; /* rows after the checkpoint are replayed */
+    }
+    say(cb, "resume: %s after epoch %d (Adam step %lld)", path_last, first_epoch, (long long)clnet_graph_adam_step(g));
+  }
+
+  clnet_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .flip = 1, .seed = cfg->seed, .mean = mean, .std = std};
+  CLNET_TRY_GOTO(clnet_loader_create(&train, &lc, &ld), st, out);
+  int32_t batches = clnet_loader_batches_per_epoch(ld);
+  if (cfg->max_batches > 0 && cfg->max_batches < batches) batches = cfg->max_batches;
+
+  for (int32_t epoch = first_epoch; epoch < cfg->epochs; ++epoch) {
+    double e0 = now_s(), loss_sum = 0;
+    int64_t seen = 0, correct_sum = 0;
+    CLNET_TRY_GOTO(clnet_loader_start_epoch(ld, epoch, 0), st, out);
+    clnet_train_progress pr = {.epoch = epoch + 1, .epochs = cfg->epochs, .batches = batches};
+    for (int32_t bi = 0; bi < batches; ++bi) {
+      clnet_batch b;
+      int32_t has = 0;
+      CLNET_TRY_GOTO(clnet_loader_next(ld, &b, &has), st, out);
+      if (!has) break;
+      float loss = 0;
+      int32_t correct = 0;
+      CLNET_TRY_GOTO(clnet_graph_set_batch(g, b.images, b.labels, b.count), st, out);
+      CLNET_TRY_GOTO(clnet_graph_forward_backward(g, &loss, &correct), st, out);
+      if (!isfinite(loss)) {
+        const char *where = NULL;
+        clnet_graph_find_nonfinite(g, &where);
+        st = clnet_set_error(CLNET_ERR_NUMERIC,
+                             "epoch %d batch %d: the loss is %g (first non-finite values in layer '%s'); "
+                             "stopped before the update, the last checkpoint is intact",
+                             epoch + 1, bi + 1, (double)loss, where ? where : "?");
+        goto out;
+      }
+      CLNET_TRY_GOTO(clnet_graph_apply_adam(g, (float)cfg->lr, 0.9f, 0.999f, 1e-7f), st, out);
+      loss_sum += (double)loss * b.count;
+      correct_sum += correct;
+      seen += b.count;
+      double el = now_s() - e0;
+      pr.batch = bi + 1;
+      pr.loss = loss_sum / (double)seen;
+      pr.accuracy = (double)correct_sum / (double)seen;
+      pr.images_per_s = seen / (el > 0 ? el : 1e-9);
+      pr.eta_s = el / pr.batch * (batches - pr.batch);
+      if (cb && cb->progress) cb->progress(&pr, cb->user);
+      if (cb && cb->should_stop && cb->should_stop(cb->user)) {
+        st = clnet_set_error(CLNET_ERR_INTERRUPTED, "stopped during epoch %d; %s holds the state after epoch %d",
+                             epoch + 1, path_last, epoch);
+        goto out;
+      }
+    }
+    double train_s = now_s() - e0;
+    pr.phase = 1;
+    if (cb && cb->progress) cb->progress(&pr, cb->user);
+    clnet_eval_result ev;
+    CLNET_TRY_GOTO(clnet_evaluate_dataset(g, &test, mean, std, cfg->max_eval, &ev), st, out);
+    free(ev.confusion);
+    clnet_epoch_record rec = {.epoch = epoch + 1, .loss = loss_sum / (double)seen,
+                              .accuracy = (double)correct_sum / (double)seen, .val_loss = ev.loss,
+                              .val_accuracy = ev.accuracy, .seconds = now_s() - e0,
+                              .images_per_s = seen / (train_s > 0 ? train_s : 1e-9)};
+    int32_t is_best = rec.val_accuracy > meta.best_val_accuracy;
+    if (is_best) meta.best_val_accuracy = rec.val_accuracy;
+    meta.epoch = epoch + 1;
+    CLNET_TRY_GOTO(clnet_history_append(&hist, &rec), st, out);
+    CLNET_TRY_GOTO(clnet_history_write_csv(&hist, path_csv), st, out);
+    CLNET_TRY_GOTO(clnet_history_plot(&hist, path_png), st, out);
+    CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
+    if (is_best) CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_best), st, out);
+    if (cb && cb->epoch_end) cb->epoch_end(&rec, is_best, cb->user);
+    summary->epochs_done = epoch + 1;
+    summary->final_val_accuracy = rec.val_accuracy;
+    summary->best_val_accuracy = meta.best_val_accuracy;
+  }
+  if (first_epoch >= cfg->epochs) say(cb, "nothing to do: the checkpoint already holds %d epochs", first_epoch);
+out:
+  summary->seconds = now_s() - t_start;
+  clnet_loader_free(ld);
+  clnet_graph_free(g);
+  clnet_history_free(&hist);
+  clnet_dataset_free(&train);
+  clnet_dataset_free(&test);
+  return st;
+}

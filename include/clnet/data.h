@@ -1,0 +1,160 @@
+/* clnet data sets: readers for CIFAR-10 (binary version) and IDX (MNIST,
+ * Fashion-MNIST; plain or gzipped), per-channel normalisation statistics, and a
+ * loader that prepares shuffled, augmented, normalised float batches on a
+ * background thread.
+ *
+ * Knows nothing of OpenCL. Every function that can fail returns a clnet_status
+ * and records a one-line message naming the file and the problem, e.g.
+ *   "data_batch_1.bin: file is 30,720 bytes, a CIFAR-10 batch must be a multiple of 3,073"
+ * (see clnet_last_error()). Sizes are checked before anything is allocated; on
+ * failure nothing is leaked and the output is left zeroed. */
+#ifndef CLNET_DATA_H
+#define CLNET_DATA_H
+
+#include <stdint.h>
+
+#include "clnet/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An in-memory data set: uint8 images and their class labels. */
+typedef struct clnet_dataset {
+  int32_t count;    /* number of images (> 0 once loaded) */
+  int32_t height;   /* H, rows per image */
+  int32_t width;    /* W, columns per image */
+  int32_t channels; /* C: 3 for CIFAR-10, 1 for IDX */
+  int32_t classes;  /* number of classes; every label is < classes. 10 for both formats */
+  uint8_t *images;  /* (count, H, W, C) uint8, HWC interleaved (CIFAR planes are converted) */
+  uint8_t *labels;  /* (count) class indices in [0, classes) */
+} clnet_dataset;
+
+/* Load an IDX pair (MNIST / Fashion-MNIST layout). Each file may be gzipped or
+ * plain: gzip is detected by its magic bytes (1f 8b), not by the file name.
+ *   images_path: IDX ubyte, 3 dimensions (magic 0x00000803): (count, H, W) -> channels = 1
+ *   labels_path: IDX ubyte, 1 dimension  (magic 0x00000801): (count), each < 10
+ *   out:         receives the data set; free with clnet_dataset_free(). Zeroed on failure.
+ * Both headers are read and checked (magic, dimensions, counts equal, declared size
+ * equal to a plain file's size) before anything is allocated. A gzip file's
+ * decompressed size is only known by decompressing it: its declared size must be
+ * one that a file of its size can hold (deflate expands at most ~1032:1), and a
+ * stream that ends early or goes on past the declared size is an error.
+ * Errors: CLNET_ERR_IO (cannot open/read), CLNET_ERR_FORMAT (bad magic, truncated,
+ * trailing data, zero or overflowing dimensions, corrupt gzip, label >= 10, image
+ * and label counts differ), CLNET_ERR_OUT_OF_HOST_MEMORY, CLNET_ERR_INVALID_ARGUMENT. */
+clnet_status clnet_dataset_load_idx(const char *images_path, const char *labels_path,
+                                    clnet_dataset *out);
+
+/* Load and concatenate CIFAR-10 binary-version batch files, in the order given.
+ * Each record is 1 label byte (0..9) then 3,072 bytes: the R, G and B planes of a
+ * 32x32 image, each row-major; the planes are interleaved into HWC on load.
+ *   paths:   n_paths file names (plain files, any number of records each, >= 1)
+ *   n_paths: >= 1
+ *   out:     receives a (count, 32, 32, 3) data set; free with clnet_dataset_free().
+ *            Zeroed on failure.
+ * Every file's size is checked before anything is allocated. Errors: CLNET_ERR_IO,
+ * CLNET_ERR_FORMAT (size not a positive multiple of 3,073, label >= 10, total
+ * count too large), CLNET_ERR_OUT_OF_HOST_MEMORY, CLNET_ERR_INVALID_ARGUMENT. */
+clnet_status clnet_dataset_load_cifar10(const char *const *paths, int32_t n_paths,
+                                        clnet_dataset *out);
+
+/* Find and load the training and test splits in a directory.
+ * Looks for, in this order:
+ *   CIFAR-10: data_batch_1.bin, data_batch_2.bin, ... (as many consecutive ones as
+ *             exist, at least data_batch_1.bin) + test_batch.bin, in dir or in
+ *             dir/cifar-10-batches-bin/;
+ *   IDX:      train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+ *             t10k-labels-idx1-ubyte, each with or without a ".gz" suffix.
+ *   dir:         the directory
+ *   train, test: receive the splits; free both with clnet_dataset_free(). Zeroed on failure.
+ *   format_name: if not NULL, receives "cifar10" or "idx" (a static string)
+ * Errors: CLNET_ERR_IO when dir cannot be opened, when neither format is found
+ * (the message lists what was looked for) or when a format is only partly
+ * present (the message names the missing file); any error of the loaders above. */
+clnet_status clnet_dataset_open_dir(const char *dir, clnet_dataset *train, clnet_dataset *test,
+                                    const char **format_name);
+
+/* Free a data set's arrays and zero it. NULL, or an already zeroed set, is fine. */
+void clnet_dataset_free(clnet_dataset *ds);
+
+/* Per-channel mean and population standard deviation of x / 255 over every pixel
+ * of every image, computed exactly (per-value histograms, double arithmetic).
+ *   ds:   a loaded data set
+ *   mean: out, length ds->channels
+ *   std:  out, length ds->channels; a channel whose std is 0 (constant) reports 1,
+ *         so that dividing by it is always safe
+ * An empty data set gives mean 0, std 1. */
+void clnet_dataset_channel_stats(const clnet_dataset *ds, float *mean, float *std);
+
+/* The normalisation SPEC prescribes for a training split:
+ *   3 channels -> mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) (ImageNet constants,
+ *                 as the CIFAR-10 seed uses);
+ *   otherwise  -> clnet_dataset_channel_stats(train).
+ *   mean, std: out, length train->channels. Use the same values for the test split. */
+void clnet_dataset_default_norm(const clnet_dataset *train, float *mean, float *std);
+
+/* How a loader prepares batches. */
+typedef struct clnet_loader_config {
+  int32_t batch;   /* images per batch, >= 1 (e.g. 256) */
+  int32_t shuffle; /* nonzero: a full seeded shuffle every epoch; zero: file order */
+  int32_t flip;    /* nonzero: random left-right flip with probability 1/2 (training only) */
+  uint64_t seed;   /* order and flips of epoch e depend only on (seed, e) */
+  const float *mean; /* per channel, length = channels; copied at create */
+  const float *std;  /* per channel, length = channels, each finite and > 0; copied at create */
+} clnet_loader_config;
+
+/* One prepared batch. */
+typedef struct clnet_batch {
+  int32_t count;         /* images in this batch: batch, or fewer for the last one
+                            (no drop, like tf.data's batch) */
+  int32_t index;         /* batch number within the epoch, 0-based */
+  const float *images;   /* (count, H, W, C) float, ((x / 255) - mean[c]) / std[c] */
+  const int32_t *labels; /* (count) class indices */
+} clnet_batch;
+
+/* A batch producer whose background thread keeps up to 3 batches prepared ahead
+ * of the one the consumer holds (a ring of 4); it sleeps on condition variables,
+ * never spins. Opaque. Use one loader from one thread at a time. */
+typedef struct clnet_loader clnet_loader;
+
+/* Create a loader over ds (which must stay alive and unchanged until
+ * clnet_loader_free) and start its thread. No epoch runs until
+ * clnet_loader_start_epoch is called.
+ *   ds:  a loaded data set (count, H, W, C > 0)
+ *   cfg: see clnet_loader_config; copied
+ *   out: receives the loader; NULL on failure
+ * Errors: CLNET_ERR_INVALID_ARGUMENT (bad ds or cfg: batch < 1, NULL or non-finite
+ * mean/std, std <= 0), CLNET_ERR_TOO_LARGE (batch buffers overflow size_t),
+ * CLNET_ERR_OUT_OF_HOST_MEMORY (buffers, or the thread could not be started). */
+clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_config *cfg,
+                                 clnet_loader **out);
+
+/* Start epoch `epoch` (0-based) at batch `first_batch` (for resume), discarding
+ * whatever the current epoch had left. The order and flips of epoch e depend ONLY
+ * on (seed, e) -- never on thread timing or on how many epochs ran before in this
+ * process -- so a resumed run sees exactly the same data: batch k of epoch e is
+ * the same whether the epoch started at 0 or at k.
+ *   epoch:       >= 0
+ *   first_batch: 0 .. clnet_loader_batches_per_epoch(l) (equal to it: an empty epoch)
+ * Invalidates the batch returned by the previous clnet_loader_next.
+ * Errors: CLNET_ERR_INVALID_ARGUMENT. */
+clnet_status clnet_loader_start_epoch(clnet_loader *l, int32_t epoch, int32_t first_batch);
+
+/* Batches in one epoch: ceil(count / batch). */
+int32_t clnet_loader_batches_per_epoch(const clnet_loader *l);
+
+/* Next batch of the current epoch, waiting (without spinning) until it is ready.
+ *   batch:     out; its arrays stay valid until the next call to clnet_loader_next,
+ *              clnet_loader_start_epoch or clnet_loader_free
+ *   has_batch: out; 1 if *batch was filled, 0 at the end of the epoch
+ * Errors: CLNET_ERR_INVALID_ARGUMENT (NULL argument, or no epoch started). */
+clnet_status clnet_loader_next(clnet_loader *l, clnet_batch *batch, int32_t *has_batch);
+
+/* Stop the thread and free everything. NULL is fine. */
+void clnet_loader_free(clnet_loader *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,120 @@
+/* Layer graph: layers, their tensors and parameters; shape inference; a
+ * memory plan; forward / backward / Adam update on one backend.
+ *
+ * A graph is first described (clnet_graph_create + clnet_graph_add_*), then
+ * bound to a backend with clnet_graph_setup, which allocates everything a
+ * training step of up to `max_batch` images needs. Within a step nothing
+ * returns to the host but the loss and the correct-count. Tensors are NHWC;
+ * per-image shapes are (H, W, C). */
+#ifndef CLNET_GRAPH_H
+#define CLNET_GRAPH_H
+
+#include "clnet/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clnet_graph clnet_graph;
+
+typedef enum clnet_param_kind {
+  CLNET_PARAM_TRAINABLE = 0, /* updated by Adam */
+  CLNET_PARAM_STATISTIC = 1, /* BN moving mean / variance: updated by the forward pass */
+} clnet_param_kind;
+
+typedef enum clnet_param_field {
+  CLNET_FIELD_VALUE = 0,
+  CLNET_FIELD_GRAD = 1,
+  CLNET_FIELD_ADAM_M = 2,
+  CLNET_FIELD_ADAM_V = 3,
+} clnet_param_field;
+
+typedef struct clnet_param_info {
+  const char *name; /* "layer1.0.conv1.kernel" */
+  clnet_param_kind kind;
+  int32_t ndim;
+  int64_t shape[4];
+  int64_t count;
+} clnet_param_info;
+
+/* --- description --- */
+/* A graph whose input is (H, W, C) images and whose output is `classes` logits. */
+clnet_status clnet_graph_create(int32_t in_h, int32_t in_w, int32_t in_c, clnet_graph **out);
+void clnet_graph_free(clnet_graph *g);
+/* Tensor ids: 0 is the input. Each add_* returns the output tensor id in *out. */
+clnet_status clnet_graph_add_conv(clnet_graph *g, const char *name, int32_t in, int32_t filters, int32_t k,
+                                  int32_t stride, clnet_padding padding, int32_t *out);
+clnet_status clnet_graph_add_batchnorm(clnet_graph *g, const char *name, int32_t in, int32_t *out);
+/* In place: the output shares the input's storage (the input must have no other reader). */
+clnet_status clnet_graph_add_relu(clnet_graph *g, const char *name, int32_t in, int32_t *out);
+clnet_status clnet_graph_add_maxpool(clnet_graph *g, const char *name, int32_t in, int32_t k, int32_t stride,
+                                     clnet_padding padding, int32_t *out);
+clnet_status clnet_graph_add_add(clnet_graph *g, const char *name, int32_t a, int32_t b, int32_t *out);
+clnet_status clnet_graph_add_global_avgpool(clnet_graph *g, const char *name, int32_t in, int32_t *out);
+clnet_status clnet_graph_add_dense(clnet_graph *g, const char *name, int32_t in, int32_t units, int32_t *out);
+/* Marks `logits` (a (units) tensor) as the output trained with softmax cross-entropy. */
+clnet_status clnet_graph_set_output(clnet_graph *g, int32_t logits);
+
+int32_t clnet_graph_layer_count(const clnet_graph *g);
+/* Largest batch the graph was set up for (0 before setup). */
+int32_t clnet_graph_max_batch(const clnet_graph *g);
+int32_t clnet_graph_classes(const clnet_graph *g);
+int64_t clnet_graph_param_total(const clnet_graph *g, clnet_param_kind kind); /* number of floats */
+/* Forward multiply-accumulates per image (convolutions and dense). */
+double clnet_graph_macs_per_image(const clnet_graph *g);
+
+/* Device bytes a training step at `batch` needs (activations, planned
+ * gradients, parameters with Adam state, scratch). Valid before setup. */
+uint64_t clnet_graph_memory_bytes(const clnet_graph *g, int32_t batch);
+
+/* --- execution --- */
+/* Allocates on ctx for batches of up to max_batch and zeroes Adam state. */
+clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch);
+/* Keras initialisation: Glorot-uniform kernels, zero biases, gamma 1, beta 0,
+ * moving mean 0, moving variance 1; Adam state zero, step 0. */
+clnet_status clnet_graph_init_params(clnet_graph *g, uint64_t seed);
+
+/* Uploads a batch: images (n, H, W, C), labels (n) in [0, classes). */
+clnet_status clnet_graph_set_batch(clnet_graph *g, const float *images, const int32_t *labels, int32_t n);
+/* Training-mode forward, loss, backward: gradients of every trainable
+ * parameter (moving statistics updated). Reads back loss and correct-count. */
+clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss, int32_t *correct);
+/* One Adam step (step counter + 1) over every trainable parameter. */
+clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps);
+/* Inference-mode forward and loss on the current batch. */
+clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss, int32_t *correct);
+/* Logits of the last forward: (n, classes) floats. */
+clnet_status clnet_graph_read_logits(clnet_graph *g, float *dst);
+
+int32_t clnet_graph_param_count(const clnet_graph *g);
+clnet_status clnet_graph_param_info(const clnet_graph *g, int32_t i, clnet_param_info *info);
+/* Index of the parameter called `name`, or -1. */
+int32_t clnet_graph_param_find(const clnet_graph *g, const char *name);
+/* Host copies of a parameter's fields (count floats). GRAD/ADAM fields of
+ * statistics do not exist (INVALID_ARGUMENT). */
+clnet_status clnet_graph_param_read(clnet_graph *g, int32_t i, clnet_param_field field, float *dst);
+clnet_status clnet_graph_param_write(clnet_graph *g, int32_t i, clnet_param_field field, const float *src);
+int64_t clnet_graph_adam_step(const clnet_graph *g);
+void clnet_graph_set_adam_step(clnet_graph *g, int64_t t);
+/* Name of the layer whose output or parameter gradients hold the first
+ * non-finite value after a forward_backward, or NULL when all are finite (reads back). */
+clnet_status clnet_graph_find_nonfinite(clnet_graph *g, const char **layer);
+
+/* --- models --- */
+typedef struct clnet_resnet_config {
+  int32_t depth;             /* 18 ([2,2,2,2]) or 34 ([3,4,6,3]) BasicBlocks */
+  int32_t width;             /* base channels: 64 in the seed */
+  int32_t in_h, in_w, in_c;  /* input image */
+  int32_t classes;
+} clnet_resnet_config;
+
+/* The seed's ResNet (SPEC): valid 3x3 stem conv, BN, ReLU, 2x2 stride-1 same
+ * max-pool, four stages of BasicBlocks (width x 1, 2, 4, 8; stride 2 from the
+ * second stage, 1x1 stride-2 conv shortcut without BN), global average pool,
+ * dense to logits. */
+clnet_status clnet_resnet_build(const clnet_resnet_config *cfg, clnet_graph **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,88 @@
+/* Training: the seed's model.fit — Adam, softmax cross-entropy, validation on
+ * the test split after every epoch, history.csv, curves.png, checkpoints. */
+#ifndef CLNET_TRAIN_H
+#define CLNET_TRAIN_H
+
+#include "clnet/data.h"
+#include "clnet/graph.h"
+#include "clnet/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLNET_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct clnet_train_config {
+  const char *data_dir; /* NULL: CLNET_DEFAULT_DATA_DIR */
+  const char *out_dir;  /* history.csv, curves.png, last.safetensors, best.safetensors */
+  int32_t epochs;       /* total epochs of the run (resume continues up to it) */
+  int32_t batch;        /* 256 in the seed */
+  int32_t depth, width; /* ResNet-18/34, base channels */
+  double lr;            /* Adam learning rate, 1e-3 */
+  uint64_t seed;        /* weights, shuffle and flips */
+  int32_t resume;       /* continue from out_dir/last.safetensors */
+  int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
+  int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
+} clnet_train_config;
+
+typedef struct clnet_train_progress {
+  int32_t epoch, epochs;    /* 1-based epoch */
+  int32_t batch, batches;   /* batches done / in this epoch */
+  double loss, accuracy;    /* running means over the epoch so far */
+  double images_per_s, eta_s;
+  int32_t phase;            /* 0 training, 1 validating */
+} clnet_train_progress;
+
+typedef struct clnet_train_callbacks {
+  /* Called after every training batch (and once when validation starts). */
+  void (*progress)(const clnet_train_progress *p, void *user);
+  /* Called after every epoch with its record. */
+  void (*epoch_end)(const clnet_epoch_record *r, int32_t is_best, void *user);
+  /* Called once before training with a description of the run (model, data, memory). */
+  void (*info)(const char *line, void *user);
+  /* Polled between batches: non-zero asks the run to save and stop. */
+  int (*should_stop)(void *user);
+  void *user;
+} clnet_train_callbacks;
+
+typedef struct clnet_train_summary {
+  int32_t epochs_done;
+  double final_val_accuracy, best_val_accuracy, seconds;
+} clnet_train_summary;
+
+clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
+                             clnet_train_summary *summary);
+
+/* --- checkpoints (safetensors; docs/CHECKPOINTS.md) --- */
+typedef struct clnet_checkpoint_meta {
+  int32_t epoch;               /* epochs completed */
+  int32_t depth, width, in_h, in_w, in_c, classes, batch;
+  double lr, best_val_accuracy;
+  uint64_t seed;
+  float norm_mean[4], norm_std[4];
+} clnet_checkpoint_meta;
+
+/* Writes every parameter, BN statistic, Adam moment and the Adam step, with
+ * `meta` in __metadata__, atomically. */
+clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *meta, const char *path);
+/* Reads only the metadata (to build the right model first). */
+clnet_status clnet_checkpoint_read_meta(const char *path, clnet_checkpoint_meta *meta);
+/* Loads into a set-up graph; every tensor must match the model by name and shape. */
+clnet_status clnet_checkpoint_load(clnet_graph *g, const char *path, clnet_checkpoint_meta *meta);
+
+/* --- evaluation --- */
+typedef struct clnet_eval_result {
+  double loss, accuracy;
+  int32_t classes, count;
+  int64_t *confusion; /* (classes, classes): row = true label, column = prediction; free() it */
+} clnet_eval_result;
+
+/* Inference-mode pass over a data set in batches (uses the graph's max batch). */
+clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std,
+                                    int32_t limit, clnet_eval_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,181 @@
+/* End to end through the clnet executable: training on small CIFAR-format
+ * files made here, history/plot/checkpoints, exact resume, eval, and the
+ * command line's exit codes. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clnet/io.h"
+#include "core/rng.h"
+
+static char dir[256];
+static const char *cli(void) {
+  const char *p = getenv("CLNET_CLI");
+  cr_assert_not_null(p, "CLNET_CLI must point to the clnet executable (ctest sets it)");
+  return p;
+}
+
+/* A learnable CIFAR-format set: the class sets which colour channel is bright. */
+static void write_cifar(const char *path, int n, uint64_t seed) {
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  clnet_rng r;
+  clnet_rng_seed(&r, seed);
+  unsigned char rec[3073];
+  for (int i = 0; i < n; ++i) {
+    int label = (int)clnet_rng_below(&r, 10);
+    rec[0] = (unsigned char)label;
+    for (int c = 0; c < 3; ++c)
+      for (int p = 0; p < 1024; ++p) {
+        int base = (label % 3 == c) ? 150 + 10 * (label / 3) : 40;
+        rec[1 + c * 1024 + p] = (unsigned char)(base + (int)clnet_rng_below(&r, 40));
+      }
+    cr_assert_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
+  }
+  fclose(f);
+}
+
+static void make_data(void) {
+  snprintf(dir, sizeof dir, "/tmp/clnet-train-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  char p[512];
+  snprintf(p, sizeof p, "%s/data_batch_1.bin", dir);
+  write_cifar(p, 160, 1);
+  snprintf(p, sizeof p, "%s/data_batch_2.bin", dir);
+  write_cifar(p, 96, 2);
+  snprintf(p, sizeof p, "%s/test_batch.bin", dir);
+  write_cifar(p, 64, 3);
+}
+
+static int run(const char *args, char *out, size_t cap) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "CI=1 %s %s 2>&1", cli(), args);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long file_size(const char *path) {
+  struct stat s;
+  return stat(path, &s) == 0 ? (long)s.st_size : -1;
+}
+
+static char *slurp(const char *path, long *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)*n + 1);
+  if (fread(b, 1, (size_t)*n, f) != (size_t)*n) *n = -1;
+  b[*n] = '\0';
+  fclose(f);
+  return b;
+}
+
+static char out[1 << 16];
+
+Test(train, cifar_files_train_and_leave_outputs, .init = make_data, .timeout = 600) {
+  char args[1024];
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 4 --out %s/run", dir, dir);
+  int rc = run(args, out, sizeof out);
+  cr_assert_eq(rc, 0, "clnet train failed:\n%s", out);
+  cr_assert(strstr(out, "cifar10"), "format not reported:\n%s", out);
+  cr_assert(strstr(out, "epoch 2:"), "no epoch summary:\n%s", out);
+  const char *files[] = {"history.csv", "curves.png", "last.safetensors", "best.safetensors"};
+  for (int i = 0; i < 4; ++i) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/run/%s", dir, files[i]);
+    cr_assert_gt(file_size(p), 0, "%s missing", p);
+  }
+  char p[512];
+  snprintf(p, sizeof p, "%s/run/history.csv", dir);
+  clnet_history h = {0};
+  cr_assert_eq(clnet_history_read_csv(p, &h), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(h.count, 2);
+  cr_assert(h.rows[1].loss < h.rows[0].loss * 1.5, "training diverged: %g then %g", h.rows[0].loss, h.rows[1].loss);
+  clnet_history_free(&h);
+  /* eval on the checkpoint */
+  snprintf(args, sizeof args, "eval --checkpoint %s/run/best.safetensors --data %s", dir, dir);
+  rc = run(args, out, sizeof out);
+  cr_assert_eq(rc, 0, "clnet eval failed:\n%s", out);
+  cr_assert(strstr(out, "confusion matrix") && strstr(out, "over 64 images"), "%s", out);
+}
+
+Test(train, resume_matches_uninterrupted_run, .init = make_data, .timeout = 600) {
+  char args[1024];
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 7 --out %s/full", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 48 --width 4 --seed 7 --out %s/part", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 7 --out %s/part --resume", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "resume:"), "%s", out);
+  char a[512], b[512];
+  snprintf(a, sizeof a, "%s/full/last.safetensors", dir);
+  snprintf(b, sizeof b, "%s/part/last.safetensors", dir);
+  clnet_st_file *fa = NULL, *fb = NULL;
+  cr_assert_eq(clnet_safetensors_read(a, &fa), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_safetensors_read(b, &fb), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_st_count(fa), clnet_st_count(fb));
+  for (int32_t i = 0; i < clnet_st_count(fa); ++i) {
+    const clnet_st_tensor *ta = clnet_st_get(fa, i), *tb = clnet_st_find(fb, ta->name);
+    cr_assert_not_null(tb, "%s missing after resume", ta->name);
+    int64_t n = 1;
+    for (int32_t d = 0; d < ta->ndim; ++d) n *= ta->shape[d];
+    cr_assert_eq(memcmp(ta->data, tb->data, (size_t)n * (size_t)clnet_dtype_size(ta->dtype)), 0,
+                 "tensor %s differs between the resumed and the uninterrupted run", ta->name);
+  }
+  clnet_st_free(fa);
+  clnet_st_free(fb);
+  long na, nb;
+  snprintf(a, sizeof a, "%s/full/history.csv", dir);
+  snprintf(b, sizeof b, "%s/part/history.csv", dir);
+  char *ha = slurp(a, &na), *hb = slurp(b, &nb);
+  cr_assert(ha && hb);
+  /* losses and accuracies are identical; only the timing columns may differ */
+  clnet_history x = {0}, y = {0};
+  cr_assert_eq(clnet_history_read_csv(a, &x), CLNET_SUCCESS);
+  cr_assert_eq(clnet_history_read_csv(b, &y), CLNET_SUCCESS);
+  cr_assert_eq(x.count, 2);
+  cr_assert_eq(y.count, 2);
+  for (int i = 0; i < 2; ++i) {
+    cr_assert(x.rows[i].loss == y.rows[i].loss && x.rows[i].accuracy == y.rows[i].accuracy &&
+                  x.rows[i].val_loss == y.rows[i].val_loss && x.rows[i].val_accuracy == y.rows[i].val_accuracy,
+              "epoch %d differs: loss %.17g vs %.17g", i + 1, x.rows[i].loss, y.rows[i].loss);
+  }
+  clnet_history_free(&x);
+  clnet_history_free(&y);
+  free(ha);
+  free(hb);
+}
+
+Test(cli, exit_codes_and_messages, .timeout = 120) {
+  cr_assert_eq(run("devices", out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "0:0"), "PoCL device not listed:\n%s", out);
+  cr_assert_eq(run("check --device nosuchdevice", out, sizeof out), 2);
+  cr_assert(strstr(out, "nosuchdevice") && strstr(out, "0 (0:0)"), "error must list the devices:\n%s", out);
+  cr_assert_eq(run("train --epochs 0", out, sizeof out), 2, "%s", out);
+  cr_assert_eq(run("train --batch -3", out, sizeof out), 2, "%s", out);
+  cr_assert_eq(run("train --frobnicate", out, sizeof out), 2, "%s", out);
+  cr_assert_eq(run("nosuchcommand", out, sizeof out), 2, "%s", out);
+  cr_assert_eq(run("train --data /nonexistent/dir --out /tmp/clnet-never", out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "/nonexistent/dir"), "%s", out);
+  cr_assert_eq(run("eval", out, sizeof out), 2, "%s", out);
+  cr_assert_eq(run("eval --checkpoint /nonexistent.safetensors", out, sizeof out), 1, "%s", out);
+}
+
+Test(train, batch_too_large_is_refused_up_front, .init = make_data, .timeout = 120) {
+  char args[1024];
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 65536 --width 64 --out %s/big", dir, dir);
+  int rc = run(args, out, sizeof out);
+  cr_assert_eq(rc, 1, "%s", out);
+  cr_assert(strstr(out, "largest batch that fits"), "%s", out);
+}
