@@ -1,6 +1,7 @@
 /* One training step of a small ResNet-18 on the OpenCL device against the
  * reference (clnet check --model), and graph-level properties. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "clnet/check.h"
@@ -75,6 +76,67 @@ Test(model, reference_training_lowers_loss, .timeout = 300) {
   }
   cr_assert_lt(loss, first * 0.5f, "loss %g -> %g", first, loss);
   cr_assert_eq(clnet_graph_adam_step(g), 30);
+  clnet_graph_free(g);
+  clnet_ctx_free(ref);
+}
+
+/* The graph's gradient routing (residual sums, shortcut, in-place ReLU, the
+ * planned and reused gradient buffers) against central differences of the
+ * whole network's loss on the reference. The loss is computed in float, so
+ * with h = 1e-3 the numeric derivative carries ~1e-4 of noise: only the
+ * largest gradients of each parameter are compared, at 5% + 2e-3. A routing
+ * error (a missing residual branch, a buffer reused too early) is O(1). */
+Test(model, whole_graph_gradients_match_finite_differences, .timeout = 300) {
+  clnet_ctx *ref = NULL;
+  cr_assert_eq(clnet_ctx_create("ref", &ref), CLNET_SUCCESS);
+  clnet_resnet_config rc = {.depth = 18, .width = 4, .in_h = 9, .in_w = 9, .in_c = 2, .classes = 4};
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_resnet_build(&rc, &g), CLNET_SUCCESS);
+  cr_assert_eq(clnet_graph_setup(g, ref, 5), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_graph_init_params(g, 11), CLNET_SUCCESS);
+  float images[5 * 81 * 2];
+  int32_t labels[5] = {0, 1, 2, 3, 1};
+  for (int i = 0; i < 5 * 81 * 2; ++i) images[i] = (float)((i * 7919) % 23) / 11.0f - 1.0f;
+  cr_assert_eq(clnet_graph_set_batch(g, images, labels, 5), CLNET_SUCCESS);
+  float loss;
+  int32_t correct;
+  cr_assert_eq(clnet_graph_forward_backward(g, &loss, &correct), CLNET_SUCCESS);
+  const char *names[] = {"stem.conv.kernel", "layer1.0.conv1.kernel", "layer1.1.bn2.gamma",
+                         "layer2.0.shortcut.kernel", "layer3.0.conv2.kernel", "layer4.1.bn1.beta",
+                         "fc.kernel", "fc.bias"};
+  static float grad[8192], value[8192];
+  int compared = 0;
+  for (size_t p = 0; p < sizeof names / sizeof names[0]; ++p) {
+    int32_t i = clnet_graph_param_find(g, names[p]);
+    cr_assert_neq(i, -1, "%s", names[p]);
+    clnet_param_info info;
+    clnet_graph_param_info(g, i, &info);
+    cr_assert_leq(info.count, 8192);
+    cr_assert_eq(clnet_graph_param_read(g, i, CLNET_FIELD_GRAD, grad), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_param_read(g, i, CLNET_FIELD_VALUE, value), CLNET_SUCCESS);
+    for (int pick = 0; pick < 2; ++pick) {
+      int64_t best = 0;
+      for (int64_t j = 1; j < info.count; ++j)
+        if (fabsf(grad[j]) > fabsf(grad[best])) best = j;
+      float analytic = grad[best];
+      grad[best] = 0; /* next pick: the second largest */
+      const float h = 1e-3f;
+      float saved = value[best], lp, lm;
+      value[best] = saved + h;
+      cr_assert_eq(clnet_graph_param_write(g, i, CLNET_FIELD_VALUE, value), CLNET_SUCCESS);
+      cr_assert_eq(clnet_graph_forward_backward(g, &lp, &correct), CLNET_SUCCESS);
+      value[best] = saved - h;
+      cr_assert_eq(clnet_graph_param_write(g, i, CLNET_FIELD_VALUE, value), CLNET_SUCCESS);
+      cr_assert_eq(clnet_graph_forward_backward(g, &lm, &correct), CLNET_SUCCESS);
+      value[best] = saved;
+      cr_assert_eq(clnet_graph_param_write(g, i, CLNET_FIELD_VALUE, value), CLNET_SUCCESS);
+      double numeric = ((double)lp - (double)lm) / (2.0 * h);
+      cr_expect(fabs(numeric - analytic) <= 2e-3 + 0.05 * fabs(analytic), "%s[%lld]: backward %.6g, finite differences %.6g",
+                names[p], (long long)best, analytic, numeric);
+      ++compared;
+    }
+  }
+  cr_assert_eq(compared, 16);
   clnet_graph_free(g);
   clnet_ctx_free(ref);
 }

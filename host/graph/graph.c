@@ -407,7 +407,8 @@ static void plan_gradients(clnet_graph *g, int32_t batch, size_t *buf_floats, in
   }
 }
 
-/* im2col scratch policy of the conv op (host/ops/conv2d.c): at most 64 MiB, at least one image. */
+/* im2col scratch policy of the conv op (host/ops/conv2d.c, CONV_COL_LIMIT_BYTES): col chunks of
+ * at most 16 MiB, at least one image. */
 static uint64_t conv_scratch_bytes(const clnet_graph *g, int32_t batch) {
   uint64_t worst = 0;
   for (int32_t i = 0; i < g->n_layers; ++i) {
@@ -415,7 +416,7 @@ static uint64_t conv_scratch_bytes(const clnet_graph *g, int32_t batch) {
     if (l->kind != L_CONV) continue;
     const tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
     uint64_t per_image = (uint64_t)y->h * y->w * l->k * l->k * x->c * 4;
-    uint64_t cap = 64ull << 20, images = cap / per_image;
+    uint64_t cap = 16ull << 20, images = cap / per_image;
     if (images < 1) images = 1;
     if (images > (uint64_t)batch) images = (uint64_t)batch;
     if (per_image * images > worst) worst = per_image * images;
