@@ -83,7 +83,8 @@ Test(model, reference_training_lowers_loss, .timeout = 300) {
 /* The graph's gradient routing (residual sums, shortcut, in-place ReLU, the
  * planned and reused gradient buffers) against central differences of the
  * whole network's loss on the reference. The loss is computed in float, so
- * with h = 1e-3 the numeric derivative carries ~1e-4 of noise: only the
+ * with h = 1e-4 the numeric derivative carries ~1e-3 of noise (and at
+ * 1e-3 this small network is curved enough to be off by 15%): only the
  * largest gradients of each parameter are compared, at 5% + 2e-3. A routing
  * error (a missing residual branch, a buffer reused too early) is O(1). */
 Test(model, whole_graph_gradients_match_finite_differences, .timeout = 300) {
@@ -120,7 +121,7 @@ Test(model, whole_graph_gradients_match_finite_differences, .timeout = 300) {
         if (fabsf(grad[j]) > fabsf(grad[best])) best = j;
       float analytic = grad[best];
       grad[best] = 0; /* next pick: the second largest */
-      const float h = 1e-3f;
+      const float h = 1e-4f;
       float saved = value[best], lp, lm;
       value[best] = saved + h;
       cr_assert_eq(clnet_graph_param_write(g, i, CLNET_FIELD_VALUE, value), CLNET_SUCCESS);
