@@ -19,6 +19,7 @@ static void usage(FILE *f) {
           "  check   [--device D]    cross-check every op on D against the CPU reference\n"
           "  train   [--device D] [--data DIR] [--epochs N] ...   train ResNet (see clnet train --help)\n"
           "  eval    --checkpoint FILE [--data DIR] [--device D]  evaluate a checkpoint\n"
+          "  bench   [--device D] [--op NAME] [--model resnet18] ...  kernel and training-step benchmarks\n"
           "\n"
           "--device D: a global index, P:D, a case-insensitive name substring, or 'ref'\n"
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
@@ -114,6 +115,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   fprintf(stderr, "clnet: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return CLI_USAGE;

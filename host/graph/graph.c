@@ -27,7 +27,11 @@
 #define MAX_PARAMS 512
 #define NAME_LEN 96
 
+/* Same values as the public clnet_layer_kind. */
 typedef enum { L_CONV, L_BN, L_RELU, L_MAXPOOL, L_ADD, L_GAP, L_DENSE } layer_kind;
+#define L_KIND_COUNT 7
+_Static_assert((int)L_CONV == (int)CLNET_LAYER_CONV && (int)L_DENSE == (int)CLNET_LAYER_DENSE,
+               "layer_kind and clnet_layer_kind must agree");
 
 typedef struct {
   int32_t h, w, c;     /* per image */
@@ -320,6 +324,22 @@ clnet_status clnet_graph_set_output(clnet_graph *g, int32_t logits) {
 }
 
 int32_t clnet_graph_layer_count(const clnet_graph *g) { return g->n_layers; }
+const char *clnet_layer_kind_str(clnet_layer_kind kind) {
+  static const char *const names[] = {"conv", "batchnorm", "relu", "maxpool", "add", "global_avgpool", "dense"};
+  _Static_assert(sizeof names / sizeof names[0] == L_KIND_COUNT, "one name per layer kind");
+  return (int)kind >= 0 && (int)kind < L_KIND_COUNT ? names[kind] : "unknown";
+}
+
+clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer_info *info) {
+  if (i < 0 || i >= g->n_layers) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "no layer %d", i);
+  const layer *l = &g->layers[i];
+  const tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+  *info = (clnet_layer_info){.name = l->name, .kind = (clnet_layer_kind)l->kind, .in_h = x->h, .in_w = x->w,
+                             .in_c = x->c, .out_h = y->h, .out_w = y->w, .out_c = y->c, .k = l->k,
+                             .stride = l->stride, .padding = l->padding};
+  return CLNET_SUCCESS;
+}
+
 int32_t clnet_graph_max_batch(const clnet_graph *g) { return g->ctx ? g->max_batch : 0; }
 int32_t clnet_graph_classes(const clnet_graph *g) { return g->output >= 0 ? g->tensors[g->output].c : 0; }
 

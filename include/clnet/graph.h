@@ -56,6 +56,25 @@ clnet_status clnet_graph_add_dense(clnet_graph *g, const char *name, int32_t in,
 clnet_status clnet_graph_set_output(clnet_graph *g, int32_t logits);
 
 int32_t clnet_graph_layer_count(const clnet_graph *g);
+typedef enum clnet_layer_kind {
+  CLNET_LAYER_CONV = 0, CLNET_LAYER_BATCHNORM, CLNET_LAYER_RELU, CLNET_LAYER_MAXPOOL, CLNET_LAYER_ADD,
+  CLNET_LAYER_GLOBAL_AVGPOOL, CLNET_LAYER_DENSE,
+} clnet_layer_kind;
+
+/* One layer as built: per-image input/output shapes (H, W, C) and its settings. */
+typedef struct clnet_layer_info {
+  const char *name;
+  clnet_layer_kind kind;
+  int32_t in_h, in_w, in_c;    /* first input */
+  int32_t out_h, out_w, out_c;
+  int32_t k, stride;           /* conv and max-pool */
+  clnet_padding padding;       /* conv and max-pool */
+} clnet_layer_info;
+
+clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer_info *info);
+/* "conv", "batchnorm", ... */
+const char *clnet_layer_kind_str(clnet_layer_kind kind);
+
 /* Largest batch the graph was set up for (0 before setup). */
 int32_t clnet_graph_max_batch(const clnet_graph *g);
 int32_t clnet_graph_classes(const clnet_graph *g);

@@ -81,6 +81,10 @@ clnet_ctx_stats clnet_ctx_get_stats(const clnet_ctx *ctx);
 /* Waits for all enqueued work. */
 clnet_status clnet_ctx_finish(clnet_ctx *ctx);
 
+/* Measures the device's FLOP/s (chains of float8 FMAs) and copy bandwidth
+ * (read + write bytes per second) with cl/peak.cl; best of 3 after a warm-up. */
+clnet_status clnet_device_peaks(clnet_ctx *ctx, double *gflops, double *gbytes_per_s);
+
 /* A device (or, for ref, host) allocation. On OpenCL, `mem` is a buffer or a
  * sub-buffer; on ref, `host` points to the floats. `bytes` is its size. */
 typedef struct clnet_buf {

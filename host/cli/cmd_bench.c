@@ -1,0 +1,343 @@
+/* clnet bench: per-op microbenchmarks at every shape of the model, and
+ * whole-training-step throughput. Times are wall clock around a finished
+ * queue; the first call (kernel build, CLBlast compile) is reported apart. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "clnet/graph.h"
+
+#define CLNET_TRY_GOTO(expr, st, label) \
+  do {                                   \
+    (st) = (expr);                       \
+    if ((st) != CLNET_SUCCESS) goto label; \
+  } while (0)
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+  clnet_ctx *ctx;
+  int32_t repeat;
+  double peak_gflops, peak_gbs;
+  FILE *json;
+  int json_rows;
+  const char *filter;
+} bench_env;
+
+enum { B_FWD, B_BWD_DATA, B_BWD_FILTER, B_BWD };
+
+/* One timed op: runs it once (first call), then `repeat` times; reports the median. */
+typedef clnet_status (*op_fn)(void *state, int which);
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static clnet_status time_op(bench_env *e, op_fn fn, void *state, int which, double *first, double *median) {
+  double t0 = now_s();
+  clnet_status st = fn(state, which);
+  if (st == CLNET_SUCCESS) st = clnet_ctx_finish(e->ctx);
+  if (st != CLNET_SUCCESS) return st;
+  *first = now_s() - t0;
+  double t[64];
+  int32_t r = e->repeat > 64 ? 64 : e->repeat;
+  for (int32_t i = 0; i < r; ++i) {
+    double a = now_s();
+    st = fn(state, which);
+    if (st == CLNET_SUCCESS) st = clnet_ctx_finish(e->ctx);
+    if (st != CLNET_SUCCESS) return st;
+    t[i] = now_s() - a;
+  }
+  qsort(t, (size_t)r, sizeof t[0], cmp_double);
+  *median = t[r / 2];
+  return CLNET_SUCCESS;
+}
+
+static void report(bench_env *e, const char *op, const char *shape, double first, double t, double gflop, double gbytes) {
+  double rate = gflop > 0 ? gflop / t : gbytes / t;
+  double peak = gflop > 0 ? e->peak_gflops : e->peak_gbs;
+  printf("%-24s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
+         t * 1e3, rate, gflop > 0 ? "GF/s" : "GB/s", peak > 0 ? 100 * rate / peak : 0);
+  fflush(stdout);
+  if (e->json)
+    fprintf(e->json, "%s  {\"op\": \"%s\", \"shape\": \"%s\", \"first_call_ms\": %.3f, \"ms\": %.4f, \"%s\": %.3f, \"peak_share\": %.4f}",
+            e->json_rows++ ? ",\n" : "", op, shape, first * 1e3, t * 1e3, gflop > 0 ? "gflops" : "gbytes_per_s", rate,
+            peak > 0 ? rate / peak : 0);
+}
+
+/* ---- state of one layer's benchmark ---- */
+typedef struct {
+  bench_env *e;
+  clnet_layer_info li;
+  int32_t n;
+  clnet_conv2d_desc conv;
+  clnet_pool_desc pool;
+  clnet_batchnorm_desc bn;
+  clnet_buf x, y, dx, dy, w, dw, b, db, s1, s2, s3, s4;
+} layer_bench;
+
+static clnet_status run_layer(void *p, int which) {
+  layer_bench *s = p;
+  clnet_ctx *c = s->e->ctx;
+  int64_t nin = (int64_t)s->n * s->li.in_h * s->li.in_w * s->li.in_c;
+  int64_t nout = (int64_t)s->n * s->li.out_h * s->li.out_w * s->li.out_c;
+  switch (s->li.kind) {
+    case CLNET_LAYER_CONV:
+      if (which == B_FWD) return clnet_conv2d_forward(c, &s->conv, &s->x, &s->w, &s->b, &s->y);
+      if (which == B_BWD_DATA) return clnet_conv2d_backward_data(c, &s->conv, &s->dy, &s->w, &s->dx);
+      return clnet_conv2d_backward_filter(c, &s->conv, &s->x, &s->dy, &s->dw, &s->db);
+    case CLNET_LAYER_BATCHNORM:
+      if (which == B_FWD)
+        return clnet_batchnorm_forward_train(c, &s->bn, &s->x, &s->w, &s->b, &s->y, &s->s1, &s->s2, &s->s3, &s->s4);
+      return clnet_batchnorm_backward(c, &s->bn, &s->x, &s->dy, &s->w, &s->s1, &s->s2, &s->dx, &s->dw, &s->db);
+    case CLNET_LAYER_RELU:
+      return which == B_FWD ? clnet_relu_forward(c, nin, &s->x, &s->y) : clnet_relu_backward(c, nin, &s->y, &s->dy, &s->dx);
+    case CLNET_LAYER_MAXPOOL:
+      return which == B_FWD ? clnet_maxpool_forward(c, &s->pool, &s->x, &s->y, &s->s1)
+                            : clnet_maxpool_backward(c, &s->pool, &s->s1, &s->dy, &s->dx);
+    case CLNET_LAYER_ADD:
+      return which == B_FWD ? clnet_add_forward(c, nout, &s->x, &s->dy, &s->y) : clnet_accumulate(c, nout, &s->dy, &s->dx);
+    case CLNET_LAYER_GLOBAL_AVGPOOL:
+      return which == B_FWD ? clnet_global_avgpool_forward(c, s->n, s->li.in_h, s->li.in_w, s->li.in_c, &s->x, &s->y)
+                            : clnet_global_avgpool_backward(c, s->n, s->li.in_h, s->li.in_w, s->li.in_c, &s->dy, &s->dx);
+    case CLNET_LAYER_DENSE: {
+      int32_t in = s->li.in_h * s->li.in_w * s->li.in_c;
+      return which == B_FWD ? clnet_dense_forward(c, s->n, in, s->li.out_c, &s->x, &s->w, &s->b, &s->y)
+                            : clnet_dense_backward(c, s->n, in, s->li.out_c, &s->x, &s->w, &s->dy, &s->dx, &s->dw, &s->db);
+    }
+  }
+  return CLNET_SUCCESS;
+}
+
+static clnet_status alloc_filled(clnet_ctx *c, size_t floats, const char *what, clnet_buf *b) {
+  clnet_status st = clnet_buf_alloc(c, floats * 4, what, b);
+  if (st != CLNET_SUCCESS) return st;
+  return clnet_buf_fill(c, b, 0, b->bytes, 0x3c23d70au); /* 0.01f: no denormals, no NaN */
+}
+
+static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_t n) {
+  layer_bench s;
+  memset(&s, 0, sizeof s);
+  s.e = e;
+  s.li = *li;
+  s.n = n;
+  clnet_ctx *c = e->ctx;
+  size_t nin = (size_t)n * li->in_h * li->in_w * li->in_c, nout = (size_t)n * li->out_h * li->out_w * li->out_c;
+  size_t wcount = li->kind == CLNET_LAYER_CONV ? (size_t)li->k * li->k * li->in_c * li->out_c
+                  : li->kind == CLNET_LAYER_DENSE ? (size_t)li->in_h * li->in_w * li->in_c * li->out_c
+                                                  : (size_t)li->in_c;
+  clnet_status st = CLNET_SUCCESS;
+  CLNET_TRY_GOTO(alloc_filled(c, nin, "x", &s.x), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, nin, "dx", &s.dx), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, nout > nin ? nout : nin, "y", &s.y), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, nout > nin ? nout : nin, "dy", &s.dy), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, wcount, "w", &s.w), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, wcount, "dw", &s.dw), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->out_c, "b", &s.b), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->out_c, "db", &s.db), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, li->kind == CLNET_LAYER_MAXPOOL ? nout : (size_t)li->in_c, "s1", &s.s1), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->in_c, "s2", &s.s2), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->in_c, "s3", &s.s3), st, out);
+  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->in_c, "s4", &s.s4), st, out);
+  char shape[96];
+  snprintf(shape, sizeof shape, "n%d %dx%dx%d->%dx%dx%d", n, li->in_h, li->in_w, li->in_c, li->out_h, li->out_w, li->out_c);
+  if (li->kind == CLNET_LAYER_CONV || li->kind == CLNET_LAYER_MAXPOOL)
+    snprintf(shape + strlen(shape), sizeof shape - strlen(shape), " k%d s%d %s", li->k, li->stride,
+             li->padding == CLNET_PADDING_SAME ? "same" : "valid");
+  double first, t, bytes_in = 4.0 * (double)nin, bytes_out = 4.0 * (double)nout;
+  const char *kind = clnet_layer_kind_str(li->kind);
+  char name[64];
+  if (li->kind == CLNET_LAYER_CONV) {
+    s.conv = (clnet_conv2d_desc){.n = n, .in_h = li->in_h, .in_w = li->in_w, .in_c = li->in_c, .out_c = li->out_c,
+                                 .k_h = li->k, .k_w = li->k, .stride = li->stride, .padding = li->padding, .has_bias = 1};
+    CLNET_TRY_GOTO(clnet_conv2d_desc_init(&s.conv), st, out);
+    double gflop = 2.0 * (double)nout * li->k * li->k * li->in_c / 1e9;
+    static const char *const names[3] = {"conv forward", "conv backward-data", "conv backward-filter"};
+    for (int wh = B_FWD; wh <= B_BWD_FILTER; ++wh) {
+      CLNET_TRY_GOTO(time_op(e, run_layer, &s, wh, &first, &t), st, out);
+      report(e, names[wh], shape, first, t, gflop, 0);
+    }
+  } else if (li->kind == CLNET_LAYER_DENSE) {
+    double gflop = 2.0 * (double)nin * li->out_c / 1e9;
+    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
+    report(e, "dense forward", shape, first, t, gflop, 0);
+    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_BWD, &first, &t), st, out);
+    report(e, "dense backward", shape, first, t, 2 * gflop, 0);
+  } else {
+    if (li->kind == CLNET_LAYER_BATCHNORM)
+      s.bn = (clnet_batchnorm_desc){.rows = n * li->in_h * li->in_w, .c = li->in_c, .eps = 1e-3f, .momentum = 0.99f};
+    if (li->kind == CLNET_LAYER_MAXPOOL) {
+      s.pool = (clnet_pool_desc){.n = n, .in_h = li->in_h, .in_w = li->in_w, .c = li->in_c, .k = li->k,
+                                 .stride = li->stride, .padding = li->padding};
+      CLNET_TRY_GOTO(clnet_pool_desc_init(&s.pool), st, out);
+    }
+    /* bytes: the minimal traffic (each tensor read or written once) */
+    double fwd_bytes = bytes_in + bytes_out + (li->kind == CLNET_LAYER_ADD ? bytes_in : 0) +
+                       (li->kind == CLNET_LAYER_MAXPOOL ? bytes_out : 0);
+    double bwd_bytes = li->kind == CLNET_LAYER_BATCHNORM ? 3 * bytes_in
+                       : li->kind == CLNET_LAYER_RELU    ? 3 * bytes_in
+                       : li->kind == CLNET_LAYER_ADD     ? 3 * bytes_in
+                       : li->kind == CLNET_LAYER_MAXPOOL ? 2 * bytes_out + bytes_in
+                                                         : bytes_in + bytes_out;
+    snprintf(name, sizeof name, "%s forward", kind);
+    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
+    report(e, name, shape, first, t, 0, fwd_bytes / 1e9);
+    snprintf(name, sizeof name, "%s backward", kind);
+    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_BWD, &first, &t), st, out);
+    report(e, name, shape, first, t, 0, bwd_bytes / 1e9);
+  }
+out:;
+  clnet_buf *bufs[] = {&s.x, &s.y, &s.dx, &s.dy, &s.w, &s.dw, &s.b, &s.db, &s.s1, &s.s2, &s.s3, &s.s4};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; ++i) clnet_buf_free(c, bufs[i]);
+  return st;
+}
+
+static int same_shape(const clnet_layer_info *a, const clnet_layer_info *b) {
+  return a->kind == b->kind && a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
+         a->out_h == b->out_h && a->out_w == b->out_w && a->out_c == b->out_c && a->k == b->k &&
+         a->stride == b->stride && a->padding == b->padding;
+}
+
+static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t steps, double t_start) {
+  clnet_status st = clnet_graph_setup(g, ctx, batch);
+  if (st == CLNET_SUCCESS) st = clnet_graph_init_params(g, 1);
+  clnet_layer_info in;
+  clnet_graph_layer_info(g, 0, &in);
+  size_t n_img = (size_t)batch * in.in_h * in.in_w * in.in_c;
+  float *images = malloc(n_img * sizeof *images);
+  int32_t *labels = malloc((size_t)batch * sizeof *labels);
+  if (!images || !labels) st = CLNET_ERR_OUT_OF_HOST_MEMORY;
+  for (size_t i = 0; images && i < n_img; ++i) images[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  for (int32_t i = 0; labels && i < batch; ++i) labels[i] = i % clnet_graph_classes(g);
+  float loss = 0;
+  int32_t correct = 0;
+  double t_first = 0, t0 = 0;
+  for (int32_t s = 0; s < steps + 2 && st == CLNET_SUCCESS; ++s) {
+    if (s == 2) t0 = now_s(); /* two warm-up steps */
+    st = clnet_graph_set_batch(g, images, labels, batch);
+    if (st == CLNET_SUCCESS) st = clnet_graph_forward_backward(g, &loss, &correct);
+    if (st == CLNET_SUCCESS) st = clnet_graph_apply_adam(g, 1e-3f, 0.9f, 0.999f, 1e-7f);
+    if (st == CLNET_SUCCESS) st = clnet_ctx_finish(ctx);
+    if (s == 0) t_first = now_s() - t_start;
+  }
+  free(images);
+  free(labels);
+  if (st != CLNET_SUCCESS) return cli_fail(st, "bench --model");
+  double secs = now_s() - t0;
+  clnet_ctx_stats stats = clnet_ctx_get_stats(ctx);
+  double macs = clnet_graph_macs_per_image(g);
+  printf("training step, batch %d: %.1f ms per step, %.1f images/s, %.1f GFLOP/s (3 x %.3f GMAC x 2 per image)\n",
+         batch, secs / steps * 1e3, batch * steps / secs, 6.0 * macs * batch * steps / secs / 1e9, macs / 1e9);
+  printf("peak device memory: %.1f MiB (planned %.1f MiB)\n", (double)stats.bytes_peak / (1 << 20),
+         (double)clnet_graph_memory_bytes(g, batch) / (1 << 20));
+  printf("first training step done %.2f s after start (kernels: %d compiled, %d from cache, %.2f s building)\n",
+         t_first, stats.programs_built, stats.programs_cached, stats.build_seconds);
+  return CLI_OK;
+}
+
+int cmd_bench(int argc, char **argv) {
+  double t_start = now_s();
+  const char *device = NULL, *v = NULL, *json_path = NULL, *model = NULL, *op = NULL;
+  int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
+  int32_t ih = 32, iw = 32, ic = 3;
+  for (int i = 1; i < argc; ++i) {
+    int r = 0;
+#define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
+#define NEED(name) \
+  if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
+             "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
+             "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
+             "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
+             "GB/s (minimal traffic), and the share of the device's measured peak.\n"
+             "--model: training-step throughput and peak device memory after two warm-up steps.\n");
+      return CLI_OK;
+    } else if (FLAG("--device")) { NEED("--device"); device = v; }
+    else if (FLAG("--op")) { NEED("--op"); op = v; }
+    else if (FLAG("--json")) { NEED("--json"); json_path = v; }
+    else if (FLAG("--model")) { NEED("--model"); model = v; }
+    else if (FLAG("--batch")) { NEED("--batch"); if (!cli_parse_pos_int(v, 65536, &batch)) return cli_usage_error("bench", "--batch must be in 1..65536"); }
+    else if (FLAG("--width")) { NEED("--width"); if (!cli_parse_pos_int(v, 4096, &width)) return cli_usage_error("bench", "--width must be in 1..4096"); }
+    else if (FLAG("--steps")) { NEED("--steps"); if (!cli_parse_pos_int(v, 100000, &steps)) return cli_usage_error("bench", "--steps must be a positive integer"); }
+    else if (FLAG("--repeat")) { NEED("--repeat"); if (!cli_parse_pos_int(v, 64, &repeat)) return cli_usage_error("bench", "--repeat must be in 1..64"); }
+    else if (FLAG("--input")) {
+      NEED("--input");
+      if (sscanf(v, "%dx%dx%d", &ih, &iw, &ic) != 3 || ih < 1 || iw < 1 || ic < 1 || ih > 4096 || iw > 4096 || ic > 64)
+        return cli_usage_error("bench", "--input must be HxWxC, e.g. 32x32x3");
+    } else return cli_usage_error("bench", "unknown argument '%s'", argv[i]);
+#undef FLAG
+#undef NEED
+  }
+  if (model) {
+    if (!strcmp(model, "resnet18")) depth = 18;
+    else if (!strcmp(model, "resnet34")) depth = 34;
+    else return cli_usage_error("bench", "--model must be resnet18 or resnet34, got '%s'", model);
+  }
+  clnet_ctx *ctx = NULL;
+  int rc = cli_open_ctx(device, &ctx);
+  if (rc != CLI_OK) return rc;
+  clnet_graph *g = NULL;
+  clnet_resnet_config cfg = {.depth = (int32_t)depth, .width = (int32_t)width, .in_h = ih, .in_w = iw, .in_c = ic, .classes = 10};
+  clnet_status st = clnet_resnet_build(&cfg, &g);
+  if (st != CLNET_SUCCESS) {
+    clnet_ctx_free(ctx);
+    return cli_fail(st, "bench");
+  }
+  printf("clnet bench on %s: ResNet-%d, input %dx%dx%d, width %d, batch %d\n", clnet_ctx_device_name(ctx), (int)depth,
+         ih, iw, ic, (int)width, (int)batch);
+  if (model) {
+    rc = bench_model(ctx, g, (int32_t)batch, (int32_t)steps, t_start);
+    clnet_graph_free(g);
+    clnet_ctx_free(ctx);
+    return rc;
+  }
+  bench_env e = {.ctx = ctx, .repeat = (int32_t)repeat, .filter = op};
+  if (!clnet_ctx_is_ref(ctx)) {
+    st = clnet_device_peaks(ctx, &e.peak_gflops, &e.peak_gbs);
+    if (st != CLNET_SUCCESS) {
+      clnet_graph_free(g);
+      clnet_ctx_free(ctx);
+      return cli_fail(st, "bench: measuring the device peaks");
+    }
+    printf("measured peaks: %.1f GFLOP/s (float8 FMA chains), %.1f GB/s (copy, read + write)\n", e.peak_gflops, e.peak_gbs);
+  }
+  if (json_path && !(e.json = fopen(json_path, "w"))) {
+    clnet_graph_free(g);
+    clnet_ctx_free(ctx);
+    fprintf(stderr, "clnet: bench: cannot write %s\n", json_path);
+    return CLI_FAIL;
+  }
+  if (e.json)
+    fprintf(e.json, "{\"device\": \"%s\", \"peak_gflops\": %.3f, \"peak_gbytes_per_s\": %.3f, \"batch\": %d, \"results\": [\n",
+            clnet_ctx_device_name(ctx), e.peak_gflops, e.peak_gbs, (int)batch);
+  printf("%-24s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
+  int32_t nl = clnet_graph_layer_count(g);
+  for (int32_t i = 0; i < nl && st == CLNET_SUCCESS; ++i) {
+    clnet_layer_info li;
+    clnet_graph_layer_info(g, i, &li);
+    int seen = 0;
+    for (int32_t j = 0; j < i && !seen; ++j) {
+      clnet_layer_info lj;
+      clnet_graph_layer_info(g, j, &lj);
+      seen = same_shape(&li, &lj);
+    }
+    if (seen || (op && !strstr(clnet_layer_kind_str(li.kind), op))) continue;
+    st = bench_layer(&e, &li, (int32_t)batch);
+  }
+  if (e.json) {
+    fprintf(e.json, "\n]}\n");
+    fclose(e.json);
+  }
+  clnet_graph_free(g);
+  clnet_ctx_free(ctx);
+  return st == CLNET_SUCCESS ? CLI_OK : cli_fail(st, "bench");
+}
