@@ -1,13 +1,20 @@
 /* Check cases: conv2d forward, backward data, backward filter (+ bias gradient).
  *
+ * Every cross-check case runs once per OpenCL algorithm (im2col + GEMM, and the direct
+ * kernels), forced with clnet_ctx_set_conv_algo on the device under test; the tolerances are
+ * the same for both because they follow from the length of each sum, which is the same
+ * whichever way it is partitioned.
+ *
  * Cross-checks (device vs the float reference, which sums in double): every
  * input, weight, bias and dy is U(-1, 1), so each output is a dot product of
  * terms bounded by 1 and we use clnet_check_dot_atol(len, 1, 1) (see
  * check_gemm.c: 4x the random-walk rounding of a float sum of `len` products,
  * rtol = 0) with len the longest sum behind one output element:
  *   y      K + 1 = KH*KW*C_in products plus the bias,
- *   dx     KH*KW*C_out (GEMM over C_out, then up to KH*KW taps summed by col2im),
- *   dw     N*OH*OW (over all images: the per-chunk GEMMs accumulate with beta = 1),
+ *   dx     KH*KW*C_out (GEMM over C_out, then up to KH*KW taps summed by col2im; direct: one
+ *          running sum over the taps and C_out),
+ *   dw     N*OH*OW (over all images: the per-chunk GEMMs accumulate with beta = 1; direct: per
+ *          block of output rows, then the blocks in order),
  *   db     N*OH*OW terms of |dy| <= 1, E|dy| = 1/2 (twice E|a*b| = 1/4): bmax = 2 keeps the margin.
  *
  * Gradient checks (double reference vs central differences) of L = <dy, conv(x, w, b)>.
@@ -16,6 +23,7 @@
  * h = 1e-3. atol = rtol = 1e-8 leaves room for that and still fails any
  * wrong tap, index or padding (errors of order 1). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check/harness.h"
 
@@ -39,11 +47,60 @@ static int64_t wc(const clnet_conv2d_desc *d) { return (int64_t)d->k_h * d->k_w 
 
 enum { RUN_FORWARD, RUN_BACKWARD_DATA, RUN_BACKWARD_FILTER };
 
-static clnet_status run_cross(clnet_check_env *env, const conv_params *p, int which) {
+/* One cross-check case: a shape and the algorithm forced on the device under test. */
+typedef struct conv_cross {
+  const conv_params *p;
+  clnet_conv_algo algo;
+} conv_cross;
+
+static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which);
+
+/* Runs the case with the device's conv algorithm forced to c->algo, then restores the device's
+ * setting (including "not chosen yet", so CLNET_CONV_ALGO still applies to later users). */
+static clnet_status run_cross(clnet_check_env *env, const conv_cross *c, int which) {
+  const int32_t saved = env->dev->conv_algo;
+  clnet_status st = clnet_ctx_set_conv_algo(env->dev, c->algo);
+  if (st == CLNET_SUCCESS) st = run_cross_algo(env, c->p, which);
+  env->dev->conv_algo = saved;
+  return st;
+}
+
+/* The op under test on one backend. */
+static clnet_status run_op(clnet_ctx *ctx, const clnet_conv2d_desc *d, int which, int on_dev, check_tensor *x,
+                           check_tensor *w, check_tensor *b, check_tensor *y) {
+#define SIDE(t) (on_dev ? &(t)->dev : &(t)->ref)
+  switch (which) {
+    case RUN_FORWARD: return clnet_conv2d_forward(ctx, d, SIDE(x), SIDE(w), SIDE(b), SIDE(y));
+    case RUN_BACKWARD_DATA: return clnet_conv2d_backward_data(ctx, d, SIDE(y), SIDE(w), SIDE(x));
+    default: return clnet_conv2d_backward_filter(ctx, d, SIDE(x), SIDE(y), SIDE(w), SIDE(b));
+  }
+#undef SIDE
+}
+
+/* Fails the case unless the device values of t equal `first` (count floats) bit for bit. */
+static clnet_status check_same_bits(clnet_check_env *env, const check_tensor *t, const float *first) {
+  float *again = malloc((size_t)t->count * sizeof(float));
+  if (!again) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d check: %s", t->name);
+  clnet_status st = clnet_buf_read(env->dev, &t->dev, 0, (size_t)t->count * sizeof(float), again);
+  for (int64_t i = 0; st == CLNET_SUCCESS && i < t->count; ++i)
+    if (memcmp(&again[i], &first[i], sizeof(float))) {
+      check_fail(env, "%s[%lld]: a second identical run gave %.9g, the first %.9g (not deterministic)", t->name,
+                 (long long)i, again[i], first[i]);
+      break;
+    }
+  free(again);
+  return st;
+}
+
+/* Random inputs; the output starts random too (the op must overwrite it). The device runs the
+ * op twice: the second result is compared with the reference and must equal the first bit for
+ * bit (every algorithm sums in a fixed order). */
+static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which) {
   clnet_conv2d_desc d;
   CLNET_TRY(make_desc(p, &d));
   const int32_t k = d.k_h * d.k_w * d.in_c, rows = d.n * d.out_h * d.out_w;
   check_tensor x, w, b, y;
+  float *first = NULL, *first_db = NULL; /* the device's first result (dy-shaped output, db) */
   int nt = 0; /* tensors initialised, for cleanup */
   clnet_status st;
   CLNET_TRY_GOTO(check_tensor_init(env, &x, xc(&d), 4,
@@ -55,37 +112,41 @@ static clnet_status run_cross(clnet_check_env *env, const conv_params *p, int wh
   nt++;
   CLNET_TRY_GOTO(check_tensor_init(env, &y, yc(&d), 4, which == RUN_FORWARD ? "y" : "dy"), st, out);
   nt++;
+  /* x, w, b, y all U(-1, 1): inputs, and outputs that must be overwritten */
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &b, -1, 1), st, out);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out);
+  check_tensor *out_t = which == RUN_FORWARD ? &y : which == RUN_BACKWARD_DATA ? &x : &w;
+  first = malloc((size_t)out_t->count * sizeof(float));
+  first_db = malloc((size_t)d.out_c * sizeof(float));
+  if (!first || !first_db) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d check");
+    goto out;
+  }
+  CLNET_TRY_GOTO(run_op(env->dev, &d, which, 1, &x, &w, &b, &y), st, out);
+  CLNET_TRY_GOTO(clnet_buf_read(env->dev, &out_t->dev, 0, (size_t)out_t->count * sizeof(float), first), st, out);
+  CLNET_TRY_GOTO(clnet_buf_read(env->dev, &b.dev, 0, (size_t)d.out_c * sizeof(float), first_db), st, out);
+  CLNET_TRY_GOTO(run_op(env->dev, &d, which, 1, &x, &w, &b, &y), st, out);
+  CLNET_TRY_GOTO(run_op(env->ref, &d, which, 0, &x, &w, &b, &y), st, out);
   switch (which) {
     case RUN_FORWARD:
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &b, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out); /* must be overwritten */
-      CLNET_TRY_GOTO(clnet_conv2d_forward(env->dev, &d, &x.dev, &w.dev, &b.dev, &y.dev), st, out);
-      CLNET_TRY_GOTO(clnet_conv2d_forward(env->ref, &d, &x.ref, &w.ref, &b.ref, &y.ref), st, out);
       CLNET_TRY_GOTO(check_compare(env, &y, clnet_check_dot_atol(k + 1, 1, 1), 0), st, out);
       break;
     case RUN_BACKWARD_DATA:
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out); /* dx: must be overwritten */
-      CLNET_TRY_GOTO(clnet_conv2d_backward_data(env->dev, &d, &y.dev, &w.dev, &x.dev), st, out);
-      CLNET_TRY_GOTO(clnet_conv2d_backward_data(env->ref, &d, &y.ref, &w.ref, &x.ref), st, out);
       CLNET_TRY_GOTO(check_compare(env, &x, clnet_check_dot_atol(d.k_h * d.k_w * d.out_c, 1, 1), 0), st, out);
       break;
     default:
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &y, -1, 1), st, out);
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &w, -1, 1), st, out); /* dw, db: must be overwritten */
-      CLNET_TRY_GOTO(check_tensor_uniform(env, &b, -1, 1), st, out);
-      CLNET_TRY_GOTO(clnet_conv2d_backward_filter(env->dev, &d, &x.dev, &y.dev, &w.dev, &b.dev), st, out);
-      CLNET_TRY_GOTO(clnet_conv2d_backward_filter(env->ref, &d, &x.ref, &y.ref, &w.ref, &b.ref), st, out);
       CLNET_TRY_GOTO(check_compare(env, &w, clnet_check_dot_atol(rows, 1, 1), 0), st, out);
       /* without bias db must be left alone: both sides still hold the same random values */
       CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_check_dot_atol(rows, 1, 2) : 0, 0), st, out);
+      CLNET_TRY_GOTO(check_same_bits(env, &b, first_db), st, out);
       break;
   }
+  CLNET_TRY_GOTO(check_same_bits(env, out_t, first), st, out);
 out:
+  free(first);
+  free(first_db);
   if (nt > 3) check_tensor_free(env, &y);
   if (nt > 2) check_tensor_free(env, &b);
   if (nt > 1) check_tensor_free(env, &w);
@@ -191,6 +252,16 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                          r_l4s = {2, 8, 8, 256, 512, 1, 1, 2, V, 1},
                          /* Fashion-MNIST stem */
                          f_stem = {2, 28, 28, 1, 64, 3, 3, 1, V, 1},
+                         /* the default run: ResNet-18 at width 8 on 28x28x1 (its other convs
+                          * repeat these channel pairs at these sizes) */
+                         w8_stem = {2, 28, 28, 1, 8, 3, 3, 1, V, 1},
+                         w8_l1 = {2, 26, 26, 8, 8, 3, 3, 1, S, 1},
+                         w8_l2a = {2, 26, 26, 8, 16, 3, 3, 2, S, 1},
+                         w8_l2s = {2, 26, 26, 8, 16, 1, 1, 2, V, 1},
+                         w8_l3a = {2, 13, 13, 16, 32, 3, 3, 2, S, 1},
+                         w8_l3b = {2, 7, 7, 32, 32, 3, 3, 1, S, 1},
+                         w8_l4a = {2, 7, 7, 32, 64, 3, 3, 2, S, 1},
+                         w8_l4b = {2, 4, 4, 64, 64, 3, 3, 1, S, 1},
                          /* awkward shapes */
                          a_1x1_pw = {1, 1, 1, 5, 7, 1, 1, 1, V, 1},
                          a_1x1_k3 = {3, 1, 1, 5, 7, 3, 3, 1, S, 1},
@@ -220,10 +291,14 @@ static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 
                          g_pw = {2, 4, 4, 3, 2, 1, 1, 1, V, 1},
                          g_s2_same7 = {2, 7, 7, 2, 2, 3, 3, 2, S, 1};  /* pad 1/1, 4x4 out */
 
-#define CROSS3(label, p)                                                          \
-  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(p)},                \
-  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(p)},    \
-  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(p)}
+/* the three passes of one shape with one algorithm (file-scope compound literals are static) */
+#define CROSS3_ALGO(label, p, algo)                                                                     \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(p), algo}},           \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(p), algo}}, \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
+#define CROSS3(label, p)                                   \
+  CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM),     \
+  CROSS3_ALGO(label " direct", p, CLNET_CONV_ALGO_DIRECT)
 #define GRAD2(label, p)                                                           \
   {"conv2d_backward_data", label, CLNET_CHECK_GRAD, run_grad_data, &(p)},        \
   {"conv2d_backward_filter", label, CLNET_CHECK_GRAD, run_grad_filter, &(p)}
@@ -241,6 +316,14 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     CROSS3("n2 4x4x512->512 k3 s1 same", r_l4b),
     CROSS3("n2 8x8x256->512 k1 s2 valid", r_l4s),
     CROSS3("n2 28x28x1->64 k3 s1 valid", f_stem),
+    CROSS3("n2 28x28x1->8 k3 s1 valid", w8_stem),
+    CROSS3("n2 26x26x8->8 k3 s1 same", w8_l1),
+    CROSS3("n2 26x26x8->16 k3 s2 same", w8_l2a),
+    CROSS3("n2 26x26x8->16 k1 s2 valid", w8_l2s),
+    CROSS3("n2 13x13x16->32 k3 s2 same", w8_l3a),
+    CROSS3("n2 7x7x32->32 k3 s1 same", w8_l3b),
+    CROSS3("n2 7x7x32->64 k3 s2 same", w8_l4a),
+    CROSS3("n2 4x4x64->64 k3 s1 same", w8_l4b),
     CROSS3("n1 1x1x5->7 k1 s1 valid", a_1x1_pw),
     CROSS3("n3 1x1x5->7 k3 s1 same", a_1x1_k3),
     CROSS3("n1 7x7x13->7 k3 s2 same", a_7_s2),

@@ -35,6 +35,9 @@ struct clnet_ctx {
   /* scratch: one growable buffer ops may use between enqueues (e.g. im2col).
    * Only one op uses it at a time; the in-order queue serialises users. */
   clnet_buf scratch;
+  /* conv algorithm (host/ops/conv2d.c): clnet_conv_algo + 1 once chosen by
+   * clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the first conv reads the environment */
+  int32_t conv_algo;
 };
 
 /* One kernel argument. Build with the CLNET_ARG_* macros. */

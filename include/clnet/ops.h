@@ -40,6 +40,26 @@ typedef struct clnet_conv2d_desc {
 /* Validates the desc and fills the derived fields. */
 clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
 
+/* How OpenCL convolutions are computed (the reference backend ignores it).
+ * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
+ * (cl/conv2d_direct.cl); AUTO: per call and pass, by the rule documented at conv_auto_algo in
+ * host/ops/conv2d.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
+ * forward pass with under 64 output pixels, GEMM on other devices). Every algorithm is
+ * deterministic: the same call on the same device gives bit-identical results. */
+typedef enum clnet_conv_algo {
+  CLNET_CONV_ALGO_AUTO = 0,
+  CLNET_CONV_ALGO_GEMM = 1,
+  CLNET_CONV_ALGO_DIRECT = 2
+} clnet_conv_algo;
+
+/* Sets the conv algorithm for all later conv2d calls on ctx.
+ *   ctx   any context (a reference ctx keeps the setting and ignores it)
+ *   algo  CLNET_CONV_ALGO_AUTO, _GEMM or _DIRECT; anything else is CLNET_ERR_INVALID_ARGUMENT
+ * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | auto;
+ * unset or empty = auto), read at its first convolution; an unknown value makes that
+ * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
+clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
+
 /* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in, C_out)) + b (C_out).
  * b is ignored when !has_bias. */
 clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
