@@ -140,6 +140,10 @@ static clnet_status idx_read_payload(idx_file *x, uint8_t *dst) {
   if (got != 0)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: data continues past the %s bytes its IDX header declares",
                            x->f.path, clnet_fmt_count(a, x->header + x->payload));
+  if (clnet_dfile_gzip_truncated(&x->f)) /* all the data, but the trailer (CRC, size) is cut off */
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: gzip data is truncated after all %s decompressed bytes: "
+                           "its trailer (CRC-32 and size) is missing", x->f.path,
+                           clnet_fmt_count(a, x->header + x->payload));
   return CLNET_SUCCESS;
 }
 

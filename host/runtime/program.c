@@ -19,6 +19,7 @@
 
 #include "runtime/ctx.h"
 #include "runtime/embedded.h"
+#include "runtime/program_cache.h"
 
 #define CACHE_MAGIC 0x424e4c43u /* "CLNB" */
 #define CACHE_VERSION 1u
@@ -108,8 +109,9 @@ static void mkdir_p(const char *path) {
   mkdir(tmp, 0755);
 }
 
-/* Returns a malloc'd binary or NULL (absent, unreadable or corrupt: all mean rebuild). */
-static unsigned char *cache_load(const char *path, size_t *size) {
+/* See program_cache.h. Returns a malloc'd binary or NULL (absent, unreadable
+ * or corrupt: all mean rebuild). */
+unsigned char *clnet_program_cache_load(const char *path, size_t *size) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   uint32_t hdr[2];
@@ -118,6 +120,8 @@ static unsigned char *cache_load(const char *path, size_t *size) {
   if (fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] != CACHE_MAGIC || hdr[1] != CACHE_VERSION ||
       fread(&n, sizeof n, 1, f) != 1 || n == 0 || n > (1ull << 30))
     goto bad;
+  struct stat st; /* the entry is exactly header + n + CRC: check before allocating n */
+  if (fstat(fileno(f), &st) != 0 || (uint64_t)st.st_size != 16 + n + 4) goto bad;
   bin = malloc((size_t)n);
   uint32_t crc = 0;
   if (!bin || fread(bin, 1, (size_t)n, f) != n || fread(&crc, sizeof crc, 1, f) != 1 ||
@@ -191,7 +195,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
   double t0 = now_seconds();
   if (use_cache) {
     size_t n = 0;
-    unsigned char *bin = cache_load(path, &n);
+    unsigned char *bin = clnet_program_cache_load(path, &n);
     if (bin) {
       const unsigned char *bins[1] = {bin};
       cl_int bin_status = CL_SUCCESS;

@@ -44,7 +44,7 @@ clnet_status clnet_history_append(clnet_history *h, const clnet_epoch_record *r)
   if (r->epoch < 0)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "history append: epoch %d is negative",
                            (int)r->epoch);
-  if (h->count > 0 && r->epoch != h->rows[h->count - 1].epoch + 1)
+  if (h->count > 0 && (int64_t)r->epoch != (int64_t)h->rows[h->count - 1].epoch + 1)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                            "history append: epoch %d does not follow the last epoch %d",
                            (int)r->epoch, (int)h->rows[h->count - 1].epoch);
@@ -238,7 +238,7 @@ clnet_status clnet_history_read_csv(const char *path, clnet_history *h) {
     clnet_epoch_record r;
     st = parse_row(path, lineno, line, &r);
     if (st != CLNET_SUCCESS) break;
-    if (tmp.count > 0 && r.epoch != tmp.rows[tmp.count - 1].epoch + 1) {
+    if (tmp.count > 0 && (int64_t)r.epoch != (int64_t)tmp.rows[tmp.count - 1].epoch + 1) {
       st = clnet_set_error(CLNET_ERR_FORMAT, "%s:%ld: epoch %d does not follow epoch %d", path,
                            lineno, (int)r.epoch, (int)tmp.rows[tmp.count - 1].epoch);
       break;

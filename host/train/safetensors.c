@@ -443,6 +443,8 @@ static clnet_status parse_tensor(const char *path, const cJSON *item, uint64_t d
                                  clnet_st_tensor *t, st_span *span) {
   char nb[72];
   const char *name = printable(item->string, nb);
+  if (item->string[0] == '\0') /* "" or a name starting with \u0000: clnet_st_tensor names are non-empty */
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: a tensor has an empty name", path);
   if (!cJSON_IsObject(item))
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: tensor '%s' is not a JSON object", path, name);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
