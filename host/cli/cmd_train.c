@@ -89,9 +89,9 @@ static void train_usage(FILE *f) {
           "test split after every epoch.\n"
           "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
           "                default %s\n"
-          "  --epochs N    epochs (default 2)        --batch B  images per step (default 256)\n"
+          "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
           "  --lr X        Adam learning rate (1e-3)  --seed S   weights, shuffle, flips (1)\n"
-          "  --depth D     18 or 34 (default 18)      --width W  base channels (default 8; the seed uses 64)\n"
+          "  --depth D     18 or 34 (default 18)      --width W  base channels (default 16; the seed uses 64)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
@@ -100,8 +100,8 @@ static void train_usage(FILE *f) {
 }
 
 int cmd_train(int argc, char **argv) {
-  clnet_train_config cfg = {.data_dir = NULL, .out_dir = "runs/latest", .epochs = 2, .batch = 256, .depth = 18,
-                            .width = 8, .lr = 1e-3, .seed = 1};
+  clnet_train_config cfg = {.data_dir = NULL, .out_dir = "runs/latest", .epochs = 3, .batch = 256, .depth = 18,
+                            .width = 16, .lr = 1e-3, .seed = 1};
   const char *device = NULL, *v = NULL;
   int64_t iv;
   for (int i = 1; i < argc; ++i) {

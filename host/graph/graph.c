@@ -427,19 +427,26 @@ static void plan_gradients(clnet_graph *g, int32_t batch, size_t *buf_floats, in
   }
 }
 
-/* im2col scratch policy of the conv op (host/ops/conv2d.c, CONV_COL_LIMIT_BYTES): col chunks of
- * at most 16 MiB, at least one image. */
+/* Scratch the conv op (host/ops/conv2d.c) may hold for one layer: the GEMM
+ * path's im2col chunk (at most 16 MiB, at least one image), the direct path's
+ * repacked weights (plus a zero row) and its filter-gradient partial sums
+ * (capped at 16 MiB, or none with a single block). */
 static uint64_t conv_scratch_bytes(const clnet_graph *g, int32_t batch) {
   uint64_t worst = 0;
+  const uint64_t cap = 16ull << 20;
   for (int32_t i = 0; i < g->n_layers; ++i) {
     const layer *l = &g->layers[i];
     if (l->kind != L_CONV) continue;
     const tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
     uint64_t per_image = (uint64_t)y->h * y->w * l->k * l->k * x->c * 4;
-    uint64_t cap = 16ull << 20, images = cap / per_image;
+    uint64_t images = cap / per_image;
     if (images < 1) images = 1;
     if (images > (uint64_t)batch) images = (uint64_t)batch;
-    if (per_image * images > worst) worst = per_image * images;
+    uint64_t col = per_image * images;
+    uint64_t packed = ((uint64_t)l->k * l->k * x->c * y->c + (uint64_t)(x->c > y->c ? x->c : y->c) + 16) * 4;
+    uint64_t need = col > packed ? col : packed;
+    if (need < cap) need = cap; /* direct filter-gradient partials */
+    if (need > worst) worst = need;
   }
   return worst;
 }
