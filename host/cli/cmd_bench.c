@@ -308,7 +308,7 @@ int cmd_bench(int argc, char **argv) {
       clnet_ctx_free(ctx);
       return cli_fail(st, "bench: measuring the device peaks");
     }
-    printf("measured peaks: %.1f GFLOP/s (float8 FMA chains), %.1f GB/s (copy, read + write)\n", e.peak_gflops, e.peak_gbs);
+    printf("measured peaks: %.1f GFLOP/s (float16 FMA chains), %.1f GB/s (copy, read + write)\n", e.peak_gflops, e.peak_gbs);
   }
   if (json_path && !(e.json = fopen(json_path, "w"))) {
     clnet_graph_free(g);

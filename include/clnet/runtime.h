@@ -81,7 +81,7 @@ clnet_ctx_stats clnet_ctx_get_stats(const clnet_ctx *ctx);
 /* Waits for all enqueued work. */
 clnet_status clnet_ctx_finish(clnet_ctx *ctx);
 
-/* Measures the device's FLOP/s (chains of float8 FMAs) and copy bandwidth
+/* Measures the device's FLOP/s (chains of float16 FMAs) and copy bandwidth
  * (read + write bytes per second) with cl/peak.cl; best of 3 after a warm-up. */
 clnet_status clnet_device_peaks(clnet_ctx *ctx, double *gflops, double *gbytes_per_s);
 
