@@ -16,6 +16,10 @@ clnet_status clnet_set_error(clnet_status status, const char *fmt, ...) CLNET_PR
 /* Prepends "context: " to the current message (keeps the status). */
 clnet_status clnet_wrap_error(clnet_status status, const char *fmt, ...) CLNET_PRINTF(2, 3);
 
+/* A short, single-line rendering of an untrusted string for messages: control
+ * bytes become '?', and more than 64 bytes are cut with "...". Returns buf. */
+const char *clnet_printable(const char *s, char buf[72]);
+
 /* Evaluate an OpenCL call; on failure record "<call> failed: CL_... (file:line)"
  * and return the OpenCL code from the enclosing function. */
 #define CLNET_CL_CHECK(call)                                                          \

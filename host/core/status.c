@@ -108,3 +108,17 @@ const char *clnet_status_str(clnet_status s) {
     default: return "CLNET_UNKNOWN_STATUS";
   }
 }
+
+const char *clnet_printable(const char *s, char buf[72]) {
+  size_t i = 0;
+  for (; s[i] != '\0' && i < 64; i++) {
+    unsigned char c = (unsigned char)s[i];
+    buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+  }
+  if (s[i] != '\0') {
+    memcpy(buf + i, "...", 3);
+    i += 3;
+  }
+  buf[i] = '\0';
+  return buf;
+}

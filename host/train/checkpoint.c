@@ -80,21 +80,6 @@ out:
   return st;
 }
 
-/* A short, single-line rendering of an untrusted metadata string for messages. */
-static const char *printable(const char *s, char buf[72]) {
-  size_t i = 0;
-  for (; s[i] != '\0' && i < 64; i++) {
-    unsigned char c = (unsigned char)s[i];
-    buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-  }
-  if (s[i] != '\0') {
-    memcpy(buf + i, "...", 3);
-    i += 3;
-  }
-  buf[i] = '\0';
-  return buf;
-}
-
 static clnet_status meta_int(const clnet_st_file *f, const char *path, const char *key, int64_t *out) {
   const char *s = clnet_st_meta(f, key);
   char *end = NULL;
@@ -102,10 +87,10 @@ static clnet_status meta_int(const clnet_st_file *f, const char *path, const cha
   errno = 0;
   long long v = strtoll(s, &end, 10);
   char vb[72];
-  if (end == s || *end) return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata '%s' = '%s' is not an integer", path, key, printable(s, vb));
+  if (end == s || *end) return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata '%s' = '%s' is not an integer", path, key, clnet_printable(s, vb));
   /* every caller stores the value in an int32_t: refuse what would wrap */
   if (errno == ERANGE || v < INT32_MIN || v > INT32_MAX)
-    return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata '%s' = '%s' is out of range", path, key, printable(s, vb));
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata '%s' = '%s' is out of range", path, key, clnet_printable(s, vb));
   *out = v;
   return CLNET_SUCCESS;
 }
@@ -115,7 +100,7 @@ static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_c
   const char *fmt = clnet_st_meta(f, "clnet.format");
   char fb[72];
   if (!fmt || strcmp(fmt, "clnet-checkpoint-1"))
-    return clnet_set_error(CLNET_ERR_FORMAT, "%s: not a clnet checkpoint (clnet.format is %s)", path, fmt ? printable(fmt, fb) : "missing");
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: not a clnet checkpoint (clnet.format is %s)", path, fmt ? clnet_printable(fmt, fb) : "missing");
   int64_t v = 0;
   CLNET_TRY(meta_int(f, path, "clnet.epoch", &v)); m->epoch = (int32_t)v;
   CLNET_TRY(meta_int(f, path, "clnet.depth", &v)); m->depth = (int32_t)v;

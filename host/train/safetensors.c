@@ -61,21 +61,6 @@ static int host_is_little_endian(void) {
   return b == 1;
 }
 
-/* A short, single-line rendering of an untrusted string for messages. */
-static const char *printable(const char *s, char buf[72]) {
-  size_t i = 0;
-  for (; s[i] != '\0' && i < 64; i++) {
-    unsigned char c = (unsigned char)s[i];
-    buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-  }
-  if (s[i] != '\0') {
-    memcpy(buf + i, "...", 3);
-    i += 3;
-  }
-  buf[i] = '\0';
-  return buf;
-}
-
 /* Element count and byte size of a tensor; 0 on overflow. */
 static int tensor_bytes(int32_t ndim, const int64_t *shape, clnet_dtype dtype, uint64_t *bytes) {
   uint64_t n = 1;
@@ -162,7 +147,7 @@ static clnet_status check_unique(const char *path, const char *const *names, int
     if (strcmp(sorted[i - 1], sorted[i]) == 0) {
       char nb[72];
       st = clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: duplicate %s '%s'", path, what,
-                           printable(sorted[i], nb));
+                           clnet_printable(sorted[i], nb));
       break;
     }
   free(sorted);
@@ -198,25 +183,25 @@ static clnet_status validate_write_args(const char *path, const clnet_st_tensor 
                              path, (int)i);
     if (clnet_dtype_size(t->dtype) == 0)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: tensor '%s': invalid dtype %d", path,
-                             printable(t->name, nb), (int)t->dtype);
+                             clnet_printable(t->name, nb), (int)t->dtype);
     if (t->ndim < 0 || t->ndim > CLNET_ST_MAX_DIMS)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                              "%s: tensor '%s': ndim is %d, must be 0..%d", path,
-                             printable(t->name, nb), (int)t->ndim, CLNET_ST_MAX_DIMS);
+                             clnet_printable(t->name, nb), (int)t->ndim, CLNET_ST_MAX_DIMS);
     for (int32_t d = 0; d < t->ndim; d++)
       if (t->shape[d] < 0)
         return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                                "%s: tensor '%s': shape[%d] is %lld, must be >= 0", path,
-                               printable(t->name, nb), (int)d, (long long)t->shape[d]);
+                               clnet_printable(t->name, nb), (int)d, (long long)t->shape[d]);
     if (!tensor_bytes(t->ndim, t->shape, t->dtype, &bytes[i]) ||
         bytes[i] > (uint64_t)INT64_MAX - total || bytes[i] > (uint64_t)SIZE_MAX)
       return clnet_set_error(CLNET_ERR_TOO_LARGE, "%s: tensor '%s': byte size overflows", path,
-                             printable(t->name, nb));
+                             clnet_printable(t->name, nb));
     total += bytes[i];
     if (bytes[i] > 0 && t->data == NULL)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                              "%s: tensor '%s': data is NULL for %llu bytes", path,
-                             printable(t->name, nb), (unsigned long long)bytes[i]);
+                             clnet_printable(t->name, nb), (unsigned long long)bytes[i]);
   }
   const char **names = malloc((size_t)(n_tensors > 0 ? n_tensors : 1) * sizeof *names);
   if (names == NULL) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
@@ -442,7 +427,7 @@ static int cmp_by_name(const void *a, const void *b) {
 static clnet_status parse_tensor(const char *path, const cJSON *item, uint64_t data_len,
                                  clnet_st_tensor *t, st_span *span) {
   char nb[72];
-  const char *name = printable(item->string, nb);
+  const char *name = clnet_printable(item->string, nb);
   if (item->string[0] == '\0') /* "" or a name starting with \u0000: clnet_st_tensor names are non-empty */
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: a tensor has an empty name", path);
   if (!cJSON_IsObject(item))
@@ -456,7 +441,7 @@ static clnet_status parse_tensor(const char *path, const cJSON *item, uint64_t d
     char db[72];
     return clnet_set_error(CLNET_ERR_FORMAT,
                            "%s: tensor '%s' has dtype '%s'; clnet reads only F32, I32 and I64",
-                           path, name, printable(dt->valuestring, db));
+                           path, name, clnet_printable(dt->valuestring, db));
   }
   if (!cJSON_IsArray(sh))
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: tensor '%s' has no \"shape\" array", path, name);
@@ -673,13 +658,13 @@ clnet_status clnet_safetensors_read(const char *path, clnet_st_file **out) {
       char kb[72];
       if (!cJSON_IsString(item)) {
         st = clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata value of '%s' is not a string", path,
-                             printable(item->string, kb));
+                             clnet_printable(item->string, kb));
         goto fail;
       }
       for (int32_t i = 0; i < f->n_meta; i++)
         if (strcmp(f->meta_keys[i], item->string) == 0) {
           st = clnet_set_error(CLNET_ERR_FORMAT, "%s: duplicate metadata key '%s'", path,
-                               printable(item->string, kb));
+                               clnet_printable(item->string, kb));
           goto fail;
         }
       f->meta_keys[f->n_meta] = item->string;
@@ -692,7 +677,7 @@ clnet_status clnet_safetensors_read(const char *path, clnet_st_file **out) {
   if (crc_text != NULL && !parse_crc(crc_text, &want_crc)) {
     char vb[72];
     st = clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata " CLNET_ST_CRC_KEY " is '%s', not 8 hex digits",
-                         path, printable(crc_text, vb));
+                         path, clnet_printable(crc_text, vb));
     goto fail;
   }
 
@@ -720,7 +705,7 @@ clnet_status clnet_safetensors_read(const char *path, clnet_st_file **out) {
     if (strcmp(f->by_name[i - 1].name, f->by_name[i].name) == 0) {
       char nb[72];
       st = clnet_set_error(CLNET_ERR_FORMAT, "%s: duplicate tensor name '%s'", path,
-                           printable(f->by_name[i].name, nb));
+                           clnet_printable(f->by_name[i].name, nb));
       goto fail;
     }
 
@@ -735,9 +720,9 @@ clnet_status clnet_safetensors_read(const char *path, clnet_st_file **out) {
     if (s->begin < cursor) {
       st = clnet_set_error(CLNET_ERR_FORMAT,
                            "%s: tensor '%s' [%llu, %llu] overlaps tensor '%s' [%llu, %llu]", path,
-                           printable(f->tensors[s->index].name, nb), (unsigned long long)s->begin,
+                           clnet_printable(f->tensors[s->index].name, nb), (unsigned long long)s->begin,
                            (unsigned long long)s->end,
-                           printable(f->tensors[spans[prev].index].name, pb),
+                           clnet_printable(f->tensors[spans[prev].index].name, pb),
                            (unsigned long long)spans[prev].begin, (unsigned long long)spans[prev].end);
       goto fail;
     }
