@@ -67,19 +67,6 @@ static long file_size(const char *path) {
   return stat(path, &s) == 0 ? (long)s.st_size : -1;
 }
 
-static char *slurp(const char *path, long *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)*n + 1);
-  if (fread(b, 1, (size_t)*n, f) != (size_t)*n) *n = -1;
-  b[*n] = '\0';
-  fclose(f);
-  return b;
-}
-
 static char out[1 << 16];
 
 Test(train, cifar_files_train_and_leave_outputs, .init = make_data, .timeout = 600) {
@@ -109,18 +96,11 @@ Test(train, cifar_files_train_and_leave_outputs, .init = make_data, .timeout = 6
   cr_assert(strstr(out, "confusion matrix") && strstr(out, "over 64 images"), "%s", out);
 }
 
-Test(train, resume_matches_uninterrupted_run, .init = make_data, .timeout = 600) {
-  char args[1024];
-  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 7 --out %s/full", dir, dir);
-  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
-  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 48 --width 4 --seed 7 --out %s/part", dir, dir);
-  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
-  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 7 --out %s/part --resume", dir, dir);
-  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
-  cr_assert(strstr(out, "resume:"), "%s", out);
+/* The final checkpoints and histories of two runs hold the same numbers. */
+static void expect_same_runs(const char *run_a, const char *run_b) {
   char a[512], b[512];
-  snprintf(a, sizeof a, "%s/full/last.safetensors", dir);
-  snprintf(b, sizeof b, "%s/part/last.safetensors", dir);
+  snprintf(a, sizeof a, "%s/%s/last.safetensors", dir, run_a);
+  snprintf(b, sizeof b, "%s/%s/last.safetensors", dir, run_b);
   clnet_st_file *fa = NULL, *fb = NULL;
   cr_assert_eq(clnet_safetensors_read(a, &fa), CLNET_SUCCESS, "%s", clnet_last_error());
   cr_assert_eq(clnet_safetensors_read(b, &fb), CLNET_SUCCESS, "%s", clnet_last_error());
@@ -135,26 +115,52 @@ Test(train, resume_matches_uninterrupted_run, .init = make_data, .timeout = 600)
   }
   clnet_st_free(fa);
   clnet_st_free(fb);
-  long na, nb;
-  snprintf(a, sizeof a, "%s/full/history.csv", dir);
-  snprintf(b, sizeof b, "%s/part/history.csv", dir);
-  char *ha = slurp(a, &na), *hb = slurp(b, &nb);
-  cr_assert(ha && hb);
   /* losses and accuracies are identical; only the timing columns may differ */
+  snprintf(a, sizeof a, "%s/%s/history.csv", dir, run_a);
+  snprintf(b, sizeof b, "%s/%s/history.csv", dir, run_b);
   clnet_history x = {0}, y = {0};
-  cr_assert_eq(clnet_history_read_csv(a, &x), CLNET_SUCCESS);
-  cr_assert_eq(clnet_history_read_csv(b, &y), CLNET_SUCCESS);
-  cr_assert_eq(x.count, 2);
-  cr_assert_eq(y.count, 2);
-  for (int i = 0; i < 2; ++i) {
+  cr_assert_eq(clnet_history_read_csv(a, &x), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_history_read_csv(b, &y), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(x.count, y.count);
+  for (int i = 0; i < x.count; ++i)
     cr_assert(x.rows[i].loss == y.rows[i].loss && x.rows[i].accuracy == y.rows[i].accuracy &&
                   x.rows[i].val_loss == y.rows[i].val_loss && x.rows[i].val_accuracy == y.rows[i].val_accuracy,
               "epoch %d differs: loss %.17g vs %.17g", i + 1, x.rows[i].loss, y.rows[i].loss);
-  }
   clnet_history_free(&x);
   clnet_history_free(&y);
-  free(ha);
-  free(hb);
+}
+
+Test(train, resume_matches_uninterrupted_run, .init = make_data, .timeout = 600) {
+  char args[1024];
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 7 --out %s/full", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 48 --width 4 --seed 7 --out %s/part", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 7 --out %s/part --resume", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "resume:"), "%s", out);
+  expect_same_runs("full", "part");
+}
+
+/* k steps, stop (as Ctrl-C does), new process, k more steps, ...: bit-identical
+ * to one uninterrupted run, with stops inside epochs and at an epoch's end. */
+Test(train, stop_mid_epoch_and_resume_is_exact, .init = make_data, .timeout = 600) {
+  char args[1024];
+  /* 256 images at batch 48: 6 batches per epoch, the last one partial */
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --out %s/full", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  const int stops[] = {4, 2, 3}; /* steps 4 (epoch 1), 6 (end of epoch 1), 9 (epoch 2) */
+  for (int i = 0; i < 3; ++i) {
+    snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --out %s/stopped%s --stop-after %d",
+             dir, dir, i ? " --resume" : "", stops[i]);
+    int rc = run(args, out, sizeof out);
+    cr_assert_eq(rc, 130, "stop %d: expected exit status 130, got %d:\n%s", i, rc, out);
+    cr_assert(strstr(out, "continue with --resume"), "%s", out);
+  }
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --out %s/stopped --resume", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "inside epoch 2, 3 batches done"), "resume must continue inside epoch 2:\n%s", out);
+  expect_same_runs("full", "stopped");
 }
 
 Test(cli, exit_codes_and_messages, .timeout = 120) {

@@ -6,7 +6,7 @@
 
 #include "clnet/clnet.h"
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 /* Ctrl-C: state saved */ };
 
 int cmd_devices(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -10,9 +10,10 @@
 #include "clnet/train.h"
 
 static volatile sig_atomic_t stop_requested = 0;
+/* First Ctrl-C: finish the step, save, exit. A second one ends the process at once. */
 static void on_sigint(int sig) {
-  (void)sig;
   stop_requested = 1;
+  signal(sig, SIG_DFL);
 }
 
 typedef struct {
@@ -94,6 +95,8 @@ static void train_usage(FILE *f) {
           "  --depth D     18 or 34 (default 18)      --width W  base channels (default 16; the seed uses 64)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
+          "Ctrl-C finishes the current step, saves DIR/last.safetensors and exits with\n"
+          "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
           "configuration is --width 64 --epochs 500 on CIFAR-10.\n",
           CLNET_DEFAULT_DATA_DIR);
@@ -148,6 +151,10 @@ int cmd_train(int argc, char **argv) {
       NEED("--max-batches");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-batches must be a positive integer");
       cfg.max_batches = (int32_t)iv;
+    } else if (FLAG("--stop-after")) { /* for tests: as if Ctrl-C came after N steps */
+      NEED("--stop-after");
+      if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--stop-after must be a positive integer");
+      cfg.stop_after = (int32_t)iv;
     } else if (FLAG("--max-eval")) {
       NEED("--max-eval");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-eval must be a positive integer");
@@ -173,6 +180,10 @@ int cmd_train(int argc, char **argv) {
   if (ps.tty) printf("\r\033[K");
   clnet_ctx_stats s = clnet_ctx_get_stats(ctx);
   clnet_ctx_free(ctx);
+  if (st == CLNET_ERR_INTERRUPTED) {
+    fprintf(stderr, "clnet: train: %s\n", clnet_last_error());
+    return CLI_INTERRUPTED;
+  }
   if (st != CLNET_SUCCESS) return cli_fail(st, "train");
   printf("done: %d epochs in %.1f s, final val_accuracy %.4f, best %.4f; kernels: %d compiled, %d from cache "
          "(%.1f s); peak device memory %.1f MiB\nwrote %s/history.csv, %s/curves.png, %s/last.safetensors, "

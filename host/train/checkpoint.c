@@ -4,6 +4,7 @@
  * model/run configuration and the data-order state. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "clnet/train.h"
 #include "core/error.h"
 
-#define N_META 14
+#define N_META 16
 
 clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *m, const char *path) {
   int32_t np = clnet_graph_param_count(g), nt = 0;
@@ -48,7 +49,7 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   const char *keys[N_META] = {"clnet.format",  "clnet.epoch",  "clnet.depth",    "clnet.width",
                               "clnet.input",   "clnet.classes", "clnet.batch",   "clnet.lr",
                               "clnet.seed",    "clnet.best_val_accuracy", "clnet.norm_mean", "clnet.norm_std",
-                              "clnet.data_order", "clnet.layout"};
+                              "clnet.data_order", "clnet.layout", "clnet.position", "clnet.epoch_loss_sum"};
   const char *vals[N_META];
   snprintf(v[0], sizeof v[0], "clnet-checkpoint-1");
   snprintf(v[1], sizeof v[1], "%d", m->epoch);
@@ -66,9 +67,12 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
     len0 += snprintf(v[10] + len0, sizeof v[10] - (size_t)len0, "%s%.9g", c ? "," : "", m->norm_mean[c]);
     len1 += snprintf(v[11] + len1, sizeof v[11] - (size_t)len1, "%s%.9g", c ? "," : "", m->norm_std[c]);
   }
-  snprintf(v[12], sizeof v[12], "epoch %d of seed %" PRIu64 " starts at batch 0 (order and flips depend only on seed and epoch)",
-           m->epoch, m->seed);
+  snprintf(v[12], sizeof v[12],
+           "epoch %d of seed %" PRIu64 " continues at batch %d (order and flips depend only on seed and epoch)",
+           m->epoch, m->seed, m->batches_done);
   snprintf(v[13], sizeof v[13], "NHWC activations; conv kernel (KH,KW,C_in,C_out); dense kernel (OUT,IN)");
+  snprintf(v[14], sizeof v[14], "%d %" PRId64 " %" PRId64, m->batches_done, m->epoch_correct, m->epoch_seen);
+  snprintf(v[15], sizeof v[15], "%.17g", m->epoch_loss_sum);
   for (int i = 0; i < N_META; ++i) vals[i] = v[i];
   st = clnet_safetensors_write(path, t, nt, keys, vals, N_META);
 out:
@@ -113,6 +117,17 @@ static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_c
   s = clnet_st_meta(f, "clnet.input");
   if (!s || sscanf(s, "%dx%dx%d", &m->in_h, &m->in_w, &m->in_c) != 3 || m->in_c < 1 || m->in_c > 4 || m->in_h < 1 || m->in_w < 1)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.input' is missing or malformed", path);
+  s = clnet_st_meta(f, "clnet.position"); /* absent in files from before mid-epoch saves: a boundary */
+  if (s) {
+    long long bd = 0, corr = 0, seen = 0;
+    if (sscanf(s, "%lld %lld %lld", &bd, &corr, &seen) != 3 || bd < 0 || bd > INT32_MAX || corr < 0 || seen < corr)
+      return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.position' is malformed", path);
+    m->batches_done = (int32_t)bd;
+    m->epoch_correct = corr;
+    m->epoch_seen = seen;
+    const char *ls = clnet_st_meta(f, "clnet.epoch_loss_sum");
+    m->epoch_loss_sum = ls ? strtod(ls, NULL) : 0;
+  }
   s = clnet_st_meta(f, "clnet.lr");
   m->lr = s ? strtod(s, NULL) : 1e-3;
   s = clnet_st_meta(f, "clnet.best_val_accuracy");

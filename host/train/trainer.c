@@ -172,7 +172,10 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
                                 .batch = cfg->batch, .lr = cfg->lr, .seed = cfg->seed, .best_val_accuracy = -1};
   memcpy(meta.norm_mean, mean, sizeof mean);
   memcpy(meta.norm_std, std, sizeof std);
-  int32_t first_epoch = 0;
+  int32_t first_epoch = 0, first_batch = 0;
+  double resume_loss_sum = 0;
+  int64_t resume_correct = 0, resume_seen = 0, steps_run = 0;
+  int stop_pending = 0;
   if (cfg->resume) {
     if (!file_exists(path_last)) {
       st = clnet_set_error(CLNET_ERR_IO, "%s: nothing to resume (no checkpoint there yet)", path_last);
@@ -191,11 +194,19 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     CLNET_TRY_GOTO(clnet_checkpoint_load(g, path_last, &saved), st, out);
     meta.best_val_accuracy = saved.best_val_accuracy;
     first_epoch = saved.epoch;
+    first_batch = saved.batches_done;
+    resume_loss_sum = saved.epoch_loss_sum;
+    resume_correct = saved.epoch_correct;
+    resume_seen = saved.epoch_seen;
     if (file_exists(path_csv)) {
       CLNET_TRY_GOTO(clnet_history_read_csv(path_csv, &hist), st, out);
       while (hist.count > first_epoch) hist.count--; /* rows after the checkpoint are replayed */
     }
-    say(cb, "resume: %s after epoch %d (Adam step %lld)", path_last, first_epoch, (long long)clnet_graph_adam_step(g));
+    if (first_batch)
+      say(cb, "resume: %s inside epoch %d, %d batches done (Adam step %lld)", path_last, first_epoch + 1, first_batch,
+          (long long)clnet_graph_adam_step(g));
+    else
+      say(cb, "resume: %s after epoch %d (Adam step %lld)", path_last, first_epoch, (long long)clnet_graph_adam_step(g));
   }
 
   clnet_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .flip = 1, .seed = cfg->seed, .mean = mean, .std = std};
@@ -204,11 +215,14 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
   if (cfg->max_batches > 0 && cfg->max_batches < batches) batches = cfg->max_batches;
 
   for (int32_t epoch = first_epoch; epoch < cfg->epochs; ++epoch) {
-    double e0 = now_s(), loss_sum = 0;
-    int64_t seen = 0, correct_sum = 0;
-    CLNET_TRY_GOTO(clnet_loader_start_epoch(ld, epoch, 0), st, out);
+    /* a run stopped mid-epoch continues at its batch with its running sums */
+    int32_t start = epoch == first_epoch ? first_batch : 0;
+    double e0 = now_s(), loss_sum = epoch == first_epoch ? resume_loss_sum : 0;
+    int64_t seen = epoch == first_epoch ? resume_seen : 0, correct_sum = epoch == first_epoch ? resume_correct : 0;
+    int64_t seen_here = 0; /* images of this process, for images/s */
+    CLNET_TRY_GOTO(clnet_loader_start_epoch(ld, epoch, start), st, out);
     clnet_train_progress pr = {.epoch = epoch + 1, .epochs = cfg->epochs, .batches = batches};
-    for (int32_t bi = 0; bi < batches; ++bi) {
+    for (int32_t bi = start; bi < batches; ++bi) {
       clnet_batch b;
       int32_t has = 0;
       CLNET_TRY_GOTO(clnet_loader_next(ld, &b, &has), st, out);
@@ -230,20 +244,36 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
       loss_sum += (double)loss * b.count;
       correct_sum += correct;
       seen += b.count;
+      seen_here += b.count;
+      ++steps_run;
       double el = now_s() - e0;
       pr.batch = bi + 1;
       pr.loss = loss_sum / (double)seen;
       pr.accuracy = (double)correct_sum / (double)seen;
-      pr.images_per_s = seen / (el > 0 ? el : 1e-9);
-      pr.eta_s = el / pr.batch * (batches - pr.batch);
+      pr.images_per_s = seen_here / (el > 0 ? el : 1e-9);
+      pr.eta_s = el / (pr.batch - start) * (batches - pr.batch);
       if (cb && cb->progress) cb->progress(&pr, cb->user);
-      if (cb && cb->should_stop && cb->should_stop(cb->user)) {
-        st = clnet_set_error(CLNET_ERR_INTERRUPTED, "stopped during epoch %d; %s holds the state after epoch %d",
-                             epoch + 1, path_last, epoch);
+      int stop = cfg->stop_after > 0 && steps_run >= cfg->stop_after;
+      if (cb && cb->should_stop && cb->should_stop(cb->user)) stop = 1;
+      if (stop) stop_pending = 1;
+      if (stop && pr.batch < batches) {
+        /* the step is complete: save where we are, so --resume continues exactly here */
+        meta.epoch = epoch;
+        meta.batches_done = pr.batch;
+        meta.epoch_loss_sum = loss_sum;
+        meta.epoch_correct = correct_sum;
+        meta.epoch_seen = seen;
+        CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
+        st = clnet_set_error(CLNET_ERR_INTERRUPTED,
+                             "stopped after batch %d of epoch %d; %s holds that state: continue with --resume",
+                             pr.batch, epoch + 1, path_last);
         goto out;
       }
     }
     double train_s = now_s() - e0;
+    meta.batches_done = 0;
+    meta.epoch_loss_sum = 0;
+    meta.epoch_correct = meta.epoch_seen = 0;
     pr.phase = 1;
     if (cb && cb->progress) cb->progress(&pr, cb->user);
     clnet_eval_result ev;
@@ -252,7 +282,7 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     clnet_epoch_record rec = {.epoch = epoch + 1, .loss = loss_sum / (double)seen,
                               .accuracy = (double)correct_sum / (double)seen, .val_loss = ev.loss,
                               .val_accuracy = ev.accuracy, .seconds = now_s() - e0,
-                              .images_per_s = seen / (train_s > 0 ? train_s : 1e-9)};
+                              .images_per_s = seen_here / (train_s > 0 ? train_s : 1e-9)};
     int32_t is_best = rec.val_accuracy > meta.best_val_accuracy;
     if (is_best) meta.best_val_accuracy = rec.val_accuracy;
     meta.epoch = epoch + 1;
@@ -265,6 +295,11 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     summary->epochs_done = epoch + 1;
     summary->final_val_accuracy = rec.val_accuracy;
     summary->best_val_accuracy = meta.best_val_accuracy;
+    if (stop_pending && epoch + 1 < cfg->epochs) {
+      st = clnet_set_error(CLNET_ERR_INTERRUPTED, "stopped after epoch %d; %s holds that state: continue with --resume",
+                           epoch + 1, path_last);
+      goto out;
+    }
   }
   if (first_epoch >= cfg->epochs) say(cb, "nothing to do: the checkpoint already holds %d epochs", first_epoch);
 out:

@@ -24,6 +24,7 @@ typedef struct clnet_train_config {
   int32_t resume;       /* continue from out_dir/last.safetensors */
   int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
   int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
+  int32_t stop_after;   /* > 0: behave as if a stop was requested after this many steps (for tests) */
 } clnet_train_config;
 
 typedef struct clnet_train_progress {
@@ -61,6 +62,12 @@ typedef struct clnet_checkpoint_meta {
   double lr, best_val_accuracy;
   uint64_t seed;
   float norm_mean[4], norm_std[4];
+  /* Position inside epoch `epoch` (0-based) when the run stopped mid-epoch
+   * (Ctrl-C): batches done and the running sums behind loss and accuracy.
+   * All zero at an epoch boundary. */
+  int32_t batches_done;
+  double epoch_loss_sum;      /* sum over the done batches of loss * images */
+  int64_t epoch_correct, epoch_seen;
 } clnet_checkpoint_meta;
 
 /* Writes every parameter, BN statistic, Adam moment and the Adam step, with
