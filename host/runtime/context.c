@@ -7,6 +7,29 @@
 
 #include "runtime/ctx.h"
 
+void clnet_ctx_inject_faults(clnet_ctx *ctx, int64_t alloc_n, int64_t enqueue_n) {
+  ctx->fault_alloc_at = alloc_n > 0 ? alloc_n : 0;
+  ctx->fault_enqueue_at = enqueue_n > 0 ? enqueue_n : 0;
+  ctx->allocs_seen = ctx->enqueues_seen = 0;
+}
+
+int32_t clnet_fault_alloc_now(clnet_ctx *ctx) {
+  return ctx->fault_alloc_at > 0 && ++ctx->allocs_seen == ctx->fault_alloc_at;
+}
+
+int32_t clnet_fault_enqueue_now(clnet_ctx *ctx) {
+  return ctx->fault_enqueue_at > 0 && ++ctx->enqueues_seen == ctx->fault_enqueue_at;
+}
+
+static int64_t env_count(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+static void faults_from_env(clnet_ctx *ctx) {
+  clnet_ctx_inject_faults(ctx, env_count("CLNET_FAULT_ALLOC"), env_count("CLNET_FAULT_ENQUEUE"));
+}
+
 clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
   *out = NULL;
   clnet_device_info *devs = NULL;
@@ -27,6 +50,7 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
     ctx->info.index = -1;
     ctx->info.mem_base_addr_align_bytes = 4;
     free(devs);
+    faults_from_env(ctx);
     *out = ctx;
     return CLNET_SUCCESS;
   }
@@ -48,6 +72,7 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
     free(ctx);
     goto fail;
   }
+  faults_from_env(ctx);
   *out = ctx;
   return CLNET_SUCCESS;
 fail:

@@ -38,7 +38,14 @@ struct clnet_ctx {
   /* conv algorithm (host/ops/conv2d.c): clnet_conv_algo + 1 once chosen by
    * clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the first conv reads the environment */
   int32_t conv_algo;
+  /* fault injection (clnet_ctx_inject_faults): fail the Nth allocation /
+   * kernel enqueue counted from the call; 0 = off */
+  int64_t fault_alloc_at, fault_enqueue_at, allocs_seen, enqueues_seen;
 };
+
+/* 1 when this allocation / enqueue is the one to fail (counts every call). */
+int32_t clnet_fault_alloc_now(clnet_ctx *ctx);
+int32_t clnet_fault_enqueue_now(clnet_ctx *ctx);
 
 /* One kernel argument. Build with the CLNET_ARG_* macros. */
 typedef struct clnet_karg {

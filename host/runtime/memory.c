@@ -17,6 +17,13 @@ clnet_status clnet_buf_alloc(clnet_ctx *ctx, size_t bytes, const char *what, cln
   if (bytes == 0) bytes = 4; /* keep every buffer valid as a kernel argument */
   char req[32], lim[32], used[32];
   fmt_bytes(req, sizeof req, bytes);
+  if (clnet_fault_alloc_now(ctx)) {
+    fmt_bytes(used, sizeof used, ctx->stats.bytes_in_use);
+    return clnet_set_error(CL_MEM_OBJECT_ALLOCATION_FAILURE,
+                           "allocation of '%s' (%s) on %s failed: CL_MEM_OBJECT_ALLOCATION_FAILURE "
+                           "(injected fault, allocation #%lld; clnet already uses %s)",
+                           what, req, ctx->info.name, (long long)ctx->fault_alloc_at, used);
+  }
   if (ctx->is_ref) {
     out->host = calloc(1, bytes);
     if (!out->host)

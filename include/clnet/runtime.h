@@ -85,6 +85,14 @@ clnet_status clnet_ctx_finish(clnet_ctx *ctx);
  * (read + write bytes per second) with cl/peak.cl; best of 3 after a warm-up. */
 clnet_status clnet_device_peaks(clnet_ctx *ctx, double *gflops, double *gbytes_per_s);
 
+/* Fault injection, for testing error paths: the `alloc_n`-th buffer
+ * allocation and the `enqueue_n`-th kernel enqueue from now on fail (as
+ * CL_MEM_OBJECT_ALLOCATION_FAILURE and CL_OUT_OF_RESOURCES, the message saying
+ * "injected"); 0 disables either. The environment variables
+ * CLNET_FAULT_ALLOC=N and CLNET_FAULT_ENQUEUE=N set them when a context is
+ * created. Works on the reference backend too (allocations only). */
+void clnet_ctx_inject_faults(clnet_ctx *ctx, int64_t alloc_n, int64_t enqueue_n);
+
 /* A device (or, for ref, host) allocation. On OpenCL, `mem` is a buffer or a
  * sub-buffer; on ref, `host` points to the floats. `bytes` is its size. */
 typedef struct clnet_buf {
