@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clnet/train.h"
 #include "core/error.h"
@@ -106,6 +108,25 @@ static clnet_status ensure_dir(const char *dir) {
   return CLNET_SUCCESS;
 }
 
+/* Temp files of writers killed mid-save ("<name>.tmp.<pid>", see atomic_file.c) for the
+ * files a run writes into its output directory: removed when a run starts there. */
+static void remove_stale_temps(const char *out_dir) {
+  static const char *const names[] = {"last.safetensors", "best.safetensors", "history.csv", "curves.png"};
+  DIR *d = opendir(out_dir);
+  if (!d) return;
+  struct dirent *e;
+  char path[4200];
+  while ((e = readdir(d)) != NULL)
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+      size_t n = strlen(names[i]);
+      if (!strncmp(e->d_name, names[i], n) && !strncmp(e->d_name + n, ".tmp.", 5)) {
+        snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name);
+        unlink(path);
+      }
+    }
+  closedir(d);
+}
+
 static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1f MiB", (double)b / (1 << 20)); }
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
@@ -125,6 +146,7 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
                            cfg->epochs, cfg->batch);
   CLNET_TRY(ensure_dir(cfg->out_dir));
+  remove_stale_temps(cfg->out_dir);
   snprintf(path_last, sizeof path_last, "%s/last.safetensors", cfg->out_dir);
   snprintf(path_best, sizeof path_best, "%s/best.safetensors", cfg->out_dir);
   snprintf(path_csv, sizeof path_csv, "%s/history.csv", cfg->out_dir);

@@ -1,0 +1,141 @@
+/* SIGKILL at random moments — during steps, evaluations and checkpoint saves —
+ * never leaves a checkpoint that fails to load, and a run restarted with
+ * --resume after every kill ends bit-identical to a run never killed. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clnet/train.h"
+#include "core/rng.h"
+
+static char dir[256];
+
+static void write_cifar(const char *path, int n, uint64_t seed) {
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  clnet_rng r;
+  clnet_rng_seed(&r, seed);
+  unsigned char rec[3073];
+  for (int i = 0; i < n; ++i) {
+    rec[0] = (unsigned char)clnet_rng_below(&r, 10);
+    for (int p = 1; p < 3073; ++p) rec[p] = (unsigned char)(40 + 20 * (rec[0] % 3 == (p - 1) / 1024) * 5 + clnet_rng_below(&r, 30));
+    cr_assert_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
+  }
+  fclose(f);
+}
+
+/* Runs clnet train and returns its exit status; kills it with SIGKILL after
+ * `kill_after_ms` (< 0: never). *killed says whether the kill came first. */
+static int run_train(const char *out_dir, int resume, int kill_after_ms, int *killed) {
+  const char *cli = getenv("CLNET_CLI");
+  cr_assert_not_null(cli, "CLNET_CLI must point to the clnet executable (ctest sets it)");
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    char data[300];
+    snprintf(data, sizeof data, "%s/data", dir);
+    execl(cli, cli, "train", "--data", data, "--epochs", "80", "--batch", "32", "--width", "2", "--seed", "3",
+          "--out", out_dir, resume ? "--resume" : NULL, (char *)NULL);
+    _exit(127);
+  }
+  *killed = 0;
+  int status = 0;
+  if (kill_after_ms >= 0) {
+    struct timespec ts = {kill_after_ms / 1000, (long)(kill_after_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      *killed = 1;
+      return -9;
+    }
+  } else {
+    waitpid(pid, &status, 0);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(kill, sigkill_anywhere_then_resume_is_exact, .timeout = 900) {
+  snprintf(dir, sizeof dir, "/tmp/clnet-kill-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  char p[512];
+  snprintf(p, sizeof p, "%s/data", dir);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/data/data_batch_1.bin", dir);
+  write_cifar(p, 96, 1);
+  snprintf(p, sizeof p, "%s/data/test_batch.bin", dir);
+  write_cifar(p, 32, 2);
+
+  char full[300], killed_dir[300], ckpt[400];
+  snprintf(full, sizeof full, "%s/full", dir);
+  snprintf(killed_dir, sizeof killed_dir, "%s/killed", dir);
+  int k = 0;
+  cr_assert_eq(run_train(full, 0, -1, &k), 0, "the uninterrupted run failed");
+
+  clnet_rng r;
+  clnet_rng_seed(&r, 99);
+  int kills = 0, finished = 0;
+  for (int attempt = 0; attempt < 200 && !finished; ++attempt) {
+    snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", killed_dir);
+    struct stat sb;
+    int have = stat(ckpt, &sb) == 0;
+    int after = kills < 24 ? 100 + (int)clnet_rng_below(&r, 800) : -1; /* the last run goes to the end */
+    int rc = run_train(killed_dir, have, after, &k);
+    if (k) {
+      ++kills;
+    } else {
+      cr_assert_eq(rc, 0, "a run after %d kills failed with status %d", kills, rc);
+      finished = 1;
+    }
+    /* whatever the kill interrupted, the checkpoint on disk is complete */
+    if (stat(ckpt, &sb) == 0) {
+      clnet_checkpoint_meta m;
+      cr_assert_eq(clnet_checkpoint_read_meta(ckpt, &m), CLNET_SUCCESS, "after kill %d: %s", kills, clnet_last_error());
+      clnet_st_file *f = NULL;
+      cr_assert_eq(clnet_safetensors_read(ckpt, &f), CLNET_SUCCESS, "after kill %d: %s", kills, clnet_last_error());
+      clnet_st_free(f);
+    }
+  }
+  cr_assert(finished, "the killed run never finished");
+  /* the finishing run removed the temp files of the saves that kills cut short */
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "ls %s | grep -q '\\.tmp\\.'", killed_dir);
+  cr_assert_neq(system(cmd), 0, "stale temp files left in %s", killed_dir);
+  cr_assert_geq(kills, 20, "only %d kills landed", kills);
+
+  char a[400], b[400];
+  snprintf(a, sizeof a, "%s/last.safetensors", full);
+  snprintf(b, sizeof b, "%s/last.safetensors", killed_dir);
+  clnet_st_file *fa = NULL, *fb = NULL;
+  cr_assert_eq(clnet_safetensors_read(a, &fa), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_safetensors_read(b, &fb), CLNET_SUCCESS, "%s", clnet_last_error());
+  for (int32_t i = 0; i < clnet_st_count(fa); ++i) {
+    const clnet_st_tensor *ta = clnet_st_get(fa, i), *tb = clnet_st_find(fb, ta->name);
+    cr_assert_not_null(tb, "%s missing", ta->name);
+    int64_t n = 1;
+    for (int32_t d = 0; d < ta->ndim; ++d) n *= ta->shape[d];
+    cr_assert_eq(memcmp(ta->data, tb->data, (size_t)n * (size_t)clnet_dtype_size(ta->dtype)), 0,
+                 "%s differs from the uninterrupted run after %d kills", ta->name, kills);
+  }
+  clnet_st_free(fa);
+  clnet_st_free(fb);
+  snprintf(a, sizeof a, "%s/history.csv", full);
+  snprintf(b, sizeof b, "%s/history.csv", killed_dir);
+  clnet_history x = {0}, y = {0};
+  cr_assert_eq(clnet_history_read_csv(a, &x), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_history_read_csv(b, &y), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(x.count, 80);
+  cr_assert_eq(y.count, 80);
+  for (int i = 0; i < 80; ++i)
+    cr_assert(x.rows[i].loss == y.rows[i].loss && x.rows[i].val_accuracy == y.rows[i].val_accuracy,
+              "epoch %d differs after %d kills", i + 1, kills);
+  clnet_history_free(&x);
+  clnet_history_free(&y);
+}
