@@ -23,3 +23,10 @@ __kernel void accumulate(const int count, __global const float *x, __global floa
   const size_t i = get_global_id(0);
   if (i < (size_t)count) y[i] += x[i];
 }
+
+/* flag[0] = 1 when any x is NaN or Inf; untouched otherwise (the caller zeroes
+ * it first). Every writer writes the same value, so the result is deterministic. */
+__kernel void nonfinite_flag(const int count, __global const float *x, __global int *flag) {
+  const size_t i = get_global_id(0);
+  if (i < (size_t)count && !isfinite(x[i])) flag[0] = 1;
+}

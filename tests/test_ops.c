@@ -40,7 +40,7 @@ static void run_family(const char *const *ops, int32_t n_ops) {
     run_family(ops, (int32_t)(sizeof ops / sizeof ops[0]));          \
   }
 
-FAMILY(eltwise, "relu", "add")
+FAMILY(eltwise, "relu", "add", "nonfinite_flag")
 FAMILY(gemm, "gemm")
 FAMILY(conv2d, "conv2d")
 FAMILY(batchnorm, "batchnorm")
@@ -51,7 +51,7 @@ FAMILY(adam, "adam")
 
 /* Every case in the table belongs to one of the families above. */
 Test(ops, table_is_covered) {
-  static const char *const prefixes[] = {"relu", "add", "gemm", "conv2d", "batchnorm", "maxpool",
+  static const char *const prefixes[] = {"relu", "add", "nonfinite_flag", "gemm", "conv2d", "batchnorm", "maxpool",
                                          "global_avgpool", "dense", "softmax_xent", "adam"};
   for (int32_t i = 0; i < clnet_check_case_count(); ++i) {
     const clnet_check_case *c = clnet_check_case_get(i);

@@ -2,6 +2,7 @@
  * files made here, history/plot/checkpoints, exact resume, eval, and the
  * command line's exit codes. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,18 @@ static int run(const char *args, char *out, size_t cap) {
 static long file_size(const char *path) {
   struct stat s;
   return stat(path, &s) == 0 ? (long)s.st_size : -1;
+}
+
+static char *slurp(const char *path, long *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)*n + 1);
+  if (b && fread(b, 1, (size_t)*n, f) != (size_t)*n) *n = -1;
+  fclose(f);
+  return b;
 }
 
 static char out[1 << 16];
@@ -184,4 +197,49 @@ Test(train, batch_too_large_is_refused_up_front, .init = make_data, .timeout = 1
   int rc = run(args, out, sizeof out);
   cr_assert_eq(rc, 1, "%s", out);
   cr_assert(strstr(out, "largest batch that fits"), "%s", out);
+}
+
+static int all_finite(const char *path) {
+  clnet_st_file *f = NULL;
+  cr_assert_eq(clnet_safetensors_read(path, &f), CLNET_SUCCESS, "%s", clnet_last_error());
+  int ok = 1;
+  for (int32_t i = 0; i < clnet_st_count(f); ++i) {
+    const clnet_st_tensor *t = clnet_st_get(f, i);
+    if (t->dtype != CLNET_DTYPE_F32) continue;
+    int64_t n = 1;
+    for (int32_t d = 0; d < t->ndim; ++d) n *= t->shape[d];
+    for (int64_t j = 0; j < n; ++j) ok &= isfinite(((const float *)t->data)[j]) != 0;
+  }
+  clnet_st_free(f);
+  return ok;
+}
+
+/* A learning rate of 1e6 makes gradients overflow within two steps. */
+Test(train, nan_stops_before_the_update_and_keeps_the_checkpoint, .init = make_data, .timeout = 300) {
+  char args[1024], ckpt[512];
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 32 --width 4 --out %s/nan", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(ckpt, sizeof ckpt, "%s/nan/last.safetensors", dir);
+  long n_before;
+  char *before = slurp(ckpt, &n_before);
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 4 --lr 1e6 --out %s/nan --resume", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "not finite") && strstr(out, "layer '"), "the message must name the layer:\n%s", out);
+  long n_after;
+  char *after = slurp(ckpt, &n_after);
+  cr_assert(before && after && n_before == n_after && !memcmp(before, after, (size_t)n_before),
+            "the checkpoint of epoch 1 must be untouched");
+  free(before);
+  free(after);
+}
+
+Test(train, nan_skip_goes_on_and_never_saves_nan, .init = make_data, .timeout = 300) {
+  char args[1024], ckpt[512];
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 32 --width 4 --lr 1e6 --on-nan skip --out %s/skip",
+           dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "step skipped"), "%s", out);
+  snprintf(ckpt, sizeof ckpt, "%s/skip/last.safetensors", dir);
+  cr_assert(all_finite(ckpt), "a checkpoint holds NaN or Inf");
+  cr_assert_eq(run("train --on-nan maybe", out, sizeof out), 2, "%s", out);
 }

@@ -98,6 +98,37 @@ out:
   return st;
 }
 
+/* The flag: finite data leaves it 0; one NaN or Inf anywhere (first, last,
+ * middle element) sets it, on both backends. Exact. */
+static clnet_status run_nonfinite(clnet_check_env *env, const void *p) {
+  int64_t n = ((const eltwise_params *)p)->count;
+  check_tensor x, flag;
+  CLNET_TRY(check_tensor_init(env, &x, n, 4, "x"));
+  CLNET_TRY(check_tensor_init(env, &flag, 1, 4, "flag"));
+  clnet_status st = CLNET_SUCCESS;
+  const float bad[3] = {NAN, INFINITY, -INFINITY};
+  for (int round = 0; round < 4 && st == CLNET_SUCCESS; ++round) {
+    CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1e30f, 1e30f), st, out);
+    if (round > 0) { /* rounds 1..3: one non-finite value at the start, end, middle */
+      float *h = x.host;
+      h[round == 1 ? 0 : round == 2 ? n - 1 : n / 2] = bad[round - 1];
+      CLNET_TRY_GOTO(check_tensor_set(env, &x, x.host), st, out);
+    }
+    int32_t zero = 0;
+    CLNET_TRY_GOTO(check_tensor_set(env, &flag, &zero), st, out);
+    CLNET_TRY_GOTO(clnet_nonfinite_flag(env->dev, n, &x.dev, &flag.dev), st, out);
+    CLNET_TRY_GOTO(clnet_nonfinite_flag(env->ref, n, &x.ref, &flag.ref), st, out);
+    CLNET_TRY_GOTO(check_compare_ints(env, &flag), st, out);
+    int32_t r = -1;
+    CLNET_TRY_GOTO(clnet_buf_read(env->ref, &flag.ref, 0, 4, &r), st, out);
+    if (r != (round > 0)) check_fail(env, "reference flag is %d in round %d", r, round);
+  }
+out:
+  check_tensor_free(env, &x);
+  check_tensor_free(env, &flag);
+  return st;
+}
+
 static const eltwise_params n1 = {1}, n7 = {7}, n13 = {13}, n_odd = {64 * 30 * 30 * 2 + 3},
                             n_l4 = {2 * 4 * 4 * 512};
 
@@ -110,6 +141,9 @@ const clnet_check_case clnet_check_cases_eltwise[] = {
     {"add+accumulate", "1", CLNET_CHECK_CROSS, run_add, &n1},
     {"add+accumulate", "13", CLNET_CHECK_CROSS, run_add, &n13},
     {"add+accumulate", "n2 30x30x64 +3", CLNET_CHECK_CROSS, run_add, &n_odd},
+    {"nonfinite_flag", "1", CLNET_CHECK_CROSS, run_nonfinite, &n1},
+    {"nonfinite_flag", "13", CLNET_CHECK_CROSS, run_nonfinite, &n13},
+    {"nonfinite_flag", "n2 30x30x64 +3", CLNET_CHECK_CROSS, run_nonfinite, &n_odd},
     {"relu_backward", "13", CLNET_CHECK_GRAD, run_relu_grad, &n13},
     {"relu_backward", "n1 4x4x8", CLNET_CHECK_GRAD, run_relu_grad, &(const eltwise_params){128}},
     {0},

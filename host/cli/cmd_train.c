@@ -85,7 +85,7 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
-          "                   [--depth 18|34] [--width W] [--out DIR] [--resume]\n"
+          "                   [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
           "Trains the seed's ResNet with Adam and softmax cross-entropy, validating on the\n"
           "test split after every epoch.\n"
           "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
@@ -95,6 +95,9 @@ static void train_usage(FILE *f) {
           "  --depth D     18 or 34 (default 18)      --width W  base channels (default 16; the seed uses 64)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
+          "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
+          "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
+          "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
           "Ctrl-C finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
@@ -151,6 +154,11 @@ int cmd_train(int argc, char **argv) {
       NEED("--max-batches");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-batches must be a positive integer");
       cfg.max_batches = (int32_t)iv;
+    } else if (FLAG("--on-nan")) {
+      NEED("--on-nan");
+      if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
+      else if (!strcmp(v, "skip")) cfg.on_nan = CLNET_ON_NAN_SKIP;
+      else return cli_usage_error("train", "--on-nan must be stop or skip, got '%s'", v);
     } else if (FLAG("--stop-after")) { /* for tests: as if Ctrl-C came after N steps */
       NEED("--stop-after");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--stop-after must be a positive integer");

@@ -53,6 +53,7 @@ typedef struct {
   int32_t init; /* 0 zeros, 1 ones, 2 glorot */
   int64_t fan_in, fan_out;
   clnet_buf value, grad, m, v;
+  clnet_buf shadow; /* statistics only, with keep_stats: the value before the last step */
 } param;
 
 typedef struct {
@@ -78,6 +79,9 @@ struct clnet_graph {
   clnet_ctx *ctx;
   int32_t max_batch, batch;
   clnet_buf labels, result, grad_tmp;
+  clnet_buf nonfinite;   /* int32 flag: some parameter gradient of the last step is NaN/Inf */
+  int32_t grads_finite;  /* read back with the loss */
+  int32_t keep_stats;    /* shadow the BN statistics before each training forward */
   clnet_buf grad_bufs[MAX_TENSORS];
   size_t grad_buf_floats[MAX_TENSORS];
   int32_t n_grad_bufs;
@@ -110,6 +114,7 @@ static void release(clnet_graph *g) {
     clnet_buf_free(c, &g->params[i].grad);
     clnet_buf_free(c, &g->params[i].m);
     clnet_buf_free(c, &g->params[i].v);
+    clnet_buf_free(c, &g->params[i].shadow);
   }
   for (int32_t i = 0; i < g->n_layers; ++i) {
     clnet_buf_free(c, &g->layers[i].save_mean);
@@ -119,6 +124,7 @@ static void release(clnet_graph *g) {
   for (int32_t i = 0; i < g->n_grad_bufs; ++i) clnet_buf_free(c, &g->grad_bufs[i]);
   clnet_buf_free(c, &g->labels);
   clnet_buf_free(c, &g->result);
+  clnet_buf_free(c, &g->nonfinite);
   clnet_buf_free(c, &g->grad_tmp);
   g->n_grad_bufs = 0;
   g->ctx = NULL;
@@ -531,6 +537,8 @@ clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch
   }
   CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)max_batch * 4, "labels", &g->labels), st, fail);
   CLNET_TRY_GOTO(clnet_buf_alloc(ctx, 8, "loss result", &g->result), st, fail);
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, 4, "non-finite gradient flag", &g->nonfinite), st, fail);
+  g->keep_stats = 0;
   return CLNET_SUCCESS;
 fail:
   release(g);
@@ -725,10 +733,44 @@ static clnet_status require_batch(const clnet_graph *g) {
 
 clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss_out, int32_t *correct) {
   CLNET_TRY(require_batch(g));
+  for (int32_t i = 0; g->keep_stats && i < g->n_params; ++i)
+    if (g->params[i].kind == CLNET_PARAM_STATISTIC)
+      CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].value, 0, &g->params[i].shadow, 0, (size_t)g->params[i].count * 4));
   CLNET_TRY(forward(g, 1));
   CLNET_TRY(loss_enqueue(g));
   CLNET_TRY(backward(g)); /* enqueued before the read-back so the device never idles */
-  return loss_read(g, loss_out, correct);
+  CLNET_TRY(clnet_buf_fill(g->ctx, &g->nonfinite, 0, 4, 0));
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if (g->params[i].kind == CLNET_PARAM_TRAINABLE)
+      CLNET_TRY(clnet_nonfinite_flag(g->ctx, g->params[i].count, &g->params[i].grad, &g->nonfinite));
+  CLNET_TRY(loss_read(g, loss_out, correct));
+  int32_t flag = 0;
+  CLNET_TRY(clnet_buf_read(g->ctx, &g->nonfinite, 0, 4, &flag));
+  g->grads_finite = !flag;
+  return CLNET_SUCCESS;
+}
+
+int32_t clnet_graph_gradients_finite(const clnet_graph *g) { return g->grads_finite; }
+
+clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  for (int32_t i = 0; enable && i < g->n_params; ++i) {
+    param *p = &g->params[i];
+    if (p->kind != CLNET_PARAM_STATISTIC || p->shadow.bytes) continue;
+    char what[160];
+    snprintf(what, sizeof what, "%s (before the step)", p->name);
+    CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)p->count * 4, what, &p->shadow));
+  }
+  g->keep_stats = enable;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_restore_statistics(clnet_graph *g) {
+  if (!g->keep_stats) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "statistics were not kept (clnet_graph_keep_statistics)");
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if (g->params[i].kind == CLNET_PARAM_STATISTIC)
+      CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].shadow, 0, &g->params[i].value, 0, (size_t)g->params[i].count * 4));
+  return CLNET_SUCCESS;
 }
 
 clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps) {

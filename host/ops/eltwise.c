@@ -1,4 +1,4 @@
-/* ReLU, residual add, gradient accumulation: cl/eltwise.cl and ops/ref/eltwise_ref.c. */
+/* ReLU, residual add, gradient accumulation, the non-finite flag: cl/eltwise.cl and ops/ref/eltwise_ref.c. */
 #include "ops/common.h"
 
 static clnet_status launch_1d(clnet_ctx *ctx, const char *kernel, int64_t count, int32_t nargs,
@@ -57,4 +57,16 @@ clnet_status clnet_accumulate(clnet_ctx *ctx, int64_t count, const clnet_buf *x,
   }
   clnet_karg a[] = {CLNET_ARG_I32(count), CLNET_ARG_BUF(x), CLNET_ARG_BUF(y)};
   return launch_1d(ctx, "accumulate", count, 3, a);
+}
+
+clnet_status clnet_nonfinite_flag(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *flag) {
+  CLNET_TRY(clnet_require_int_range("nonfinite_flag", count));
+  CLNET_TRY(clnet_require_buf("nonfinite_flag", "x", x, count, 4));
+  CLNET_TRY(clnet_require_buf("nonfinite_flag", "flag", flag, 1, 4));
+  if (ctx->is_ref) {
+    clnet_ref_nonfinite_flag(count, CF32(x), I32(flag));
+    return CLNET_SUCCESS;
+  }
+  clnet_karg a[] = {CLNET_ARG_I32(count), CLNET_ARG_BUF(x), CLNET_ARG_BUF(flag)};
+  return launch_1d(ctx, "nonfinite_flag", count, 3, a);
 }

@@ -4,6 +4,7 @@
  * model/run configuration and the data-order state. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,12 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
       }
       bufs[nt] = b;
       CLNET_TRY_GOTO(clnet_graph_param_read(g, i, fields[f], b), st, out);
+      for (int64_t j = 0; j < info.count; ++j)
+        if (!isfinite(b[j])) {
+          st = clnet_set_error(CLNET_ERR_NUMERIC, "%s: not written: %s%s[%lld] is %g (the previous checkpoint is kept)",
+                               path, prefix[f], info.name, (long long)j, (double)b[j]);
+          goto out;
+        }
       snprintf(names[nt], sizeof names[nt], "%s%s", prefix[f], info.name);
       t[nt] = (clnet_st_tensor){.name = names[nt], .dtype = CLNET_DTYPE_F32, .ndim = info.ndim, .data = b};
       memcpy(t[nt].shape, info.shape, sizeof info.shape);

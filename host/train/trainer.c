@@ -188,6 +188,8 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
   }
   CLNET_TRY_GOTO(clnet_graph_setup(g, ctx, cfg->batch), st, out);
   CLNET_TRY_GOTO(clnet_graph_init_params(g, cfg->seed), st, out);
+  if (cfg->on_nan == CLNET_ON_NAN_SKIP) CLNET_TRY_GOTO(clnet_graph_keep_statistics(g, 1), st, out);
+  int64_t skipped = 0;
 
   clnet_checkpoint_meta meta = {.epoch = 0, .depth = cfg->depth, .width = cfg->width, .in_h = train.height,
                                 .in_w = train.width, .in_c = train.channels, .classes = train.classes,
@@ -253,14 +255,23 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
       int32_t correct = 0;
       CLNET_TRY_GOTO(clnet_graph_set_batch(g, b.images, b.labels, b.count), st, out);
       CLNET_TRY_GOTO(clnet_graph_forward_backward(g, &loss, &correct), st, out);
-      if (!isfinite(loss)) {
+      if (!isfinite(loss) || !clnet_graph_gradients_finite(g)) {
         const char *where = NULL;
         clnet_graph_find_nonfinite(g, &where);
-        st = clnet_set_error(CLNET_ERR_NUMERIC,
-                             "epoch %d batch %d: the loss is %g (first non-finite values in layer '%s'); "
-                             "stopped before the update, the last checkpoint is intact",
-                             epoch + 1, bi + 1, (double)loss, where ? where : "?");
-        goto out;
+        if (cfg->on_nan != CLNET_ON_NAN_SKIP) {
+          st = clnet_set_error(CLNET_ERR_NUMERIC,
+                               "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'); "
+                               "stopped before the update, the last checkpoint is intact (--on-nan skip would go on)",
+                               epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "",
+                               where ? where : "?");
+          goto out;
+        }
+        CLNET_TRY_GOTO(clnet_graph_restore_statistics(g), st, out);
+        ++skipped;
+        say(cb, "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'): step skipped (%lld so far)",
+            epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where ? where : "?",
+            (long long)skipped);
+        continue;
       }
       CLNET_TRY_GOTO(clnet_graph_apply_adam(g, (float)cfg->lr, 0.9f, 0.999f, 1e-7f), st, out);
       loss_sum += (double)loss * b.count;

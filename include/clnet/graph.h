@@ -98,6 +98,14 @@ clnet_status clnet_graph_set_batch(clnet_graph *g, const float *images, const in
 /* Training-mode forward, loss, backward: gradients of every trainable
  * parameter (moving statistics updated). Reads back loss and correct-count. */
 clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss, int32_t *correct);
+/* After forward_backward: 1 when every parameter gradient is finite (the
+ * step's one extra read-back is this flag). */
+int32_t clnet_graph_gradients_finite(const clnet_graph *g);
+/* With `enable`, every forward_backward first copies the BN moving statistics
+ * aside, so that clnet_graph_restore_statistics can undo a step's updates
+ * (used to skip a step whose loss or gradients are not finite). */
+clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable);
+clnet_status clnet_graph_restore_statistics(clnet_graph *g);
 /* One Adam step (step counter + 1) over every trainable parameter. */
 clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps);
 /* Inference-mode forward and loss on the current batch. */

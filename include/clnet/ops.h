@@ -114,6 +114,10 @@ clnet_status clnet_add_forward(clnet_ctx *ctx, int64_t count, const clnet_buf *a
 /* y += x (gradient accumulation where a tensor has two consumers). */
 clnet_status clnet_accumulate(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *y);
 
+/* flag (one int32) = 1 when any of the `count` floats of x is NaN or Inf;
+ * left as it is otherwise, so one zeroed flag can collect several tensors. */
+clnet_status clnet_nonfinite_flag(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *flag);
+
 /* ---- pooling --------------------------------------------------------------- */
 typedef struct clnet_pool_desc {
   int32_t n, in_h, in_w, c; /* input (N, H, W, C) */

@@ -13,6 +13,11 @@ extern "C" {
 
 #define CLNET_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 
+enum {
+  CLNET_ON_NAN_STOP = 0, /* stop before the update, name the layer; the last checkpoint stays intact */
+  CLNET_ON_NAN_SKIP = 1, /* undo the step's BN statistics, skip its update, report it, go on */
+};
+
 typedef struct clnet_train_config {
   const char *data_dir; /* NULL: CLNET_DEFAULT_DATA_DIR */
   const char *out_dir;  /* history.csv, curves.png, last.safetensors, best.safetensors */
@@ -25,6 +30,7 @@ typedef struct clnet_train_config {
   int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
   int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
   int32_t stop_after;   /* > 0: behave as if a stop was requested after this many steps (for tests) */
+  int32_t on_nan;       /* a step whose loss or gradients are NaN/Inf: CLNET_ON_NAN_STOP or _SKIP */
 } clnet_train_config;
 
 typedef struct clnet_train_progress {

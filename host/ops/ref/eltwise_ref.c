@@ -1,4 +1,6 @@
 /* Reference: ReLU, residual add, gradient accumulation. */
+#include <math.h>
+
 #include "ops/ref/ref.h"
 
 void REF(relu_forward)(int64_t count, const real *x, real *y) {
@@ -15,4 +17,9 @@ void REF(add_forward)(int64_t count, const real *a, const real *b, real *y) {
 
 void REF(accumulate)(int64_t count, const real *x, real *y) {
   for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+}
+
+void REF(nonfinite_flag)(int64_t count, const real *x, int32_t *flag) {
+  for (int64_t i = 0; i < count; ++i)
+    if (!isfinite(x[i])) flag[0] = 1;
 }

@@ -18,6 +18,7 @@
   void REF(relu_backward)(int64_t count, const real *y, const real *dy, real *dx); \
   void REF(add_forward)(int64_t count, const real *a, const real *b, real *y); \
   void REF(accumulate)(int64_t count, const real *x, real *y); \
+  void REF(nonfinite_flag)(int64_t count, const real *x, int32_t *flag); \
   /* gemm: row-major, see clnet_gemm */ \
   void REF(gemm)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, real alpha, \
                  const real *a, int32_t lda, const real *b, int32_t ldb, real beta, real *c, int32_t ldc); \
