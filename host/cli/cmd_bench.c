@@ -64,7 +64,7 @@ static clnet_status time_op(bench_env *e, op_fn fn, void *state, int which, doub
 static void report(bench_env *e, const char *op, const char *shape, double first, double t, double gflop, double gbytes) {
   double rate = gflop > 0 ? gflop / t : gbytes / t;
   double peak = gflop > 0 ? e->peak_gflops : e->peak_gbs;
-  printf("%-24s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
+  printf("%-30s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
          t * 1e3, rate, gflop > 0 ? "GF/s" : "GB/s", peak > 0 ? 100 * rate / peak : 0);
   fflush(stdout);
   if (e->json)
@@ -163,7 +163,10 @@ static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_
     static const char *const names[3] = {"conv forward", "conv backward-data", "conv backward-filter"};
     for (int wh = B_FWD; wh <= B_BWD_FILTER; ++wh) {
       CLNET_TRY_GOTO(time_op(e, run_layer, &s, wh, &first, &t), st, out);
-      report(e, names[wh], shape, first, t, gflop, 0);
+      clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
+      if (!clnet_ctx_is_ref(c)) CLNET_TRY_GOTO(clnet_conv2d_algo_chosen(c, &s.conv, (clnet_conv_pass)wh, &algo), st, out);
+      snprintf(name, sizeof name, "%s [%s]", names[wh], clnet_ctx_is_ref(c) ? "ref" : clnet_conv_algo_str(algo));
+      report(e, name, shape, first, t, gflop, 0);
     }
   } else if (li->kind == CLNET_LAYER_DENSE) {
     double gflop = 2.0 * (double)nin * li->out_c / 1e9;
@@ -248,6 +251,8 @@ int cmd_bench(int argc, char **argv) {
   const char *device = NULL, *v = NULL, *json_path = NULL, *model = NULL, *op = NULL;
   int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
   int32_t ih = 32, iw = 32, ic = 3;
+  clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
+  int algo_set = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -255,14 +260,17 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
+             "                   [--algo auto|gemm|direct]\n"
              "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
              "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
              "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
              "GB/s (minimal traffic), and the share of the device's measured peak.\n"
-             "--model: training-step throughput and peak device memory after two warm-up steps.\n");
+             "--model: training-step throughput and peak device memory after two warm-up steps.\n"
+             "--algo: force a convolution algorithm (default auto; each conv row shows the one used).\n");
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
+    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm or direct, got '%s'", v); algo_set = 1; }
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
     else if (FLAG("--model")) { NEED("--model"); model = v; }
     else if (FLAG("--batch")) { NEED("--batch"); if (!cli_parse_pos_int(v, 65536, &batch)) return cli_usage_error("bench", "--batch must be in 1..65536"); }
@@ -285,6 +293,7 @@ int cmd_bench(int argc, char **argv) {
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) return rc;
+  if (algo_set) clnet_ctx_set_conv_algo(ctx, algo);
   clnet_graph *g = NULL;
   clnet_resnet_config cfg = {.depth = (int32_t)depth, .width = (int32_t)width, .in_h = ih, .in_w = iw, .in_c = ic, .classes = 10};
   clnet_status st = clnet_resnet_build(&cfg, &g);
@@ -319,7 +328,7 @@ int cmd_bench(int argc, char **argv) {
   if (e.json)
     fprintf(e.json, "{\"device\": \"%s\", \"peak_gflops\": %.3f, \"peak_gbytes_per_s\": %.3f, \"batch\": %d, \"results\": [\n",
             clnet_ctx_device_name(ctx), e.peak_gflops, e.peak_gbs, (int)batch);
-  printf("%-24s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
+  printf("%-30s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
   int32_t nl = clnet_graph_layer_count(g);
   for (int32_t i = 0; i < nl && st == CLNET_SUCCESS; ++i) {
     clnet_layer_info li;

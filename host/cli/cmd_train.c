@@ -95,6 +95,7 @@ static void train_usage(FILE *f) {
           "  --depth D     18 or 34 (default 18)      --width W  base channels (default 16; the seed uses 64)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
+          "  --algo A      convolution algorithm: auto (default), gemm (im2col + CLBlast) or direct\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
@@ -110,6 +111,8 @@ int cmd_train(int argc, char **argv) {
                             .width = 16, .lr = 1e-3, .seed = 1};
   const char *device = NULL, *v = NULL;
   int64_t iv;
+  clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
+  int algo_set = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -154,6 +157,11 @@ int cmd_train(int argc, char **argv) {
       NEED("--max-batches");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-batches must be a positive integer");
       cfg.max_batches = (int32_t)iv;
+    } else if (FLAG("--algo")) {
+      NEED("--algo");
+      if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
+        return cli_usage_error("train", "--algo must be auto, gemm or direct, got '%s'", v);
+      algo_set = 1;
     } else if (FLAG("--on-nan")) {
       NEED("--on-nan");
       if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
@@ -178,6 +186,7 @@ int cmd_train(int argc, char **argv) {
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) return rc;
+  if (algo_set) clnet_ctx_set_conv_algo(ctx, algo);
   printf("device: %s\n", clnet_ctx_device_name(ctx));
   progress_state ps = {.tty = cli_is_tty(), .last_print = 0, .last_epoch = 0};
   clnet_train_callbacks cb = {.progress = on_progress, .epoch_end = on_epoch, .info = on_info,

@@ -162,7 +162,23 @@ static clnet_status gemm_split_k(clnet_ctx *ctx, int32_t m, int32_t n, int32_t K
 
 /* ---- algorithm choice ---------------------------------------------------------------------- */
 
-typedef enum conv_pass { CONV_PASS_FORWARD, CONV_PASS_BACKWARD_DATA, CONV_PASS_BACKWARD_FILTER } conv_pass;
+typedef enum conv_pass {
+  CONV_PASS_FORWARD = CLNET_CONV_PASS_FORWARD,
+  CONV_PASS_BACKWARD_DATA = CLNET_CONV_PASS_BACKWARD_DATA,
+  CONV_PASS_BACKWARD_FILTER = CLNET_CONV_PASS_BACKWARD_FILTER,
+} conv_pass;
+
+const char *clnet_conv_algo_str(clnet_conv_algo a) {
+  return a == CLNET_CONV_ALGO_GEMM ? "gemm" : a == CLNET_CONV_ALGO_DIRECT ? "direct" : "auto";
+}
+
+clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
+  if (!strcmp(name, "auto")) *out = CLNET_CONV_ALGO_AUTO;
+  else if (!strcmp(name, "gemm")) *out = CLNET_CONV_ALGO_GEMM;
+  else if (!strcmp(name, "direct")) *out = CLNET_CONV_ALGO_DIRECT;
+  else return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv algorithm '%s': must be auto, gemm or direct", name);
+  return CLNET_SUCCESS;
+}
 
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
   if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
@@ -214,14 +230,8 @@ static clnet_status conv_algo_for(clnet_ctx *ctx, const clnet_conv2d_desc *d, co
                                   clnet_conv_algo *out) {
   if (ctx->conv_algo == 0) {
     const char *e = getenv("CLNET_CONV_ALGO");
-    clnet_conv_algo a;
-    if (!e || !*e || !strcmp(e, "auto"))
-      a = CLNET_CONV_ALGO_AUTO;
-    else if (!strcmp(e, "gemm"))
-      a = CLNET_CONV_ALGO_GEMM;
-    else if (!strcmp(e, "direct"))
-      a = CLNET_CONV_ALGO_DIRECT;
-    else
+    clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
+    if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                              "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct or auto", e);
     ctx->conv_algo = (int32_t)a + 1;
@@ -229,6 +239,12 @@ static clnet_status conv_algo_for(clnet_ctx *ctx, const clnet_conv2d_desc *d, co
   clnet_conv_algo a = (clnet_conv_algo)(ctx->conv_algo - 1);
   *out = a == CLNET_CONV_ALGO_AUTO ? conv_auto_algo(ctx, d, pass) : a;
   return CLNET_SUCCESS;
+}
+
+clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                      clnet_conv_algo *out) {
+  if (ctx->is_ref) return clnet_set_error(CLNET_ERR_UNSUPPORTED, "conv2d: the reference has one algorithm");
+  return conv_algo_for(ctx, d, (conv_pass)pass, out);
 }
 
 /* ---- direct kernels (cl/conv2d_direct.cl) ------------------------------------------------- */

@@ -60,6 +60,20 @@ typedef enum clnet_conv_algo {
  * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
 
+typedef enum clnet_conv_pass {
+  CLNET_CONV_PASS_FORWARD = 0,
+  CLNET_CONV_PASS_BACKWARD_DATA = 1,
+  CLNET_CONV_PASS_BACKWARD_FILTER = 2,
+} clnet_conv_pass;
+
+/* The algorithm (GEMM or DIRECT, never AUTO) a call of `pass` with desc `d`
+ * runs on ctx: what `clnet bench` reports per layer. */
+clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                      clnet_conv_algo *out);
+/* "auto", "gemm", "direct"; parse returns INVALID_ARGUMENT for anything else. */
+const char *clnet_conv_algo_str(clnet_conv_algo algo);
+clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out);
+
 /* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in, C_out)) + b (C_out).
  * b is ignored when !has_bias. */
 clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
