@@ -139,3 +139,40 @@ Test(kill, sigkill_anywhere_then_resume_is_exact, .timeout = 900) {
   clnet_history_free(&x);
   clnet_history_free(&y);
 }
+
+/* A real Ctrl-C: the step in progress finishes, the state is saved, status 130. */
+Test(kill, sigint_saves_and_exits_130, .timeout = 300) {
+  snprintf(dir, sizeof dir, "/tmp/clnet-int-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  char p[512];
+  snprintf(p, sizeof p, "%s/data", dir);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/data/data_batch_1.bin", dir);
+  write_cifar(p, 96, 1);
+  snprintf(p, sizeof p, "%s/data/test_batch.bin", dir);
+  write_cifar(p, 32, 2);
+  const char *cli = getenv("CLNET_CLI");
+  cr_assert_not_null(cli);
+  char out_dir[300], data[300];
+  snprintf(out_dir, sizeof out_dir, "%s/int", dir);
+  snprintf(data, sizeof data, "%s/data", dir);
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl(cli, cli, "train", "--data", data, "--epochs", "1000", "--batch", "32", "--width", "2", "--out", out_dir,
+          (char *)NULL);
+    _exit(127);
+  }
+  struct timespec ts = {1, 200000000L};
+  nanosleep(&ts, NULL);
+  kill(pid, SIGINT);
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status %d", status);
+  snprintf(p, sizeof p, "%s/last.safetensors", out_dir);
+  clnet_checkpoint_meta m;
+  cr_assert_eq(clnet_checkpoint_read_meta(p, &m), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(m.epoch > 0 || m.batches_done > 0, "nothing was saved: epoch %d, batch %d", m.epoch, m.batches_done);
+}

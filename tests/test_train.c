@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clnet/io.h"
+#include "clnet/train.h"
 #include "core/rng.h"
 
 static char dir[256];
@@ -242,4 +243,48 @@ Test(train, nan_skip_goes_on_and_never_saves_nan, .init = make_data, .timeout = 
   snprintf(ckpt, sizeof ckpt, "%s/skip/last.safetensors", dir);
   cr_assert(all_finite(ckpt), "a checkpoint holds NaN or Inf");
   cr_assert_eq(run("train --on-nan maybe", out, sizeof out), 2, "%s", out);
+}
+
+/* The same seed on the same device: bit-identical runs, process after process. */
+Test(train, same_seed_same_bits, .init = make_data, .timeout = 300) {
+  char args[1024];
+  for (int i = 0; i < 2; ++i) {
+    snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 40 --width 4 --seed 11 --out %s/det%d", dir, dir, i);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  }
+  expect_same_runs("det0", "det1");
+}
+
+/* A checkpoint that does not fit the model is refused with the tensor's name. */
+Test(train, checkpoint_of_another_model_is_refused, .init = make_data, .timeout = 300) {
+  char args[1024], ckpt[512];
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 64 --width 4 --out %s/w4", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 64 --width 8 --out %s/w4 --resume", dir, dir);
+  cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "width 4") && strstr(out, "last.safetensors"), "%s", out);
+  snprintf(ckpt, sizeof ckpt, "%s/w4/last.safetensors", dir);
+  clnet_ctx *ref = NULL;
+  cr_assert_eq(clnet_ctx_create("ref", &ref), CLNET_SUCCESS);
+  clnet_resnet_config rc = {.depth = 18, .width = 8, .in_h = 32, .in_w = 32, .in_c = 3, .classes = 10};
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_resnet_build(&rc, &g), CLNET_SUCCESS);
+  cr_assert_eq(clnet_graph_setup(g, ref, 2), CLNET_SUCCESS);
+  clnet_checkpoint_meta m;
+  cr_assert_eq(clnet_checkpoint_load(g, ckpt, &m), CLNET_ERR_MISMATCH);
+  cr_assert(strstr(clnet_last_error(), "stem.conv.kernel") && strstr(clnet_last_error(), ckpt), "%s",
+            clnet_last_error());
+  clnet_graph_free(g);
+  clnet_ctx_free(ref);
+}
+
+Test(train, unwritable_output_is_reported, .init = make_data, .timeout = 120) {
+  char args[1024], file[512];
+  snprintf(file, sizeof file, "%s/plainfile", dir);
+  FILE *f = fopen(file, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 64 --width 4 --out %s/sub", dir, file);
+  cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, "plainfile"), "the message must name the directory:\n%s", out);
 }
