@@ -48,7 +48,8 @@ int cmd_check(int argc, char **argv) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet check [--device D] [--op NAME] [--seed S] [--verbose]\n"
              "Runs every op on D and on the CPU reference with the same random inputs and\n"
-             "compares them element by element (|a-b| <= atol + rtol*|b|, guard zones around\n"
+             "compares them element by element (|a-b| <= atol + rtol*|b|; 'of tol' is the worst\n"
+             "element's error as a share of its tolerance; guard zones around\n"
              "every device buffer), and checks the reference's backward ops against central\n"
              "finite differences in double. Exit status 0 only when every case passes.\n"
              "  --op NAME   only cases whose op name contains NAME\n"
@@ -87,7 +88,7 @@ int cmd_check(int argc, char **argv) {
     clnet_ctx_free(ref);
     return rc;
   }
-  printf("%-26s %-34s %-5s %10s %10s  %s\n", "op", "shape", "kind", "max abs", "max rel", "result");
+  printf("%-26s %-34s %-5s %10s %10s %8s  %s\n", "op", "shape", "kind", "max abs", "max rel", "of tol", "result");
   int32_t n = clnet_check_case_count(), passed = 0, failed = 0, skipped = 0;
   double t0 = now_s();
   for (int32_t i = 0; i < n; ++i) {
@@ -98,13 +99,13 @@ int cmd_check(int argc, char **argv) {
     const char *kind = c->kind == CLNET_CHECK_CROSS ? "xchk" : "grad";
     if (res.skipped) {
       ++skipped;
-      if (verbose) printf("%-26s %-34s %-5s %10s %10s  skip (no device to compare)\n", c->op, c->shape, kind, "-", "-");
+      if (verbose) printf("%-26s %-34s %-5s %10s %10s %8s  skip (no device to compare)\n", c->op, c->shape, kind, "-", "-", "-");
       continue;
     }
     int ok = st == CLNET_SUCCESS && res.passed;
     ok ? ++passed : ++failed;
-    printf("%-26s %-34s %-5s %10.3g %10.3g  %s\n", c->op, c->shape, kind, res.max_abs, res.max_rel,
-           ok ? "pass" : "FAIL");
+    printf("%-26s %-34s %-5s %10.3g %10.3g %7.0f%%  %s\n", c->op, c->shape, kind, res.max_abs, res.max_rel,
+           100 * res.worst_ratio, ok ? "pass" : "FAIL");
     if (!ok)
       printf("    seed %llu: %s\n", (unsigned long long)res.seed, res.detail[0] ? res.detail : clnet_last_error());
     fflush(stdout);
