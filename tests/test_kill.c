@@ -12,22 +12,22 @@
 #include <unistd.h>
 
 #include "clnet/train.h"
+#include "cifar_files.h"
 #include "core/rng.h"
 
 static char dir[256];
 
-static void write_cifar(const char *path, int n, uint64_t seed) {
-  FILE *f = fopen(path, "wb");
-  cr_assert_not_null(f);
-  clnet_rng r;
-  clnet_rng_seed(&r, seed);
-  unsigned char rec[3073];
-  for (int i = 0; i < n; ++i) {
-    rec[0] = (unsigned char)clnet_rng_below(&r, 10);
-    for (int p = 1; p < 3073; ++p) rec[p] = (unsigned char)(40 + 20 * (rec[0] % 3 == (p - 1) / 1024) * 5 + clnet_rng_below(&r, 30));
-    cr_assert_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
-  }
-  fclose(f);
+/* A fresh directory under /tmp with data/ holding a small CIFAR-format set. */
+static void make_kill_data(const char *pattern) {
+  snprintf(dir, sizeof dir, "%s", pattern);
+  cr_assert_not_null(mkdtemp(dir));
+  char p[512];
+  snprintf(p, sizeof p, "%s/data", dir);
+  cr_assert_eq(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s/data/data_batch_1.bin", dir);
+  write_cifar(p, 96, 1);
+  snprintf(p, sizeof p, "%s/data/test_batch.bin", dir);
+  write_cifar(p, 32, 2);
 }
 
 /* Runs clnet train and returns its exit status; kills it with SIGKILL after
@@ -63,15 +63,7 @@ static int run_train(const char *out_dir, int resume, int kill_after_ms, int *ki
 }
 
 Test(kill, sigkill_anywhere_then_resume_is_exact, .timeout = 900) {
-  snprintf(dir, sizeof dir, "/tmp/clnet-kill-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  char p[512];
-  snprintf(p, sizeof p, "%s/data", dir);
-  cr_assert_eq(mkdir(p, 0755), 0);
-  snprintf(p, sizeof p, "%s/data/data_batch_1.bin", dir);
-  write_cifar(p, 96, 1);
-  snprintf(p, sizeof p, "%s/data/test_batch.bin", dir);
-  write_cifar(p, 32, 2);
+  make_kill_data("/tmp/clnet-kill-XXXXXX");
 
   char full[300], killed_dir[300], ckpt[400];
   snprintf(full, sizeof full, "%s/full", dir);
@@ -142,15 +134,8 @@ Test(kill, sigkill_anywhere_then_resume_is_exact, .timeout = 900) {
 
 /* A real Ctrl-C: the step in progress finishes, the state is saved, status 130. */
 Test(kill, sigint_saves_and_exits_130, .timeout = 300) {
-  snprintf(dir, sizeof dir, "/tmp/clnet-int-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  make_kill_data("/tmp/clnet-int-XXXXXX");
   char p[512];
-  snprintf(p, sizeof p, "%s/data", dir);
-  cr_assert_eq(mkdir(p, 0755), 0);
-  snprintf(p, sizeof p, "%s/data/data_batch_1.bin", dir);
-  write_cifar(p, 96, 1);
-  snprintf(p, sizeof p, "%s/data/test_batch.bin", dir);
-  write_cifar(p, 32, 2);
   const char *cli = getenv("CLNET_CLI");
   cr_assert_not_null(cli);
   char out_dir[300], data[300];

@@ -12,33 +12,13 @@
 
 #include "clnet/io.h"
 #include "clnet/train.h"
-#include "core/rng.h"
+#include "cifar_files.h"
 
 static char dir[256];
 static const char *cli(void) {
   const char *p = getenv("CLNET_CLI");
   cr_assert_not_null(p, "CLNET_CLI must point to the clnet executable (ctest sets it)");
   return p;
-}
-
-/* A learnable CIFAR-format set: the class sets which colour channel is bright. */
-static void write_cifar(const char *path, int n, uint64_t seed) {
-  FILE *f = fopen(path, "wb");
-  cr_assert_not_null(f);
-  clnet_rng r;
-  clnet_rng_seed(&r, seed);
-  unsigned char rec[3073];
-  for (int i = 0; i < n; ++i) {
-    int label = (int)clnet_rng_below(&r, 10);
-    rec[0] = (unsigned char)label;
-    for (int c = 0; c < 3; ++c)
-      for (int p = 0; p < 1024; ++p) {
-        int base = (label % 3 == c) ? 150 + 10 * (label / 3) : 40;
-        rec[1 + c * 1024 + p] = (unsigned char)(base + (int)clnet_rng_below(&r, 40));
-      }
-    cr_assert_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
-  }
-  fclose(f);
 }
 
 static void make_data(void) {
