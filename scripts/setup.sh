@@ -16,6 +16,7 @@ PACKAGES=(
   zlib1g-dev                                # gzipped IDX files, checksums
   libcjson-dev                              # safetensors headers
   libplplot-dev plplot-driver-cairo         # curves.png
+  libopenmpi-dev openmpi-bin                # data-parallel training across processes (mpirun)
   dataset-fashion-mnist                     # the default data set
 )
 

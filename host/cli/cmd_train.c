@@ -84,8 +84,9 @@ static int on_should_stop(void *user) {
 
 static void train_usage(FILE *f) {
   fprintf(f,
-          "usage: clnet train [--device D] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
+          "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
           "                   [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
+          "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains the seed's ResNet with Adam and softmax cross-entropy, validating on the\n"
           "test split after every epoch.\n"
           "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
@@ -99,6 +100,13 @@ static void train_usage(FILE *f) {
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
+          "  --device L    a comma-separated list trains data-parallel, one replica per entry\n"
+          "                (an entry may repeat: two replicas on one device). Under mpirun the\n"
+          "                entries are dealt to the ranks of each machine by local rank.\n"
+          "  --shares L    relative share of each device of a batch, e.g. 3,1 (default: equal\n"
+          "                for equal devices, measured speed otherwise)\n"
+          "  --verify-replicas  check after every step that all replicas hold identical weights\n"
+          "  --step-log F  write epoch,batch,step,loss,accuracy,images per step to F (CSV)\n"
           "Ctrl-C finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
@@ -106,10 +114,84 @@ static void train_usage(FILE *f) {
           CLNET_DEFAULT_DATA_DIR);
 }
 
+#define MAX_TRAIN_DEVICES 64
+
+/* The contexts of the replicas: one per distinct selector; a repeated selector shares its context. */
+typedef struct {
+  clnet_ctx *ctx[MAX_TRAIN_DEVICES];
+  int32_t n;
+  clnet_ctx *owned[MAX_TRAIN_DEVICES];
+  int32_t n_owned;
+} device_list;
+
+static void close_devices(device_list *d) {
+  for (int32_t i = 0; i < d->n_owned; ++i) clnet_ctx_free(d->owned[i]);
+  d->n = d->n_owned = 0;
+}
+
+/* Splits "a,b,c" into selectors; under MPI a rank takes the entries local_rank, local_rank +
+ * local_size, ... (or entry local_rank mod count when there are fewer entries than ranks). */
+static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
+  memset(d, 0, sizeof *d);
+  char buf[1024], *sel[MAX_TRAIN_DEVICES];
+  int32_t n = 0;
+  if (!list) list = getenv("CLNET_DEVICE");
+  if (!list || !*list) {
+    sel[n++] = NULL;
+  } else {
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "--device: at most %d devices", MAX_TRAIN_DEVICES);
+      sel[n++] = t;
+    }
+    if (n == 0) return cli_usage_error("train", "--device: empty device list '%s'", list);
+  }
+  int32_t lr = clnet_comm_local_rank(comm), ls = clnet_comm_local_size(comm);
+  char *mine[MAX_TRAIN_DEVICES];
+  int32_t m = 0;
+  if (ls > 1 && n >= ls) {
+    for (int32_t i = lr; i < n; i += ls) mine[m++] = sel[i];
+  } else {
+    if (ls > 1) mine[m++] = sel[lr % n];
+    else
+      for (int32_t i = 0; i < n; ++i) mine[m++] = sel[i];
+  }
+  for (int32_t i = 0; i < m; ++i) {
+    int32_t same = -1;
+    for (int32_t j = 0; j < i && same < 0; ++j)
+      if ((!mine[i] && !mine[j]) || (mine[i] && mine[j] && !strcmp(mine[i], mine[j]))) same = j;
+    if (same >= 0) {
+      d->ctx[d->n++] = d->ctx[same];
+      continue;
+    }
+    clnet_ctx *c = NULL;
+    int rc = cli_open_ctx(mine[i], &c);
+    if (rc != CLI_OK) {
+      close_devices(d);
+      return rc;
+    }
+    d->owned[d->n_owned++] = c;
+    d->ctx[d->n++] = c;
+  }
+  return CLI_OK;
+}
+
+/* "3,1.5,1" -> weights; returns how many, or -1 when one is not a positive number. */
+static int32_t parse_shares(const char *s, double *w) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", s);
+  int32_t n = 0;
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (n == MAX_TRAIN_DEVICES || !cli_parse_double(t, &w[n]) || !(w[n] > 0)) return -1;
+    ++n;
+  }
+  return n;
+}
+
 int cmd_train(int argc, char **argv) {
   clnet_train_config cfg = {.data_dir = NULL, .out_dir = "runs/latest", .epochs = 3, .batch = 256, .depth = 18,
                             .width = 16, .lr = 1e-3, .seed = 1};
-  const char *device = NULL, *v = NULL;
+  const char *device = NULL, *v = NULL, *shares_arg = NULL;
   int64_t iv;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
   int algo_set = 0;
@@ -175,6 +257,14 @@ int cmd_train(int argc, char **argv) {
       NEED("--max-eval");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-eval must be a positive integer");
       cfg.max_eval = (int32_t)iv;
+    } else if (FLAG("--step-log")) {
+      NEED("--step-log");
+      cfg.step_log = v;
+    } else if (FLAG("--shares")) {
+      NEED("--shares");
+      shares_arg = v;
+    } else if (!strcmp(argv[i], "--verify-replicas")) {
+      cfg.verify_replicas = 1;
     } else if (!strcmp(argv[i], "--resume")) {
       cfg.resume = 1;
     } else {
@@ -183,25 +273,66 @@ int cmd_train(int argc, char **argv) {
 #undef FLAG
 #undef NEED
   }
-  clnet_ctx *ctx = NULL;
-  int rc = cli_open_ctx(device, &ctx);
-  if (rc != CLI_OK) return rc;
-  if (algo_set) clnet_ctx_set_conv_algo(ctx, algo);
-  printf("device: %s\n", clnet_ctx_device_name(ctx));
-  progress_state ps = {.tty = cli_is_tty(), .last_print = 0, .last_epoch = 0};
+  clnet_comm *comm = NULL;
+  clnet_status st = clnet_comm_create(&argc, &argv, &comm);
+  if (st != CLNET_SUCCESS) return cli_fail(st, "starting MPI");
+  const int32_t rank = clnet_comm_rank(comm), ranks = clnet_comm_size(comm);
+  device_list devs;
+  int rc = open_devices(device, comm, &devs);
+  if (rc != CLI_OK) {
+    clnet_comm_abort(comm, rc);
+    clnet_comm_free(comm);
+    return rc;
+  }
+  double shares[MAX_TRAIN_DEVICES];
+  if (shares_arg) {
+    int32_t n = parse_shares(shares_arg, shares);
+    if (n != devs.n) {
+      int32_t want = devs.n;
+      close_devices(&devs);
+      clnet_comm_abort(comm, CLI_USAGE);
+      clnet_comm_free(comm);
+      return cli_usage_error("train", "--shares needs %d positive numbers (one per device), got '%s'", want,
+                             shares_arg);
+    }
+    cfg.shares = shares;
+  }
+  for (int32_t i = 0; algo_set && i < devs.n; ++i) clnet_ctx_set_conv_algo(devs.ctx[i], algo);
+  if (rank == 0) {
+    for (int32_t i = 0; i < devs.n; ++i)
+      if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));
+      else printf("device %d: %s\n", i, clnet_ctx_device_name(devs.ctx[i]));
+    if (ranks > 1) printf("MPI: %d ranks\n", ranks);
+  }
+  /* under mpirun stdout is a pseudo-terminal of the launcher, whatever the user's is: plain lines */
+  progress_state ps = {.tty = cli_is_tty() && !clnet_mpi_launched(), .last_print = 0, .last_epoch = 0};
   clnet_train_callbacks cb = {.progress = on_progress, .epoch_end = on_epoch, .info = on_info,
                               .should_stop = on_should_stop, .user = &ps};
   signal(SIGINT, on_sigint);
   clnet_train_summary sum;
-  clnet_status st = clnet_train_run(ctx, &cfg, &cb, &sum);
+  st = clnet_train_run_parallel(devs.ctx, devs.n, comm, &cfg, &cb, &sum);
   if (ps.tty) printf("\r\033[K");
-  clnet_ctx_stats s = clnet_ctx_get_stats(ctx);
-  clnet_ctx_free(ctx);
+  clnet_ctx_stats s = clnet_ctx_get_stats(devs.ctx[0]);
+  for (int32_t i = 1; i < devs.n; ++i) {
+    clnet_ctx_stats si = clnet_ctx_get_stats(devs.ctx[i]);
+    if (si.bytes_peak > s.bytes_peak) s.bytes_peak = si.bytes_peak;
+  }
+  close_devices(&devs);
   if (st == CLNET_ERR_INTERRUPTED) {
-    fprintf(stderr, "clnet: train: %s\n", clnet_last_error());
+    if (rank == 0) fprintf(stderr, "clnet: train: %s\n", clnet_last_error());
+    clnet_comm_free(comm);
     return CLI_INTERRUPTED;
   }
-  if (st != CLNET_SUCCESS) return cli_fail(st, "train");
+  if (st != CLNET_SUCCESS) {
+    char what[32];
+    snprintf(what, sizeof what, ranks > 1 ? "train (rank %d)" : "train", rank);
+    int code = cli_fail(st, what);
+    clnet_comm_abort(comm, code); /* the other ranks would wait for this one forever */
+    clnet_comm_free(comm);
+    return code;
+  }
+  clnet_comm_free(comm);
+  if (rank != 0) return CLI_OK;
   printf("done: %d epochs in %.1f s, final val_accuracy %.4f, best %.4f; kernels: %d compiled, %d from cache "
          "(%.1f s); peak device memory %.1f MiB\nwrote %s/history.csv, %s/curves.png, %s/last.safetensors, "
          "%s/best.safetensors\n",

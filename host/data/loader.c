@@ -45,6 +45,8 @@ struct clnet_loader {
   float *slot_images[RING]; /* each (slot_cap, H, W, C) */
   int32_t *slot_labels[RING]; /* each (slot_cap) */
   int32_t slot_count[RING];
+  int32_t slot_global[RING]; /* images in the whole (unsharded) batch */
+  int32_t shard_index, shard_count;
 
   pthread_t thread;
   pthread_mutex_t mu;
@@ -62,9 +64,14 @@ struct clnet_loader {
 static void fill_batch(clnet_loader *l, int slot, int32_t j) {
   const clnet_dataset *ds = l->ds;
   const int32_t H = ds->height, W = ds->width, C = ds->channels;
-  const int32_t p0 = j * l->batch;
-  int32_t n = ds->count - p0;
-  if (n > l->batch) n = l->batch;
+  int32_t whole = ds->count - j * l->batch; /* images in the global batch j */
+  if (whole > l->batch) whole = l->batch;
+  /* this shard's contiguous part of it: [whole*s/S, whole*(s+1)/S) */
+  const int32_t lo = (int32_t)((int64_t)whole * l->shard_index / l->shard_count);
+  const int32_t hi = (int32_t)((int64_t)whole * (l->shard_index + 1) / l->shard_count);
+  const int32_t p0 = j * l->batch + lo;
+  const int32_t n = hi - lo;
+  l->slot_global[slot] = whole;
   float *out = l->slot_images[slot]; /* (n, H, W, C) */
   int32_t *labels = l->slot_labels[slot];
   for (int32_t k = 0; k < n; k++) {
@@ -162,6 +169,10 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
                              "clnet_loader_create: channel %d has mean %g, std %g; both must be finite "
                              "and std > 0", (int)c, (double)cfg->mean[c], (double)cfg->std[c]);
   }
+  const int32_t shards = cfg->shard_count > 0 ? cfg->shard_count : 1;
+  if (cfg->shard_count < 0 || cfg->shard_index < 0 || cfg->shard_index >= shards)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: shard %d of %d does not exist",
+                           (int)cfg->shard_index, (int)cfg->shard_count);
   const int32_t slot_cap = cfg->batch < ds->count ? cfg->batch : ds->count;
   const uint64_t hw = (uint64_t)ds->height * (uint64_t)ds->width; /* < 2^62 */
   const uint64_t image_elems = hw <= SIZE_MAX / (uint64_t)ds->channels ? hw * (uint64_t)ds->channels : 0;
@@ -175,6 +186,8 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
   if (!l) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "clnet_loader_create: out of memory");
   l->ds = ds;
   l->batch = cfg->batch;
+  l->shard_index = cfg->shard_index;
+  l->shard_count = shards;
   l->shuffle = cfg->shuffle != 0;
   l->flip = cfg->flip != 0;
   l->seed = cfg->seed;
@@ -289,6 +302,7 @@ clnet_status clnet_loader_next(clnet_loader *l, clnet_batch *batch, int32_t *has
   while (l->produced <= l->consumed) pthread_cond_wait(&l->ready_cv, &l->mu);
   const int slot = l->consumed % RING;
   batch->count = l->slot_count[slot];
+  batch->global_count = l->slot_global[slot];
   batch->index = l->first + l->consumed;
   batch->images = l->slot_images[slot];
   batch->labels = l->slot_labels[slot];

@@ -87,6 +87,13 @@ struct clnet_graph {
   int32_t n_grad_bufs;
   int64_t adam_t;
   int32_t planned;
+  /* gradient streaming (clnet_graph_stream_gradients): during the backward pass each trainable
+   * gradient is copied, without waiting, into grad_host + grad_offset[i] as soon as its layer's
+   * backward has been enqueued; grad_event[i] completes when the copy has landed. */
+  float *grad_host;
+  int64_t grad_offset[MAX_PARAMS];
+  cl_event grad_event[MAX_PARAMS];
+  int32_t step_started; /* clnet_graph_step_start without its step_finish yet */
 };
 
 static int64_t tensor_floats(const tensor *t, int32_t n) { return (int64_t)n * t->h * t->w * t->c; }
@@ -104,9 +111,15 @@ clnet_status clnet_graph_create(int32_t in_h, int32_t in_w, int32_t in_c, clnet_
   return CLNET_SUCCESS;
 }
 
+static void drain_gradient_copies(clnet_graph *g) {
+  for (int32_t i = 0; i < g->n_params; ++i) clnet_event_wait_release(&g->grad_event[i]);
+}
+
 static void release(clnet_graph *g) {
   if (!g->ctx) return;
   clnet_ctx *c = g->ctx;
+  drain_gradient_copies(g);
+  g->step_started = 0;
   for (int32_t i = 0; i < g->n_tensors; ++i)
     if (g->tensors[i].storage == i) clnet_buf_free(c, &g->tensors[i].value);
   for (int32_t i = 0; i < g->n_params; ++i) {
@@ -677,6 +690,19 @@ static clnet_status dx_finish(clnet_graph *g, const layer *l, int32_t j) {
   return clnet_accumulate(g->ctx, tensor_floats(&g->tensors[t], g->batch), &g->grad_tmp, grad_of(g, t));
 }
 
+/* With streaming on: enqueue the host copies of layer l's parameter gradients (just enqueued). */
+static clnet_status stream_layer_gradients(clnet_graph *g, const layer *l) {
+  if (!g->grad_host || !(l->kind == L_CONV || l->kind == L_BN || l->kind == L_DENSE)) return CLNET_SUCCESS;
+  for (int32_t j = 0; j < 2; ++j) {
+    int32_t i = l->p[j];
+    param *p = &g->params[i];
+    clnet_event_wait_release(&g->grad_event[i]); /* a copy of an abandoned step */
+    CLNET_TRY(clnet_buf_read_async(g->ctx, &p->grad, 0, (size_t)p->count * 4, g->grad_host + g->grad_offset[i],
+                                   &g->grad_event[i]));
+  }
+  return CLNET_SUCCESS;
+}
+
 static clnet_status backward(clnet_graph *g) {
   clnet_ctx *c = g->ctx;
   for (int32_t i = g->n_layers - 1; i >= 0; --i) {
@@ -721,6 +747,7 @@ static clnet_status backward(clnet_graph *g) {
         break;
     }
     if (st == CLNET_SUCCESS && need_dx) st = dx_finish(g, l, 0);
+    if (st == CLNET_SUCCESS) st = stream_layer_gradients(g, l);
     if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "backward of layer '%s'", l->name);
   }
   return CLNET_SUCCESS;
@@ -731,22 +758,87 @@ static clnet_status require_batch(const clnet_graph *g) {
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss_out, int32_t *correct) {
+clnet_status clnet_graph_step_start(clnet_graph *g) {
   CLNET_TRY(require_batch(g));
+  g->step_started = 0;
   for (int32_t i = 0; g->keep_stats && i < g->n_params; ++i)
     if (g->params[i].kind == CLNET_PARAM_STATISTIC)
       CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].value, 0, &g->params[i].shadow, 0, (size_t)g->params[i].count * 4));
   CLNET_TRY(forward(g, 1));
   CLNET_TRY(loss_enqueue(g));
-  CLNET_TRY(backward(g)); /* enqueued before the read-back so the device never idles */
+  CLNET_TRY(backward(g)); /* enqueued before any read-back so the device never idles */
   CLNET_TRY(clnet_buf_fill(g->ctx, &g->nonfinite, 0, 4, 0));
   for (int32_t i = 0; i < g->n_params; ++i)
     if (g->params[i].kind == CLNET_PARAM_TRAINABLE)
       CLNET_TRY(clnet_nonfinite_flag(g->ctx, g->params[i].count, &g->params[i].grad, &g->nonfinite));
-  CLNET_TRY(loss_read(g, loss_out, correct));
+  if (!g->ctx->is_ref) CLNET_CL_CHECK(clFlush(g->ctx->queue)); /* start the device while the host goes on */
+  g->step_started = 1;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_step_finish(clnet_graph *g, float *loss_out, int32_t *correct) {
+  if (!g->step_started)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "step_finish without a step_start before it");
+  g->step_started = 0;
+  clnet_status st = loss_read(g, loss_out, correct);
   int32_t flag = 0;
-  CLNET_TRY(clnet_buf_read(g->ctx, &g->nonfinite, 0, 4, &flag));
+  if (st == CLNET_SUCCESS) st = clnet_buf_read(g->ctx, &g->nonfinite, 0, 4, &flag);
+  drain_gradient_copies(g); /* the queue is past them: no waiting, only releases */
   g->grads_finite = !flag;
+  return st;
+}
+
+clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss_out, int32_t *correct) {
+  CLNET_TRY(clnet_graph_step_start(g));
+  return clnet_graph_step_finish(g, loss_out, correct);
+}
+
+clnet_status clnet_graph_stream_gradients(clnet_graph *g, float *host) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  drain_gradient_copies(g);
+  int64_t off = 0;
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    g->grad_offset[i] = g->params[i].kind == CLNET_PARAM_TRAINABLE ? off : -1;
+    if (g->params[i].kind == CLNET_PARAM_TRAINABLE) off += g->params[i].count;
+  }
+  g->grad_host = host;
+  return CLNET_SUCCESS;
+}
+
+int64_t clnet_graph_gradient_offset(const clnet_graph *g, int32_t i) {
+  if (i < 0 || i >= g->n_params || g->params[i].kind != CLNET_PARAM_TRAINABLE) return -1;
+  int64_t off = 0;
+  for (int32_t j = 0; j < i; ++j)
+    if (g->params[j].kind == CLNET_PARAM_TRAINABLE) off += g->params[j].count;
+  return off;
+}
+
+int32_t clnet_graph_gradient_order(const clnet_graph *g, int32_t *params) {
+  int32_t n = 0;
+  for (int32_t i = g->n_layers - 1; i >= 0; --i) {
+    const layer *l = &g->layers[i];
+    if (l->kind == L_CONV || l->kind == L_BN || l->kind == L_DENSE)
+      for (int32_t j = 0; j < 2; ++j) params[n++] = l->p[j];
+  }
+  return n;
+}
+
+clnet_status clnet_graph_wait_gradient(clnet_graph *g, int32_t i) {
+  if (!g->grad_host) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "gradient streaming is off (clnet_graph_stream_gradients)");
+  if (i < 0 || i >= g->n_params || g->params[i].kind != CLNET_PARAM_TRAINABLE)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "parameter %d is not trainable", i);
+  return clnet_event_wait_release(&g->grad_event[i]);
+}
+
+clnet_status clnet_graph_write_gradients(clnet_graph *g, const float *host) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  int64_t off = 0;
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    param *p = &g->params[i];
+    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
+    CLNET_TRY(clnet_buf_write_async(g->ctx, &p->grad, 0, (size_t)p->count * 4, host + off));
+    off += p->count;
+  }
   return CLNET_SUCCESS;
 }
 

@@ -47,6 +47,17 @@ struct clnet_ctx {
 int32_t clnet_fault_alloc_now(clnet_ctx *ctx);
 int32_t clnet_fault_enqueue_now(clnet_ctx *ctx);
 
+/* Non-blocking copies for overlapping transfers with compute (data-parallel gradients).
+ * read_async enqueues the copy into dst and returns its event in *done (NULL when the copy
+ * has already happened, as on ref); dst must stay valid until the event completes.
+ * write_async enqueues the copy; src must stay unchanged until the queue has passed it (the
+ * in-order queue orders it before every later enqueue). */
+clnet_status clnet_buf_read_async(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst,
+                                  cl_event *done);
+clnet_status clnet_buf_write_async(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src);
+/* Waits for *ev (NULL: nothing to wait for), releases it and sets it to NULL. */
+clnet_status clnet_event_wait_release(cl_event *ev);
+
 /* One kernel argument. Build with the CLNET_ARG_* macros. */
 typedef struct clnet_karg {
   enum { CLNET_KARG_MEM, CLNET_KARG_I32, CLNET_KARG_F32, CLNET_KARG_LOCAL } kind;

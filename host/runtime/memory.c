@@ -124,6 +124,40 @@ clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset,
   return CLNET_SUCCESS;
 }
 
+clnet_status clnet_buf_read_async(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst,
+                                  cl_event *done) {
+  *done = NULL;
+  CLNET_TRY(range_check(buf, offset, bytes, "read"));
+  if (bytes == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) { /* the reference backend has finished every op when it returns */
+    memcpy(dst, (const char *)buf->host + offset, bytes);
+    return CLNET_SUCCESS;
+  }
+  CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, dst, 0, NULL, done));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_buf_write_async(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src) {
+  CLNET_TRY(range_check(buf, offset, bytes, "write"));
+  if (bytes == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    memcpy((char *)buf->host + offset, src, bytes);
+    return CLNET_SUCCESS;
+  }
+  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, src, 0, NULL, NULL));
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_event_wait_release(cl_event *ev) {
+  if (!*ev) return CLNET_SUCCESS;
+  cl_int err = clWaitForEvents(1, ev);
+  clReleaseEvent(*ev);
+  *ev = NULL;
+  if (err != CL_SUCCESS)
+    return clnet_set_error(err, "waiting for a device-to-host copy failed: %s", clnet_status_str(err));
+  return CLNET_SUCCESS;
+}
+
 clnet_status clnet_buf_fill(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, uint32_t pattern) {
   CLNET_TRY(range_check(buf, offset, bytes, "fill"));
   if (offset % 4 || bytes % 4)

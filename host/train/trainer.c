@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clnet/train.h"
+#include "clnet/dist.h"
 #include "core/error.h"
 
 static double now_s(void) {
@@ -131,7 +132,32 @@ static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
                              clnet_train_summary *summary) {
+  return clnet_train_run_parallel(&ctx, 1, NULL, cfg, cb, summary);
+}
+
+/* Same device (by name and driver) on every context: equal shares need no calibration. */
+static int32_t same_devices(clnet_ctx *const *ctxs, int32_t n) {
+  const clnet_device_info *a = clnet_ctx_device_info(ctxs[0]);
+  for (int32_t i = 1; i < n; ++i) {
+    const clnet_device_info *b = clnet_ctx_device_info(ctxs[i]);
+    if (ctxs[i] == ctxs[0]) continue;
+    if (!a || !b || strcmp(a->name, b->name) || strcmp(a->driver_version, b->driver_version)) return 0;
+  }
+  return 1;
+}
+
+clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, clnet_comm *comm,
+                                      const clnet_train_config *cfg, const clnet_train_callbacks *user_cb,
+                                      clnet_train_summary *summary) {
   memset(summary, 0, sizeof *summary);
+  const int32_t rank = clnet_comm_rank(comm), ranks = clnet_comm_size(comm), root = rank == 0;
+  /* only rank 0 reports; every rank polls should_stop (the ranks agree on it every step) */
+  const clnet_train_callbacks *cb = root ? user_cb : NULL;
+  clnet_graph *graphs[64] = {0};
+  clnet_replicas *reps = NULL;
+  FILE *step_log = NULL;
+  if (n_ctx < 1 || n_ctx > 64)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: %d devices, between 1 and 64 are supported", n_ctx);
   const char *data_dir = cfg->data_dir ? cfg->data_dir : CLNET_DEFAULT_DATA_DIR;
   clnet_dataset train = {0}, test = {0};
   clnet_graph *g = NULL;
@@ -145,8 +171,10 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
   if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->lr > 0) || !cfg->out_dir)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
                            cfg->epochs, cfg->batch);
-  CLNET_TRY(ensure_dir(cfg->out_dir));
-  remove_stale_temps(cfg->out_dir);
+  if (root) {
+    CLNET_TRY(ensure_dir(cfg->out_dir));
+    remove_stale_temps(cfg->out_dir);
+  }
   snprintf(path_last, sizeof path_last, "%s/last.safetensors", cfg->out_dir);
   snprintf(path_best, sizeof path_best, "%s/best.safetensors", cfg->out_dir);
   snprintf(path_csv, sizeof path_csv, "%s/history.csv", cfg->out_dir);
@@ -165,30 +193,66 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
 
   clnet_resnet_config rc = {.depth = cfg->depth, .width = cfg->width, .in_h = train.height, .in_w = train.width,
                             .in_c = train.channels, .classes = train.classes};
-  CLNET_TRY_GOTO(clnet_resnet_build(&rc, &g), st, out);
-  uint64_t need = clnet_graph_memory_bytes(g, cfg->batch);
-  const clnet_device_info *di = clnet_ctx_device_info(ctx);
-  char need_s[32], have_s[32];
-  fmt_mib(need_s, sizeof need_s, need);
-  say(cb, "model: ResNet-%d width %d, %lld parameters, %.1f MMAC forward per image; a training step at batch %d needs %s of device memory",
-      cfg->depth, cfg->width, (long long)clnet_graph_param_total(g, CLNET_PARAM_TRAINABLE),
-      clnet_graph_macs_per_image(g) / 1e6, cfg->batch, need_s);
-  if (di && need > di->global_mem_bytes) {
-    int32_t lo = 0, hi = cfg->batch;
-    while (lo < hi) {
-      int32_t mid = (lo + hi + 1) / 2;
-      if (clnet_graph_memory_bytes(g, mid) <= di->global_mem_bytes) lo = mid;
-      else hi = mid - 1;
-    }
-    fmt_mib(have_s, sizeof have_s, di->global_mem_bytes);
-    st = clnet_set_error(CLNET_ERR_TOO_LARGE,
-                         "batch %d needs %s of device memory, %s has %s; the largest batch that fits is %d", cfg->batch,
-                         need_s, di->name, have_s, lo);
+  /* Batch sizes: this rank's share of the global batch (at most rank_batch images), and each
+   * replica's share of that. Equal devices get equal shares; different ones are set up for
+   * the whole rank share, so that shares can follow their measured speed. */
+  const int32_t rank_batch = (int32_t)(((int64_t)cfg->batch + ranks - 1) / ranks);
+  const int32_t equal = same_devices(ctxs, n_ctx) && !cfg->shares;
+  const int32_t replica_batch = equal ? (rank_batch + n_ctx - 1) / n_ctx : rank_batch;
+  if (cfg->batch < ranks * n_ctx) {
+    st = clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "batch %d is smaller than the %d replicas (%d ranks x %d devices)",
+                         cfg->batch, ranks * n_ctx, ranks, n_ctx);
     goto out;
   }
-  CLNET_TRY_GOTO(clnet_graph_setup(g, ctx, cfg->batch), st, out);
-  CLNET_TRY_GOTO(clnet_graph_init_params(g, cfg->seed), st, out);
-  if (cfg->on_nan == CLNET_ON_NAN_SKIP) CLNET_TRY_GOTO(clnet_graph_keep_statistics(g, 1), st, out);
+  for (int32_t i = 0; i < n_ctx; ++i) {
+    CLNET_TRY_GOTO(clnet_resnet_build(&rc, &graphs[i]), st, out);
+    clnet_graph *gi = graphs[i];
+    uint64_t need = clnet_graph_memory_bytes(gi, replica_batch);
+    const clnet_device_info *di = clnet_ctx_device_info(ctxs[i]);
+    char need_s[32], have_s[32];
+    fmt_mib(need_s, sizeof need_s, need);
+    if (i == 0)
+      say(cb, "model: ResNet-%d width %d, %lld parameters, %.1f MMAC forward per image; a training step at batch %d needs %s of device memory",
+          cfg->depth, cfg->width, (long long)clnet_graph_param_total(gi, CLNET_PARAM_TRAINABLE),
+          clnet_graph_macs_per_image(gi) / 1e6, replica_batch, need_s);
+    if (di && need > di->global_mem_bytes) {
+      int32_t lo = 0, hi = replica_batch;
+      while (lo < hi) {
+        int32_t mid = (lo + hi + 1) / 2;
+        if (clnet_graph_memory_bytes(gi, mid) <= di->global_mem_bytes) lo = mid;
+        else hi = mid - 1;
+      }
+      fmt_mib(have_s, sizeof have_s, di->global_mem_bytes);
+      st = clnet_set_error(CLNET_ERR_TOO_LARGE,
+                           "batch %d needs %s of device memory, %s has %s; the largest batch that fits is %d",
+                           replica_batch, need_s, di->name, have_s, lo);
+      goto out;
+    }
+    CLNET_TRY_GOTO(clnet_graph_setup(gi, ctxs[i], replica_batch), st, out);
+    CLNET_TRY_GOTO(clnet_graph_init_params(gi, cfg->seed), st, out);
+  }
+  g = graphs[0];
+  CLNET_TRY_GOTO(clnet_replicas_create(graphs, n_ctx, comm, &reps), st, out);
+  if (cfg->shares) CLNET_TRY_GOTO(clnet_replicas_set_weights(reps, cfg->shares), st, out);
+  if (cfg->on_nan == CLNET_ON_NAN_SKIP) CLNET_TRY_GOTO(clnet_replicas_keep_statistics(reps, 1), st, out);
+  if (n_ctx > 1 || ranks > 1) {
+    char devs[512] = "";
+    for (int32_t i = 0; i < n_ctx; ++i) {
+      const clnet_device_info *di = clnet_ctx_device_info(ctxs[i]);
+      size_t used = strlen(devs);
+      snprintf(devs + used, sizeof devs - used, "%s%s", i ? ", " : "", di ? di->name : "?");
+    }
+    say(cb, "data parallel: %d rank%s x %d device%s (%s); global batch %d, %d per rank; batch-norm statistics per replica",
+        ranks, ranks > 1 ? "s" : "", n_ctx, n_ctx > 1 ? "s" : "", devs, cfg->batch, rank_batch);
+  }
+  if (cfg->step_log && root) {
+    step_log = fopen(cfg->step_log, cfg->resume ? "a" : "w");
+    if (!step_log) {
+      st = clnet_set_error(CLNET_ERR_IO, "%s: cannot open the step log: %s", cfg->step_log, strerror(errno));
+      goto out;
+    }
+    if (!cfg->resume || ftell(step_log) == 0) fprintf(step_log, "epoch,batch,step,loss,accuracy,images\n");
+  }
   int64_t skipped = 0;
 
   clnet_checkpoint_meta meta = {.epoch = 0, .depth = cfg->depth, .width = cfg->width, .in_h = train.height,
@@ -199,8 +263,8 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
   int32_t first_epoch = 0, first_batch = 0;
   double resume_loss_sum = 0;
   int64_t resume_correct = 0, resume_seen = 0, steps_run = 0;
-  int stop_pending = 0;
-  if (cfg->resume) {
+  int stop_pending = 0, calibrated = 0;
+  if (cfg->resume && root) {
     if (!file_exists(path_last)) {
       st = clnet_set_error(CLNET_ERR_IO, "%s: nothing to resume (no checkpoint there yet)", path_last);
       goto out;
@@ -232,8 +296,22 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     else
       say(cb, "resume: %s after epoch %d (Adam step %lld)", path_last, first_epoch, (long long)clnet_graph_adam_step(g));
   }
+  if (cfg->resume && (n_ctx > 1 || ranks > 1)) {
+    /* rank 0's replica 0 holds the checkpoint: every replica of every rank starts from it */
+    CLNET_TRY_GOTO(clnet_replicas_broadcast(reps), st, out);
+    double pos[6] = {meta.best_val_accuracy, first_epoch, first_batch, resume_loss_sum, (double)resume_correct,
+                     (double)resume_seen};
+    CLNET_TRY_GOTO(clnet_comm_bcast(comm, pos, sizeof pos, 0), st, out);
+    meta.best_val_accuracy = pos[0];
+    first_epoch = (int32_t)pos[1];
+    first_batch = (int32_t)pos[2];
+    resume_loss_sum = pos[3];
+    resume_correct = (int64_t)pos[4];
+    resume_seen = (int64_t)pos[5];
+  }
 
-  clnet_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .flip = 1, .seed = cfg->seed, .mean = mean, .std = std};
+  clnet_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .flip = 1, .seed = cfg->seed, .mean = mean, .std = std,
+                            .shard_index = rank, .shard_count = ranks};
   CLNET_TRY_GOTO(clnet_loader_create(&train, &lc, &ld), st, out);
   int32_t batches = clnet_loader_batches_per_epoch(ld);
   if (cfg->max_batches > 0 && cfg->max_batches < batches) batches = cfg->max_batches;
@@ -251,13 +329,28 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
       int32_t has = 0;
       CLNET_TRY_GOTO(clnet_loader_next(ld, &b, &has), st, out);
       if (!has) break;
-      float loss = 0;
-      int32_t correct = 0;
-      CLNET_TRY_GOTO(clnet_graph_set_batch(g, b.images, b.labels, b.count), st, out);
-      CLNET_TRY_GOTO(clnet_graph_forward_backward(g, &loss, &correct), st, out);
-      if (!isfinite(loss) || !clnet_graph_gradients_finite(g)) {
+      if (!calibrated) {
+        calibrated = 1;
+        if (!equal && !cfg->shares && n_ctx > 1) {
+          double w[64];
+          CLNET_TRY_GOTO(clnet_replicas_calibrate(reps, b.images, b.labels, b.count, w), st, out);
+          char line[400] = "";
+          for (int32_t i = 0; i < n_ctx; ++i) {
+            size_t used = strlen(line);
+            snprintf(line + used, sizeof line - used, "%s%.1f%%", i ? " / " : "",
+                     100.0 * clnet_replicas_share(reps, i, 100000) / 100000.0);
+          }
+          say(cb, "shares of each batch by measured speed: %s", line);
+        }
+      }
+      double loss = 0;
+      int64_t correct = 0;
+      int32_t finite = 1;
+      CLNET_TRY_GOTO(clnet_replicas_step(reps, b.images, b.labels, b.count, b.global_count, &loss, &correct, &finite),
+                     st, out);
+      if (!finite) {
         const char *where = NULL;
-        clnet_graph_find_nonfinite(g, &where);
+        if (n_ctx == 1) clnet_graph_find_nonfinite(g, &where);
         if (cfg->on_nan != CLNET_ON_NAN_SKIP) {
           st = clnet_set_error(CLNET_ERR_NUMERIC,
                                "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'); "
@@ -266,19 +359,31 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
                                where ? where : "?");
           goto out;
         }
-        CLNET_TRY_GOTO(clnet_graph_restore_statistics(g), st, out);
+        CLNET_TRY_GOTO(clnet_replicas_restore_statistics(reps), st, out);
         ++skipped;
         say(cb, "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'): step skipped (%lld so far)",
             epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where ? where : "?",
             (long long)skipped);
         continue;
       }
-      CLNET_TRY_GOTO(clnet_graph_apply_adam(g, (float)cfg->lr, 0.9f, 0.999f, 1e-7f), st, out);
-      loss_sum += (double)loss * b.count;
+      CLNET_TRY_GOTO(clnet_replicas_apply_adam(reps, (float)cfg->lr, 0.9f, 0.999f, 1e-7f), st, out);
+      if (cfg->verify_replicas && (n_ctx > 1 || ranks > 1)) {
+        clnet_status vst = clnet_replicas_verify(reps);
+        if (vst != CLNET_SUCCESS) {
+          st = clnet_wrap_error(vst, "after epoch %d batch %d", epoch + 1, bi + 1);
+          goto out;
+        }
+      }
+      loss_sum += loss * b.global_count;
       correct_sum += correct;
-      seen += b.count;
-      seen_here += b.count;
+      seen += b.global_count;
+      seen_here += b.global_count;
       ++steps_run;
+      if (step_log) {
+        fprintf(step_log, "%d,%d,%lld,%.9g,%.9g,%d\n", epoch + 1, bi + 1, (long long)clnet_graph_adam_step(g), loss,
+                (double)correct / b.global_count, b.global_count);
+        fflush(step_log);
+      }
       double el = now_s() - e0;
       pr.batch = bi + 1;
       pr.loss = loss_sum / (double)seen;
@@ -286,8 +391,9 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
       pr.images_per_s = seen_here / (el > 0 ? el : 1e-9);
       pr.eta_s = el / (pr.batch - start) * (batches - pr.batch);
       if (cb && cb->progress) cb->progress(&pr, cb->user);
-      int stop = cfg->stop_after > 0 && steps_run >= cfg->stop_after;
-      if (cb && cb->should_stop && cb->should_stop(cb->user)) stop = 1;
+      int32_t stop = cfg->stop_after > 0 && steps_run >= cfg->stop_after;
+      if (user_cb && user_cb->should_stop && user_cb->should_stop(user_cb->user)) stop = 1;
+      CLNET_TRY_GOTO(clnet_comm_allreduce_max_i32(comm, &stop, 1), st, out); /* every rank stops at one step */
       if (stop) stop_pending = 1;
       if (stop && pr.batch < batches) {
         /* the step is complete: save where we are, so --resume continues exactly here */
@@ -296,7 +402,7 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
         meta.epoch_loss_sum = loss_sum;
         meta.epoch_correct = correct_sum;
         meta.epoch_seen = seen;
-        CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
+        if (root) CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
         st = clnet_set_error(CLNET_ERR_INTERRUPTED,
                              "stopped after batch %d of epoch %d; %s holds that state: continue with --resume",
                              pr.batch, epoch + 1, path_last);
@@ -309,9 +415,15 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     meta.epoch_correct = meta.epoch_seen = 0;
     pr.phase = 1;
     if (cb && cb->progress) cb->progress(&pr, cb->user);
-    clnet_eval_result ev;
-    CLNET_TRY_GOTO(clnet_evaluate_dataset(g, &test, mean, std, cfg->max_eval, &ev), st, out);
-    free(ev.confusion);
+    clnet_eval_result ev = {0};
+    if (root) { /* rank 0's replica 0 validates (its BN statistics are the checkpoint's) */
+      CLNET_TRY_GOTO(clnet_evaluate_dataset(g, &test, mean, std, cfg->max_eval, &ev), st, out);
+      free(ev.confusion);
+    }
+    double val[2] = {ev.loss, ev.accuracy};
+    CLNET_TRY_GOTO(clnet_comm_bcast(comm, val, sizeof val, 0), st, out);
+    ev.loss = val[0];
+    ev.accuracy = val[1];
     clnet_epoch_record rec = {.epoch = epoch + 1, .loss = loss_sum / (double)seen,
                               .accuracy = (double)correct_sum / (double)seen, .val_loss = ev.loss,
                               .val_accuracy = ev.accuracy, .seconds = now_s() - e0,
@@ -319,11 +431,13 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
     int32_t is_best = rec.val_accuracy > meta.best_val_accuracy;
     if (is_best) meta.best_val_accuracy = rec.val_accuracy;
     meta.epoch = epoch + 1;
-    CLNET_TRY_GOTO(clnet_history_append(&hist, &rec), st, out);
-    CLNET_TRY_GOTO(clnet_history_write_csv(&hist, path_csv), st, out);
-    CLNET_TRY_GOTO(clnet_history_plot(&hist, path_png), st, out);
-    CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
-    if (is_best) CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_best), st, out);
+    if (root) { /* rank 0 alone writes */
+      CLNET_TRY_GOTO(clnet_history_append(&hist, &rec), st, out);
+      CLNET_TRY_GOTO(clnet_history_write_csv(&hist, path_csv), st, out);
+      CLNET_TRY_GOTO(clnet_history_plot(&hist, path_png), st, out);
+      CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
+      if (is_best) CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_best), st, out);
+    }
     if (cb && cb->epoch_end) cb->epoch_end(&rec, is_best, cb->user);
     summary->epochs_done = epoch + 1;
     summary->final_val_accuracy = rec.val_accuracy;
@@ -338,7 +452,9 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
 out:
   summary->seconds = now_s() - t_start;
   clnet_loader_free(ld);
-  clnet_graph_free(g);
+  clnet_replicas_free(reps);
+  for (int32_t i = 0; i < n_ctx; ++i) clnet_graph_free(graphs[i]);
+  if (step_log) fclose(step_log);
   clnet_history_free(&hist);
   clnet_dataset_free(&train);
   clnet_dataset_free(&test);

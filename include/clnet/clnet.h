@@ -4,4 +4,9 @@
 #include "clnet/status.h"
 #include "clnet/runtime.h"
 #include "clnet/ops.h"
+#include "clnet/graph.h"
+#include "clnet/data.h"
+#include "clnet/io.h"
+#include "clnet/train.h"
+#include "clnet/dist.h"
 #endif

@@ -102,12 +102,17 @@ typedef struct clnet_loader_config {
   uint64_t seed;   /* order and flips of epoch e depend only on (seed, e) */
   const float *mean; /* per channel, length = channels; copied at create */
   const float *std;  /* per channel, length = channels, each finite and > 0; copied at create */
+  /* Data parallelism: with shard_count S > 1 the loader hands out only shard s =
+   * shard_index of every batch, positions [n*s/S, n*(s+1)/S) of a batch of n images
+   * (same order and flips as unsharded). 0 or 1: the whole batch. */
+  int32_t shard_index, shard_count;
 } clnet_loader_config;
 
 /* One prepared batch. */
 typedef struct clnet_batch {
   int32_t count;         /* images in this batch: batch, or fewer for the last one
                             (no drop, like tf.data's batch) */
+  int32_t global_count;  /* images in the whole batch (= count unless sharded) */
   int32_t index;         /* batch number within the epoch, 0-based */
   const float *images;   /* (count, H, W, C) float, ((x / 255) - mean[c]) / std[c] */
   const int32_t *labels; /* (count) class indices */

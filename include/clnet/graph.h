@@ -98,6 +98,32 @@ clnet_status clnet_graph_set_batch(clnet_graph *g, const float *images, const in
 /* Training-mode forward, loss, backward: gradients of every trainable
  * parameter (moving statistics updated). Reads back loss and correct-count. */
 clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss, int32_t *correct);
+/* forward_backward in two halves, for driving several devices from one thread:
+ * step_start enqueues forward, loss and backward and returns without waiting;
+ * step_finish waits, reads back loss and correct-count and the finite flag. */
+clnet_status clnet_graph_step_start(clnet_graph *g);
+clnet_status clnet_graph_step_finish(clnet_graph *g, float *loss, int32_t *correct);
+
+/* Gradient streaming (data parallelism). With a host mirror set, every step_start
+ * also enqueues a copy of each trainable gradient into `host` as soon as its
+ * layer's backward has been enqueued, so the host can reduce early gradients
+ * while the device computes later ones.
+ *   host: clnet_graph_param_total(g, CLNET_PARAM_TRAINABLE) floats, trainable
+ *         parameters in parameter order (clnet_graph_gradient_offset); NULL: off.
+ *         It must stay valid while streaming is on. */
+clnet_status clnet_graph_stream_gradients(clnet_graph *g, float *host);
+/* Offset of trainable parameter i in the host layout, -1 if i is not trainable. */
+int64_t clnet_graph_gradient_offset(const clnet_graph *g, int32_t i);
+/* The trainable parameters in the order the backward pass produces their gradients
+ * (params: room for clnet_graph_param_count entries); returns how many. */
+int32_t clnet_graph_gradient_order(const clnet_graph *g, int32_t *params);
+/* Waits until parameter i's gradient of the current step is in the host mirror. */
+clnet_status clnet_graph_wait_gradient(clnet_graph *g, int32_t i);
+/* Enqueues copies of every trainable gradient from `host` (same layout) into the
+ * device without waiting; `host` must stay unchanged until the next step_finish
+ * or apply_adam has returned (the queue is in order). */
+clnet_status clnet_graph_write_gradients(clnet_graph *g, const float *host);
+
 /* After forward_backward: 1 when every parameter gradient is finite (the
  * step's one extra read-back is this flag). */
 int32_t clnet_graph_gradients_finite(const clnet_graph *g);

@@ -4,6 +4,7 @@
 #define CLNET_TRAIN_H
 
 #include "clnet/data.h"
+#include "clnet/dist.h"
 #include "clnet/graph.h"
 #include "clnet/io.h"
 
@@ -31,6 +32,11 @@ typedef struct clnet_train_config {
   int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
   int32_t stop_after;   /* > 0: behave as if a stop was requested after this many steps (for tests) */
   int32_t on_nan;       /* a step whose loss or gradients are NaN/Inf: CLNET_ON_NAN_STOP or _SKIP */
+  /* data parallelism (clnet_train_run_parallel) */
+  const double *shares;    /* relative share of each device of a batch; NULL: equal on equal devices,
+                              measured speed otherwise */
+  int32_t verify_replicas; /* after every step, check every replica holds identical weights (slow) */
+  const char *step_log;    /* if set, rank 0 writes one CSV line per step: epoch,batch,step,loss,accuracy,images */
 } clnet_train_config;
 
 typedef struct clnet_train_progress {
@@ -60,6 +66,13 @@ typedef struct clnet_train_summary {
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
                              clnet_train_summary *summary);
+/* Data-parallel training (clnet/dist.h): one replica per context (a context may appear twice:
+ * two replicas on one device), and across the ranks of `comm` (NULL: one process). Every rank
+ * calls it with the same cfg; rank 0 alone calls the callbacks (but should_stop, polled on
+ * every rank) and writes the output directory. Images/s count the whole job. */
+clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, clnet_comm *comm,
+                                      const clnet_train_config *cfg, const clnet_train_callbacks *cb,
+                                      clnet_train_summary *summary);
 
 /* --- checkpoints (safetensors; docs/CHECKPOINTS.md) --- */
 typedef struct clnet_checkpoint_meta {
