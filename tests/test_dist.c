@@ -201,6 +201,35 @@ Test(replicas, empty_share_and_verify_catches_divergence, .timeout = 60) {
   clnet_ctx_free(ctx);
 }
 
+/* Different devices (an OpenCL device and the C reference) may round the same Adam update
+ * differently, so the set switches to owner updates and the weights stay identical anyway. */
+Test(replicas, different_devices_stay_identical_through_owner_updates, .timeout = 300) {
+  clnet_ctx *dev = NULL, *ref = NULL;
+  cr_assert_eq(clnet_ctx_create(NULL, &dev), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_ctx_create("ref", &ref), CLNET_SUCCESS);
+  clnet_graph *g[2] = {tiny_resnet(dev, 8), tiny_resnet(ref, 8)};
+  clnet_replicas *r = NULL;
+  cr_assert_eq(clnet_replicas_create(g, 2, NULL, &r), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(clnet_replicas_owner_updates(r), "an OpenCL device and ref must use owner updates");
+  float x[8 * 64];
+  int32_t y[8];
+  for (int step = 0; step < 3; ++step) {
+    random_batch(8, 64, x, y, 20 + (uint64_t)step);
+    double loss = 0;
+    int64_t correct = 0;
+    int32_t finite = 0;
+    cr_assert_eq(clnet_replicas_step(r, x, y, 8, 8, &loss, &correct, &finite), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_replicas_apply_adam(r, 1e-2f, 0.9f, 0.999f, 1e-7f), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_replicas_verify(r), CLNET_SUCCESS, "step %d: %s", step + 1, clnet_last_error());
+  }
+  cr_assert_eq(clnet_graph_adam_step(g[1]), 3);
+  clnet_replicas_free(r);
+  clnet_graph_free(g[0]);
+  clnet_graph_free(g[1]);
+  clnet_ctx_free(dev);
+  clnet_ctx_free(ref);
+}
+
 /* ---- end to end ---- */
 
 static char dir[256];

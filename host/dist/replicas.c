@@ -34,6 +34,8 @@ struct clnet_replicas {
   int32_t n_order;
   int32_t contiguous; /* the backward order walks the layout downwards without gaps */
   int32_t direct;     /* one replica, one process: plain forward_backward, no host copies */
+  int32_t owner;      /* different devices: only replica 0:0 applies Adam, then broadcasts weights */
+  float *weights;     /* (total) owner updates: the new weights on their way to the replicas */
   int32_t counts[64];
 };
 
@@ -53,7 +55,19 @@ void clnet_replicas_free(clnet_replicas *r) {
   free(r->mirror);
   free(r->sum);
   free(r->order);
+  free(r->weights);
   free(r);
+}
+
+/* FNV-1a of the device's name and driver: equal for the same kind of device and driver. */
+static uint64_t device_signature(const clnet_graph *g) {
+  const clnet_ctx *c = clnet_graph_context(g);
+  const clnet_device_info *di = clnet_ctx_device_info(c);
+  const char *parts[2] = {clnet_ctx_device_name(c), di ? di->driver_version : "ref"};
+  uint64_t h = 1469598103934665603ull;
+  for (int k = 0; k < 2; ++k)
+    for (const char *p = parts[k] ? parts[k] : ""; *p; ++p) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h;
 }
 
 clnet_status clnet_replicas_create(clnet_graph *const *graphs, int32_t n, clnet_comm *comm, clnet_replicas **out) {
@@ -92,6 +106,25 @@ clnet_status clnet_replicas_create(clnet_graph *const *graphs, int32_t n, clnet_
     below = off;
   }
   if (below != 0) r->contiguous = 0;
+  /* owner updates when the devices differ, here or on any rank */
+  uint64_t sig = device_signature(graphs[0]);
+  for (int32_t i = 1; i < n; ++i)
+    if (device_signature(graphs[i]) != sig) r->owner = 1;
+  int32_t ranks = clnet_comm_size(comm);
+  if (ranks > 1) {
+    uint64_t *all = malloc((size_t)ranks * 2 * sizeof *all);
+    if (!all) goto oom;
+    clnet_status st = clnet_comm_allgather_u64(comm, sig, all);
+    if (st == CLNET_SUCCESS) st = clnet_comm_allgather_u64(comm, (uint64_t)r->owner, all + ranks);
+    for (int32_t k = 0; k < ranks && st == CLNET_SUCCESS; ++k)
+      if (all[k] != all[0] || all[ranks + k]) r->owner = 1;
+    free(all);
+    if (st != CLNET_SUCCESS) {
+      clnet_replicas_free(r);
+      return st;
+    }
+  }
+  if (r->owner && !(r->weights = malloc((size_t)total * sizeof *r->weights))) goto oom;
   if (!r->direct) {
     r->mirror = malloc((size_t)n * (size_t)total * sizeof *r->mirror);
     r->sum = malloc((size_t)total * sizeof *r->sum);
@@ -268,7 +301,35 @@ fail:
   return st;
 }
 
+int32_t clnet_replicas_owner_updates(const clnet_replicas *r) { return r->owner; }
+
+/* Owner updates: replica 0:0 applies Adam; its new trainable values go to every other replica
+ * (one T-float broadcast per step, on top of the gradient all-reduce). */
+static clnet_status owner_update(clnet_replicas *r, float lr, float beta1, float beta2, float eps) {
+  clnet_graph *g0 = r->g[0];
+  int32_t np = clnet_graph_param_count(g0), root = clnet_comm_rank(r->comm) == 0;
+  if (root) {
+    CLNET_TRY(clnet_graph_write_gradients(g0, r->sum));
+    CLNET_TRY(clnet_graph_apply_adam(g0, lr, beta1, beta2, eps));
+    for (int32_t p = 0; p < np; ++p) {
+      int64_t off = clnet_graph_gradient_offset(g0, p);
+      if (off >= 0) CLNET_TRY(clnet_graph_param_read(g0, p, CLNET_FIELD_VALUE, r->weights + off));
+    }
+  }
+  CLNET_TRY(clnet_comm_bcast(r->comm, r->weights, (size_t)r->total * sizeof *r->weights, 0));
+  int64_t t = clnet_graph_adam_step(g0) + (root ? 0 : 1);
+  for (int32_t i = root ? 1 : 0; i < r->n; ++i) {
+    for (int32_t p = 0; p < np; ++p) {
+      int64_t off = clnet_graph_gradient_offset(r->g[i], p);
+      if (off >= 0) CLNET_TRY(clnet_graph_param_write(r->g[i], p, CLNET_FIELD_VALUE, r->weights + off));
+    }
+    clnet_graph_set_adam_step(r->g[i], t);
+  }
+  return CLNET_SUCCESS;
+}
+
 clnet_status clnet_replicas_apply_adam(clnet_replicas *r, float lr, float beta1, float beta2, float eps) {
+  if (r->owner) return owner_update(r, lr, beta1, beta2, eps);
   for (int32_t i = 0; i < r->n; ++i) {
     if (!r->direct) CLNET_TRY(clnet_graph_write_gradients(r->g[i], r->sum));
     CLNET_TRY(clnet_graph_apply_adam(r->g[i], lr, beta1, beta2, eps));
@@ -320,7 +381,7 @@ clnet_status clnet_replicas_broadcast(clnet_replicas *r) {
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_graph_weights_hash(clnet_graph *g, uint64_t *hash) {
+clnet_status clnet_graph_weights_hash(clnet_graph *g, int32_t with_adam, uint64_t *hash) {
   uint64_t hsh = 1469598103934665603ull; /* FNV-1a over the bit patterns */
   int32_t np = clnet_graph_param_count(g);
   clnet_status st = CLNET_SUCCESS;
@@ -336,7 +397,7 @@ clnet_status clnet_graph_weights_hash(clnet_graph *g, uint64_t *hash) {
     }
     buf = nb;
     static const clnet_param_field which[3] = {CLNET_FIELD_VALUE, CLNET_FIELD_ADAM_M, CLNET_FIELD_ADAM_V};
-    for (int32_t f = 0; f < 3 && st == CLNET_SUCCESS; ++f) {
+    for (int32_t f = 0; f < (with_adam ? 3 : 1) && st == CLNET_SUCCESS; ++f) {
       st = clnet_graph_param_read(g, p, which[f], buf);
       const unsigned char *b = (const unsigned char *)buf;
       for (size_t j = 0; st == CLNET_SUCCESS && j < (size_t)pi.count * sizeof *buf; ++j)
@@ -344,18 +405,18 @@ clnet_status clnet_graph_weights_hash(clnet_graph *g, uint64_t *hash) {
     }
   }
   free(buf);
-  hsh ^= (uint64_t)clnet_graph_adam_step(g) * 0x9e3779b97f4a7c15ull;
+  if (with_adam) hsh ^= (uint64_t)clnet_graph_adam_step(g) * 0x9e3779b97f4a7c15ull;
   *hash = hsh;
   return st;
 }
 
 clnet_status clnet_replicas_verify(clnet_replicas *r) {
   uint64_t h0 = 0;
-  CLNET_TRY(clnet_graph_weights_hash(r->g[0], &h0));
+  CLNET_TRY(clnet_graph_weights_hash(r->g[0], !r->owner, &h0));
   int32_t bad_local = -1;
   for (int32_t i = 1; i < r->n && bad_local < 0; ++i) {
     uint64_t h = 0;
-    CLNET_TRY(clnet_graph_weights_hash(r->g[i], &h));
+    CLNET_TRY(clnet_graph_weights_hash(r->g[i], !r->owner, &h));
     if (h != h0) bad_local = i;
   }
   int32_t ranks = clnet_comm_size(r->comm);
@@ -365,10 +426,11 @@ clnet_status clnet_replicas_verify(clnet_replicas *r) {
   if (st == CLNET_SUCCESS) st = clnet_comm_allgather_u64(r->comm, (uint64_t)(int64_t)bad_local, all + ranks);
   for (int32_t k = 0; k < ranks && st == CLNET_SUCCESS; ++k) {
     if ((int64_t)all[ranks + k] >= 0)
-      st = clnet_set_error(CLNET_ERR_MISMATCH, "replica %d:%lld holds different weights or Adam state than replica %d:0",
-                           k, (long long)(int64_t)all[ranks + k], k);
+      st = clnet_set_error(CLNET_ERR_MISMATCH, "replica %d:%lld holds different weights%s than replica %d:0", k,
+                           (long long)(int64_t)all[ranks + k], r->owner ? "" : " or Adam state", k);
     else if (all[k] != all[0])
-      st = clnet_set_error(CLNET_ERR_MISMATCH, "replica %d:0 holds different weights or Adam state than replica 0:0", k);
+      st = clnet_set_error(CLNET_ERR_MISMATCH, "replica %d:0 holds different weights%s than replica 0:0", k,
+                           r->owner ? "" : " or Adam state");
   }
   free(all);
   return st;

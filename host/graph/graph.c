@@ -359,6 +359,7 @@ clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer
   return CLNET_SUCCESS;
 }
 
+clnet_ctx *clnet_graph_context(const clnet_graph *g) { return g->ctx; }
 int32_t clnet_graph_max_batch(const clnet_graph *g) { return g->ctx ? g->max_batch : 0; }
 int32_t clnet_graph_classes(const clnet_graph *g) { return g->output >= 0 ? g->tensors[g->output].c : 0; }
 

@@ -238,12 +238,13 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   if (n_ctx > 1 || ranks > 1) {
     char devs[512] = "";
     for (int32_t i = 0; i < n_ctx; ++i) {
-      const clnet_device_info *di = clnet_ctx_device_info(ctxs[i]);
       size_t used = strlen(devs);
-      snprintf(devs + used, sizeof devs - used, "%s%s", i ? ", " : "", di ? di->name : "?");
+      snprintf(devs + used, sizeof devs - used, "%s%s", i ? ", " : "", clnet_ctx_device_name(ctxs[i]));
     }
     say(cb, "data parallel: %d rank%s x %d device%s (%s); global batch %d, %d per rank; batch-norm statistics per replica",
         ranks, ranks > 1 ? "s" : "", n_ctx, n_ctx > 1 ? "s" : "", devs, cfg->batch, rank_batch);
+    if (clnet_replicas_owner_updates(reps))
+      say(cb, "the devices differ: replica 0 of rank 0 applies each update and broadcasts the weights");
   }
   if (cfg->step_log && root) {
     step_log = fopen(cfg->step_log, cfg->resume ? "a" : "w");

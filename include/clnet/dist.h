@@ -9,7 +9,11 @@
  *   scaled by share/B, are summed over the replicas of the process in replica
  *   order and then over the ranks by MPI all-reduce (in buckets, started as soon
  *   as the backward pass has produced them); every replica applies the same Adam
- *   update to the same weights, so the weights stay identical. */
+ *   update to the same weights, so the weights stay identical.
+ * That last step assumes every replica runs the same kernels on the same kind of device.
+ * When the devices differ (by name or driver, in the process or across ranks), the same
+ * Adam arithmetic may round differently, so then only rank 0's replica 0 applies the
+ * update and broadcasts the new weights to every other replica ("owner updates"). */
 #ifndef CLNET_DIST_H
 #define CLNET_DIST_H
 
@@ -83,12 +87,15 @@ clnet_status clnet_replicas_restore_statistics(clnet_replicas *r);
 clnet_status clnet_replicas_keep_statistics(clnet_replicas *r, int32_t enable);
 /* Copies every parameter, statistic and the Adam state of replica 0 to the others. */
 clnet_status clnet_replicas_broadcast(clnet_replicas *r);
-/* Checks that every replica of every rank holds bit-identical weights and Adam state
- * (reads everything back: for tests and --verify-replicas). CLNET_ERR_MISMATCH names the
- * first replica (rank:replica) that differs from rank 0's replica 0. */
+/* 1 when only rank 0's replica 0 applies Adam and broadcasts the weights (different devices). */
+int32_t clnet_replicas_owner_updates(const clnet_replicas *r);
+/* Checks that every replica of every rank holds bit-identical weights and Adam state (with
+ * owner updates: weights only). Reads everything back: for tests and --verify-replicas.
+ * CLNET_ERR_MISMATCH names the first replica (rank:replica) that differs from 0:0. */
 clnet_status clnet_replicas_verify(clnet_replicas *r);
-/* A 64-bit hash of graph g's trainable values and Adam moments (bit patterns). */
-clnet_status clnet_graph_weights_hash(clnet_graph *g, uint64_t *hash);
+/* A 64-bit hash of graph g's trainable values, and with `with_adam` its Adam moments and
+ * step (bit patterns). */
+clnet_status clnet_graph_weights_hash(clnet_graph *g, int32_t with_adam, uint64_t *hash);
 
 #ifdef __cplusplus
 }

@@ -75,6 +75,8 @@ clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer
 /* "conv", "batchnorm", ... */
 const char *clnet_layer_kind_str(clnet_layer_kind kind);
 
+/* The context the graph was set up on (NULL before setup). */
+clnet_ctx *clnet_graph_context(const clnet_graph *g);
 /* Largest batch the graph was set up for (0 before setup). */
 int32_t clnet_graph_max_batch(const clnet_graph *g);
 int32_t clnet_graph_classes(const clnet_graph *g);
