@@ -86,6 +86,18 @@ clnet_status clnet_comm_create(int *argc, char ***argv, clnet_comm **out) {
 #else
   (void)argc;
   (void)argv;
+  /* several processes of one job that cannot talk would each train alone and overwrite each
+   * other's output directory */
+  static const char *const sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; ++i) {
+    const char *v = getenv(sizes[i]);
+    if (v && atoi(v) > 1) {
+      free(c);
+      return clnet_set_error(CLNET_ERR_UNSUPPORTED,
+                             "started by an MPI launcher as one of %s processes, but this clnet was built without "
+                             "MPI; install libopenmpi-dev and rebuild (cmake -DCLNET_MPI=ON)", v);
+    }
+  }
 #endif
   *out = c;
   return CLNET_SUCCESS;
