@@ -120,67 +120,99 @@ static int within(const float *dev, const float *ref, int64_t count, double atol
   return 1;
 }
 
-/* Runs `algo` on a sub-batch of at most 2 images of U(-1, 1) data and compares it with the float
- * reference at the cross-checks' tolerance (ops/tolerance.h). Outputs start as NaN, so an element
- * the algorithm does not write fails. *ok = 0 with `why` on a mismatch. */
-static clnet_status check_candidate(clnet_ctx *ctx, struct clnet_conv_finddb *db, const clnet_conv2d_desc *full,
+/* The reference side of the check, computed once per (shape, pass) for both candidates: a
+ * sub-batch of at most 2 images of U(-1, 1) data and the float reference's output on it. */
+typedef struct conv_check_data {
+  clnet_conv2d_desc d;
+  int64_t counts[4]; /* x (or dx), w (or dw), b (or db), y (or dy) */
+  float *in[4];      /* the inputs, uploaded to every candidate */
+  float *ref[4];     /* the reference's outputs (this pass's only) */
+  int out_i;         /* index of the output: y 3, dx 0, dw 1 (db 2 too with bias) */
+  int bias_out;
+} conv_check_data;
+
+static void check_data_free(conv_check_data *c) {
+  for (int i = 0; i < 4; ++i) {
+    free(c->in[i]);
+    free(c->ref[i]);
+    c->in[i] = c->ref[i] = NULL;
+  }
+}
+
+static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pass pass, conv_check_data *c) {
+  memset(c, 0, sizeof *c);
+  c->d = *full;
+  c->d.n = full->n < 2 ? full->n : 2;
+  CLNET_TRY(clnet_conv2d_desc_init(&c->d));
+  const clnet_conv2d_desc *d = &c->d;
+  c->counts[0] = (int64_t)d->n * d->in_h * d->in_w * d->in_c;
+  c->counts[1] = (int64_t)d->k_h * d->k_w * d->in_c * d->out_c;
+  c->counts[2] = d->out_c;
+  c->counts[3] = (int64_t)d->n * d->out_h * d->out_w * d->out_c;
+  c->out_i = pass == CLNET_CONV_PASS_FORWARD ? 3 : pass == CLNET_CONV_PASS_BACKWARD_DATA ? 0 : 1;
+  c->bias_out = pass == CLNET_CONV_PASS_BACKWARD_FILTER && d->has_bias;
+  clnet_rng rng;
+  clnet_rng_seed_stream(&rng, 0x636f6e76u /* "conv" */, (uint64_t)pass);
+  for (int i = 0; i < 4; ++i) {
+    c->in[i] = malloc((size_t)c->counts[i] * sizeof(float));
+    c->ref[i] = malloc((size_t)c->counts[i] * sizeof(float));
+    if (!c->in[i] || !c->ref[i]) {
+      check_data_free(c);
+      return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
+    }
+    for (int64_t j = 0; j < c->counts[i]; ++j) c->in[i][j] = 2.0f * clnet_rng_uniform(&rng) - 1.0f;
+  }
+  float **r = c->ref, **in = c->in;
+  switch (pass) {
+    case CLNET_CONV_PASS_FORWARD: clnet_ref_conv2d_forward(d, in[0], in[1], d->has_bias ? in[2] : NULL, r[3]); break;
+    case CLNET_CONV_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(d, in[3], in[1], r[0]); break;
+    default: clnet_ref_conv2d_backward_filter(d, in[0], in[3], r[1], d->has_bias ? r[2] : NULL); break;
+  }
+  return CLNET_SUCCESS;
+}
+
+/* Runs `algo` on the check's sub-batch and compares it with the reference at the cross-checks'
+ * tolerance (ops/tolerance.h). Outputs start as NaN, so an element the algorithm does not write
+ * fails. *ok = 0 with `why` on a mismatch. */
+static clnet_status check_candidate(clnet_ctx *ctx, struct clnet_conv_finddb *db, const conv_check_data *c,
                                     clnet_conv_pass pass, clnet_conv_algo algo, int *ok, char *why, size_t cap) {
-  clnet_conv2d_desc d = *full;
-  d.n = full->n < 2 ? full->n : 2;
-  CLNET_TRY(clnet_conv2d_desc_init(&d));
-  const int64_t nx = (int64_t)d.n * d.in_h * d.in_w * d.in_c, ny = (int64_t)d.n * d.out_h * d.out_w * d.out_c;
-  const int64_t nw = (int64_t)d.k_h * d.k_w * d.in_c * d.out_c, nb = d.out_c;
-  const int64_t counts[4] = {nx, nw, nb, ny}; /* x (or dx), w (or dw), b (or db), y (or dy) */
-  float *h[4] = {NULL}, *got = NULL, *got_b = NULL;
+  const clnet_conv2d_desc *d = &c->d;
+  const int out_i = c->out_i;
+  const int64_t nb = d->out_c;
+  float *got = NULL, *got_b = NULL;
   clnet_buf buf[4];
   memset(buf, 0, sizeof buf);
   int nbuf = 0;
   clnet_status st = CLNET_SUCCESS;
-  clnet_rng rng;
-  clnet_rng_seed_stream(&rng, 0x636f6e76u /* "conv" */, (uint64_t)pass);
   for (int i = 0; i < 4 && st == CLNET_SUCCESS; ++i) {
-    h[i] = malloc((size_t)counts[i] * sizeof(float));
-    if (!h[i]) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
-    for (int64_t j = 0; h[i] && j < counts[i]; ++j) h[i][j] = 2.0f * clnet_rng_uniform(&rng) - 1.0f;
-  }
-  for (int i = 0; i < 4 && st == CLNET_SUCCESS; ++i) {
-    st = clnet_buf_alloc(ctx, (size_t)counts[i] * sizeof(float), "conv2d algorithm check", &buf[i]);
+    st = clnet_buf_alloc(ctx, (size_t)c->counts[i] * sizeof(float), "conv2d algorithm check", &buf[i]);
     if (st != CLNET_SUCCESS) break;
     nbuf++;
-    st = clnet_buf_write(ctx, &buf[i], 0, (size_t)counts[i] * sizeof(float), h[i]);
+    st = clnet_buf_write(ctx, &buf[i], 0, (size_t)c->counts[i] * sizeof(float), c->in[i]);
   }
-  /* the outputs of this pass: index into counts/buf/h */
-  const int out_i = pass == CLNET_CONV_PASS_FORWARD ? 3 : pass == CLNET_CONV_PASS_BACKWARD_DATA ? 0 : 1;
-  const int bias_out = pass == CLNET_CONV_PASS_BACKWARD_FILTER && d.has_bias;
   if (st == CLNET_SUCCESS)
-    st = clnet_buf_fill(ctx, &buf[out_i], 0, (size_t)counts[out_i] * sizeof(float), 0x7fc00000u); /* NaN */
-  if (st == CLNET_SUCCESS && bias_out) st = clnet_buf_fill(ctx, &buf[2], 0, (size_t)nb * sizeof(float), 0x7fc00000u);
+    st = clnet_buf_fill(ctx, &buf[out_i], 0, (size_t)c->counts[out_i] * sizeof(float), 0x7fc00000u); /* NaN */
+  if (st == CLNET_SUCCESS && c->bias_out)
+    st = clnet_buf_fill(ctx, &buf[2], 0, (size_t)nb * sizeof(float), 0x7fc00000u);
   if (st == CLNET_SUCCESS) {
-    clnet_conv_io io = {.x = &buf[0], .w = &buf[1], .b = d.has_bias ? &buf[2] : NULL, .dy = &buf[3], .y = &buf[3],
-                        .dx = &buf[0], .dw = &buf[1], .db = d.has_bias ? &buf[2] : NULL};
-    st = clnet_conv2d_run_algo(ctx, &d, pass, algo, &io);
+    clnet_conv_io io = {.x = &buf[0], .w = &buf[1], .b = d->has_bias ? &buf[2] : NULL, .dy = &buf[3], .y = &buf[3],
+                        .dx = &buf[0], .dw = &buf[1], .db = d->has_bias ? &buf[2] : NULL};
+    st = clnet_conv2d_run_algo(ctx, d, pass, algo, &io);
   }
-  got = malloc((size_t)counts[out_i] * sizeof(float));
+  got = malloc((size_t)c->counts[out_i] * sizeof(float));
   got_b = malloc((size_t)nb * sizeof(float));
   if (st == CLNET_SUCCESS && (!got || !got_b))
     st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
-  if (st == CLNET_SUCCESS) st = clnet_buf_read(ctx, &buf[out_i], 0, (size_t)counts[out_i] * sizeof(float), got);
-  if (st == CLNET_SUCCESS && bias_out) st = clnet_buf_read(ctx, &buf[2], 0, (size_t)nb * sizeof(float), got_b);
+  if (st == CLNET_SUCCESS) st = clnet_buf_read(ctx, &buf[out_i], 0, (size_t)c->counts[out_i] * sizeof(float), got);
+  if (st == CLNET_SUCCESS && c->bias_out) st = clnet_buf_read(ctx, &buf[2], 0, (size_t)nb * sizeof(float), got_b);
   if (st == CLNET_SUCCESS) {
     if (db->sabotage == (int32_t)algo + 1) got[0] += 1.0f; /* test hook: a wrong kernel */
-    /* the reference overwrites its own output array, h[out_i] (and h[2] for db) */
-    switch (pass) {
-      case CLNET_CONV_PASS_FORWARD: clnet_ref_conv2d_forward(&d, h[0], h[1], d.has_bias ? h[2] : NULL, h[3]); break;
-      case CLNET_CONV_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(&d, h[3], h[1], h[0]); break;
-      default: clnet_ref_conv2d_backward_filter(&d, h[0], h[3], h[1], d.has_bias ? h[2] : NULL); break;
-    }
     static const char *const out_names[3] = {"y", "dx", "dw"};
-    *ok = within(got, h[out_i], counts[out_i], clnet_conv2d_atol(&d, pass, 0), out_names[pass], why, cap) &&
-          (!bias_out || within(got_b, h[2], nb, clnet_conv2d_atol(&d, pass, 1), "db", why, cap));
+    *ok = within(got, c->ref[out_i], c->counts[out_i], clnet_conv2d_atol(d, pass, 0), out_names[pass], why, cap) &&
+          (!c->bias_out || within(got_b, c->ref[2], nb, clnet_conv2d_atol(d, pass, 1), "db", why, cap));
   }
   free(got);
   free(got_b);
-  for (int i = 0; i < 4; ++i) free(h[i]);
   for (int i = 0; i < nbuf; ++i) clnet_buf_free(ctx, &buf[i]);
   return st;
 }
@@ -225,7 +257,8 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
   double best[2] = {-1, -1}; /* indexed like choice.ms: [0] GEMM, [1] DIRECT */
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
-  clnet_status st = CLNET_SUCCESS;
+  conv_check_data check;
+  clnet_status st = check_data_init(d, pass, &check);
   for (int c = 0; c < 2 && st == CLNET_SUCCESS; ++c) {
     const clnet_conv_algo a = order[c];
     const int slot = a == CLNET_CONV_ALGO_GEMM ? 0 : 1;
@@ -235,7 +268,7 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
     first_calls += t;
     int ok = 0;
     char why[256] = "";
-    st = check_candidate(ctx, db, d, pass, a, &ok, why, sizeof why);
+    st = check_candidate(ctx, db, &check, pass, a, &ok, why, sizeof why);
     if (st != CLNET_SUCCESS) break;
     if (!ok) {
       db->stats.rejected++;
@@ -252,6 +285,7 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
     }
     best[slot] = b * 1e3;
   }
+  check_data_free(&check); /* zeroed by check_data_init even when it fails */
   const double build = ctx->stats.build_seconds - b0;
   db->stats.first_call_seconds += first_calls;
   db->stats.build_seconds += build;
