@@ -10,6 +10,7 @@
 #include "clnet/ops.h"
 #include "ops/conv_algo.h"
 #include "ops/conv_finddb.h"
+#include "runtime/ctx.h"
 
 static char tmpdir[256];
 
@@ -274,4 +275,40 @@ Test(finddb, processes_sharing_a_cache_agree, .init = make_tmp, .timeout = 600) 
     cr_assert_str_eq(sources[2][i], "find-db", "row %d: the later process must read the find-db", i);
     cr_assert(!strcmp(sources[0][i], "timed") || !strcmp(sources[0][i], "find-db"), "row %d: %s", i, sources[0][i]);
   }
+}
+
+/* First writer wins: an entry another process commits while this one is timing the same shape
+ * is adopted, even when this process measured the other algorithm as faster. */
+Test(finddb, a_concurrent_commit_is_adopted, .init = make_tmp) {
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path); /* opens the (empty) find-db */
+  cr_assert_neq(path[0], '\0');
+  cr_assert_not_null(ctx->conv_finddb);
+  /* "another process" commits gemm, measured absurdly slow, after this one read the file */
+  conv_fdb_entry other = {.key = clnet_conv_fdb_key(&d, CLNET_CONV_PASS_FORWARD),
+                          .choice = {.algo = CLNET_CONV_ALGO_GEMM, .ms = {999.0, 1.0}}};
+  cr_assert_eq(clnet_conv_finddb_write_file(path, ctx->conv_finddb->kernels_hash, "device: other process", &other, 1),
+               CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "the entry committed first must be adopted");
+  cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
+  cr_assert_float_eq(c.ms[0], 999.0, 1e-9);
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
+  /* a pass nobody committed is timed and appended; the adopted entry stays */
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED);
+  clnet_ctx_free(ctx);
+  conv_fdb_entry *out = NULL;
+  int32_t n = 0, stale = 0;
+  clnet_ctx *probe = open_ctx();
+  clnet_conv_algo_db_path(probe, path, sizeof path);
+  cr_assert_eq(clnet_conv_finddb_read_file(path, probe->conv_finddb->kernels_hash, &out, &n, &stale), CLNET_SUCCESS);
+  clnet_ctx_free(probe);
+  cr_assert_eq(n, 2);
+  cr_assert_eq(out[0].choice.algo, CLNET_CONV_ALGO_GEMM);
+  free(out);
 }
