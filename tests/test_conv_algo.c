@@ -312,3 +312,30 @@ Test(finddb, a_concurrent_commit_is_adopted, .init = make_tmp) {
   cr_assert_eq(out[0].choice.algo, CLNET_CONV_ALGO_GEMM);
   free(out);
 }
+
+/* A cache directory that cannot be written: the timed choice could not be kept, so the rule
+ * decides (the same in every process), and the note says why. */
+Test(finddb, unwritable_cache_falls_back_to_the_rule, .init = make_tmp) {
+  char blocker[300], dir[400];
+  snprintf(blocker, sizeof blocker, "%s/a-file", tmpdir);
+  FILE *f = fopen(blocker, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  snprintf(dir, sizeof dir, "%s/cache", blocker); /* below a regular file: mkdir and open fail */
+  setenv("CLNET_CACHE_DIR", dir, 1);
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  char note[1024] = "";
+  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert(strstr(note, "cannot record") && strstr(note, "fixed rule"), "note: '%s'", note);
+  /* later shapes go straight to the rule, without timing */
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).from_rule, 2);
+  clnet_ctx_free(ctx);
+}

@@ -342,8 +342,9 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
     if (!persisted) {
       char shape[160];
       shape_str(shape, sizeof shape, d, pass);
-      clnet_conv_finddb_note(db, "%s: cannot record the timed choice in %s (%s); using the fixed rule", shape,
-                             db->path, clnet_last_error());
+      clnet_conv_finddb_note(db, "%s: cannot record the timed choice in %s (%s); using the fixed rule for this "
+                             "and every shape not yet recorded", shape, db->path, clnet_last_error());
+      db->use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
       e = NULL;
     } else if (e->choice.source == CLNET_CONV_SOURCE_TIMED && !e->counted) {
       e->counted = 1;
