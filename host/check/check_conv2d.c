@@ -7,7 +7,7 @@
  *
  * Cross-checks (device vs the float reference, which sums in double): every
  * input, weight, bias and dy is U(-1, 1), so each output is a dot product of
- * terms bounded by 1 and we use clnet_check_dot_atol(len, 1, 1) (see
+ * terms bounded by 1 and we use clnet_conv2d_atol = clnet_check_dot_atol(len, 1, 1) (see
  * check_gemm.c: 4x the random-walk rounding of a float sum of `len` products,
  * rtol = 0) with len the longest sum behind one output element:
  *   y      K + 1 = KH*KW*C_in products plus the bias,
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "check/harness.h"
+#include "ops/tolerance.h"
 
 typedef struct conv_params {
   int32_t n, h, w, c, oc, kh, kw, stride;
@@ -98,7 +99,6 @@ static clnet_status check_same_bits(clnet_check_env *env, const check_tensor *t,
 static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which) {
   clnet_conv2d_desc d;
   CLNET_TRY(make_desc(p, &d));
-  const int32_t k = d.k_h * d.k_w * d.in_c, rows = d.n * d.out_h * d.out_w;
   check_tensor x, w, b, y;
   float *first = NULL, *first_db = NULL; /* the device's first result (dy-shaped output, db) */
   int nt = 0; /* tensors initialised, for cleanup */
@@ -131,15 +131,15 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
   CLNET_TRY_GOTO(run_op(env->ref, &d, which, 0, &x, &w, &b, &y), st, out);
   switch (which) {
     case RUN_FORWARD:
-      CLNET_TRY_GOTO(check_compare(env, &y, clnet_check_dot_atol(k + 1, 1, 1), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_atol(&d, CLNET_CONV_PASS_FORWARD, 0), 0), st, out);
       break;
     case RUN_BACKWARD_DATA:
-      CLNET_TRY_GOTO(check_compare(env, &x, clnet_check_dot_atol(d.k_h * d.k_w * d.out_c, 1, 1), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_DATA, 0), 0), st, out);
       break;
     default:
-      CLNET_TRY_GOTO(check_compare(env, &w, clnet_check_dot_atol(rows, 1, 1), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0), 0), st, out);
       /* without bias db must be left alone: both sides still hold the same random values */
-      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_check_dot_atol(rows, 1, 2) : 0, 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
       CLNET_TRY_GOTO(check_same_bits(env, &b, first_db), st, out);
       break;
   }

@@ -6,12 +6,11 @@
 #include <math.h>
 
 #include "check/harness.h"
+#include "ops/tolerance.h"
 
 typedef struct { int32_t ta, tb, m, n, k; } gemm_params;
 
-double clnet_check_dot_atol(int32_t k, double amax, double bmax) {
-  return sqrt((double)(k > 0 ? k : 1)) * (double)(k > 0 ? k : 1) * amax * bmax * ldexp(1.0, -24) + 1e-7;
-}
+double clnet_check_dot_atol(int32_t k, double amax, double bmax) { return clnet_dot_atol(k, amax, bmax); }
 
 static clnet_status run_gemm(clnet_check_env *env, const void *pp) {
   const gemm_params *p = pp;

@@ -64,7 +64,7 @@ static clnet_status time_op(bench_env *e, op_fn fn, void *state, int which, doub
 static void report(bench_env *e, const char *op, const char *shape, double first, double t, double gflop, double gbytes) {
   double rate = gflop > 0 ? gflop / t : gbytes / t;
   double peak = gflop > 0 ? e->peak_gflops : e->peak_gbs;
-  printf("%-30s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
+  printf("%-40s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
          t * 1e3, rate, gflop > 0 ? "GF/s" : "GB/s", peak > 0 ? 100 * rate / peak : 0);
   fflush(stdout);
   if (e->json)
@@ -163,9 +163,11 @@ static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_
     static const char *const names[3] = {"conv forward", "conv backward-data", "conv backward-filter"};
     for (int wh = B_FWD; wh <= B_BWD_FILTER; ++wh) {
       CLNET_TRY_GOTO(time_op(e, run_layer, &s, wh, &first, &t), st, out);
-      clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-      if (!clnet_ctx_is_ref(c)) CLNET_TRY_GOTO(clnet_conv2d_algo_chosen(c, &s.conv, (clnet_conv_pass)wh, &algo), st, out);
-      snprintf(name, sizeof name, "%s [%s]", names[wh], clnet_ctx_is_ref(c) ? "ref" : clnet_conv_algo_str(algo));
+      clnet_conv_algo_choice ch = {.algo = CLNET_CONV_ALGO_AUTO};
+      if (!clnet_ctx_is_ref(c)) CLNET_TRY_GOTO(clnet_conv2d_algo_choice(c, &s.conv, (clnet_conv_pass)wh, &ch), st, out);
+      /* the algorithm run and where it came from: timed now, the find-db, the rule, or forced */
+      if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "%s [ref]", names[wh]);
+      else snprintf(name, sizeof name, "%s [%s, %s]", names[wh], clnet_conv_algo_str(ch.algo), clnet_conv_algo_source_str(ch.source));
       report(e, name, shape, first, t, gflop, 0);
     }
   } else if (li->kind == CLNET_LAYER_DENSE) {
@@ -209,6 +211,39 @@ static int same_shape(const clnet_layer_info *a, const clnet_layer_info *b) {
          a->stride == b->stride && a->padding == b->padding;
 }
 
+/* What the conv algorithm choice cost and where its answers came from (AUTO: docs/PERFORMANCE.md). */
+static void print_algo_stats(clnet_ctx *ctx) {
+  if (clnet_ctx_is_ref(ctx)) return;
+  clnet_conv_algo_stats a = clnet_conv_algo_get_stats(ctx);
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path);
+  printf("conv algorithms: %d (shape, pass) timed in %.2f s (+ %.2f s first calls, %.2f s of it kernel builds), "
+         "%d from the find-db, %d by the rule, %d candidates rejected; find-db: %s\n",
+         a.timed, a.tune_seconds, a.first_call_seconds, a.build_seconds, a.from_finddb, a.from_rule, a.rejected,
+         *path ? path : "none (no cache: AUTO uses the rule)");
+}
+
+/* --show-algos: the find-db file of the device, as stored. */
+static int show_algos(clnet_ctx *ctx) {
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path);
+  if (!*path) {
+    printf("no find-db: %s\n", clnet_ctx_is_ref(ctx) ? "the reference has one algorithm"
+                                                    : "no cache directory (CLNET_NO_CACHE), AUTO uses the rule");
+    return CLI_OK;
+  }
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    printf("find-db %s: empty (nothing timed yet on this device)\n", path);
+    return CLI_OK;
+  }
+  printf("find-db %s:\n", path);
+  char line[1024];
+  while (fgets(line, sizeof line, f)) fputs(line, stdout);
+  fclose(f);
+  return CLI_OK;
+}
+
 static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t steps, double t_start) {
   clnet_status st = clnet_graph_setup(g, ctx, batch);
   if (st == CLNET_SUCCESS) st = clnet_graph_init_params(g, 1);
@@ -243,6 +278,7 @@ static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t st
          (double)clnet_graph_memory_bytes(g, batch) / (1 << 20));
   printf("first training step done %.2f s after start (kernels: %d compiled, %d from cache, %.2f s building)\n",
          t_first, stats.programs_built, stats.programs_cached, stats.build_seconds);
+  print_algo_stats(ctx);
   return CLI_OK;
 }
 
@@ -252,7 +288,7 @@ int cmd_bench(int argc, char **argv) {
   int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
   int32_t ih = 32, iw = 32, ic = 3;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-  int algo_set = 0;
+  int algo_set = 0, show = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -260,17 +296,21 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
-             "                   [--algo auto|gemm|direct]\n"
+             "                   [--algo auto|gemm|direct|rule] [--show-algos]\n"
              "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
              "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
              "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
              "GB/s (minimal traffic), and the share of the device's measured peak.\n"
              "--model: training-step throughput and peak device memory after two warm-up steps.\n"
-             "--algo: force a convolution algorithm (default auto; each conv row shows the one used).\n");
+             "--algo: force a convolution algorithm (default auto: checked and timed per shape at first\n"
+             "use, remembered in the find-db; rule: the fixed rule). Each conv row shows the algorithm\n"
+             "used and where it came from (timed, find-db, rule, forced).\n"
+             "--show-algos: print the device's find-db file (AUTO's remembered choices) and exit.\n");
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
-    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm or direct, got '%s'", v); algo_set = 1; }
+    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct or rule, got '%s'", v); algo_set = 1; }
+    else if (!strcmp(argv[i], "--show-algos")) show = 1;
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
     else if (FLAG("--model")) { NEED("--model"); model = v; }
     else if (FLAG("--batch")) { NEED("--batch"); if (!cli_parse_pos_int(v, 65536, &batch)) return cli_usage_error("bench", "--batch must be in 1..65536"); }
@@ -294,6 +334,11 @@ int cmd_bench(int argc, char **argv) {
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) return rc;
   if (algo_set) clnet_ctx_set_conv_algo(ctx, algo);
+  if (show) {
+    rc = show_algos(ctx);
+    clnet_ctx_free(ctx);
+    return rc;
+  }
   clnet_graph *g = NULL;
   clnet_resnet_config cfg = {.depth = (int32_t)depth, .width = (int32_t)width, .in_h = ih, .in_w = iw, .in_c = ic, .classes = 10};
   clnet_status st = clnet_resnet_build(&cfg, &g);
@@ -328,7 +373,7 @@ int cmd_bench(int argc, char **argv) {
   if (e.json)
     fprintf(e.json, "{\"device\": \"%s\", \"peak_gflops\": %.3f, \"peak_gbytes_per_s\": %.3f, \"batch\": %d, \"results\": [\n",
             clnet_ctx_device_name(ctx), e.peak_gflops, e.peak_gbs, (int)batch);
-  printf("%-30s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
+  printf("%-40s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
   int32_t nl = clnet_graph_layer_count(g);
   for (int32_t i = 0; i < nl && st == CLNET_SUCCESS; ++i) {
     clnet_layer_info li;
@@ -342,6 +387,7 @@ int cmd_bench(int argc, char **argv) {
     if (seen || (op && !strstr(clnet_layer_kind_str(li.kind), op))) continue;
     st = bench_layer(&e, &li, (int32_t)batch);
   }
+  if (st == CLNET_SUCCESS) print_algo_stats(ctx);
   if (e.json) {
     fprintf(e.json, "\n]}\n");
     fclose(e.json);

@@ -75,8 +75,16 @@ int cli_parse_double(const char *s, double *out) {
   return 1;
 }
 
+/* The library's notes about the conv algorithm choice (a candidate failing its reference check,
+ * a corrupt find-db file): not errors, shown on stderr. */
+static void print_conv_note(void *user, const char *line) {
+  (void)user;
+  fprintf(stderr, "clnet: note: %s\n", line);
+}
+
 int cli_open_ctx(const char *device, clnet_ctx **ctx) {
   clnet_status st = clnet_ctx_create(device, ctx);
+  if (st == CLNET_SUCCESS) clnet_ctx_set_conv_note_fn(*ctx, print_conv_note, NULL);
   if (st == CLNET_SUCCESS) return CLI_OK;
   if (st == CLNET_ERR_DEVICE_NOT_FOUND || st == CLNET_ERR_DEVICE_AMBIGUOUS) {
     fprintf(stderr, "clnet: %s\n", clnet_last_error());

@@ -1,5 +1,5 @@
 /* Conv2d (NHWC, weights (KH, KW, C_in, C_out), TF padding). Two OpenCL algorithms, chosen per
- * call and pass (clnet_ctx_set_conv_algo, CLNET_CONV_ALGO, AUTO: conv_auto_algo below):
+ * call and pass by host/ops/conv_algo.c (forced, the fixed rule, or AUTO's timed find-db):
  *   GEMM    im2col + CLBlast GEMM (cl/conv2d.cl), described here;
  *   DIRECT  clnet's register-tiled kernels (cl/conv2d_direct.cl): forward and backward data
  *           compute tiles of 8 output pixels x 8 or 16 channels per work-item from repacked
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "ops/common.h"
+#include "ops/conv_algo.h"
 
 /* Chunk sizes (images per chunk = as many as keep col within the limit, at least one).
  * Forward and backward data: 16 MiB. Measured with CLBlast on PoCL (ResNet-18 shapes, batch
@@ -160,93 +161,6 @@ static clnet_status gemm_split_k(clnet_ctx *ctx, int32_t m, int32_t n, int32_t K
   return CLNET_SUCCESS;
 }
 
-/* ---- algorithm choice ---------------------------------------------------------------------- */
-
-typedef enum conv_pass {
-  CONV_PASS_FORWARD = CLNET_CONV_PASS_FORWARD,
-  CONV_PASS_BACKWARD_DATA = CLNET_CONV_PASS_BACKWARD_DATA,
-  CONV_PASS_BACKWARD_FILTER = CLNET_CONV_PASS_BACKWARD_FILTER,
-} conv_pass;
-
-const char *clnet_conv_algo_str(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM ? "gemm" : a == CLNET_CONV_ALGO_DIRECT ? "direct" : "auto";
-}
-
-clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
-  if (!strcmp(name, "auto")) *out = CLNET_CONV_ALGO_AUTO;
-  else if (!strcmp(name, "gemm")) *out = CLNET_CONV_ALGO_GEMM;
-  else if (!strcmp(name, "direct")) *out = CLNET_CONV_ALGO_DIRECT;
-  else return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv algorithm '%s': must be auto, gemm or direct", name);
-  return CLNET_SUCCESS;
-}
-
-clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
-  if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
-  if (algo != CLNET_CONV_ALGO_AUTO && algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                           "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1) or "
-                           "_DIRECT (2)",
-                           (int)algo);
-  ctx->conv_algo = (int32_t)algo + 1;
-  return CLNET_SUCCESS;
-}
-
-/* AUTO's rule, see conv_auto_algo. */
-#define DIRECT_AUTO_MIN_PIXELS 64      /* CPU: forward of a wide conv with fewer output pixels: GEMM */
-#define DIRECT_AUTO_WIDE_CC (64 * 64)  /* C_in*C_out above this is "wide" */
-
-/* The algorithm AUTO uses for one pass of one conv: DIRECT, except
- *   - on a CPU device, the forward pass of a wide conv (C_in*C_out > 64*64) with fewer than 64
- *     output pixels in the whole batch (N*OH*OW), which stays on GEMM;
- *   - on any other device, every pass of a wide conv, which stays on GEMM.
- * Measured on PoCL 3.1 (2-core AVX-512 CPU), both algorithms in the same run, best of 3-5, with
- * other work on the machine (absolute times vary ~2x between runs, ratios much less):
- *   - ResNet-18 width 8 on 28x28x1, batch 256 (channels 1..64): DIRECT faster in every pass of
- *     every layer, 2.8-25x (26x26x8->8: 87.8/56.8/56.6 ms -> 3.5/4.3/2.5 ms);
- *   - ResNet-18 width 64 on 32x32x3, batch 64 (channels 3..512): DIRECT faster in every pass,
- *     2.2-9x (30x30x64->64 forward 280 -> 36 ms; 4x4x512->512 forward 240 -> 45 ms);
- *   - 1x1 stride-1 30x30x256->256 at batch 64 (GEMM without im2col): DIRECT 3.3/3.3/17x;
- *     4x4x1024->1024 at batch 16: DIRECT 2.8/8.8/7.9x;
- *   - 4x4x512->512 at batch 1, 2, 4, 8 (16..128 output pixels): GEMM's forward is faster below
- *     64 pixels (10.4 vs 13.8 ms at 16, 10.5 vs 15.3 at 32; 19.3 vs 16.2 at 64): each direct
- *     work-item streams its weight tile for only 8 pixels, and there are few work-items. DIRECT
- *     wins backward data and the filter gradient at every batch (batch 1: 12.4 vs 15.4 ms,
- *     1.8 vs 11.5 ms); at 64 pixels and more it wins all three.
- * Other devices are not measured: there DIRECT is used where its design most clearly pays
- * (narrow channels, where im2col's traffic dominates the GEMM path) and the tuned GEMM is kept
- * for wide layers. One function, so a timing-based per-shape chooser can replace it. */
-static clnet_conv_algo conv_auto_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, conv_pass pass) {
-  const int wide = (int64_t)d->in_c * d->out_c > DIRECT_AUTO_WIDE_CC;
-  if (!wide) return CLNET_CONV_ALGO_DIRECT;
-  if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return CLNET_CONV_ALGO_GEMM;
-  if (pass == CONV_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_AUTO_MIN_PIXELS)
-    return CLNET_CONV_ALGO_GEMM;
-  return CLNET_CONV_ALGO_DIRECT;
-}
-
-/* The algorithm for this call: the ctx's setting (from the setter, else CLNET_CONV_ALGO read
- * now, once per ctx), AUTO resolved by conv_auto_algo. */
-static clnet_status conv_algo_for(clnet_ctx *ctx, const clnet_conv2d_desc *d, conv_pass pass,
-                                  clnet_conv_algo *out) {
-  if (ctx->conv_algo == 0) {
-    const char *e = getenv("CLNET_CONV_ALGO");
-    clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
-    if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
-      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                             "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct or auto", e);
-    ctx->conv_algo = (int32_t)a + 1;
-  }
-  clnet_conv_algo a = (clnet_conv_algo)(ctx->conv_algo - 1);
-  *out = a == CLNET_CONV_ALGO_AUTO ? conv_auto_algo(ctx, d, pass) : a;
-  return CLNET_SUCCESS;
-}
-
-clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
-                                      clnet_conv_algo *out) {
-  if (ctx->is_ref) return clnet_set_error(CLNET_ERR_UNSUPPORTED, "conv2d: the reference has one algorithm");
-  return conv_algo_for(ctx, d, (conv_pass)pass, out);
-}
-
 /* ---- direct kernels (cl/conv2d_direct.cl) ------------------------------------------------- */
 
 #define DIRECT_PT 8  /* output pixels per work-item: CONV_PT in the .cl file */
@@ -377,6 +291,8 @@ static clnet_status gemm_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *
 static clnet_status gemm_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
                                          const clnet_buf *dy, clnet_buf *dw);
 static clnet_status bias_grad(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy, clnet_buf *db);
+static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                             clnet_conv_algo algo, const clnet_conv_io *io);
 
 clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
                                   const clnet_buf *w, const clnet_buf *b, clnet_buf *y) {
@@ -390,9 +306,10 @@ clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, co
     clnet_ref_conv2d_forward(d, CF32(x), CF32(w), d->has_bias ? CF32(b) : NULL, F32(y));
     return CLNET_SUCCESS;
   }
-  clnet_conv_algo algo;
-  CLNET_TRY(conv_algo_for(ctx, d, CONV_PASS_FORWARD, &algo));
-  return algo == CLNET_CONV_ALGO_DIRECT ? direct_forward(ctx, d, x, w, b, y) : gemm_forward(ctx, d, x, w, b, y);
+  const clnet_conv_io io = {.x = x, .w = w, .b = d->has_bias ? b : NULL, .y = y};
+  clnet_conv_algo_choice c;
+  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_FORWARD, &io, &c));
+  return run_algo(ctx, d, CLNET_CONV_PASS_FORWARD, c.algo, &io);
 }
 
 static clnet_status gemm_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
@@ -432,10 +349,10 @@ clnet_status clnet_conv2d_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc 
     clnet_ref_conv2d_backward_data(d, CF32(dy), CF32(w), F32(dx));
     return CLNET_SUCCESS;
   }
-  clnet_conv_algo algo;
-  CLNET_TRY(conv_algo_for(ctx, d, CONV_PASS_BACKWARD_DATA, &algo));
-  return algo == CLNET_CONV_ALGO_DIRECT ? direct_backward_data(ctx, d, dy, w, dx)
-                                        : gemm_backward_data(ctx, d, dy, w, dx);
+  const clnet_conv_io io = {.dy = dy, .w = w, .dx = dx};
+  clnet_conv_algo_choice c;
+  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_BACKWARD_DATA, &io, &c));
+  return run_algo(ctx, d, CLNET_CONV_PASS_BACKWARD_DATA, c.algo, &io);
 }
 
 static clnet_status gemm_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
@@ -476,12 +393,42 @@ clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_des
     clnet_ref_conv2d_backward_filter(d, CF32(x), CF32(dy), F32(dw), d->has_bias ? F32(db) : NULL);
     return CLNET_SUCCESS;
   }
-  clnet_conv_algo algo;
-  CLNET_TRY(conv_algo_for(ctx, d, CONV_PASS_BACKWARD_FILTER, &algo));
-  if (algo == CLNET_CONV_ALGO_DIRECT) return direct_backward_filter(ctx, d, x, dy, dw, db);
-  /* db (C_out) = column sums of dy (N*OH*OW, C_out) */
-  if (d->has_bias) CLNET_TRY(bias_grad(ctx, d, dy, db));
-  return gemm_backward_filter(ctx, d, x, dy, dw);
+  const clnet_conv_io io = {.x = x, .dy = dy, .dw = dw, .db = d->has_bias ? db : NULL};
+  clnet_conv_algo_choice c;
+  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_BACKWARD_FILTER, &io, &c));
+  return run_algo(ctx, d, CLNET_CONV_PASS_BACKWARD_FILTER, c.algo, &io);
+}
+
+/* One pass with one algorithm; buffers already checked. */
+static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                             clnet_conv_algo algo, const clnet_conv_io *io) {
+  const int direct = algo == CLNET_CONV_ALGO_DIRECT;
+  switch (pass) {
+    case CLNET_CONV_PASS_FORWARD:
+      return direct ? direct_forward(ctx, d, io->x, io->w, io->b, io->y) : gemm_forward(ctx, d, io->x, io->w, io->b, io->y);
+    case CLNET_CONV_PASS_BACKWARD_DATA:
+      return direct ? direct_backward_data(ctx, d, io->dy, io->w, io->dx) : gemm_backward_data(ctx, d, io->dy, io->w, io->dx);
+    default:
+      if (direct) return direct_backward_filter(ctx, d, io->x, io->dy, io->dw, io->db);
+      /* db (C_out) = column sums of dy (N*OH*OW, C_out) */
+      if (d->has_bias) CLNET_TRY(bias_grad(ctx, d, io->dy, io->db));
+      return gemm_backward_filter(ctx, d, io->x, io->dy, io->dw);
+  }
+}
+
+clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                   clnet_conv_algo algo, const clnet_conv_io *io) {
+  const char *op = "conv2d (algorithm check)";
+  CLNET_TRY(check_desc(op, d));
+  if (ctx->is_ref || (algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: algo %s on %s", op, clnet_conv_algo_str(algo),
+                           ctx->info.name);
+  const int fwd = pass == CLNET_CONV_PASS_FORWARD, bwd_data = pass == CLNET_CONV_PASS_BACKWARD_DATA;
+  CLNET_TRY(clnet_require_buf(op, "w", fwd || bwd_data ? io->w : io->dw, w_count(d), 4));
+  CLNET_TRY(clnet_require_buf(op, "x", bwd_data ? io->dx : io->x, x_count(d), 4));
+  CLNET_TRY(clnet_require_buf(op, "y", fwd ? io->y : io->dy, y_count(d), 4));
+  if (d->has_bias && !bwd_data) CLNET_TRY(clnet_require_buf(op, "b", fwd ? io->b : io->db, d->out_c, 4));
+  return run_algo(ctx, d, pass, algo, io);
 }
 
 /* db (C_out) = sum over the N*OH*OW rows of dy: partial sums of CONV_BIAS_ROWS rows each (in row

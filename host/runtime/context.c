@@ -84,6 +84,7 @@ void clnet_ctx_free(clnet_ctx *ctx) {
   if (!ctx) return;
   if (!ctx->is_ref && ctx->queue) clFinish(ctx->queue);
   clnet_buf_free(ctx, &ctx->scratch);
+  clnet_conv_finddb_free(ctx->conv_finddb);
   for (int32_t i = 0; i < ctx->n_kernels; ++i) clReleaseKernel(ctx->kernels[i].kernel);
   for (int32_t i = 0; i < ctx->n_programs; ++i) clReleaseProgram(ctx->programs[i].program);
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);

@@ -38,10 +38,16 @@ struct clnet_ctx {
   /* conv algorithm (host/ops/conv2d.c): clnet_conv_algo + 1 once chosen by
    * clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the first conv reads the environment */
   int32_t conv_algo;
+  /* AUTO's per-(shape, pass) choices and the find-db file behind them (host/ops/conv_finddb.c);
+   * NULL until the first use */
+  struct clnet_conv_finddb *conv_finddb;
   /* fault injection (clnet_ctx_inject_faults): fail the Nth allocation /
    * kernel enqueue counted from the call; 0 = off */
   int64_t fault_alloc_at, fault_enqueue_at, allocs_seen, enqueues_seen;
 };
+
+/* Frees the find-db state of a ctx (host/ops/conv_finddb.c); NULL is fine. */
+void clnet_conv_finddb_free(struct clnet_conv_finddb *db);
 
 /* 1 when this allocation / enqueue is the one to fail (counts every call). */
 int32_t clnet_fault_alloc_now(clnet_ctx *ctx);

@@ -81,7 +81,7 @@ static void hash_bytes(hash128 *h, const void *data, size_t n) {
   h->b = (h->b ^ sep) * 0x100000001b3ull;
 }
 
-static int cache_dir(char *dst, size_t cap) {
+int clnet_cache_dir(char *dst, size_t cap) {
   const char *off = getenv("CLNET_NO_CACHE");
   if (off && *off && strcmp(off, "0")) return 0;
   const char *d = getenv("CLNET_CACHE_DIR");
@@ -176,7 +176,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
   CLNET_TRY(clnet_kernel_source(name, &src, &len, &owned));
 
   char dir[4096], path[4400];
-  int use_cache = cache_dir(dir, sizeof dir);
+  int use_cache = clnet_cache_dir(dir, sizeof dir);
   if (use_cache) {
     hash128 h = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
     uint32_t v = CACHE_VERSION;

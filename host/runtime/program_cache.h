@@ -17,4 +17,9 @@
  * no error is recorded. */
 unsigned char *clnet_program_cache_load(const char *path, size_t *size);
 
+/* The cache directory ($CLNET_CACHE_DIR, else $XDG_CACHE_HOME/clnet, else ~/.cache/clnet) into
+ * dst; 0 when there is none (CLNET_NO_CACHE set to anything but "" or "0", or no HOME). Shared
+ * with the conv find-db (host/ops/conv_finddb.c), which lives next to the program binaries. */
+int clnet_cache_dir(char *dst, size_t cap);
+
 #endif

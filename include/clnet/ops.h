@@ -42,21 +42,29 @@ clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
 
 /* How OpenCL convolutions are computed (the reference backend ignores it).
  * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
- * (cl/conv2d_direct.cl); AUTO: per call and pass, by the rule documented at conv_auto_algo in
- * host/ops/conv2d.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
- * forward pass with under 64 output pixels, GEMM on other devices). Every algorithm is
- * deterministic: the same call on the same device gives bit-identical results. */
+ * (cl/conv2d_direct.cl); RULE: per call and pass, the fixed rule documented at conv_rule_algo in
+ * host/ops/conv_algo.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
+ * forward pass with under 64 output pixels, GEMM on other devices).
+ * AUTO (the default): per (shape, pass), both algorithms are checked against the float reference
+ * on a sub-batch of at most 2 images and the ones that pass are timed on the device at the first
+ * call; the faster is recorded in the find-db, a text file per device in the kernel cache directory
+ * (clnet_conv_algo_db_path), before it is used, and later processes read it from there, so every
+ * process sharing a cache directory runs the same algorithm for the same shape (training and
+ * --resume stay bit-identical). Without a cache directory (CLNET_NO_CACHE=1, or one that cannot be
+ * written) AUTO uses RULE: a choice that is not persisted could differ between processes.
+ * Every algorithm is deterministic: the same call on the same device gives bit-identical results. */
 typedef enum clnet_conv_algo {
   CLNET_CONV_ALGO_AUTO = 0,
   CLNET_CONV_ALGO_GEMM = 1,
-  CLNET_CONV_ALGO_DIRECT = 2
+  CLNET_CONV_ALGO_DIRECT = 2,
+  CLNET_CONV_ALGO_RULE = 3
 } clnet_conv_algo;
 
 /* Sets the conv algorithm for all later conv2d calls on ctx.
  *   ctx   any context (a reference ctx keeps the setting and ignores it)
- *   algo  CLNET_CONV_ALGO_AUTO, _GEMM or _DIRECT; anything else is CLNET_ERR_INVALID_ARGUMENT
- * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | auto;
- * unset or empty = auto), read at its first convolution; an unknown value makes that
+ *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT or _RULE; anything else is CLNET_ERR_INVALID_ARGUMENT
+ * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | rule |
+ * auto; unset or empty = auto), read at its first convolution; an unknown value makes that
  * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
 
@@ -66,13 +74,60 @@ typedef enum clnet_conv_pass {
   CLNET_CONV_PASS_BACKWARD_FILTER = 2,
 } clnet_conv_pass;
 
-/* The algorithm (GEMM or DIRECT, never AUTO) a call of `pass` with desc `d`
- * runs on ctx: what `clnet bench` reports per layer. */
+/* Where the algorithm of one (shape, pass) came from. */
+typedef enum clnet_conv_algo_source {
+  CLNET_CONV_SOURCE_FORCED = 0, /* GEMM or DIRECT set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO */
+  CLNET_CONV_SOURCE_RULE = 1,   /* the fixed rule: RULE set, or AUTO without a usable cache */
+  CLNET_CONV_SOURCE_TIMED = 2,  /* AUTO: checked and timed by this process */
+  CLNET_CONV_SOURCE_FINDDB = 3, /* AUTO: read from the find-db (written by an earlier or a concurrent process) */
+} clnet_conv_algo_source;
+
+typedef struct clnet_conv_algo_choice {
+  clnet_conv_algo algo;          /* GEMM or DIRECT, never AUTO or RULE */
+  clnet_conv_algo_source source;
+  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT; -1 for a candidate that
+   * failed the reference check (never chosen) */
+  double ms[2];
+} clnet_conv_algo_choice;
+
+/* The algorithm a call of `pass` with desc `d` runs on ctx, and where it came from: what
+ * `clnet bench` reports per layer. Under AUTO a shape not seen yet is checked and timed now, on
+ * buffers allocated for the purpose. */
+clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                      clnet_conv_algo_choice *out);
+/* The same, the algorithm only (GEMM or DIRECT). */
 clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo *out);
-/* "auto", "gemm", "direct"; parse returns INVALID_ARGUMENT for anything else. */
+/* "auto", "gemm", "direct", "rule"; parse returns INVALID_ARGUMENT for anything else. */
 const char *clnet_conv_algo_str(clnet_conv_algo algo);
 clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out);
+/* "forced", "rule", "timed", "find-db". */
+const char *clnet_conv_algo_source_str(clnet_conv_algo_source source);
+
+/* The find-db file of ctx's device: $CLNET_CACHE_DIR (default ~/.cache/clnet)
+ * /conv-algos-<hash of device name, driver, platform>.txt. Writes "" when there is no cache
+ * (CLNET_NO_CACHE=1) or ctx is the reference. Format: see host/ops/conv_finddb.h. */
+void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap);
+
+/* What AUTO did in this process on ctx. Times are wall clock. */
+typedef struct clnet_conv_algo_stats {
+  int32_t timed;       /* (shape, pass) pairs checked and timed */
+  int32_t from_finddb; /* (shape, pass) pairs read from the find-db */
+  int32_t from_rule;   /* (shape, pass) pairs resolved by the rule */
+  int32_t rejected;    /* candidates that failed the reference check */
+  double tune_seconds;       /* checking and timing, kernel builds and first calls excluded */
+  double first_call_seconds; /* first call of each candidate at each shape (CLBlast compiles there) */
+  double build_seconds;      /* clnet kernel builds during the timing */
+} clnet_conv_algo_stats;
+clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx);
+
+/* Notes about AUTO that are not errors (the library never prints): a candidate that failed the
+ * reference check, a corrupt find-db file that was ignored, a find-db that could not be written.
+ * Each is one line; `fn` (NULL to stop) receives each as it happens, and the last one is kept
+ * (clnet_conv_algo_last_note, "" if none). */
+typedef void (*clnet_conv_note_fn)(void *user, const char *line);
+void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user);
+const char *clnet_conv_algo_last_note(clnet_ctx *ctx);
 
 /* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in, C_out)) + b (C_out).
  * b is ignored when !has_bias. */

@@ -1,0 +1,434 @@
+/* Which conv algorithm each call runs (docs/PERFORMANCE.md, "Choosing the convolution algorithm").
+ *   forced  GEMM or DIRECT from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO;
+ *   RULE    conv_rule_algo below, a fixed function of shape and device type;
+ *   AUTO    per (shape, pass), at first use: each algorithm runs once at the full shape (warm-up:
+ *           kernel builds and CLBlast's compile land there), is checked against the float
+ *           reference on a sub-batch of at most 2 images, and the ones that pass are timed (best
+ *           of up to 3 runs, wall clock around clFinish); the faster is committed to the find-db
+ *           (conv_finddb.h) before it is used, so every process sharing the cache directory uses
+ *           the same one. Without a cache directory, or when the file cannot be written, AUTO
+ *           uses RULE: a choice that is not persisted could differ between processes and break
+ *           bit-identical --resume. */
+#include "ops/conv_algo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/rng.h"
+#include "ops/common.h"
+#include "ops/conv_finddb.h"
+#include "ops/tolerance.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *clnet_conv_algo_str(clnet_conv_algo a) {
+  return a == CLNET_CONV_ALGO_GEMM     ? "gemm"
+         : a == CLNET_CONV_ALGO_DIRECT ? "direct"
+         : a == CLNET_CONV_ALGO_RULE   ? "rule"
+                                       : "auto";
+}
+
+const char *clnet_conv_algo_source_str(clnet_conv_algo_source s) {
+  return s == CLNET_CONV_SOURCE_RULE    ? "rule"
+         : s == CLNET_CONV_SOURCE_TIMED ? "timed"
+         : s == CLNET_CONV_SOURCE_FINDDB ? "find-db"
+                                          : "forced";
+}
+
+clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
+  if (!strcmp(name, "auto")) *out = CLNET_CONV_ALGO_AUTO;
+  else if (!strcmp(name, "gemm")) *out = CLNET_CONV_ALGO_GEMM;
+  else if (!strcmp(name, "direct")) *out = CLNET_CONV_ALGO_DIRECT;
+  else if (!strcmp(name, "rule")) *out = CLNET_CONV_ALGO_RULE;
+  else
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv algorithm '%s': must be auto, gemm, direct or rule",
+                           name);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
+  if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
+  if (algo != CLNET_CONV_ALGO_AUTO && algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT &&
+      algo != CLNET_CONV_ALGO_RULE)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1), "
+                           "_DIRECT (2) or _RULE (3)",
+                           (int)algo);
+  ctx->conv_algo = (int32_t)algo + 1;
+  return CLNET_SUCCESS;
+}
+
+/* ---- the fixed rule ------------------------------------------------------------------------ */
+
+#define DIRECT_RULE_MIN_PIXELS 64     /* CPU: forward of a wide conv with fewer output pixels: GEMM */
+#define DIRECT_RULE_WIDE_CC (64 * 64) /* C_in*C_out above this is "wide" */
+
+/* DIRECT, except
+ *   - on a CPU device, the forward pass of a wide conv (C_in*C_out > 64*64) with fewer than 64
+ *     output pixels in the whole batch (N*OH*OW), which stays on GEMM;
+ *   - on any other device, every pass of a wide conv, which stays on GEMM.
+ * Measured on PoCL 3.1 (2-core AVX-512 CPU), both algorithms in the same run, best of 3-5, with
+ * other work on the machine (absolute times vary ~2x between runs, ratios much less):
+ *   - ResNet-18 width 8 on 28x28x1, batch 256 (channels 1..64): DIRECT faster in every pass of
+ *     every layer, 2.8-25x (26x26x8->8: 87.8/56.8/56.6 ms -> 3.5/4.3/2.5 ms);
+ *   - ResNet-18 width 64 on 32x32x3, batch 64 (channels 3..512): DIRECT faster in every pass,
+ *     2.2-9x (30x30x64->64 forward 280 -> 36 ms; 4x4x512->512 forward 240 -> 45 ms);
+ *   - 1x1 stride-1 30x30x256->256 at batch 64 (GEMM without im2col): DIRECT 3.3/3.3/17x;
+ *     4x4x1024->1024 at batch 16: DIRECT 2.8/8.8/7.9x;
+ *   - 4x4x512->512 at batch 1, 2, 4, 8 (16..128 output pixels): GEMM's forward is faster below
+ *     64 pixels (10.4 vs 13.8 ms at 16, 10.5 vs 15.3 at 32; 19.3 vs 16.2 at 64): each direct
+ *     work-item streams its weight tile for only 8 pixels, and there are few work-items. DIRECT
+ *     wins backward data and the filter gradient at every batch (batch 1: 12.4 vs 15.4 ms,
+ *     1.8 vs 11.5 ms); at 64 pixels and more it wins all three.
+ * Other devices are not measured: there DIRECT is used where its design most clearly pays
+ * (narrow channels, where im2col's traffic dominates the GEMM path) and the tuned GEMM is kept
+ * for wide layers. AUTO times instead; this rule is what AUTO falls back to without a cache. */
+static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+  const int wide = (int64_t)d->in_c * d->out_c > DIRECT_RULE_WIDE_CC;
+  if (!wide) return CLNET_CONV_ALGO_DIRECT;
+  if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return CLNET_CONV_ALGO_GEMM;
+  if (pass == CLNET_CONV_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
+    return CLNET_CONV_ALGO_GEMM;
+  return CLNET_CONV_ALGO_DIRECT;
+}
+
+/* ---- the reference check ------------------------------------------------------------------- */
+
+static const char *const pass_str[3] = {"forward", "backward-data", "backward-filter"};
+
+static void shape_str(char *dst, size_t cap, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+  snprintf(dst, cap, "conv2d %s n%d %dx%dx%d->%d k%dx%d s%d %s", pass_str[pass], d->n, d->in_h, d->in_w, d->in_c,
+           d->out_c, d->k_h, d->k_w, d->stride, d->padding == CLNET_PADDING_SAME ? "same" : "valid");
+}
+
+/* Compares dev with ref (count floats) within atol; on the first miss writes why and returns 0. */
+static int within(const float *dev, const float *ref, int64_t count, double atol, const char *name, char *why,
+                  size_t cap) {
+  for (int64_t i = 0; i < count; ++i)
+    if (!(fabs((double)dev[i] - (double)ref[i]) <= atol)) {
+      snprintf(why, cap, "%s[%lld] = %.9g, reference %.9g (tolerance %.3g)", name, (long long)i, dev[i], ref[i],
+               atol);
+      return 0;
+    }
+  return 1;
+}
+
+/* The reference side of the check, computed once per (shape, pass) for both candidates: a
+ * sub-batch of at most 2 images of U(-1, 1) data and the float reference's output on it. */
+typedef struct conv_check_data {
+  clnet_conv2d_desc d;
+  int64_t counts[4]; /* x (or dx), w (or dw), b (or db), y (or dy) */
+  float *in[4];      /* the inputs, uploaded to every candidate */
+  float *ref[4];     /* the reference's outputs (this pass's only) */
+  int out_i;         /* index of the output: y 3, dx 0, dw 1 (db 2 too with bias) */
+  int bias_out;
+} conv_check_data;
+
+static void check_data_free(conv_check_data *c) {
+  for (int i = 0; i < 4; ++i) {
+    free(c->in[i]);
+    free(c->ref[i]);
+    c->in[i] = c->ref[i] = NULL;
+  }
+}
+
+static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pass pass, conv_check_data *c) {
+  memset(c, 0, sizeof *c);
+  c->d = *full;
+  c->d.n = full->n < 2 ? full->n : 2;
+  CLNET_TRY(clnet_conv2d_desc_init(&c->d));
+  const clnet_conv2d_desc *d = &c->d;
+  c->counts[0] = (int64_t)d->n * d->in_h * d->in_w * d->in_c;
+  c->counts[1] = (int64_t)d->k_h * d->k_w * d->in_c * d->out_c;
+  c->counts[2] = d->out_c;
+  c->counts[3] = (int64_t)d->n * d->out_h * d->out_w * d->out_c;
+  c->out_i = pass == CLNET_CONV_PASS_FORWARD ? 3 : pass == CLNET_CONV_PASS_BACKWARD_DATA ? 0 : 1;
+  c->bias_out = pass == CLNET_CONV_PASS_BACKWARD_FILTER && d->has_bias;
+  clnet_rng rng;
+  clnet_rng_seed_stream(&rng, 0x636f6e76u /* "conv" */, (uint64_t)pass);
+  for (int i = 0; i < 4; ++i) {
+    c->in[i] = malloc((size_t)c->counts[i] * sizeof(float));
+    c->ref[i] = malloc((size_t)c->counts[i] * sizeof(float));
+    if (!c->in[i] || !c->ref[i]) {
+      check_data_free(c);
+      return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
+    }
+    for (int64_t j = 0; j < c->counts[i]; ++j) c->in[i][j] = 2.0f * clnet_rng_uniform(&rng) - 1.0f;
+  }
+  float **r = c->ref, **in = c->in;
+  switch (pass) {
+    case CLNET_CONV_PASS_FORWARD: clnet_ref_conv2d_forward(d, in[0], in[1], d->has_bias ? in[2] : NULL, r[3]); break;
+    case CLNET_CONV_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(d, in[3], in[1], r[0]); break;
+    default: clnet_ref_conv2d_backward_filter(d, in[0], in[3], r[1], d->has_bias ? r[2] : NULL); break;
+  }
+  return CLNET_SUCCESS;
+}
+
+/* Runs `algo` on the check's sub-batch and compares it with the reference at the cross-checks'
+ * tolerance (ops/tolerance.h). Outputs start as NaN, so an element the algorithm does not write
+ * fails. *ok = 0 with `why` on a mismatch. */
+static clnet_status check_candidate(clnet_ctx *ctx, struct clnet_conv_finddb *db, const conv_check_data *c,
+                                    clnet_conv_pass pass, clnet_conv_algo algo, int *ok, char *why, size_t cap) {
+  const clnet_conv2d_desc *d = &c->d;
+  const int out_i = c->out_i;
+  const int64_t nb = d->out_c;
+  float *got = NULL, *got_b = NULL;
+  clnet_buf buf[4];
+  memset(buf, 0, sizeof buf);
+  int nbuf = 0;
+  clnet_status st = CLNET_SUCCESS;
+  for (int i = 0; i < 4 && st == CLNET_SUCCESS; ++i) {
+    st = clnet_buf_alloc(ctx, (size_t)c->counts[i] * sizeof(float), "conv2d algorithm check", &buf[i]);
+    if (st != CLNET_SUCCESS) break;
+    nbuf++;
+    st = clnet_buf_write(ctx, &buf[i], 0, (size_t)c->counts[i] * sizeof(float), c->in[i]);
+  }
+  if (st == CLNET_SUCCESS)
+    st = clnet_buf_fill(ctx, &buf[out_i], 0, (size_t)c->counts[out_i] * sizeof(float), 0x7fc00000u); /* NaN */
+  if (st == CLNET_SUCCESS && c->bias_out)
+    st = clnet_buf_fill(ctx, &buf[2], 0, (size_t)nb * sizeof(float), 0x7fc00000u);
+  if (st == CLNET_SUCCESS) {
+    clnet_conv_io io = {.x = &buf[0], .w = &buf[1], .b = d->has_bias ? &buf[2] : NULL, .dy = &buf[3], .y = &buf[3],
+                        .dx = &buf[0], .dw = &buf[1], .db = d->has_bias ? &buf[2] : NULL};
+    st = clnet_conv2d_run_algo(ctx, d, pass, algo, &io);
+  }
+  got = malloc((size_t)c->counts[out_i] * sizeof(float));
+  got_b = malloc((size_t)nb * sizeof(float));
+  if (st == CLNET_SUCCESS && (!got || !got_b))
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
+  if (st == CLNET_SUCCESS) st = clnet_buf_read(ctx, &buf[out_i], 0, (size_t)c->counts[out_i] * sizeof(float), got);
+  if (st == CLNET_SUCCESS && c->bias_out) st = clnet_buf_read(ctx, &buf[2], 0, (size_t)nb * sizeof(float), got_b);
+  if (st == CLNET_SUCCESS) {
+    if (db->sabotage == (int32_t)algo + 1) got[0] += 1.0f; /* test hook: a wrong kernel */
+    static const char *const out_names[3] = {"y", "dx", "dw"};
+    *ok = within(got, c->ref[out_i], c->counts[out_i], clnet_conv2d_atol(d, pass, 0), out_names[pass], why, cap) &&
+          (!c->bias_out || within(got_b, c->ref[2], nb, clnet_conv2d_atol(d, pass, 1), "db", why, cap));
+  }
+  free(got);
+  free(got_b);
+  for (int i = 0; i < nbuf; ++i) clnet_buf_free(ctx, &buf[i]);
+  return st;
+}
+
+/* ---- timing -------------------------------------------------------------------------------- */
+
+#define TIME_RUNS 3 /* timed runs after the warm-up, fewer for a clear loser */
+
+static clnet_status run_finished(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                 clnet_conv_algo algo, const clnet_conv_io *io, double *seconds) {
+  const double t0 = now_s();
+  CLNET_TRY(clnet_conv2d_run_algo(ctx, d, pass, algo, io));
+  CLNET_TRY(clnet_ctx_finish(ctx));
+  *seconds = now_s() - t0;
+  return CLNET_SUCCESS;
+}
+
+/* Buffers of the full shape for a choice asked without a call (clnet_conv2d_algo_choice). */
+static clnet_status alloc_io(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_buf bufs[4], clnet_conv_io *io) {
+  const size_t counts[4] = {(size_t)d->n * d->in_h * d->in_w * d->in_c, (size_t)d->k_h * d->k_w * d->in_c * d->out_c,
+                            (size_t)d->out_c, (size_t)d->n * d->out_h * d->out_w * d->out_c};
+  for (int i = 0; i < 4; ++i) {
+    clnet_status st = clnet_buf_alloc(ctx, counts[i] * sizeof(float), "conv2d algorithm timing", &bufs[i]);
+    if (st == CLNET_SUCCESS) st = clnet_buf_fill(ctx, &bufs[i], 0, counts[i] * sizeof(float), 0x3c23d70au); /* 0.01f */
+    if (st != CLNET_SUCCESS) {
+      for (int j = 0; j < i; ++j) clnet_buf_free(ctx, &bufs[j]);
+      return st;
+    }
+  }
+  *io = (clnet_conv_io){.x = &bufs[0], .w = &bufs[1], .b = d->has_bias ? &bufs[2] : NULL, .dy = &bufs[3],
+                        .y = &bufs[3], .dx = &bufs[0], .dw = &bufs[1], .db = d->has_bias ? &bufs[2] : NULL};
+  return CLNET_SUCCESS;
+}
+
+/* Checks and times both algorithms for (d, pass) into e (source TIMED). */
+static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const clnet_conv2d_desc *d,
+                         clnet_conv_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
+  const double t0 = now_s(), b0 = ctx->stats.build_seconds;
+  double first_calls = 0;
+  /* DIRECT first: usually the faster, so a slow GEMM stops after one timed run */
+  static const clnet_conv_algo order[2] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_GEMM};
+  double best[2] = {-1, -1}; /* indexed like choice.ms: [0] GEMM, [1] DIRECT */
+  char shape[160];
+  shape_str(shape, sizeof shape, d, pass);
+  conv_check_data check;
+  clnet_status st = check_data_init(d, pass, &check);
+  for (int c = 0; c < 2 && st == CLNET_SUCCESS; ++c) {
+    const clnet_conv_algo a = order[c];
+    const int slot = a == CLNET_CONV_ALGO_GEMM ? 0 : 1;
+    double t = 0;
+    st = run_finished(ctx, d, pass, a, io, &t); /* warm-up */
+    if (st != CLNET_SUCCESS) break;
+    first_calls += t;
+    int ok = 0;
+    char why[256] = "";
+    st = check_candidate(ctx, db, &check, pass, a, &ok, why, sizeof why);
+    if (st != CLNET_SUCCESS) break;
+    if (!ok) {
+      db->stats.rejected++;
+      clnet_conv_finddb_note(db, "%s: %s fails the reference check (%s); not used", shape, clnet_conv_algo_str(a),
+                             why);
+      continue;
+    }
+    const double other = best[1 - slot];
+    double b = INFINITY;
+    for (int r = 0; r < TIME_RUNS && st == CLNET_SUCCESS; ++r) {
+      st = run_finished(ctx, d, pass, a, io, &t);
+      if (t < b) b = t;
+      if (other >= 0 && b > 2 * other * 1e-3) break; /* a clear loser: no need for the best of 3 */
+    }
+    best[slot] = b * 1e3;
+  }
+  check_data_free(&check); /* zeroed by check_data_init even when it fails */
+  const double build = ctx->stats.build_seconds - b0;
+  db->stats.first_call_seconds += first_calls;
+  db->stats.build_seconds += build;
+  db->stats.tune_seconds += now_s() - t0 - first_calls;
+  CLNET_TRY(st);
+  if (best[0] < 0 && best[1] < 0)
+    return clnet_set_error(CLNET_ERR_CHECK_FAILED, "%s: no algorithm matches the reference (%s)", shape,
+                           db->last_note);
+  memset(e, 0, sizeof *e);
+  e->key = clnet_conv_fdb_key(d, pass);
+  e->choice.ms[0] = best[0];
+  e->choice.ms[1] = best[1];
+  e->choice.algo = best[0] < 0 ? CLNET_CONV_ALGO_DIRECT
+                   : best[1] < 0 ? CLNET_CONV_ALGO_GEMM
+                   : best[0] < best[1] ? CLNET_CONV_ALGO_GEMM
+                                       : CLNET_CONV_ALGO_DIRECT;
+  e->choice.source = CLNET_CONV_SOURCE_TIMED;
+  return CLNET_SUCCESS;
+}
+
+/* ---- the choice ---------------------------------------------------------------------------- */
+
+static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
+  if (ctx->conv_algo == 0) {
+    const char *e = getenv("CLNET_CONV_ALGO");
+    clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
+    if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                             "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, rule or auto",
+                             e);
+    ctx->conv_algo = (int32_t)a + 1;
+  }
+  *out = (clnet_conv_algo)(ctx->conv_algo - 1);
+  return CLNET_SUCCESS;
+}
+
+static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                const clnet_conv_io *io, clnet_conv_algo_choice *out) {
+  struct clnet_conv_finddb *db = NULL;
+  CLNET_TRY(clnet_conv_finddb_open(ctx, &db));
+  const conv_fdb_key key = clnet_conv_fdb_key(d, pass);
+  conv_fdb_entry *e = clnet_conv_finddb_find(db, &key);
+  if (!e && db->use_disk) {
+    conv_fdb_entry fresh;
+    clnet_buf bufs[4];
+    clnet_conv_io own;
+    if (!io) CLNET_TRY(alloc_io(ctx, d, bufs, &own));
+    clnet_status st = tune(ctx, db, d, pass, io ? io : &own, &fresh);
+    if (!io)
+      for (int i = 0; i < 4; ++i) clnet_buf_free(ctx, &bufs[i]);
+    CLNET_TRY(st);
+    int32_t persisted = 0;
+    CLNET_TRY(clnet_conv_finddb_commit(db, &fresh, &e, &persisted));
+    if (!persisted) {
+      char shape[160];
+      shape_str(shape, sizeof shape, d, pass);
+      clnet_conv_finddb_note(db, "%s: cannot record the timed choice in %s (%s); using the fixed rule for this "
+                             "and every shape not yet recorded", shape, db->path, clnet_last_error());
+      db->use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
+      e = NULL;
+    } else if (e->choice.source == CLNET_CONV_SOURCE_TIMED && !e->counted) {
+      e->counted = 1;
+      db->stats.timed++;
+    }
+  }
+  if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
+    conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
+                                               .ms = {-1, -1}}, .counted = 1};
+    CLNET_TRY(clnet_conv_finddb_add(db, &r, &e));
+    db->stats.from_rule++;
+  }
+  if (!e->counted) { /* read from the file (or another process committed it first) */
+    e->counted = 1;
+    db->stats.from_finddb++;
+  }
+  *out = e->choice;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                     const clnet_conv_io *io, clnet_conv_algo_choice *out) {
+  clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
+  CLNET_TRY(setting(ctx, &a));
+  if (a == CLNET_CONV_ALGO_GEMM || a == CLNET_CONV_ALGO_DIRECT) {
+    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1}};
+    return CLNET_SUCCESS;
+  }
+  if (a == CLNET_CONV_ALGO_RULE) {
+    *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
+                                    .ms = {-1, -1}};
+    return CLNET_SUCCESS;
+  }
+  return auto_choice(ctx, d, pass, io, out);
+}
+
+/* ---- public queries ------------------------------------------------------------------------ */
+
+clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                      clnet_conv_algo_choice *out) {
+  if (!ctx || !d || !out) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_conv2d_algo_choice: NULL argument");
+  if (ctx->is_ref) return clnet_set_error(CLNET_ERR_UNSUPPORTED, "conv2d: the reference has one algorithm");
+  if (pass != CLNET_CONV_PASS_FORWARD && pass != CLNET_CONV_PASS_BACKWARD_DATA &&
+      pass != CLNET_CONV_PASS_BACKWARD_FILTER)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_conv2d_algo_choice: pass = %d", (int)pass);
+  clnet_conv2d_desc t = *d;
+  CLNET_TRY(clnet_conv2d_desc_init(&t));
+  return clnet_conv_algo_resolve(ctx, &t, pass, NULL, out);
+}
+
+clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                      clnet_conv_algo *out) {
+  clnet_conv_algo_choice c;
+  CLNET_TRY(clnet_conv2d_algo_choice(ctx, d, pass, &c));
+  *out = c.algo;
+  return CLNET_SUCCESS;
+}
+
+void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap) {
+  struct clnet_conv_finddb *db = NULL;
+  if (cap) dst[0] = '\0';
+  if (!ctx || ctx->is_ref || clnet_conv_finddb_open(ctx, &db) != CLNET_SUCCESS || !db->use_disk) return;
+  snprintf(dst, cap, "%s", db->path);
+}
+
+clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {
+  clnet_conv_algo_stats s;
+  memset(&s, 0, sizeof s);
+  return ctx && ctx->conv_finddb ? ctx->conv_finddb->stats : s;
+}
+
+void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user) {
+  struct clnet_conv_finddb *db = NULL;
+  if (!ctx || clnet_conv_finddb_state(ctx, &db) != CLNET_SUCCESS) return;
+  db->note_fn = fn;
+  db->note_user = user;
+}
+
+const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {
+  return ctx && ctx->conv_finddb ? ctx->conv_finddb->last_note : "";
+}
+
+void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo) {
+  struct clnet_conv_finddb *db = NULL;
+  if (clnet_conv_finddb_state(ctx, &db) == CLNET_SUCCESS)
+    db->sabotage = algo == CLNET_CONV_ALGO_GEMM || algo == CLNET_CONV_ALGO_DIRECT ? (int32_t)algo + 1 : 0;
+}

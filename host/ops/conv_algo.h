@@ -1,0 +1,30 @@
+/* Internal: choosing the conv algorithm per (shape, pass) -- forced, the fixed rule, or AUTO's
+ * checked-and-timed choice remembered in the find-db (conv_finddb.h). */
+#ifndef CLNET_OPS_CONV_ALGO_H
+#define CLNET_OPS_CONV_ALGO_H
+
+#include "clnet/ops.h"
+#include "runtime/ctx.h"
+
+/* The buffers of one pass: forward reads x, w, b (NULL without bias) and writes y; backward data
+ * reads dy, w and writes dx; backward filter reads x, dy and writes dw, db (NULL without bias). */
+typedef struct clnet_conv_io {
+  const clnet_buf *x, *w, *b, *dy;
+  clnet_buf *y, *dx, *dw, *db;
+} clnet_conv_io;
+
+/* Runs one pass with algo GEMM or DIRECT (host/ops/conv2d.c); the desc and buffers are checked. */
+clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                   clnet_conv_algo algo, const clnet_conv_io *io);
+
+/* The algorithm for this call. Under AUTO, a (shape, pass) seen for the first time is checked and
+ * timed with io's buffers (outputs overwritten: the caller runs the chosen algorithm afterwards)
+ * or, io NULL, on buffers allocated here. */
+clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+                                     const clnet_conv_io *io, clnet_conv_algo_choice *out);
+
+/* Test hook, never called in a normal run: from now on the reference check of `algo` on ctx
+ * sees its output perturbed (one element + 1), as a wrong kernel would give. AUTO = off. */
+void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo);
+
+#endif

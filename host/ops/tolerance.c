@@ -1,0 +1,16 @@
+/* Float-vs-reference tolerances, see tolerance.h. */
+#include "ops/tolerance.h"
+
+#include <math.h>
+
+double clnet_dot_atol(int32_t k, double amax, double bmax) {
+  return sqrt((double)(k > 0 ? k : 1)) * (double)(k > 0 ? k : 1) * amax * bmax * ldexp(1.0, -24) + 1e-7;
+}
+
+double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad) {
+  switch (pass) {
+    case CLNET_CONV_PASS_FORWARD: return clnet_dot_atol(d->k_h * d->k_w * d->in_c + 1, 1, 1);
+    case CLNET_CONV_PASS_BACKWARD_DATA: return clnet_dot_atol(d->k_h * d->k_w * d->out_c, 1, 1);
+    default: return clnet_dot_atol(d->n * d->out_h * d->out_w, 1, bias_grad ? 2 : 1);
+  }
+}

@@ -1,0 +1,341 @@
+/* AUTO's conv algorithm choice: the find-db file round trip, corrupt files, a wrong candidate
+ * rejected by the reference check, the rule without a cache, and two processes sharing a cache
+ * directory choosing the same algorithms. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clnet/ops.h"
+#include "ops/conv_algo.h"
+#include "ops/conv_finddb.h"
+#include "runtime/ctx.h"
+
+static char tmpdir[256];
+
+static void make_tmp(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/clnet-convalgo-XXXXXX");
+  cr_assert_not_null(mkdtemp(tmpdir));
+  setenv("CLNET_CACHE_DIR", tmpdir, 1);
+  unsetenv("CLNET_NO_CACHE");
+  unsetenv("CLNET_CONV_ALGO");
+}
+
+static clnet_conv2d_desc small_desc(void) {
+  clnet_conv2d_desc d = {.n = 3, .in_h = 8, .in_w = 8, .in_c = 4, .out_c = 8, .k_h = 3, .k_w = 3, .stride = 1,
+                         .padding = CLNET_PADDING_SAME, .has_bias = 1};
+  cr_assert_eq(clnet_conv2d_desc_init(&d), CLNET_SUCCESS);
+  return d;
+}
+
+static clnet_ctx *open_ctx(void) {
+  clnet_ctx *ctx = NULL;
+  cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+  return ctx;
+}
+
+static void last_line(void *user, const char *line) { snprintf(user, 1024, "%s", line); }
+
+Test(finddb, file_round_trip, .init = make_tmp) {
+  conv_fdb_entry in[3];
+  memset(in, 0, sizeof in);
+  in[0].key = (conv_fdb_key){.pass = 0, .n = 256, .h = 28, .w = 28, .c_in = 1, .c_out = 16, .k_h = 3, .k_w = 3,
+                             .stride = 1, .padding = CLNET_PADDING_VALID};
+  in[0].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_DIRECT, .ms = {41.25, 3.5}};
+  in[1].key = (conv_fdb_key){.pass = 2, .n = 64, .h = 4, .w = 4, .c_in = 512, .c_out = 512, .k_h = 3, .k_w = 3,
+                             .stride = 1, .padding = CLNET_PADDING_SAME};
+  in[1].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {15.125, -1}};
+  in[2].key = (conv_fdb_key){.pass = 1, .n = 7, .h = 9, .w = 5, .c_in = 3, .c_out = 2, .k_h = 1, .k_w = 2,
+                             .stride = 2, .padding = CLNET_PADDING_SAME};
+  in[2].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {0.5, 0.75}};
+  char path[512];
+  snprintf(path, sizeof path, "%s/db.txt", tmpdir);
+  cr_assert_eq(clnet_conv_finddb_write_file(path, 0x1234abcdull, "device: test", in, 3), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  conv_fdb_entry *out = NULL;
+  int32_t n = 0, stale = 1;
+  cr_assert_eq(clnet_conv_finddb_read_file(path, 0x1234abcdull, &out, &n, &stale), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(stale, 0);
+  cr_assert_eq(n, 3);
+  for (int i = 0; i < 3; ++i) {
+    cr_assert(!memcmp(&out[i].key, &in[i].key, sizeof in[i].key), "entry %d: key differs after the round trip", i);
+    cr_assert_eq(out[i].choice.algo, in[i].choice.algo, "entry %d", i);
+    cr_assert_eq(out[i].choice.source, CLNET_CONV_SOURCE_FINDDB);
+    for (int k = 0; k < 2; ++k)
+      cr_assert_float_eq(out[i].choice.ms[k], in[i].choice.ms[k], 1e-9, "entry %d ms[%d]", i, k);
+  }
+  free(out);
+  /* other kernels: stale, no entries, no error */
+  cr_assert_eq(clnet_conv_finddb_read_file(path, 0x999ull, &out, &n, &stale), CLNET_SUCCESS);
+  cr_assert_eq(stale, 1);
+  cr_assert_eq(n, 0);
+  cr_assert_null(out);
+}
+
+/* Each way a file can be broken is rejected with the file and line named. */
+Test(finddb, corrupt_files_are_rejected, .init = make_tmp) {
+  static const char *const bodies[] = {
+      "",
+      "not a find-db\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 2 3\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1.0 2.0",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nsideways 1 8 8 4 8 3 3 1 valid direct 1.0 2.0\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 0 8 8 4 8 3 3 1 valid direct 1.0 2.0\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1.0 rejected\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct nan 2.0\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2\n"
+      "forward 1 8 8 4 8 3 3 1 valid gemm 1 2\n",
+      "# clnet conv find-db 1\nforward 1 8 8 4 8 3 3 1 valid direct 1 2\n",
+  };
+  char path[512];
+  snprintf(path, sizeof path, "%s/bad.txt", tmpdir);
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; ++i) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(bodies[i], f);
+    fclose(f);
+    conv_fdb_entry *out = NULL;
+    int32_t n = 0, stale = 0;
+    cr_assert_eq(clnet_conv_finddb_read_file(path, 0xab, &out, &n, &stale), CLNET_ERR_FORMAT,
+                 "body %zu must be rejected", i);
+    cr_assert(strstr(clnet_last_error(), path), "body %zu: the message must name the file: %s", i,
+              clnet_last_error());
+    cr_assert_null(out);
+  }
+}
+
+/* Timed in one ctx, read back from the file by the next; a corrupt file is noted and rewritten. */
+Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make_tmp) {
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  clnet_conv_algo_choice first[3];
+  for (int p = 0; p < 3; ++p) {
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &first[p]), CLNET_SUCCESS, "%s",
+                 clnet_last_error());
+    cr_assert_eq(first[p].source, CLNET_CONV_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
+    cr_assert(first[p].ms[0] >= 0 && first[p].ms[1] >= 0, "pass %d: both candidates pass and are timed", p);
+    cr_assert_eq(first[p].algo, first[p].ms[0] < first[p].ms[1] ? CLNET_CONV_ALGO_GEMM : CLNET_CONV_ALGO_DIRECT,
+                 "pass %d: the faster one is chosen", p);
+  }
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 3);
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path);
+  cr_assert(!strncmp(path, tmpdir, strlen(tmpdir)), "the find-db lives in CLNET_CACHE_DIR: %s", path);
+  cr_assert_eq(access(path, R_OK), 0, "%s must exist", path);
+  clnet_ctx_free(ctx);
+
+  ctx = open_ctx();
+  for (int p = 0; p < 3; ++p) {
+    clnet_conv_algo_choice c;
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "pass %d: a second process must read the find-db", p);
+    cr_assert_eq(c.algo, first[p].algo, "pass %d", p);
+    for (int k = 0; k < 2; ++k) cr_assert_float_eq(c.ms[k], first[p].ms[k], 1e-3, "pass %d ms[%d]", p, k);
+  }
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
+  clnet_ctx_free(ctx);
+
+  FILE *f = fopen(path, "a");
+  cr_assert_not_null(f);
+  fputs("forward 3 8 8 4 8 3 3 1 same direct fast slow\n", f);
+  fclose(f);
+  ctx = open_ctx();
+  char note[1024] = "";
+  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "a corrupt find-db must not be trusted");
+  cr_assert(strstr(note, path) && strstr(note, "ignored"), "the note must name the file: '%s'", note);
+  cr_assert_str_eq(clnet_conv_algo_last_note(ctx), note);
+  clnet_ctx_free(ctx);
+  conv_fdb_entry *out = NULL;
+  int32_t n = 0, stale = 0;
+  FILE *g = fopen(path, "r");
+  cr_assert_not_null(g);
+  char l1[128], l2[1024], l3[128];
+  cr_assert_not_null(fgets(l1, sizeof l1, g));
+  cr_assert_not_null(fgets(l2, sizeof l2, g));
+  cr_assert_not_null(fgets(l3, sizeof l3, g));
+  fclose(g);
+  unsigned long long kh = 0;
+  cr_assert_eq(sscanf(l3, "# kernels: %llx", &kh), 1, "%s", l3);
+  cr_assert_eq(clnet_conv_finddb_read_file(path, kh, &out, &n, &stale), CLNET_SUCCESS,
+               "the rewritten file must be valid: %s", clnet_last_error());
+  cr_assert_eq(n, 1, "only the entry timed again");
+  free(out);
+}
+
+/* A candidate whose output is wrong is never chosen, and the rejection is noted and stored. */
+Test(finddb, wrong_candidate_is_rejected, .init = make_tmp) {
+  const clnet_conv2d_desc d = small_desc();
+  for (int bad = CLNET_CONV_ALGO_GEMM; bad <= CLNET_CONV_ALGO_DIRECT; ++bad) {
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/%d", tmpdir, bad);
+    setenv("CLNET_CACHE_DIR", dir, 1);
+    clnet_ctx *ctx = open_ctx();
+    char note[1024] = "";
+    clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+    clnet_conv_algo_test_sabotage(ctx, (clnet_conv_algo)bad);
+    for (int p = 0; p < 3; ++p) {
+      clnet_conv_algo_choice c;
+      cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+                   clnet_last_error());
+      cr_assert_neq(c.algo, bad, "pass %d: the wrong %s was chosen", p, clnet_conv_algo_str((clnet_conv_algo)bad));
+      cr_assert_lt(c.ms[bad == CLNET_CONV_ALGO_GEMM ? 0 : 1], 0, "pass %d: the rejection is recorded", p);
+      cr_assert(strstr(note, "fails the reference check") && strstr(note, clnet_conv_algo_str((clnet_conv_algo)bad)),
+                "pass %d: note '%s'", p, note);
+    }
+    cr_assert_eq(clnet_conv_algo_get_stats(ctx).rejected, 3);
+    /* the real op still runs, with the other algorithm */
+    clnet_buf x, w, b, y;
+    cr_assert_eq(clnet_buf_alloc(ctx, (size_t)d.n * 8 * 8 * 4 * 4, "x", &x), CLNET_SUCCESS);
+    cr_assert_eq(clnet_buf_alloc(ctx, 3 * 3 * 4 * 8 * 4, "w", &w), CLNET_SUCCESS);
+    cr_assert_eq(clnet_buf_alloc(ctx, 8 * 4, "b", &b), CLNET_SUCCESS);
+    cr_assert_eq(clnet_buf_alloc(ctx, (size_t)d.n * 8 * 8 * 8 * 4, "y", &y), CLNET_SUCCESS);
+    cr_assert_eq(clnet_buf_fill(ctx, &x, 0, x.bytes, 0x3f800000u), CLNET_SUCCESS);
+    cr_assert_eq(clnet_buf_fill(ctx, &w, 0, w.bytes, 0x3f800000u), CLNET_SUCCESS);
+    cr_assert_eq(clnet_buf_fill(ctx, &b, 0, b.bytes, 0), CLNET_SUCCESS);
+    cr_assert_eq(clnet_conv2d_forward(ctx, &d, &x, &w, &b, &y), CLNET_SUCCESS, "%s", clnet_last_error());
+    float centre = 0;
+    cr_assert_eq(clnet_buf_read(ctx, &y, (size_t)(3 * 8 + 3) * 8 * 4, 4, &centre), CLNET_SUCCESS);
+    cr_assert_float_eq(centre, 36.0f, 1e-4, "an interior output of all-ones data is 3*3*4 = 36");
+    clnet_buf *bufs[] = {&x, &w, &b, &y};
+    for (int i = 0; i < 4; ++i) clnet_buf_free(ctx, bufs[i]);
+    clnet_ctx_free(ctx);
+  }
+}
+
+Test(finddb, no_cache_means_the_rule, .init = make_tmp) {
+  setenv("CLNET_NO_CACHE", "1", 1);
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  char path[64] = "x";
+  clnet_conv_algo_db_path(ctx, path, sizeof path);
+  cr_assert_str_eq(path, "");
+  clnet_ctx_free(ctx);
+  /* a forced algorithm is reported as forced */
+  unsetenv("CLNET_NO_CACHE");
+  ctx = open_ctx();
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_GEMM), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_RULE), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  clnet_ctx_free(ctx);
+}
+
+/* "[algo, source]" of every conv row of a `clnet bench --op conv` output, in order. */
+static int conv_rows(const char *file, char algos[][16], char sources[][16], int cap) {
+  FILE *f = fopen(file, "r");
+  cr_assert_not_null(f, "%s", file);
+  char line[512];
+  int n = 0;
+  while (fgets(line, sizeof line, f) && n < cap) {
+    const char *b = strchr(line, '[');
+    if (strncmp(line, "conv ", 5) || !b) continue;
+    cr_assert_eq(sscanf(b, "[%15[a-z], %15[a-z-]]", algos[n], sources[n]), 2, "%s", line);
+    ++n;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Two processes timing the same shapes at the same time into one cache directory end with the
+ * same algorithm for every shape and pass (first writer wins), and a third reads them all back. */
+Test(finddb, processes_sharing_a_cache_agree, .init = make_tmp, .timeout = 600) {
+  const char *cli = getenv("CLNET_CLI");
+  cr_assert_not_null(cli, "CLNET_CLI must point to the clnet executable (ctest sets it)");
+  const char *args = "bench --op conv --batch 4 --width 8 --input 12x12x3 --repeat 1";
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "%s %s > %s/a.txt 2>&1 & %s %s > %s/b.txt 2>&1 & wait; %s %s > %s/c.txt 2>&1", cli,
+           args, tmpdir, cli, args, tmpdir, cli, args, tmpdir);
+  cr_assert_eq(system(cmd), 0);
+  char algos[3][64][16], sources[3][64][16];
+  int n[3];
+  for (int r = 0; r < 3; ++r) {
+    char file[512];
+    snprintf(file, sizeof file, "%s/%c.txt", tmpdir, 'a' + r);
+    n[r] = conv_rows(file, algos[r], sources[r], 64);
+  }
+  cr_assert_gt(n[0], 10, "the bench must print its conv rows");
+  cr_assert_eq(n[0], n[1]);
+  cr_assert_eq(n[0], n[2]);
+  for (int i = 0; i < n[0]; ++i) {
+    cr_assert_str_eq(algos[0][i], algos[1][i], "row %d: the two concurrent processes disagree", i);
+    cr_assert_str_eq(algos[0][i], algos[2][i], "row %d: the later process disagrees", i);
+    cr_assert_str_eq(sources[2][i], "find-db", "row %d: the later process must read the find-db", i);
+    cr_assert(!strcmp(sources[0][i], "timed") || !strcmp(sources[0][i], "find-db"), "row %d: %s", i, sources[0][i]);
+  }
+}
+
+/* First writer wins: an entry another process commits while this one is timing the same shape
+ * is adopted, even when this process measured the other algorithm as faster. */
+Test(finddb, a_concurrent_commit_is_adopted, .init = make_tmp) {
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path); /* opens the (empty) find-db */
+  cr_assert_neq(path[0], '\0');
+  cr_assert_not_null(ctx->conv_finddb);
+  /* "another process" commits gemm, measured absurdly slow, after this one read the file */
+  conv_fdb_entry other = {.key = clnet_conv_fdb_key(&d, CLNET_CONV_PASS_FORWARD),
+                          .choice = {.algo = CLNET_CONV_ALGO_GEMM, .ms = {999.0, 1.0}}};
+  cr_assert_eq(clnet_conv_finddb_write_file(path, ctx->conv_finddb->kernels_hash, "device: other process", &other, 1),
+               CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "the entry committed first must be adopted");
+  cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
+  cr_assert_float_eq(c.ms[0], 999.0, 1e-9);
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
+  /* a pass nobody committed is timed and appended; the adopted entry stays */
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED);
+  clnet_ctx_free(ctx);
+  conv_fdb_entry *out = NULL;
+  int32_t n = 0, stale = 0;
+  clnet_ctx *probe = open_ctx();
+  clnet_conv_algo_db_path(probe, path, sizeof path);
+  cr_assert_eq(clnet_conv_finddb_read_file(path, probe->conv_finddb->kernels_hash, &out, &n, &stale), CLNET_SUCCESS);
+  clnet_ctx_free(probe);
+  cr_assert_eq(n, 2);
+  cr_assert_eq(out[0].choice.algo, CLNET_CONV_ALGO_GEMM);
+  free(out);
+}
+
+/* A cache directory that cannot be written: the timed choice could not be kept, so the rule
+ * decides (the same in every process), and the note says why. */
+Test(finddb, unwritable_cache_falls_back_to_the_rule, .init = make_tmp) {
+  char blocker[300], dir[400];
+  snprintf(blocker, sizeof blocker, "%s/a-file", tmpdir);
+  FILE *f = fopen(blocker, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  snprintf(dir, sizeof dir, "%s/cache", blocker); /* below a regular file: mkdir and open fail */
+  setenv("CLNET_CACHE_DIR", dir, 1);
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  char note[1024] = "";
+  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert(strstr(note, "cannot record") && strstr(note, "fixed rule"), "note: '%s'", note);
+  /* later shapes go straight to the rule, without timing */
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
+  cr_assert_eq(clnet_conv_algo_get_stats(ctx).from_rule, 2);
+  clnet_ctx_free(ctx);
+}
