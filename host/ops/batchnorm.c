@@ -24,6 +24,11 @@ static bn_partition bn_partition_of(int32_t rows) {
   return p;
 }
 
+uint64_t clnet_batchnorm_scratch_bytes(const clnet_batchnorm_desc *d) {
+  if (!d || d->rows < 1 || d->c < 1) return 0;
+  return (uint64_t)(2 * (int64_t)bn_partition_of(d->rows).nblocks + 3) * (uint64_t)d->c * 4;
+}
+
 static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d) {
   if (!d) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: desc is NULL", op);
   if (d->rows < 1 || d->c < 1)

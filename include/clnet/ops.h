@@ -116,6 +116,10 @@ clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc
                                       const clnet_buf *save_invstd, clnet_buf *dx,
                                       clnet_buf *dgamma, clnet_buf *dbeta);
 
+/* Bytes of the context's scratch buffer (clnet_ctx scratch) a training
+ * forward or backward of d uses on an OpenCL device; for memory planning. */
+uint64_t clnet_batchnorm_scratch_bytes(const clnet_batchnorm_desc *d);
+
 /* Fused BN-apply + ReLU (res NULL) or BN-apply + residual add + ReLU (the
  * BasicBlock tail): y (rows, C) = max(gamma*xhat + beta [+ res], 0), with the
  * statistics, save_* and moving_* of clnet_batchnorm_forward_train. The BN
