@@ -43,8 +43,22 @@ static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d)
   return CLNET_SUCCESS;
 }
 
-/* Work-items along C (contiguous), WG_1D of them per group; one group row per block or row. */
-static const size_t bn_local[2] = {CLNET_WG_1D, 1};
+/* Work-items along C (contiguous). A group is lc = min(WG_1D, C rounded up to
+ * a power of two) channels wide, so narrow layers (C = 16, 32) do not idle
+ * most of it: reductions take one block per group (lc x 1; their loops carry
+ * barriers, so every work-item of a group must run the same trip count),
+ * elementwise kernels fill the group with rows (lc x WG_1D/lc). The local
+ * size does not change any result. */
+typedef struct bn_geometry {
+  size_t red[2], elem[2];
+} bn_geometry;
+
+static bn_geometry bn_geometry_of(int64_t C) {
+  size_t lc = 1;
+  while (lc < (size_t)C && lc < CLNET_WG_1D) lc *= 2;
+  bn_geometry g = {{lc, 1}, {lc, CLNET_WG_1D / lc}};
+  return g;
+}
 
 /* act: BN_PLAIN y = bn(x); BN_RELU y = relu(bn(x)); BN_ADD_RELU y = relu(bn(x) + res). */
 enum { BN_PLAIN, BN_RELU, BN_ADD_RELU };
@@ -79,19 +93,20 @@ static clnet_status bn_forward_train(clnet_ctx *ctx, const char *op, int act, co
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
   const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
                g_elem[2] = {(size_t)C, (size_t)d->rows};
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
+  const bn_geometry geo = bn_geometry_of(C);
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                          CLNET_ARG_BUF(&scratch)));
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_final", 2, g_chan, bn_local, CLNET_ARG_I32(d->rows),
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_final", 2, g_chan, geo.red, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_F32(d->eps),
                          CLNET_ARG_F32(d->momentum), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
                          CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
                          CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var)));
   if (act == BN_ADD_RELU)
-    return CLNET_LAUNCH(ctx, "batchnorm", "bn_normalize_add_relu", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_normalize_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
                         CLNET_ARG_BUF(beta), CLNET_ARG_BUF(res), CLNET_ARG_BUF(y));
-  return CLNET_LAUNCH(ctx, "batchnorm", act == BN_RELU ? "bn_normalize_relu" : "bn_normalize", 2, g_elem, bn_local,
+  return CLNET_LAUNCH(ctx, "batchnorm", act == BN_RELU ? "bn_normalize_relu" : "bn_normalize", 2, g_elem, geo.elem,
                       CLNET_ARG_I32(d->rows), CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                       CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(beta), CLNET_ARG_BUF(y));
 }
@@ -135,12 +150,13 @@ static clnet_status bn_forward_infer(clnet_ctx *ctx, const char *op, int act, co
     return CLNET_SUCCESS;
   }
   const size_t g_elem[2] = {(size_t)C, (size_t)d->rows};
+  const bn_geometry geo = bn_geometry_of(C);
   if (act == BN_ADD_RELU)
-    return CLNET_LAUNCH(ctx, "batchnorm", "bn_infer_add_relu", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_infer_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
                         CLNET_ARG_I32(C), CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x), CLNET_ARG_BUF(gamma),
                         CLNET_ARG_BUF(beta), CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var),
                         CLNET_ARG_BUF(res), CLNET_ARG_BUF(y));
-  return CLNET_LAUNCH(ctx, "batchnorm", act == BN_RELU ? "bn_infer_relu" : "bn_infer", 2, g_elem, bn_local,
+  return CLNET_LAUNCH(ctx, "batchnorm", act == BN_RELU ? "bn_infer_relu" : "bn_infer", 2, g_elem, geo.elem,
                       CLNET_ARG_I32(d->rows), CLNET_ARG_I32(C), CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x),
                       CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(beta), CLNET_ARG_BUF(moving_mean),
                       CLNET_ARG_BUF(moving_var), CLNET_ARG_BUF(y));
@@ -195,28 +211,29 @@ static clnet_status bn_backward(clnet_ctx *ctx, const char *op, int act, const c
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
   const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
                g_elem[2] = {(size_t)C, (size_t)d->rows};
+  const bn_geometry geo = bn_geometry_of(C);
   if (act == BN_PLAIN)
-    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
+    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
                            CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                            CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
   else
-    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial_relu", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
+    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial_relu", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
                            CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                            CLNET_ARG_BUF(y), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_final", 2, g_chan, bn_local, CLNET_ARG_I32(d->rows),
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_final", 2, g_chan, geo.red, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(gamma),
                          CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(dgamma), CLNET_ARG_BUF(dbeta)));
   if (act == BN_PLAIN)
-    return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy),
                         CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(&scratch),
                         CLNET_ARG_BUF(dx));
   if (act == BN_RELU)
-    return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx_relu", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(y),
                         CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
                         CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(dx));
-  return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx_add_relu", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
+  return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
                       CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(y),
                       CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
                       CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(dx), CLNET_ARG_BUF(dres));
