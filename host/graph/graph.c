@@ -111,7 +111,6 @@ struct clnet_graph {
   int32_t n_grad_bufs;
   int64_t adam_t;
   int32_t planned;
-  int32_t fused; /* plan_fusion ran with fusion enabled */
 };
 
 static int64_t tensor_floats(const tensor *t, int32_t n) { return (int64_t)n * t->h * t->w * t->c; }
@@ -416,7 +415,6 @@ static void plan_fusion(clnet_graph *g, int32_t enable) {
     l->ein[1] = l->in[1];
     l->en_in = l->n_in;
   }
-  g->fused = enable;
   for (int32_t i = 0; enable && i < g->n_layers; ++i) {
     layer *r = &g->layers[i];
     if (r->kind != L_RELU) continue;
