@@ -8,13 +8,14 @@
  * work-item; stage 2 (index space (C)) merges the blocks of one channel in
  * block order. No atomics: the same inputs give bit-identical outputs.
  *
- * Variance: stage 1 is an exact two-pass within the block on d = x - K_c:
- * the block mean of d first, then the sum of squared deviations from it (the
- * second pass re-reads the block from cache). The shift K_c = x[0, c] is a
- * value of the channel, so d is small and exact when the data sit far from
- * zero (e.g. 1000 + U(-1, 1)). Stage 2 merges the blocks' (count, mean, M2)
- * with Chan's formula. Every term added to M2 is >= 0: no E[x^2] - E[x]^2
- * cancellation.
+ * Variance, in one pass over x: stage 1 works on d = x - K_c (the shift
+ * K_c = x[0, c] is a value of the channel, so d is small and exact when the
+ * data sit far from zero, e.g. 1000 + U(-1, 1)). Each group of BN_UNROLL rows
+ * gets its exact mean and sum of squared deviations from registers, and is
+ * merged into the block's running (count, mean, M2) with Chan's formula; the
+ * weight BN_UNROLL / count is the same for every work-item. Stage 2 merges the
+ * blocks' (count, mean, M2) in block order with the same formula. Every term
+ * added to M2 is >= 0: no E[x^2] - E[x]^2 cancellation, and x is read once.
  *
  * PoCL (CPU) vectorises across work-items only inside barrier-delimited
  * regions, so the row loops of the reductions carry a barrier: every
@@ -29,8 +30,9 @@
 
 #define BN_UNROLL 4
 
-/* Stage 1 of the forward statistics: two passes over the rows of block b.
- * Index space (C, nblocks). */
+/* Stage 1 of the forward statistics: one pass over the rows of block b,
+ * groups of BN_UNROLL rows merged in order (Chan), single rows (Welford) at
+ * the end. Index space (C, nblocks). */
 __kernel void bn_stats_partial(const int rows, const int C, const int rpb, const int nblocks,
                                __global const float *x, /* (rows, C) */
                                __global float *scratch) /* part_mean (nb, C), part_m2 (nb, C) */
@@ -40,40 +42,32 @@ __kernel void bn_stats_partial(const int rows, const int C, const int rpb, const
   const int r0 = b * rpb, r1 = min(r0 + rpb, rows);
   const float K = x[cc];
   __global const float *xc = x + cc;
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  float n = 0.0f, mean = 0.0f, m2 = 0.0f; /* of d = x - K over the rows so far */
   int r = r0;
   for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {
     __global const float *p = xc + (size_t)r * C;
-    s0 += p[0] - K;
-    s1 += p[C] - K;
-    s2 += p[2 * C] - K;
-    s3 += p[3 * C] - K;
+    const float d0 = p[0] - K, d1 = p[C] - K, d2 = p[2 * C] - K, d3 = p[3 * C] - K;
+    const float gm = ((d0 + d1) + (d2 + d3)) * (1.0f / BN_UNROLL);
+    const float e0 = d0 - gm, e1 = d1 - gm, e2 = d2 - gm, e3 = d3 - gm;
+    const float gm2 = (e0 * e0 + e1 * e1) + (e2 * e2 + e3 * e3);
+    const float nt = n + (float)BN_UNROLL, w = (float)BN_UNROLL / nt;
+    const float delta = gm - mean;
+    mean += delta * w;
+    m2 += gm2 + delta * delta * n * w;
+    n = nt;
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   for (; r < r1; ++r) {
-    s0 += xc[(size_t)r * C] - K;
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float mean = ((s0 + s1) + (s2 + s3)) / (float)(r1 - r0); /* of d = x - K */
-  float q0 = 0.0f, q1 = 0.0f, q2 = 0.0f, q3 = 0.0f;
-  for (r = r0; r + BN_UNROLL <= r1; r += BN_UNROLL) {
-    __global const float *p = xc + (size_t)r * C;
-    const float e0 = (p[0] - K) - mean, e1 = (p[C] - K) - mean;
-    const float e2 = (p[2 * C] - K) - mean, e3 = (p[3 * C] - K) - mean;
-    q0 += e0 * e0;
-    q1 += e1 * e1;
-    q2 += e2 * e2;
-    q3 += e3 * e3;
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  for (; r < r1; ++r) {
-    const float e = (xc[(size_t)r * C] - K) - mean;
-    q0 += e * e;
+    const float d = xc[(size_t)r * C] - K;
+    n += 1.0f;
+    const float delta = d - mean;
+    mean += delta / n;
+    m2 += delta * (d - mean);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if (c < C) {
     scratch[(size_t)b * C + c] = mean;
-    scratch[(size_t)(nblocks + b) * C + c] = (q0 + q1) + (q2 + q3);
+    scratch[(size_t)(nblocks + b) * C + c] = m2;
   }
 }
 
@@ -229,4 +223,138 @@ __kernel void bn_backward_dx(const int rows, const int C, const int nblocks,
   const size_t i = (size_t)r * C + c;
   const float xhat = (x[i] - save_mean[c]) * save_invstd[c];
   dx[i] = coef[c] * ((dy[i] - coef[C + c]) - xhat * coef[2 * C + c]);
+}
+
+/* ---- fused BasicBlock tails: BN-apply + ReLU, BN-apply + residual add + ReLU ----
+ * z = gamma * xhat + beta [+ res], y = max(z, 0). The BN output z is never
+ * stored; backward recovers the ReLU mask from y (z > 0 exactly where y > 0)
+ * and feeds dz = (y > 0 ? dy : 0) to the BN backward, and to res. */
+
+/* Training forward, after bn_stats_final. Index space (C, rows). */
+__kernel void bn_normalize_relu(const int rows, const int C, const int nblocks,
+                                __global const float *x,       /* (rows, C) */
+                                __global const float *scratch, /* coef at 2*nb*C: K, mean_d, gamma*invstd */
+                                __global const float *beta,    /* (C) */
+                                __global float *y)             /* (rows, C) */
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  __global const float *coef = scratch + (size_t)2 * nblocks * C;
+  const size_t i = (size_t)r * C + c;
+  y[i] = fmax(((x[i] - coef[c]) - coef[C + c]) * coef[2 * C + c] + beta[c], 0.0f);
+}
+
+__kernel void bn_normalize_add_relu(const int rows, const int C, const int nblocks,
+                                    __global const float *x,       /* (rows, C) */
+                                    __global const float *scratch, /* coef at 2*nb*C */
+                                    __global const float *beta,    /* (C) */
+                                    __global const float *res,     /* (rows, C) */
+                                    __global float *y)             /* (rows, C) */
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  __global const float *coef = scratch + (size_t)2 * nblocks * C;
+  const size_t i = (size_t)r * C + c;
+  y[i] = fmax((((x[i] - coef[c]) - coef[C + c]) * coef[2 * C + c] + beta[c]) + res[i], 0.0f);
+}
+
+/* Inference forward with the moving statistics. Index space (C, rows). */
+__kernel void bn_infer_relu(const int rows, const int C, const float eps,
+                            __global const float *x, __global const float *gamma, __global const float *beta,
+                            __global const float *moving_mean, __global const float *moving_var,
+                            __global float *y)
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  const size_t i = (size_t)r * C + c;
+  y[i] = fmax((x[i] - moving_mean[c]) * (gamma[c] * rsqrt(moving_var[c] + eps)) + beta[c], 0.0f);
+}
+
+__kernel void bn_infer_add_relu(const int rows, const int C, const float eps,
+                                __global const float *x, __global const float *gamma, __global const float *beta,
+                                __global const float *moving_mean, __global const float *moving_var,
+                                __global const float *res, __global float *y)
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  const size_t i = (size_t)r * C + c;
+  y[i] = fmax(((x[i] - moving_mean[c]) * (gamma[c] * rsqrt(moving_var[c] + eps)) + beta[c]) + res[i], 0.0f);
+}
+
+/* Backward stage 1 with the ReLU mask: per block, sum dz and sum dz * (x - mean),
+ * dz = y > 0 ? dy : 0. Index space (C, nblocks); stage 2 is bn_backward_final. */
+__kernel void bn_backward_partial_relu(const int rows, const int C, const int rpb, const int nblocks,
+                                       __global const float *x,         /* (rows, C) */
+                                       __global const float *y,         /* (rows, C): forward output */
+                                       __global const float *dy,        /* (rows, C) */
+                                       __global const float *save_mean, /* (C) */
+                                       __global float *scratch)         /* part_dy (nb, C), part_dyxc (nb, C) */
+{
+  const int c = get_global_id(0), b = get_global_id(1);
+  const int cc = min(c, C - 1);
+  const int r0 = b * rpb, r1 = min(r0 + rpb, rows);
+  const float mean = save_mean[cc];
+  __global const float *xc = x + cc, *gc = dy + cc, *yc = y + cc;
+  float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f; /* sum dz */
+  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f; /* sum dz * (x - mean) */
+  int r = r0;
+  for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {
+    const size_t i = (size_t)r * C;
+    const float d0 = yc[i] > 0.0f ? gc[i] : 0.0f, d1 = yc[i + C] > 0.0f ? gc[i + C] : 0.0f;
+    const float d2 = yc[i + 2 * C] > 0.0f ? gc[i + 2 * C] : 0.0f, d3 = yc[i + 3 * C] > 0.0f ? gc[i + 3 * C] : 0.0f;
+    g0 += d0;
+    g1 += d1;
+    g2 += d2;
+    g3 += d3;
+    h0 += d0 * (xc[i] - mean);
+    h1 += d1 * (xc[i + C] - mean);
+    h2 += d2 * (xc[i + 2 * C] - mean);
+    h3 += d3 * (xc[i + 3 * C] - mean);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (; r < r1; ++r) {
+    const size_t i = (size_t)r * C;
+    const float d = yc[i] > 0.0f ? gc[i] : 0.0f;
+    g0 += d;
+    h0 += d * (xc[i] - mean);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (c < C) {
+    scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);
+    scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);
+  }
+}
+
+/* dx = gamma*invstd * (dz - dbeta/M - xhat * dgamma/M). dx may alias dy (each
+ * work-item reads its element before writing it). Index space (C, rows). */
+__kernel void bn_backward_dx_relu(const int rows, const int C, const int nblocks,
+                                  __global const float *x, __global const float *y, __global const float *dy,
+                                  __global const float *save_mean, __global const float *save_invstd,
+                                  __global const float *scratch, /* coef at 2*nb*C */
+                                  __global float *dx)
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  __global const float *coef = scratch + (size_t)2 * nblocks * C;
+  const size_t i = (size_t)r * C + c;
+  const float dz = y[i] > 0.0f ? dy[i] : 0.0f;
+  const float xhat = (x[i] - save_mean[c]) * save_invstd[c];
+  dx[i] = coef[c] * ((dz - coef[C + c]) - xhat * coef[2 * C + c]);
+}
+
+/* As bn_backward_dx_relu, and dres = dz (the residual's gradient). */
+__kernel void bn_backward_dx_add_relu(const int rows, const int C, const int nblocks,
+                                      __global const float *x, __global const float *y, __global const float *dy,
+                                      __global const float *save_mean, __global const float *save_invstd,
+                                      __global const float *scratch, /* coef at 2*nb*C */
+                                      __global float *dx, __global float *dres)
+{
+  const int c = get_global_id(0), r = get_global_id(1);
+  if (c >= C || r >= rows) return;
+  __global const float *coef = scratch + (size_t)2 * nblocks * C;
+  const size_t i = (size_t)r * C + c;
+  const float dz = y[i] > 0.0f ? dy[i] : 0.0f;
+  const float xhat = (x[i] - save_mean[c]) * save_invstd[c];
+  dres[i] = dz;
+  dx[i] = coef[c] * ((dz - coef[C + c]) - xhat * coef[2 * C + c]);
 }

@@ -208,7 +208,7 @@ double check_dot_f64(const double *a, const double *b, int64_t n) {
 /* ---- the table ---- */
 static const clnet_check_case *const families[] = {
     clnet_check_cases_eltwise, clnet_check_cases_gemm,  clnet_check_cases_conv2d,
-    clnet_check_cases_batchnorm, clnet_check_cases_pool, clnet_check_cases_dense,
+    clnet_check_cases_batchnorm, clnet_check_cases_bn_act, clnet_check_cases_pool, clnet_check_cases_dense,
     clnet_check_cases_loss,    clnet_check_cases_adam,
 };
 

@@ -75,6 +75,7 @@ extern const clnet_check_case clnet_check_cases_eltwise[];
 extern const clnet_check_case clnet_check_cases_gemm[];
 extern const clnet_check_case clnet_check_cases_conv2d[];
 extern const clnet_check_case clnet_check_cases_batchnorm[];
+extern const clnet_check_case clnet_check_cases_bn_act[];
 extern const clnet_check_case clnet_check_cases_pool[];
 extern const clnet_check_case clnet_check_cases_dense[];
 extern const clnet_check_case clnet_check_cases_loss[];

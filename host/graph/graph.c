@@ -9,9 +9,23 @@
  *   (best fit by size), see plan_gradients().
  * - a tensor read by several layers gets its gradient summed: the first
  *   writer in backward order overwrites, later ones write into a temporary
- *   and accumulate.
+ *   and accumulate. The temporary is one more interval [s, s] of the same
+ *   best fit, so it takes a gradient buffer that is idle at that step.
+ * - a fused BN backward writes its input's gradient over its output's
+ *   gradient (elementwise, each read before it is written), so the two share
+ *   a buffer.
+ * - activations that no backward step reads (a shortcut convolution's output,
+ *   read only by the Add) live in a gradient buffer: those are idle during
+ *   the forward pass (best fit over forward lifetimes, see place_forward_only).
  * - parameters: value, gradient, Adam m and v for trainables; value for BN
- *   statistics. */
+ *   statistics.
+ *
+ * Fusion (plan_fusion): on an OpenCL device, unless CLNET_NO_FUSION=1, a BN
+ * whose only reader is a ReLU, and a BN -> Add -> ReLU tail, run as one fused
+ * op (clnet_batchnorm_act_*) at the ReLU's place, forward and backward. The
+ * BN and Add layers then do nothing; the BN output of a BN -> Add -> ReLU tail
+ * is never stored. The reference backend runs the layers one by one, so the
+ * whole-model check compares the fused device step with the unfused one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +40,9 @@
 #define MAX_TENSORS 256
 #define MAX_PARAMS 512
 #define NAME_LEN 96
+#define MAX_GRAD_BUFS (MAX_TENSORS + 2 * MAX_LAYERS) /* a tensor gradient or a temporary each, at most */
+
+enum { F_NONE, F_INSIDE, F_BN_RELU, F_BN_ADD_RELU };
 
 /* Same values as the public clnet_layer_kind. */
 typedef enum { L_CONV, L_BN, L_RELU, L_MAXPOOL, L_ADD, L_GAP, L_DENSE } layer_kind;
@@ -41,6 +58,9 @@ typedef struct {
   int32_t grad_buf;    /* planned gradient buffer, -1 if none */
   int32_t grad_first;  /* backward step of the first gradient write */
   int32_t grad_last;   /* backward step of the last gradient read */
+  int32_t virt;        /* never stored: the BN output inside a fused BN -> Add -> ReLU */
+  int32_t fwd_buf;     /* storage root that no backward step reads: the gradient buffer holding it, or -1 */
+  int32_t borrowed;    /* set up with value = a gradient buffer (fwd_buf), not owned */
   clnet_buf value;
 } tensor;
 
@@ -63,7 +83,11 @@ typedef struct {
   int32_t p[4]; /* conv: kernel, bias; bn: gamma, beta, moving_mean, moving_variance; dense: kernel, bias */
   int32_t filters, k, stride, units;
   clnet_padding padding;
-  int32_t first_writer[2]; /* 1 when this layer's backward is the first to write in[i]'s gradient */
+  int32_t fuse;      /* F_NONE, F_INSIDE (runs inside a later fused ReLU), F_BN_RELU, F_BN_ADD_RELU (a ReLU) */
+  int32_t fused_bn;  /* F_BN_*: the BN layer */
+  int32_t ein[2], en_in; /* inputs as executed: in[], or for a fused ReLU the BN's input and the residual */
+  int32_t first_writer[2]; /* 1 when this layer's backward is the first to write ein[i]'s gradient */
+  int32_t tmp_buf[2];      /* otherwise: the gradient buffer it writes into before accumulating, or -1 */
   clnet_buf save_mean, save_invstd, argmax;
 } layer;
 
@@ -78,12 +102,12 @@ struct clnet_graph {
   /* bound state */
   clnet_ctx *ctx;
   int32_t max_batch, batch;
-  clnet_buf labels, result, grad_tmp;
+  clnet_buf labels, result;
   clnet_buf nonfinite;   /* int32 flag: some parameter gradient of the last step is NaN/Inf */
   int32_t grads_finite;  /* read back with the loss */
   int32_t keep_stats;    /* shadow the BN statistics before each training forward */
-  clnet_buf grad_bufs[MAX_TENSORS];
-  size_t grad_buf_floats[MAX_TENSORS];
+  clnet_buf grad_bufs[MAX_GRAD_BUFS];
+  size_t grad_buf_floats[MAX_GRAD_BUFS];
   int32_t n_grad_bufs;
   int64_t adam_t;
   int32_t planned;
@@ -120,8 +144,11 @@ static void release(clnet_graph *g) {
   clnet_ctx *c = g->ctx;
   drain_gradient_copies(g);
   g->step_started = 0;
-  for (int32_t i = 0; i < g->n_tensors; ++i)
-    if (g->tensors[i].storage == i) clnet_buf_free(c, &g->tensors[i].value);
+  for (int32_t i = 0; i < g->n_tensors; ++i) {
+    if (g->tensors[i].storage == i && !g->tensors[i].borrowed) clnet_buf_free(c, &g->tensors[i].value);
+    memset(&g->tensors[i].value, 0, sizeof g->tensors[i].value);
+    g->tensors[i].borrowed = 0;
+  }
   for (int32_t i = 0; i < g->n_params; ++i) {
     clnet_buf_free(c, &g->params[i].value);
     clnet_buf_free(c, &g->params[i].grad);
@@ -138,7 +165,6 @@ static void release(clnet_graph *g) {
   clnet_buf_free(c, &g->labels);
   clnet_buf_free(c, &g->result);
   clnet_buf_free(c, &g->nonfinite);
-  clnet_buf_free(c, &g->grad_tmp);
   g->n_grad_bufs = 0;
   g->ctx = NULL;
 }
@@ -383,6 +409,58 @@ double clnet_graph_macs_per_image(const clnet_graph *g) {
 
 /* ---- planning ---- */
 
+/* CLNET_NO_FUSION=1 runs every layer on its own (for timing and debugging). */
+static int32_t fusion_wanted(const clnet_ctx *ctx) {
+  const char *e = getenv("CLNET_NO_FUSION");
+  if (e && *e && strcmp(e, "0") != 0) return 0;
+  return !(ctx && ctx->is_ref);
+}
+
+/* Marks the fused patterns (see the top of the file) and sets every layer's
+ * executed inputs ein[]. A BN qualifies when its output has no other reader;
+ * an Add when its output's only reader is the in-place ReLU. */
+static void plan_fusion(clnet_graph *g, int32_t enable) {
+  for (int32_t t = 0; t < g->n_tensors; ++t) g->tensors[t].virt = 0;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    l->fuse = F_NONE;
+    l->fused_bn = -1;
+    l->ein[0] = l->in[0];
+    l->ein[1] = l->in[1];
+    l->en_in = l->n_in;
+  }
+  for (int32_t i = 0; enable && i < g->n_layers; ++i) {
+    layer *r = &g->layers[i];
+    if (r->kind != L_RELU) continue;
+    int32_t t = r->in[0];
+    layer *p = &g->layers[g->tensors[t].producer];
+    if (p->kind == L_BN && g->tensors[t].n_readers == 1) {
+      r->fuse = F_BN_RELU;
+      r->fused_bn = g->tensors[t].producer;
+      r->ein[0] = p->in[0];
+      r->en_in = 1;
+      p->fuse = F_INSIDE;
+      p->en_in = 0;
+    } else if (p->kind == L_ADD && g->tensors[t].n_readers == 1 && p->in[0] != p->in[1]) {
+      for (int32_t k = 0; k < 2; ++k) {
+        int32_t bt = p->in[k];
+        if (bt == 0 || g->tensors[bt].n_readers != 1) continue;
+        layer *bn = &g->layers[g->tensors[bt].producer];
+        if (bn->kind != L_BN) continue;
+        r->fuse = F_BN_ADD_RELU;
+        r->fused_bn = g->tensors[bt].producer;
+        r->ein[0] = bn->in[0];
+        r->ein[1] = p->in[1 - k];
+        r->en_in = 2;
+        p->fuse = bn->fuse = F_INSIDE;
+        p->en_in = bn->en_in = 0;
+        g->tensors[bt].virt = 1;
+        break;
+      }
+    }
+  }
+}
+
 /* Backward step of layer i (the last layer runs first). */
 static int32_t bstep(const clnet_graph *g, int32_t layer_index) { return g->n_layers - 1 - layer_index; }
 
@@ -397,9 +475,10 @@ static void plan_gradients(clnet_graph *g, int32_t batch, size_t *buf_floats, in
   g->tensors[g->output].grad_first = -1;
   for (int32_t i = 0; i < g->n_layers; ++i) {
     layer *l = &g->layers[i];
+    if (l->fuse == F_INSIDE) continue; /* runs inside a later fused layer */
     int32_t s = bstep(g, i);
-    for (int32_t j = 0; j < l->n_in; ++j) {
-      int32_t t = l->in[j];
+    for (int32_t j = 0; j < l->en_in; ++j) {
+      int32_t t = l->ein[j];
       if (t == 0) continue; /* no gradient for the images */
       if (s < g->tensors[t].grad_first) g->tensors[t].grad_first = s;
     }
@@ -409,29 +488,60 @@ static void plan_gradients(clnet_graph *g, int32_t batch, size_t *buf_floats, in
   /* first writer flags: the smallest backward step among the readers */
   for (int32_t i = 0; i < g->n_layers; ++i) {
     layer *l = &g->layers[i];
-    for (int32_t j = 0; j < l->n_in; ++j)
-      l->first_writer[j] = l->in[j] != 0 && g->tensors[l->in[j]].grad_first == bstep(g, i) &&
-                           !(j == 1 && l->in[0] == l->in[1]);
+    l->first_writer[0] = l->first_writer[1] = 0;
+    for (int32_t j = 0; j < l->en_in; ++j)
+      l->first_writer[j] = l->ein[j] != 0 && g->tensors[l->ein[j]].grad_first == bstep(g, i) &&
+                           !(j == 1 && l->ein[0] == l->ein[1]);
   }
-  /* greedy best fit over tensors in order of first write */
-  int32_t order[MAX_TENSORS], n = 0;
-  for (int32_t t = 1; t < g->n_tensors; ++t)
-    if (g->tensors[t].grad_last >= 0 || t == g->output) order[n++] = t;
-  for (int32_t a = 0; a < n; ++a)
-    for (int32_t b = a + 1; b < n; ++b)
-      if (g->tensors[order[b]].grad_first < g->tensors[order[a]].grad_first) {
-        int32_t tmp = order[a];
-        order[a] = order[b];
-        order[b] = tmp;
-      }
-  int32_t busy_until[MAX_TENSORS];
+  /* items: each tensor's gradient over [grad_first, grad_last], and the
+   * temporary of each layer that adds into a gradient another layer wrote
+   * first, over [s, s] */
+  typedef struct {
+    int32_t first, last, prefer; /* prefer: tensor whose gradient buffer to take over in place */
+    size_t need;
+    int32_t *out;
+  } item;
+  item items[MAX_GRAD_BUFS];
+  int32_t prefer[MAX_TENSORS], n = 0;
+  for (int32_t t = 0; t < g->n_tensors; ++t) prefer[t] = -1;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    if ((l->fuse == F_BN_RELU || l->fuse == F_BN_ADD_RELU) && l->first_writer[0]) prefer[l->ein[0]] = l->out;
+  }
+  for (int32_t t = 1; t < g->n_tensors; ++t) {
+    tensor *x = &g->tensors[t];
+    if (x->grad_last >= 0 || t == g->output)
+      items[n++] = (item){x->grad_first, x->grad_last < 0 ? INT32_MAX : x->grad_last, prefer[t],
+                          (size_t)tensor_floats(x, batch), &x->grad_buf};
+  }
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    layer *l = &g->layers[i];
+    l->tmp_buf[0] = l->tmp_buf[1] = -1;
+    if (l->fuse == F_INSIDE || l->kind == L_ADD) continue; /* Add accumulates dy itself */
+    for (int32_t j = 0; j < l->en_in; ++j)
+      if (l->ein[j] != 0 && !l->first_writer[j])
+        items[n++] = (item){bstep(g, i), bstep(g, i), -1, (size_t)tensor_floats(&g->tensors[l->ein[j]], batch),
+                            &l->tmp_buf[j]};
+  }
+  /* stable sort by first use */
+  for (int32_t a = 1; a < n; ++a) {
+    item it = items[a];
+    int32_t k = a;
+    for (; k > 0 && items[k - 1].first > it.first; --k) items[k] = items[k - 1];
+    items[k] = it;
+  }
+  int32_t busy_until[MAX_GRAD_BUFS];
   *n_bufs = 0;
   for (int32_t a = 0; a < n; ++a) {
-    tensor *t = &g->tensors[order[a]];
-    size_t need = (size_t)tensor_floats(t, batch);
+    const item *t = &items[a];
+    size_t need = t->need;
     int32_t best = -1;
-    for (int32_t b = 0; b < *n_bufs; ++b) {
-      if (busy_until[b] >= t->grad_first) continue;
+    if (t->prefer >= 0) {
+      int32_t pb = g->tensors[t->prefer].grad_buf; /* its interval ends at this item's first step */
+      if (pb >= 0 && busy_until[pb] == t->first) best = pb;
+    }
+    for (int32_t b = 0, in_place = best >= 0; !in_place && b < *n_bufs; ++b) {
+      if (busy_until[b] >= t->first) continue;
       if (best < 0 || (buf_floats[b] >= need) > (buf_floats[best] >= need) ||
           ((buf_floats[b] >= need) == (buf_floats[best] >= need) &&
            (buf_floats[b] >= need ? buf_floats[b] < buf_floats[best] : buf_floats[b] > buf_floats[best])))
@@ -442,8 +552,46 @@ static void plan_gradients(clnet_graph *g, int32_t batch, size_t *buf_floats, in
       buf_floats[best] = 0;
     }
     if (buf_floats[best] < need) buf_floats[best] = need;
-    busy_until[best] = t->grad_last < 0 ? INT32_MAX : t->grad_last;
-    t->grad_buf = best;
+    busy_until[best] = t->last;
+    *t->out = best;
+  }
+}
+
+/* Storage roots that no backward step reads go into gradient buffers, which
+ * hold nothing during the forward pass: best fit by size among buffers at
+ * least as large, over forward lifetimes [producer, last reader] (layer
+ * order as executed). The input and the logits keep their own storage. */
+static void place_forward_only(clnet_graph *g, int32_t batch, const size_t *buf_floats, int32_t n_bufs) {
+  int32_t bwd_read[MAX_TENSORS] = {0}, last_read[MAX_TENSORS];
+  for (int32_t t = 0; t < g->n_tensors; ++t) {
+    g->tensors[t].fwd_buf = -1;
+    last_read[t] = -1;
+  }
+  bwd_read[0] = bwd_read[g->tensors[g->output].storage] = 1;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    const layer *l = &g->layers[i];
+    if (l->fuse == F_INSIDE) continue;
+    for (int32_t j = 0; j < l->en_in; ++j) {
+      int32_t r = g->tensors[l->ein[j]].storage;
+      if (i > last_read[r]) last_read[r] = i;
+    }
+    if (l->fuse != F_NONE || l->kind == L_RELU) bwd_read[g->tensors[l->out].storage] = 1; /* the mask */
+    if (l->fuse != F_NONE || l->kind == L_CONV || l->kind == L_BN || l->kind == L_DENSE)
+      bwd_read[g->tensors[l->ein[0]].storage] = 1;
+  }
+  int32_t busy_until[MAX_TENSORS];
+  for (int32_t b = 0; b < n_bufs; ++b) busy_until[b] = -1;
+  for (int32_t t = 1; t < g->n_tensors; ++t) {
+    tensor *x = &g->tensors[t];
+    if (x->storage != t || x->virt || bwd_read[t]) continue;
+    size_t need = (size_t)tensor_floats(x, batch);
+    int32_t best = -1;
+    for (int32_t b = 0; b < n_bufs; ++b)
+      if (busy_until[b] < x->producer && buf_floats[b] >= need && (best < 0 || buf_floats[b] < buf_floats[best]))
+        best = b;
+    if (best < 0) continue;
+    busy_until[best] = last_read[t] > x->producer ? last_read[t] : x->producer;
+    x->fwd_buf = best;
   }
 }
 
@@ -473,17 +621,17 @@ static uint64_t conv_scratch_bytes(const clnet_graph *g, int32_t batch) {
 
 uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
   clnet_graph *g = (clnet_graph *)gc; /* planning writes scratch fields only */
-  uint64_t bytes = 0, max_t = 0;
-  for (int32_t t = 0; t < g->n_tensors; ++t) {
-    uint64_t b = (uint64_t)tensor_floats(&g->tensors[t], batch) * 4;
-    if (g->tensors[t].storage == t) bytes += b;
-    if (b > max_t) max_t = b;
-  }
-  size_t bufs[MAX_TENSORS];
+  /* set up: the plan of its device; otherwise that of an OpenCL device */
+  if (!g->ctx) plan_fusion(g, fusion_wanted(NULL));
+  uint64_t bytes = 0;
+  size_t bufs[MAX_GRAD_BUFS];
   int32_t nb = 0;
   plan_gradients(g, batch, bufs, &nb);
+  place_forward_only(g, batch, bufs, nb);
+  for (int32_t t = 0; t < g->n_tensors; ++t)
+    if (g->tensors[t].storage == t && !g->tensors[t].virt && g->tensors[t].fwd_buf < 0)
+      bytes += (uint64_t)tensor_floats(&g->tensors[t], batch) * 4;
   for (int32_t b = 0; b < nb; ++b) bytes += bufs[b] * 4;
-  bytes += max_t; /* accumulation temporary */
   for (int32_t i = 0; i < g->n_params; ++i)
     bytes += (uint64_t)g->params[i].count * 4 * (g->params[i].kind == CLNET_PARAM_TRAINABLE ? 4 : 1);
   for (int32_t i = 0; i < g->n_layers; ++i) {
@@ -491,10 +639,17 @@ uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
     if (l->kind == L_BN) bytes += 2ull * 4 * (uint64_t)g->tensors[l->out].c;
     if (l->kind == L_MAXPOOL) bytes += (uint64_t)tensor_floats(&g->tensors[l->out], batch) * 4;
   }
-  bytes += (uint64_t)batch * 4 + 8;
-  /* scratch: im2col, plus BN partial sums (small) */
-  bytes += conv_scratch_bytes(g, batch) + (4ull << 20);
-  return bytes;
+  bytes += (uint64_t)batch * 4 + 8 + 4; /* labels, loss result, non-finite flag */
+  /* the context's one scratch buffer: the largest need of any op */
+  uint64_t scratch = conv_scratch_bytes(g, batch);
+  for (int32_t i = 0; i < g->n_layers; ++i)
+    if (g->layers[i].kind == L_BN) {
+      clnet_batchnorm_desc d = {.rows = batch * g->tensors[g->layers[i].out].h * g->tensors[g->layers[i].out].w,
+                                .c = g->tensors[g->layers[i].out].c, .eps = 1e-3f, .momentum = 0.99f};
+      uint64_t b = clnet_batchnorm_scratch_bytes(&d);
+      if (b > scratch) scratch = b;
+    }
+  return bytes + scratch;
 }
 
 static clnet_status alloc_param_field(clnet_graph *g, param *p, clnet_buf *b, const char *field) {
@@ -514,23 +669,24 @@ clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch
   g->adam_t = 0;
   clnet_status st = CLNET_SUCCESS;
   char what[160];
+  plan_fusion(g, fusion_wanted(ctx));
+  plan_gradients(g, max_batch, g->grad_buf_floats, &g->n_grad_bufs);
+  place_forward_only(g, max_batch, g->grad_buf_floats, g->n_grad_bufs);
   for (int32_t t = 0; t < g->n_tensors; ++t) {
     tensor *x = &g->tensors[t];
-    if (x->storage != t) continue;
+    if (x->storage != t || x->virt || x->fwd_buf >= 0) continue;
     snprintf(what, sizeof what, "activation %s", t == 0 ? "input" : g->layers[x->producer].name);
     CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)tensor_floats(x, max_batch) * 4, what, &x->value), st, fail);
   }
-  for (int32_t t = 0; t < g->n_tensors; ++t)
-    if (g->tensors[t].storage != t) g->tensors[t].value = g->tensors[g->tensors[t].storage].value;
-  plan_gradients(g, max_batch, g->grad_buf_floats, &g->n_grad_bufs);
-  size_t max_t = 0;
-  for (int32_t t = 0; t < g->n_tensors; ++t) {
-    size_t f = (size_t)tensor_floats(&g->tensors[t], max_batch);
-    if (f > max_t) max_t = f;
-  }
   for (int32_t b = 0; b < g->n_grad_bufs; ++b)
     CLNET_TRY_GOTO(clnet_buf_alloc(ctx, g->grad_buf_floats[b] * 4, "gradient buffer", &g->grad_bufs[b]), st, fail);
-  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, max_t * 4, "gradient accumulation temporary", &g->grad_tmp), st, fail);
+  for (int32_t t = 0; t < g->n_tensors; ++t)
+    if (g->tensors[t].storage == t && g->tensors[t].fwd_buf >= 0) {
+      g->tensors[t].value = g->grad_bufs[g->tensors[t].fwd_buf];
+      g->tensors[t].borrowed = 1;
+    }
+  for (int32_t t = 0; t < g->n_tensors; ++t)
+    if (g->tensors[t].storage != t) g->tensors[t].value = g->tensors[g->tensors[t].storage].value;
   for (int32_t i = 0; i < g->n_params; ++i) {
     param *p = &g->params[i];
     CLNET_TRY_GOTO(alloc_param_field(g, p, &p->value, "value"), st, fail);
@@ -621,12 +777,32 @@ static clnet_batchnorm_desc bn_desc(const clnet_graph *g, const layer *l) {
   return (clnet_batchnorm_desc){.rows = g->batch * x->h * x->w, .c = x->c, .eps = 1e-3f, .momentum = 0.99f};
 }
 
+/* The fused ReLU layer l: y = relu(bn(x) [+ res]) straight into the ReLU's output. */
+static clnet_status fused_forward(clnet_graph *g, layer *l, int32_t training) {
+  layer *bn = &g->layers[l->fused_bn];
+  clnet_batchnorm_desc d = bn_desc(g, bn);
+  param *p = g->params;
+  const clnet_buf *x = &g->tensors[l->ein[0]].value, *res = l->fuse == F_BN_ADD_RELU ? &g->tensors[l->ein[1]].value : NULL;
+  clnet_buf *y = &g->tensors[l->out].value;
+  if (training)
+    return clnet_batchnorm_act_forward_train(g->ctx, &d, x, &p[bn->p[0]].value, &p[bn->p[1]].value, res, y,
+                                             &bn->save_mean, &bn->save_invstd, &p[bn->p[2]].value, &p[bn->p[3]].value);
+  return clnet_batchnorm_act_forward_infer(g->ctx, &d, x, &p[bn->p[0]].value, &p[bn->p[1]].value, res,
+                                           &p[bn->p[2]].value, &p[bn->p[3]].value, y);
+}
+
 static clnet_status forward(clnet_graph *g, int32_t training) {
   clnet_ctx *c = g->ctx;
   for (int32_t i = 0; i < g->n_layers; ++i) {
     layer *l = &g->layers[i];
     tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
     clnet_status st = CLNET_SUCCESS;
+    if (l->fuse == F_INSIDE) continue;
+    if (l->fuse != F_NONE) {
+      st = fused_forward(g, l, training);
+      if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "forward of layer '%s' (fused)", l->name);
+      continue;
+    }
     switch (l->kind) {
       case L_CONV: {
         clnet_conv2d_desc d = conv_desc(g, l);
@@ -682,13 +858,28 @@ static clnet_status loss_read(clnet_graph *g, float *loss_out, int32_t *correct)
 /* Where layer l's backward writes the gradient of input j: the planned buffer
  * (first writer) or the temporary (then accumulated). */
 static clnet_buf *dx_target(clnet_graph *g, const layer *l, int32_t j) {
-  return l->first_writer[j] ? grad_of(g, l->in[j]) : &g->grad_tmp;
+  return l->first_writer[j] ? grad_of(g, l->ein[j]) : &g->grad_bufs[l->tmp_buf[j]];
 }
 
 static clnet_status dx_finish(clnet_graph *g, const layer *l, int32_t j) {
   if (l->first_writer[j]) return CLNET_SUCCESS;
-  int32_t t = l->in[j];
-  return clnet_accumulate(g->ctx, tensor_floats(&g->tensors[t], g->batch), &g->grad_tmp, grad_of(g, t));
+  int32_t t = l->ein[j];
+  return clnet_accumulate(g->ctx, tensor_floats(&g->tensors[t], g->batch), &g->grad_bufs[l->tmp_buf[j]], grad_of(g, t));
+}
+
+/* Backward of the fused ReLU layer l: the gradients of the BN's input and of
+ * the residual (when it has one). */
+static clnet_status fused_backward(clnet_graph *g, layer *l) {
+  layer *bn = &g->layers[l->fused_bn];
+  clnet_batchnorm_desc d = bn_desc(g, bn);
+  param *p = g->params;
+  const int32_t has_dres = l->fuse == F_BN_ADD_RELU && l->ein[1] != 0;
+  CLNET_TRY(clnet_batchnorm_act_backward(g->ctx, &d, &g->tensors[l->ein[0]].value, &g->tensors[l->out].value,
+                                         grad_of(g, l->out), &p[bn->p[0]].value, &bn->save_mean, &bn->save_invstd,
+                                         dx_target(g, l, 0), has_dres ? dx_target(g, l, 1) : NULL,
+                                         &p[bn->p[0]].grad, &p[bn->p[1]].grad));
+  CLNET_TRY(dx_finish(g, l, 0));
+  return has_dres ? dx_finish(g, l, 1) : CLNET_SUCCESS;
 }
 
 /* With streaming on: enqueue the host copies of layer l's parameter gradients (just enqueued). */
@@ -709,6 +900,13 @@ static clnet_status backward(clnet_graph *g) {
   for (int32_t i = g->n_layers - 1; i >= 0; --i) {
     layer *l = &g->layers[i];
     tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+    if (l->fuse == F_INSIDE) continue;
+    if (l->fuse != F_NONE) {
+      clnet_status st = fused_backward(g, l);
+      if (st == CLNET_SUCCESS) st = stream_layer_gradients(g, &g->layers[l->fused_bn]); /* the BN's gamma, beta */
+      if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "backward of layer '%s' (fused)", l->name);
+      continue;
+    }
     clnet_buf *dy = grad_of(g, l->out);
     int32_t need_dx = l->in[0] != 0;
     clnet_status st = CLNET_SUCCESS;
@@ -956,6 +1154,7 @@ clnet_status clnet_graph_find_nonfinite(clnet_graph *g, const char **layer_name)
   for (int32_t i = 0; i < g->n_layers && !*layer_name; ++i) {
     layer *l = &g->layers[i];
     const tensor *y = &g->tensors[l->out];
+    if (y->virt || g->tensors[y->storage].borrowed) continue; /* not stored, or overwritten by backward */
     int64_t n = tensor_floats(y, g->batch);
     if ((st = clnet_buf_read(g->ctx, &y->value, 0, (size_t)n * 4, h)) != CLNET_SUCCESS) break;
     if (!all_finite(h, n)) *layer_name = l->name;

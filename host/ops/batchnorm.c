@@ -1,4 +1,5 @@
-/* Batch normalisation (Keras training/inference semantics, SPEC):
+/* Batch normalisation (Keras training/inference semantics, SPEC), plain and
+ * fused with the ReLU (and residual add) that follows it in a BasicBlock:
  * cl/batchnorm.cl and ops/ref/batchnorm_ref.c. Tensors are (rows, C) with
  * rows = N*H*W of an NHWC activation. */
 #include <math.h>
@@ -23,6 +24,11 @@ static bn_partition bn_partition_of(int32_t rows) {
   return p;
 }
 
+uint64_t clnet_batchnorm_scratch_bytes(const clnet_batchnorm_desc *d) {
+  if (!d || d->rows < 1 || d->c < 1) return 0;
+  return (uint64_t)(2 * (int64_t)bn_partition_of(d->rows).nblocks + 3) * (uint64_t)d->c * 4;
+}
+
 static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d) {
   if (!d) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: desc is NULL", op);
   if (d->rows < 1 || d->c < 1)
@@ -37,17 +43,34 @@ static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d)
   return CLNET_SUCCESS;
 }
 
-/* Work-items along C (contiguous), WG_1D of them per group; one group row per block or row. */
-static const size_t bn_local[2] = {CLNET_WG_1D, 1};
+/* Work-items along C (contiguous). A group is lc = min(WG_1D, C rounded up to
+ * a power of two) channels wide, so narrow layers (C = 16, 32) do not idle
+ * most of it: reductions take one block per group (lc x 1; their loops carry
+ * barriers, so every work-item of a group must run the same trip count),
+ * elementwise kernels fill the group with rows (lc x WG_1D/lc). The local
+ * size does not change any result. */
+typedef struct bn_geometry {
+  size_t red[2], elem[2];
+} bn_geometry;
 
-clnet_status clnet_batchnorm_forward_train(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
-                                           const clnet_buf *gamma, const clnet_buf *beta, clnet_buf *y,
-                                           clnet_buf *save_mean, clnet_buf *save_invstd, clnet_buf *moving_mean,
-                                           clnet_buf *moving_var) {
-  static const char *op = "batchnorm_forward_train";
+static bn_geometry bn_geometry_of(int64_t C) {
+  size_t lc = 1;
+  while (lc < (size_t)C && lc < CLNET_WG_1D) lc *= 2;
+  bn_geometry g = {{lc, 1}, {lc, CLNET_WG_1D / lc}};
+  return g;
+}
+
+/* act: BN_PLAIN y = bn(x); BN_RELU y = relu(bn(x)); BN_ADD_RELU y = relu(bn(x) + res). */
+enum { BN_PLAIN, BN_RELU, BN_ADD_RELU };
+
+static clnet_status bn_forward_train(clnet_ctx *ctx, const char *op, int act, const clnet_batchnorm_desc *d,
+                                     const clnet_buf *x, const clnet_buf *gamma, const clnet_buf *beta,
+                                     const clnet_buf *res, clnet_buf *y, clnet_buf *save_mean,
+                                     clnet_buf *save_invstd, clnet_buf *moving_mean, clnet_buf *moving_var) {
   CLNET_TRY(bn_check_desc(op, d));
   const int64_t count = (int64_t)d->rows * d->c, C = d->c;
   CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  if (act == BN_ADD_RELU) CLNET_TRY(clnet_require_buf(op, "res", res, count, 4));
   CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
   CLNET_TRY(clnet_require_buf(op, "beta", beta, C, 4));
   CLNET_TRY(clnet_require_buf(op, "y", y, count, 4));
@@ -56,8 +79,13 @@ clnet_status clnet_batchnorm_forward_train(clnet_ctx *ctx, const clnet_batchnorm
   CLNET_TRY(clnet_require_buf(op, "moving_mean", moving_mean, C, 4));
   CLNET_TRY(clnet_require_buf(op, "moving_var", moving_var, C, 4));
   if (ctx->is_ref) {
-    clnet_ref_batchnorm_forward_train(d, CF32(x), CF32(gamma), CF32(beta), F32(y), F32(save_mean),
-                                      F32(save_invstd), F32(moving_mean), F32(moving_var));
+    if (act == BN_PLAIN)
+      clnet_ref_batchnorm_forward_train(d, CF32(x), CF32(gamma), CF32(beta), F32(y), F32(save_mean),
+                                        F32(save_invstd), F32(moving_mean), F32(moving_var));
+    else
+      clnet_ref_batchnorm_act_forward_train(d, CF32(x), CF32(gamma), CF32(beta), act == BN_ADD_RELU ? CF32(res) : NULL,
+                                            F32(y), F32(save_mean), F32(save_invstd), F32(moving_mean),
+                                            F32(moving_var));
     return CLNET_SUCCESS;
   }
   const bn_partition p = bn_partition_of(d->rows);
@@ -65,61 +93,117 @@ clnet_status clnet_batchnorm_forward_train(clnet_ctx *ctx, const clnet_batchnorm
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
   const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
                g_elem[2] = {(size_t)C, (size_t)d->rows};
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
+  const bn_geometry geo = bn_geometry_of(C);
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                          CLNET_ARG_BUF(&scratch)));
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_final", 2, g_chan, bn_local, CLNET_ARG_I32(d->rows),
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_final", 2, g_chan, geo.red, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_F32(d->eps),
                          CLNET_ARG_F32(d->momentum), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
                          CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
                          CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var)));
-  return CLNET_LAUNCH(ctx, "batchnorm", "bn_normalize", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
-                      CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
-                      CLNET_ARG_BUF(beta), CLNET_ARG_BUF(y));
+  if (act == BN_ADD_RELU)
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_normalize_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
+                        CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(&scratch),
+                        CLNET_ARG_BUF(beta), CLNET_ARG_BUF(res), CLNET_ARG_BUF(y));
+  return CLNET_LAUNCH(ctx, "batchnorm", act == BN_RELU ? "bn_normalize_relu" : "bn_normalize", 2, g_elem, geo.elem,
+                      CLNET_ARG_I32(d->rows), CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
+                      CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(beta), CLNET_ARG_BUF(y));
+}
+
+clnet_status clnet_batchnorm_forward_train(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                           const clnet_buf *gamma, const clnet_buf *beta, clnet_buf *y,
+                                           clnet_buf *save_mean, clnet_buf *save_invstd, clnet_buf *moving_mean,
+                                           clnet_buf *moving_var) {
+  return bn_forward_train(ctx, "batchnorm_forward_train", BN_PLAIN, d, x, gamma, beta, NULL, y, save_mean,
+                          save_invstd, moving_mean, moving_var);
+}
+
+clnet_status clnet_batchnorm_act_forward_train(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                               const clnet_buf *gamma, const clnet_buf *beta, const clnet_buf *res,
+                                               clnet_buf *y, clnet_buf *save_mean, clnet_buf *save_invstd,
+                                               clnet_buf *moving_mean, clnet_buf *moving_var) {
+  return bn_forward_train(ctx, "batchnorm_act_forward_train", res ? BN_ADD_RELU : BN_RELU, d, x, gamma, beta, res,
+                          y, save_mean, save_invstd, moving_mean, moving_var);
+}
+
+static clnet_status bn_forward_infer(clnet_ctx *ctx, const char *op, int act, const clnet_batchnorm_desc *d,
+                                     const clnet_buf *x, const clnet_buf *gamma, const clnet_buf *beta,
+                                     const clnet_buf *res, const clnet_buf *moving_mean,
+                                     const clnet_buf *moving_var, clnet_buf *y) {
+  CLNET_TRY(bn_check_desc(op, d));
+  const int64_t count = (int64_t)d->rows * d->c, C = d->c;
+  CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  if (act == BN_ADD_RELU) CLNET_TRY(clnet_require_buf(op, "res", res, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "beta", beta, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "moving_mean", moving_mean, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "moving_var", moving_var, C, 4));
+  CLNET_TRY(clnet_require_buf(op, "y", y, count, 4));
+  if (ctx->is_ref) {
+    if (act == BN_PLAIN)
+      clnet_ref_batchnorm_forward_infer(d, CF32(x), CF32(gamma), CF32(beta), CF32(moving_mean), CF32(moving_var),
+                                        F32(y));
+    else
+      clnet_ref_batchnorm_act_forward_infer(d, CF32(x), CF32(gamma), CF32(beta), act == BN_ADD_RELU ? CF32(res) : NULL,
+                                            CF32(moving_mean), CF32(moving_var), F32(y));
+    return CLNET_SUCCESS;
+  }
+  const size_t g_elem[2] = {(size_t)C, (size_t)d->rows};
+  const bn_geometry geo = bn_geometry_of(C);
+  if (act == BN_ADD_RELU)
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_infer_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
+                        CLNET_ARG_I32(C), CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x), CLNET_ARG_BUF(gamma),
+                        CLNET_ARG_BUF(beta), CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var),
+                        CLNET_ARG_BUF(res), CLNET_ARG_BUF(y));
+  return CLNET_LAUNCH(ctx, "batchnorm", act == BN_RELU ? "bn_infer_relu" : "bn_infer", 2, g_elem, geo.elem,
+                      CLNET_ARG_I32(d->rows), CLNET_ARG_I32(C), CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x),
+                      CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(beta), CLNET_ARG_BUF(moving_mean),
+                      CLNET_ARG_BUF(moving_var), CLNET_ARG_BUF(y));
 }
 
 clnet_status clnet_batchnorm_forward_infer(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
                                            const clnet_buf *gamma, const clnet_buf *beta,
                                            const clnet_buf *moving_mean, const clnet_buf *moving_var,
                                            clnet_buf *y) {
-  static const char *op = "batchnorm_forward_infer";
-  CLNET_TRY(bn_check_desc(op, d));
-  const int64_t count = (int64_t)d->rows * d->c, C = d->c;
-  CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
-  CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
-  CLNET_TRY(clnet_require_buf(op, "beta", beta, C, 4));
-  CLNET_TRY(clnet_require_buf(op, "moving_mean", moving_mean, C, 4));
-  CLNET_TRY(clnet_require_buf(op, "moving_var", moving_var, C, 4));
-  CLNET_TRY(clnet_require_buf(op, "y", y, count, 4));
-  if (ctx->is_ref) {
-    clnet_ref_batchnorm_forward_infer(d, CF32(x), CF32(gamma), CF32(beta), CF32(moving_mean), CF32(moving_var),
-                                      F32(y));
-    return CLNET_SUCCESS;
-  }
-  const size_t g_elem[2] = {(size_t)C, (size_t)d->rows};
-  return CLNET_LAUNCH(ctx, "batchnorm", "bn_infer", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows), CLNET_ARG_I32(C),
-                      CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x), CLNET_ARG_BUF(gamma), CLNET_ARG_BUF(beta),
-                      CLNET_ARG_BUF(moving_mean), CLNET_ARG_BUF(moving_var), CLNET_ARG_BUF(y));
+  return bn_forward_infer(ctx, "batchnorm_forward_infer", BN_PLAIN, d, x, gamma, beta, NULL, moving_mean, moving_var,
+                          y);
 }
 
-clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
-                                      const clnet_buf *dy, const clnet_buf *gamma, const clnet_buf *save_mean,
-                                      const clnet_buf *save_invstd, clnet_buf *dx, clnet_buf *dgamma,
-                                      clnet_buf *dbeta) {
-  static const char *op = "batchnorm_backward";
+clnet_status clnet_batchnorm_act_forward_infer(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                               const clnet_buf *gamma, const clnet_buf *beta, const clnet_buf *res,
+                                               const clnet_buf *moving_mean, const clnet_buf *moving_var,
+                                               clnet_buf *y) {
+  return bn_forward_infer(ctx, "batchnorm_act_forward_infer", res ? BN_ADD_RELU : BN_RELU, d, x, gamma, beta, res,
+                          moving_mean, moving_var, y);
+}
+
+/* act != BN_PLAIN: dy is the gradient of y = relu(z); dz = y > 0 ? dy : 0 goes
+ * to the BN backward and, with BN_ADD_RELU, into dres. */
+static clnet_status bn_backward(clnet_ctx *ctx, const char *op, int act, const clnet_batchnorm_desc *d,
+                                const clnet_buf *x, const clnet_buf *y, const clnet_buf *dy, const clnet_buf *gamma,
+                                const clnet_buf *save_mean, const clnet_buf *save_invstd, clnet_buf *dx,
+                                clnet_buf *dres, clnet_buf *dgamma, clnet_buf *dbeta) {
   CLNET_TRY(bn_check_desc(op, d));
   const int64_t count = (int64_t)d->rows * d->c, C = d->c;
   CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  if (act != BN_PLAIN) CLNET_TRY(clnet_require_buf(op, "y", y, count, 4));
   CLNET_TRY(clnet_require_buf(op, "dy", dy, count, 4));
   CLNET_TRY(clnet_require_buf(op, "gamma", gamma, C, 4));
   CLNET_TRY(clnet_require_buf(op, "save_mean", save_mean, C, 4));
   CLNET_TRY(clnet_require_buf(op, "save_invstd", save_invstd, C, 4));
   CLNET_TRY(clnet_require_buf(op, "dx", dx, count, 4));
+  if (act == BN_ADD_RELU) CLNET_TRY(clnet_require_buf(op, "dres", dres, count, 4));
   CLNET_TRY(clnet_require_buf(op, "dgamma", dgamma, C, 4));
   CLNET_TRY(clnet_require_buf(op, "dbeta", dbeta, C, 4));
   if (ctx->is_ref) {
-    clnet_ref_batchnorm_backward(d, CF32(x), CF32(dy), CF32(gamma), CF32(save_mean), CF32(save_invstd), F32(dx),
-                                 F32(dgamma), F32(dbeta));
+    if (act == BN_PLAIN)
+      clnet_ref_batchnorm_backward(d, CF32(x), CF32(dy), CF32(gamma), CF32(save_mean), CF32(save_invstd), F32(dx),
+                                   F32(dgamma), F32(dbeta));
+    else
+      clnet_ref_batchnorm_act_backward(d, CF32(x), CF32(y), CF32(dy), CF32(gamma), CF32(save_mean),
+                                       CF32(save_invstd), F32(dx), act == BN_ADD_RELU ? F32(dres) : NULL,
+                                       F32(dgamma), F32(dbeta));
     return CLNET_SUCCESS;
   }
   const bn_partition p = bn_partition_of(d->rows);
@@ -127,14 +211,46 @@ clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
   const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
                g_elem[2] = {(size_t)C, (size_t)d->rows};
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, bn_local, CLNET_ARG_I32(d->rows),
-                         CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
-                         CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_final", 2, g_chan, bn_local, CLNET_ARG_I32(d->rows),
+  const bn_geometry geo = bn_geometry_of(C);
+  if (act == BN_PLAIN)
+    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
+                           CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
+                           CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
+  else
+    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial_relu", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
+                           CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
+                           CLNET_ARG_BUF(y), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_final", 2, g_chan, geo.red, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(gamma),
                          CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(dgamma), CLNET_ARG_BUF(dbeta)));
-  return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx", 2, g_elem, bn_local, CLNET_ARG_I32(d->rows),
-                      CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy),
-                      CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(&scratch),
-                      CLNET_ARG_BUF(dx));
+  if (act == BN_PLAIN)
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
+                        CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy),
+                        CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd), CLNET_ARG_BUF(&scratch),
+                        CLNET_ARG_BUF(dx));
+  if (act == BN_RELU)
+    return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
+                        CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(y),
+                        CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
+                        CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(dx));
+  return CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_dx_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
+                      CLNET_ARG_I32(C), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x), CLNET_ARG_BUF(y),
+                      CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(save_invstd),
+                      CLNET_ARG_BUF(&scratch), CLNET_ARG_BUF(dx), CLNET_ARG_BUF(dres));
+}
+
+clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                      const clnet_buf *dy, const clnet_buf *gamma, const clnet_buf *save_mean,
+                                      const clnet_buf *save_invstd, clnet_buf *dx, clnet_buf *dgamma,
+                                      clnet_buf *dbeta) {
+  return bn_backward(ctx, "batchnorm_backward", BN_PLAIN, d, x, NULL, dy, gamma, save_mean, save_invstd, dx, NULL,
+                     dgamma, dbeta);
+}
+
+clnet_status clnet_batchnorm_act_backward(clnet_ctx *ctx, const clnet_batchnorm_desc *d, const clnet_buf *x,
+                                          const clnet_buf *y, const clnet_buf *dy, const clnet_buf *gamma,
+                                          const clnet_buf *save_mean, const clnet_buf *save_invstd, clnet_buf *dx,
+                                          clnet_buf *dres, clnet_buf *dgamma, clnet_buf *dbeta) {
+  return bn_backward(ctx, "batchnorm_act_backward", dres ? BN_ADD_RELU : BN_RELU, d, x, y, dy, gamma, save_mean,
+                     save_invstd, dx, dres, dgamma, dbeta);
 }

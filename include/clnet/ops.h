@@ -171,6 +171,35 @@ clnet_status clnet_batchnorm_backward(clnet_ctx *ctx, const clnet_batchnorm_desc
                                       const clnet_buf *save_invstd, clnet_buf *dx,
                                       clnet_buf *dgamma, clnet_buf *dbeta);
 
+/* Bytes of the context's scratch buffer (clnet_ctx scratch) a training
+ * forward or backward of d uses on an OpenCL device; for memory planning. */
+uint64_t clnet_batchnorm_scratch_bytes(const clnet_batchnorm_desc *d);
+
+/* Fused BN-apply + ReLU (res NULL) or BN-apply + residual add + ReLU (the
+ * BasicBlock tail): y (rows, C) = max(gamma*xhat + beta [+ res], 0), with the
+ * statistics, save_* and moving_* of clnet_batchnorm_forward_train. The BN
+ * output itself is not stored. y must not alias x or res. */
+clnet_status clnet_batchnorm_act_forward_train(clnet_ctx *ctx, const clnet_batchnorm_desc *d,
+                                               const clnet_buf *x, const clnet_buf *gamma,
+                                               const clnet_buf *beta, const clnet_buf *res, clnet_buf *y,
+                                               clnet_buf *save_mean, clnet_buf *save_invstd,
+                                               clnet_buf *moving_mean, clnet_buf *moving_var);
+/* Inference mode of the same: moving statistics. */
+clnet_status clnet_batchnorm_act_forward_infer(clnet_ctx *ctx, const clnet_batchnorm_desc *d,
+                                               const clnet_buf *x, const clnet_buf *gamma,
+                                               const clnet_buf *beta, const clnet_buf *res,
+                                               const clnet_buf *moving_mean, const clnet_buf *moving_var,
+                                               clnet_buf *y);
+/* Backward of the fused training forward, given its output y and dy = dL/dy:
+ * dz = (y > 0 ? dy : 0); dx, dgamma, dbeta as clnet_batchnorm_backward of dz;
+ * dres = dz when dres is not NULL (then res was used). All overwritten.
+ * dx may alias dy. */
+clnet_status clnet_batchnorm_act_backward(clnet_ctx *ctx, const clnet_batchnorm_desc *d,
+                                          const clnet_buf *x, const clnet_buf *y, const clnet_buf *dy,
+                                          const clnet_buf *gamma, const clnet_buf *save_mean,
+                                          const clnet_buf *save_invstd, clnet_buf *dx, clnet_buf *dres,
+                                          clnet_buf *dgamma, clnet_buf *dbeta);
+
 /* ---- elementwise over `count` floats -------------------------------------- */
 /* y = max(x, 0). y may alias x. */
 clnet_status clnet_relu_forward(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *y);

@@ -37,6 +37,16 @@
   void REF(batchnorm_backward)(const clnet_batchnorm_desc *d, const real *x, const real *dy, \
                                const real *gamma, const real *save_mean, const real *save_invstd, \
                                real *dx, real *dgamma, real *dbeta); \
+  /* fused BN + ReLU (res NULL) / BN + add + ReLU */ \
+  void REF(batchnorm_act_forward_train)(const clnet_batchnorm_desc *d, const real *x, const real *gamma, \
+                                        const real *beta, const real *res, real *y, real *save_mean, \
+                                        real *save_invstd, real *moving_mean, real *moving_var); \
+  void REF(batchnorm_act_forward_infer)(const clnet_batchnorm_desc *d, const real *x, const real *gamma, \
+                                        const real *beta, const real *res, const real *moving_mean, \
+                                        const real *moving_var, real *y); \
+  void REF(batchnorm_act_backward)(const clnet_batchnorm_desc *d, const real *x, const real *y, const real *dy, \
+                                   const real *gamma, const real *save_mean, const real *save_invstd, real *dx, \
+                                   real *dres, real *dgamma, real *dbeta); \
   /* pooling */ \
   void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, int32_t *argmax); \
   void REF(maxpool_backward)(const clnet_pool_desc *d, const int32_t *argmax, const real *dy, real *dx); \
