@@ -117,6 +117,8 @@ struct clnet_graph {
   float *grad_host;
   int64_t grad_offset[MAX_PARAMS];
   cl_event grad_event[MAX_PARAMS];
+  int64_t grad_step[MAX_PARAMS]; /* step_serial of the step whose copy was last enqueued */
+  int64_t step_serial;           /* counts step_start calls */
   int32_t step_started; /* clnet_graph_step_start without its step_finish yet */
 };
 
@@ -889,6 +891,7 @@ static clnet_status stream_layer_gradients(clnet_graph *g, const layer *l) {
     int32_t i = l->p[j];
     param *p = &g->params[i];
     clnet_event_wait_release(&g->grad_event[i]); /* a copy of an abandoned step */
+    g->grad_step[i] = g->step_serial;
     CLNET_TRY(clnet_buf_read_async(g->ctx, &p->grad, 0, (size_t)p->count * 4, g->grad_host + g->grad_offset[i],
                                    &g->grad_event[i]));
   }
@@ -960,6 +963,7 @@ static clnet_status require_batch(const clnet_graph *g) {
 clnet_status clnet_graph_step_start(clnet_graph *g) {
   CLNET_TRY(require_batch(g));
   g->step_started = 0;
+  g->step_serial++;
   for (int32_t i = 0; g->keep_stats && i < g->n_params; ++i)
     if (g->params[i].kind == CLNET_PARAM_STATISTIC)
       CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].value, 0, &g->params[i].shadow, 0, (size_t)g->params[i].count * 4));
@@ -1026,6 +1030,9 @@ clnet_status clnet_graph_wait_gradient(clnet_graph *g, int32_t i) {
   if (!g->grad_host) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "gradient streaming is off (clnet_graph_stream_gradients)");
   if (i < 0 || i >= g->n_params || g->params[i].kind != CLNET_PARAM_TRAINABLE)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "parameter %d is not trainable", i);
+  if (g->grad_step[i] != g->step_serial) /* a layer kind whose backward does not stream its parameters */
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "the gradient of %s was not streamed in this step",
+                           g->params[i].name);
   return clnet_event_wait_release(&g->grad_event[i]);
 }
 
