@@ -52,7 +52,7 @@ static clnet_status run_maxpool(clnet_check_env *env, const void *pp) {
   check_tensor x, y, am, dy, dx;
   CLNET_TRY(check_tensor_init(env, &x, in, 4, "x"));
   CLNET_TRY(check_tensor_init(env, &y, out, 4, "y"));
-  CLNET_TRY(check_tensor_init(env, &am, out, 4, "argmax"));
+  CLNET_TRY(check_tensor_init(env, &am, out, 1, "argmax"));
   CLNET_TRY(check_tensor_init(env, &dy, out, 4, "dy"));
   CLNET_TRY(check_tensor_init(env, &dx, in, 4, "dx"));
   clnet_status st;
@@ -73,8 +73,8 @@ static clnet_status run_maxpool(clnet_check_env *env, const void *pp) {
   CLNET_TRY_GOTO(check_compare(env, &y, 0, 0), st, out);
   CLNET_TRY_GOTO(check_compare_ints(env, &am), st, out);
   /* backward from the reference's argmax on both sides (equal when the check above passed) */
-  int32_t *am_host = am.host;
-  CLNET_TRY_GOTO(clnet_buf_read(env->ref, &am.ref, 0, (size_t)out * 4, am_host), st, out);
+  uint8_t *am_host = am.host;
+  CLNET_TRY_GOTO(clnet_buf_read(env->ref, &am.ref, 0, (size_t)out, am_host), st, out);
   CLNET_TRY_GOTO(check_tensor_set(env, &am, am_host), st, out);
   CLNET_TRY_GOTO(clnet_maxpool_backward(env->dev, &d, &am.dev, &dy.dev, &dx.dev), st, out);
   CLNET_TRY_GOTO(clnet_maxpool_backward(env->ref, &d, &am.ref, &dy.ref, &dx.ref), st, out);
@@ -127,7 +127,7 @@ out:
 typedef struct {
   clnet_pool_desc d;
   double *x, *y, *dy;
-  int32_t *argmax;
+  uint8_t *argmax;
   int64_t out;
 } maxpool_grad_state;
 

@@ -142,12 +142,20 @@ clnet_status check_compare_ints(clnet_check_env *env, check_tensor *t) {
   if (st == CLNET_SUCCESS && env->dev != env->ref)
     st = read_guarded(env, env->dev, t, &t->dev_full, &dev_all, "device");
   if (st == CLNET_SUCCESS && dev_all) {
-    const int32_t *rv = (const int32_t *)(ref_all + guard_bytes(env->ref) / 4);
-    const int32_t *dv = (const int32_t *)(dev_all + guard_bytes(env->dev) / 4);
+    const unsigned char *rb = (const unsigned char *)(ref_all + guard_bytes(env->ref) / 4);
+    const unsigned char *db = (const unsigned char *)(dev_all + guard_bytes(env->dev) / 4);
     for (int64_t i = 0; i < t->count; ++i) {
+      int32_t r, d; /* int32 (elem 4) or uint8 (elem 1) */
+      if (t->elem == 1) {
+        r = rb[i];
+        d = db[i];
+      } else {
+        memcpy(&r, rb + 4 * i, 4);
+        memcpy(&d, db + 4 * i, 4);
+      }
       env->res->compared++;
-      if (dv[i] != rv[i]) {
-        check_fail(env, "%s[%lld]: got %d, reference %d", t->name, (long long)i, dv[i], rv[i]);
+      if (d != r) {
+        check_fail(env, "%s[%lld]: got %d, reference %d", t->name, (long long)i, d, r);
         break;
       }
     }

@@ -49,7 +49,7 @@ void check_tensor_free(clnet_check_env *env, check_tensor *t);
  * |a - b| <= atol + rtol*|b|; NaN/Inf on the device where the reference is
  * finite fails; the guard zones of both must be intact. Updates env->res. */
 clnet_status check_compare(clnet_check_env *env, check_tensor *t, double atol, double rtol);
-/* Same for int32 outputs (exact). */
+/* Same for int32 (elem 4) or uint8 (elem 1) outputs (exact). */
 clnet_status check_compare_ints(clnet_check_env *env, check_tensor *t);
 
 /* Double-precision helpers for gradient checks. */

@@ -639,7 +639,7 @@ uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
   for (int32_t i = 0; i < g->n_layers; ++i) {
     const layer *l = &g->layers[i];
     if (l->kind == L_BN) bytes += 2ull * 4 * (uint64_t)g->tensors[l->out].c;
-    if (l->kind == L_MAXPOOL) bytes += (uint64_t)tensor_floats(&g->tensors[l->out], batch) * 4;
+    if (l->kind == L_MAXPOOL) bytes += (uint64_t)tensor_floats(&g->tensors[l->out], batch); /* uint8 argmax */
   }
   bytes += (uint64_t)batch * 4 + 8 + 4; /* labels, loss result, non-finite flag */
   /* the context's one scratch buffer: the largest need of any op */
@@ -704,7 +704,7 @@ clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch
       CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)y->c * 4, "batchnorm saved mean", &l->save_mean), st, fail);
       CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)y->c * 4, "batchnorm saved invstd", &l->save_invstd), st, fail);
     } else if (l->kind == L_MAXPOOL) {
-      CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)tensor_floats(y, max_batch) * 4, "maxpool argmax", &l->argmax), st, fail);
+      CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)tensor_floats(y, max_batch), "maxpool argmax", &l->argmax), st, fail);
     }
   }
   CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)max_batch * 4, "labels", &g->labels), st, fail);

@@ -38,6 +38,9 @@ static clnet_status pool_check_desc(const char *op, const clnet_pool_desc *d) {
   clnet_pool_desc t = *d;
   clnet_status st = clnet_pool_desc_init(&t);
   if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "%s", op);
+  if (d->k > CLNET_MAXPOOL_MAX_K)
+    return clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: window %dx%d; argmax is one byte per output, so k <= %d", op,
+                           d->k, d->k, CLNET_MAXPOOL_MAX_K);
   if (t.out_h != d->out_h || t.out_w != d->out_w || t.pad_top != d->pad_top || t.pad_left != d->pad_left)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                            "%s: derived fields (out %dx%d, pad %d,%d) differ from clnet_pool_desc_init's (out %dx%d, "
@@ -58,9 +61,9 @@ clnet_status clnet_maxpool_forward(clnet_ctx *ctx, const clnet_pool_desc *d, con
   const int64_t in = (int64_t)d->n * d->in_h * d->in_w * d->c, out = (int64_t)d->n * d->out_h * d->out_w * d->c;
   CLNET_TRY(clnet_require_buf(op, "x", x, in, 4));
   CLNET_TRY(clnet_require_buf(op, "y", y, out, 4));
-  CLNET_TRY(clnet_require_buf(op, "argmax", argmax, out, 4));
+  CLNET_TRY(clnet_require_buf(op, "argmax", argmax, out, 1));
   if (ctx->is_ref) {
-    clnet_ref_maxpool_forward(d, CF32(x), F32(y), I32(argmax));
+    clnet_ref_maxpool_forward(d, CF32(x), F32(y), (uint8_t *)argmax->host);
     return CLNET_SUCCESS;
   }
   const int32_t v = maxpool_vec(d->c);
@@ -74,11 +77,11 @@ clnet_status clnet_maxpool_backward(clnet_ctx *ctx, const clnet_pool_desc *d, co
   static const char *op = "maxpool_backward";
   CLNET_TRY(pool_check_desc(op, d));
   const int64_t in = (int64_t)d->n * d->in_h * d->in_w * d->c, out = (int64_t)d->n * d->out_h * d->out_w * d->c;
-  CLNET_TRY(clnet_require_buf(op, "argmax", argmax, out, 4));
+  CLNET_TRY(clnet_require_buf(op, "argmax", argmax, out, 1));
   CLNET_TRY(clnet_require_buf(op, "dy", dy, out, 4));
   CLNET_TRY(clnet_require_buf(op, "dx", dx, in, 4));
   if (ctx->is_ref) {
-    clnet_ref_maxpool_backward(d, CI32(argmax), CF32(dy), F32(dx));
+    clnet_ref_maxpool_backward(d, (const uint8_t *)argmax->host, CF32(dy), F32(dx));
     return CLNET_SUCCESS;
   }
   const int32_t v = maxpool_vec(d->c);

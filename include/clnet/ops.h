@@ -226,9 +226,10 @@ typedef struct clnet_pool_desc {
 } clnet_pool_desc;
 
 clnet_status clnet_pool_desc_init(clnet_pool_desc *d);
-/* y (N, OH, OW, C) = window max; argmax (N, OH, OW, C) int32 = flat index
- * (h*W + w) within the image plane of the winning input (first max in
- * row-major window order on ties), kept for backward. */
+/* y (N, OH, OW, C) = window max; argmax (N, OH, OW, C) uint8 = kh*k + kw, the
+ * winning input's place in its window (first max in row-major window order on
+ * ties), kept for backward: one byte per output, so k <= CLNET_MAXPOOL_MAX_K. */
+#define CLNET_MAXPOOL_MAX_K 16
 clnet_status clnet_maxpool_forward(clnet_ctx *ctx, const clnet_pool_desc *d, const clnet_buf *x,
                                    clnet_buf *y, clnet_buf *argmax);
 /* dx (N, H, W, C) = sum of dy over the outputs whose argmax is this input. Overwrites dx. */

@@ -2,9 +2,9 @@
  * padded cells are skipped, never compared) and global average pooling. NHWC. */
 #include "ops/ref/ref.h"
 
-/* x (N, H, W, C) -> y (N, OH, OW, C) window max, argmax (N, OH, OW, C) = ih*W + iw
- * of the first maximum in row-major window order (strict > keeps the first). */
-void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, int32_t *argmax) {
+/* x (N, H, W, C) -> y (N, OH, OW, C) window max, argmax (N, OH, OW, C) = kh*k + kw,
+ * the first maximum's place in its window in row-major order (strict > keeps the first). */
+void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, uint8_t *argmax) {
   const int64_t H = d->in_h, W = d->in_w, C = d->c, OH = d->out_h, OW = d->out_w;
   for (int64_t n = 0; n < d->n; ++n)
     for (int64_t oh = 0; oh < OH; ++oh)
@@ -12,7 +12,7 @@ void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, int3
         for (int64_t c = 0; c < C; ++c) {
           int found = 0;
           real best = 0;
-          int32_t best_idx = -1;
+          int64_t best_idx = 0;
           for (int64_t kh = 0; kh < d->k; ++kh)
             for (int64_t kw = 0; kw < d->k; ++kw) {
               const int64_t ih = oh * d->stride - d->pad_top + kh, iw = ow * d->stride - d->pad_left + kw;
@@ -20,20 +20,20 @@ void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, int3
               const real v = x[((n * H + ih) * W + iw) * C + c];
               if (!found || v > best) {
                 best = v;
-                best_idx = (int32_t)(ih * W + iw);
+                best_idx = kh * d->k + kw;
                 found = 1;
               }
             }
           const int64_t o = ((n * OH + oh) * OW + ow) * C + c;
           y[o] = best;
-          argmax[o] = best_idx;
+          argmax[o] = (uint8_t)best_idx;
         }
 }
 
 /* dx (N, H, W, C) = 0, then every output scatters dy into its argmax, outputs
  * taken in (n, oh, ow, c) order. A dx element receives at most
  * ceil(k/stride)^2 terms, added in increasing (oh, ow) order. */
-void REF(maxpool_backward)(const clnet_pool_desc *d, const int32_t *argmax, const real *dy, real *dx) {
+void REF(maxpool_backward)(const clnet_pool_desc *d, const uint8_t *argmax, const real *dy, real *dx) {
   const int64_t H = d->in_h, W = d->in_w, C = d->c, OH = d->out_h, OW = d->out_w;
   for (int64_t i = 0; i < d->n * H * W * C; ++i) dx[i] = 0;
   for (int64_t n = 0; n < d->n; ++n)
@@ -41,7 +41,9 @@ void REF(maxpool_backward)(const clnet_pool_desc *d, const int32_t *argmax, cons
       for (int64_t ow = 0; ow < OW; ++ow)
         for (int64_t c = 0; c < C; ++c) {
           const int64_t o = ((n * OH + oh) * OW + ow) * C + c;
-          dx[(n * H * W + argmax[o]) * C + c] += dy[o];
+          const int64_t ih = oh * d->stride - d->pad_top + argmax[o] / d->k;
+          const int64_t iw = ow * d->stride - d->pad_left + argmax[o] % d->k;
+          dx[((n * H + ih) * W + iw) * C + c] += dy[o];
         }
 }
 

@@ -48,8 +48,8 @@
                                    const real *gamma, const real *save_mean, const real *save_invstd, real *dx, \
                                    real *dres, real *dgamma, real *dbeta); \
   /* pooling */ \
-  void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, int32_t *argmax); \
-  void REF(maxpool_backward)(const clnet_pool_desc *d, const int32_t *argmax, const real *dy, real *dx); \
+  void REF(maxpool_forward)(const clnet_pool_desc *d, const real *x, real *y, uint8_t *argmax); \
+  void REF(maxpool_backward)(const clnet_pool_desc *d, const uint8_t *argmax, const real *dy, real *dx); \
   void REF(global_avgpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y); \
   void REF(global_avgpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *dy, real *dx); \
   /* dense */ \
