@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clnet/clnet.h"
@@ -300,8 +302,9 @@ static int mpi_usable(void) {
  * In the sanitizer build, LeakSanitizer is off in the MPI ranks only: Open MPI's allocations at
  * exit (many in components it has unloaded, so no suppression can name them) are not ours, and
  * the same clnet code runs under LeakSanitizer in the one-process runs. */
-#define MPIRUN "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 " \
-               "OMPI_MCA_btl_vader_single_copy_mechanism=none timeout 300 mpirun -np 2 --oversubscribe"
+#define MPI_ENV "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 " \
+                "OMPI_MCA_btl_vader_single_copy_mechanism=none "
+#define MPIRUN MPI_ENV "timeout 300 mpirun -np 2 --oversubscribe"
 
 /* The three ways to run two replicas compute the same thing: each replica's share (the same 16
  * images of each batch) on the same kernels, and a sum of two gradients, which is commutative
@@ -378,6 +381,66 @@ Test(dist, mpi_resume_matches_uninterrupted, .init = make_data, .fini = remove_d
               "epoch %d: resumed job's history differs", i + 1);
   clnet_history_free(&x);
   clnet_history_free(&y);
+}
+
+/* Ctrl-C or SIGTERM to mpirun (which sends SIGTERM to every rank) stops the job gracefully: the
+ * ranks agree on the step to stop after, rank 0 saves its position inside the epoch, and the
+ * job resumes from it. (mpirun's own exit status is nonzero when it was signalled.) */
+Test(dist, mpi_job_stops_on_sigterm_and_resumes, .init = make_data, .fini = remove_data, .timeout = 600) {
+  if (!mpi_usable()) cr_skip_test("clnet was built without MPI or mpirun is missing");
+  char cmd[4096], log[512];
+  snprintf(log, sizeof log, "%s/sig.csv", dir);
+  /* many epochs: the signal comes long before the end */
+  snprintf(cmd, sizeof cmd,
+           "CI=1 " MPI_ENV "mpirun -np 2 --oversubscribe %s train --data %s --epochs 1000 --batch 32 --width 4 --max-eval 64 --out %s/sig "
+           "--step-log %s > %s/sig.txt 2>&1 & echo $! > %s/mpirun.pid; wait $!",
+           cli(), dir, dir, log, dir, dir);
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  /* wait until the job has run a few steps, then signal mpirun */
+  char pidfile[512];
+  snprintf(pidfile, sizeof pidfile, "%s/mpirun.pid", dir);
+  long steps = 0;
+  for (int i = 0; i < 600 && steps < 5; ++i) {
+    struct timespec ts = {0, 100000000L};
+    nanosleep(&ts, NULL);
+    FILE *f = fopen(log, "r");
+    if (!f) continue;
+    steps = -1; /* header */
+    for (int ch; (ch = fgetc(f)) != EOF;) steps += ch == '\n';
+    fclose(f);
+  }
+  cr_assert_geq(steps, 5, "the job did not get going");
+  FILE *pf = fopen(pidfile, "r");
+  cr_assert_not_null(pf);
+  long mpirun_pid = 0;
+  cr_assert_eq(fscanf(pf, "%ld", &mpirun_pid), 1);
+  fclose(pf);
+  cr_assert_eq(kill((pid_t)mpirun_pid, SIGTERM), 0);
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  char txt[512];
+  snprintf(txt, sizeof txt, "%s/sig.txt", dir);
+  FILE *tf = fopen(txt, "r");
+  cr_assert_not_null(tf);
+  size_t got = fread(out, 1, sizeof out - 1, tf);
+  out[got] = '\0';
+  fclose(tf);
+  cr_assert(strstr(out, "holds that state: continue with --resume"), "the job did not stop gracefully:\n%s", out);
+  char ckpt[512];
+  snprintf(ckpt, sizeof ckpt, "%s/sig/last.safetensors", dir);
+  clnet_checkpoint_meta m;
+  cr_assert_eq(clnet_checkpoint_read_meta(ckpt, &m), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(m.epoch > 0 || m.batches_done > 0, "nothing was saved");
+  /* the saved position plus one more epoch */
+  char args[1024];
+  snprintf(args, sizeof args, "train --data %s --epochs %d --batch 32 --width 4 --max-eval 64 --out %s/sig --resume",
+           dir, m.epoch + 1, dir);
+  cr_assert_eq(run(MPIRUN, args), 0, "resume after the signal failed:\n%s", out);
 }
 
 /* Command-line errors of data-parallel training exit 2 with a message. */

@@ -10,8 +10,10 @@
 #include "clnet/train.h"
 
 static volatile sig_atomic_t stop_requested = 0;
-/* First Ctrl-C: finish the step, save, exit. A second one ends the process at once. */
-static void on_sigint(int sig) {
+/* First Ctrl-C (or SIGTERM, SIGUSR1): finish the step, save, exit. A second one ends the
+ * process at once. mpirun turns a Ctrl-C or SIGTERM into SIGTERM to every rank (and SIGKILL
+ * some seconds later), and batch schedulers send SIGTERM before killing a job. */
+static void on_stop_signal(int sig) {
   stop_requested = 1;
   signal(sig, SIG_DFL);
 }
@@ -108,7 +110,8 @@ static void train_usage(FILE *f) {
           "                for equal devices, measured speed otherwise)\n"
           "  --verify-replicas  check after every step that all replicas hold identical weights\n"
           "  --step-log F  write epoch,batch,step,loss,accuracy,images per step to F (CSV)\n"
-          "Ctrl-C finishes the current step, saves DIR/last.safetensors and exits with\n"
+          "Ctrl-C or SIGTERM (to clnet, or to mpirun for a whole MPI job)\n"
+          "finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
           "configuration is --width 64 --epochs 500 on CIFAR-10.\n",
@@ -309,7 +312,9 @@ int cmd_train(int argc, char **argv) {
   progress_state ps = {.tty = cli_is_tty() && !clnet_mpi_launched(), .last_print = 0, .last_epoch = 0};
   clnet_train_callbacks cb = {.progress = on_progress, .epoch_end = on_epoch, .info = on_info,
                               .should_stop = on_should_stop, .user = &ps};
-  signal(SIGINT, on_sigint);
+  signal(SIGINT, on_stop_signal);
+  signal(SIGTERM, on_stop_signal);
+  signal(SIGUSR1, on_stop_signal);
   clnet_train_summary sum;
   st = clnet_train_run_parallel(devs.ctx, devs.n, comm, &cfg, &cb, &sum);
   if (ps.tty) printf("\r\033[K");
