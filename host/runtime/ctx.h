@@ -38,6 +38,11 @@ struct clnet_ctx {
   /* conv algorithm (host/ops/conv2d.c): clnet_conv_algo + 1 once chosen by
    * clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the first conv reads the environment */
   int32_t conv_algo;
+  /* CLBlast tuning (runtime/clblast_tune.h): the parameter file applied at creation ("" if
+   * none), and, while `clnet tune` collects shapes, the log every clnet_gemm call goes to
+   * instead of CLBlast */
+  char tune_path[512];
+  struct clnet_gemm_log *gemm_log;
   /* fault injection (clnet_ctx_inject_faults): fail the Nth allocation /
    * kernel enqueue counted from the call; 0 = off */
   int64_t fault_alloc_at, fault_enqueue_at, allocs_seen, enqueues_seen;
