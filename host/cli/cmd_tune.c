@@ -178,9 +178,11 @@ int cmd_tune(int argc, char **argv) {
              "issues on the GEMM convolution path and its dense layer (default: ResNet-18, width 16,\n"
              "28x28x1, batch 256), times each candidate and CLBlast's defaults on all of them, and\n"
              "stores the fastest next to the kernel cache ($CLNET_CACHE_DIR, default ~/.cache/clnet).\n"
-             "Every later context on the device applies them (CLNET_NO_TUNE=1: don't). Takes minutes;\n"
-             "--quick tries a few configurations on one shape per kernel (well under a minute on\n"
-             "small models). --show: the file and the parameters CLBlast uses now.\n"
+             "Every later context on the device applies them (CLNET_NO_TUNE=1: don't). Also times a\n"
+             "few values of CLBlast's direct/indirect crossover (XGEMM_MIN_INDIRECT_SIZE). Takes\n"
+             "minutes; --quick tries a few configurations on one shape per kernel and skips the\n"
+             "crossover (under a minute on small models). --show: the file and the parameters\n"
+             "CLBlast uses now.\n"
              "Run 'clnet check' after tuning.\n");
       return CLI_OK;
     } else if (!strcmp(argv[i], "--quick")) quick = 1;
@@ -237,9 +239,9 @@ int cmd_tune(int argc, char **argv) {
    * tens of thousands of configurations, each compiled: ~1-3 s apiece there). The tuner's
    * sample is a fixed shuffle, so a larger fraction tries a superset. */
   clnet_tune_options opt = quick ? (clnet_tune_options){.xgemm_shapes = 1, .direct_shapes = 1, .xgemm_fraction = 2e-4,
-                                                        .direct_fraction = 1e-3, .repeat = 2}
+                                                        .direct_fraction = 1e-3, .repeat = 2, .threshold = 0}
                                  : (clnet_tune_options){.xgemm_shapes = 2, .direct_shapes = 2, .xgemm_fraction = 1e-3,
-                                                        .direct_fraction = 5e-3, .repeat = 3};
+                                                        .direct_fraction = 5e-3, .repeat = 3, .threshold = 1};
   progress p = {.t0 = now_s(), .tty = cli_is_tty()};
   pthread_mutex_init(&p.mu, NULL);
   pthread_cond_init(&p.cv, NULL);
@@ -271,7 +273,7 @@ int cmd_tune(int argc, char **argv) {
     }
     printf("%-26s %6s %7.2f GF/s %7.2f GF/s %6.2fx  (%.1f -> %.1f ms per training step's GEMMs)\n", "all, weighted by calls", "",
            flop_all / tb / 1e9, flop_all / ta / 1e9, tb / ta, tb * 1e3, ta * 1e3);
-    printf("Xgemm: %s; XgemmDirect: %s\n", res.chosen[0], res.chosen[1]);
+    printf("Xgemm: %s; XgemmDirect: %s; GemmRoutine: %s\n", res.chosen[0], res.chosen[1], res.chosen[2]);
     st = clnet_tune_save(path, &res.file);
     if (st == CLNET_SUCCESS)
       printf("saved %s (applied by every later context on this device; CLNET_NO_TUNE=1 skips it).\n"

@@ -199,8 +199,8 @@ static int valid_param_name(const char *s, size_t n) {
 
 static int parse_kernel(char *rest, clnet_tune_kernel *k, const char **why) {
   char *save = NULL, *tok = strtok_r(rest, " ", &save);
-  if (!tok || (strcmp(tok, "Xgemm") && strcmp(tok, "XgemmDirect"))) {
-    *why = "kernel must be Xgemm or XgemmDirect";
+  if (!tok || (strcmp(tok, "Xgemm") && strcmp(tok, "XgemmDirect") && strcmp(tok, "GemmRoutine"))) {
+    *why = "kernel must be Xgemm, XgemmDirect or GemmRoutine";
     return 0;
   }
   snprintf(k->name, sizeof k->name, "%s", tok);
@@ -319,7 +319,7 @@ clnet_status clnet_tune_load(const char *path, clnet_tune_file *out) {
       default: {
         char rest[1024];
         if (out->n_kernels >= CLNET_TUNE_MAX_KERNELS) {
-          why = "more than two kernel lines";
+          why = "more than three kernel lines";
         } else if (!keyed(line, "kernel", rest, sizeof rest)) {
           why = "expected 'kernel NAME P=V ...'";
         } else if (parse_kernel(rest, &out->kernels[out->n_kernels], &why)) {
@@ -564,6 +564,52 @@ static clnet_status tune_kernel(tune_job *j, int direct, const clnet_clblast_par
   return CLNET_SUCCESS;
 }
 
+/* GemmRoutine's XGEMM_MIN_INDIRECT_SIZE: CLBlast runs a GEMM with XgemmDirect when m*n*k is
+ * below its cube, else pads/transposes and runs Xgemm. With both kernels tuned the crossover
+ * moves, so a few values around the current one are timed on the whole workload (a change
+ * recompiles CLBlast's GEMM program, no tuner run). */
+static clnet_status tune_threshold(tune_job *j, const clnet_clblast_params *routine, double *total_now,
+                                   clnet_tune_kernel *kept, int32_t *was_tuned, char *chosen, size_t chosen_cap) {
+  *was_tuned = 0;
+  snprintf(chosen, chosen_cap, "defaults kept");
+  size_t at = routine->count;
+  for (size_t i = 0; i < routine->count; ++i)
+    if (!strcmp(routine->names[i], "XGEMM_MIN_INDIRECT_SIZE")) at = i;
+  if (at == routine->count) {
+    snprintf(chosen, chosen_cap, "not tunable (no XGEMM_MIN_INDIRECT_SIZE)");
+    return CLNET_SUCCESS;
+  }
+  const size_t now = routine->values[at];
+  /* halves and doubles of the current value: 576 -> 144, 288, 1152, 2304 */
+  const size_t cands[4] = {now / 4, now / 2, now * 2, now * 4};
+  size_t best = now;
+  double best_total = *total_now;
+  clnet_clblast_params p = *routine;
+  for (int c = 0; c < 4; ++c) {
+    if (cands[c] < 16) continue;
+    p.values[at] = cands[c];
+    say(j, "threshold", c, 4, "XGEMM_MIN_INDIRECT_SIZE %zu (now %zu) on all %d shapes", cands[c], now, j->log->count);
+    CLNET_TRY(override(&j->ctx->info, "GemmRoutine", &p, "clnet tune"));
+    double total = 0;
+    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, j->scratch_t, &total));
+    say(j, "threshold", c + 1, 4, "XGEMM_MIN_INDIRECT_SIZE %zu: workload %.1f ms (best so far %.1f ms)", cands[c],
+        total * 1e3, best_total * 1e3);
+    if (total < 0.98 * best_total) {
+      best = cands[c];
+      best_total = total;
+    }
+  }
+  p.values[at] = best;
+  CLNET_TRY(override(&j->ctx->info, "GemmRoutine", &p, "clnet tune"));
+  if (best == now) return CLNET_SUCCESS;
+  snprintf(kept->name, sizeof kept->name, "GemmRoutine");
+  kept->params = p;
+  *was_tuned = 1;
+  *total_now = best_total;
+  snprintf(chosen, chosen_cap, "XGEMM_MIN_INDIRECT_SIZE %zu (default %zu)", best, now);
+  return CLNET_SUCCESS;
+}
+
 void clnet_tune_result_free(clnet_tune_result *r) {
   free(r->before_s);
   free(r->after_s);
@@ -631,6 +677,15 @@ clnet_status clnet_tune_run(clnet_ctx *ctx, const clnet_gemm_log *log, const cln
                                out->chosen[direct], sizeof out->chosen[direct]),
                    st, done);
     if (tuned) out->file.kernels[out->file.n_kernels++] = kept;
+  }
+  if (opt->threshold) {
+    int32_t tuned = 0;
+    clnet_tune_kernel kept;
+    CLNET_TRY_GOTO(tune_threshold(&j, &routine, &total, &kept, &tuned, out->chosen[2], sizeof out->chosen[2]), st,
+                   done);
+    if (tuned) out->file.kernels[out->file.n_kernels++] = kept;
+  } else {
+    snprintf(out->chosen[2], sizeof out->chosen[2], "defaults kept (not tried)");
   }
   /* the final figures: both choices applied, timed afresh in the same run as the defaults */
   say(&j, "final", 0, 1, "timing %d GEMM shapes with the chosen parameters", log->count);

@@ -2,7 +2,7 @@
  *
  * CLBlast keeps one parameter set per (device, precision, kernel): "Xgemm" (the tiled kernel for
  * large GEMMs, after padding/transposing copies) and "XgemmDirect" (small GEMMs, m*n*k below
- * GemmRoutine's XGEMM_MIN_INDIRECT_SIZE^3). `clnet tune` records the GEMM calls of a model's
+ * GemmRoutine's XGEMM_MIN_INDIRECT_SIZE^3, also tuned here). `clnet tune` records the GEMM calls of a model's
  * layers, runs CLBlast's tuner on the heaviest shapes, times every candidate (and CLBlast's
  * defaults) on the whole recorded workload, and stores the winners in a small text file next to
  * the program cache, one per device:
@@ -38,10 +38,10 @@ void clnet_gemm_log_free(clnet_gemm_log *log);
  * e.g. im2col, still run). NULL ends recording. */
 void clnet_tune_record(clnet_ctx *ctx, clnet_gemm_log *log);
 
-#define CLNET_TUNE_MAX_KERNELS 2
+#define CLNET_TUNE_MAX_KERNELS 3
 
 typedef struct clnet_tune_kernel {
-  char name[16]; /* "Xgemm" or "XgemmDirect" */
+  char name[16]; /* "Xgemm", "XgemmDirect" or "GemmRoutine" (XGEMM_MIN_INDIRECT_SIZE) */
   clnet_clblast_params params;
 } clnet_tune_kernel;
 
@@ -81,18 +81,21 @@ clnet_status clnet_tune_current(const clnet_ctx *ctx, const char *kernel, clnet_
 typedef struct clnet_tune_options {
   int32_t xgemm_shapes, direct_shapes; /* how many of the heaviest shapes CLBlast's tuner runs on */
   double xgemm_fraction, direct_fraction; /* share of CLBlast's configurations tried per shape */
+  int32_t threshold;                      /* 1: also time other XGEMM_MIN_INDIRECT_SIZE values */
   int32_t repeat;                         /* timings per shape and candidate (best is kept) */
 } clnet_tune_options;
 
-/* Progress: stage is "defaults", "tune Xgemm", "tune XgemmDirect", "evaluate", "final"; i of n
- * steps in that stage; detail a short line (shape, outcome). Called before and after each step. */
+/* Progress: stage is "defaults", "tune Xgemm", "tune XgemmDirect", "evaluate", "threshold" or
+ * "final"; i of n steps in that stage; detail a short line (shape, outcome). Called before
+ * (i < n) and after (i + 1) each step. */
 typedef void (*clnet_tune_progress_fn)(void *user, const char *stage, int32_t i, int32_t n, const char *detail);
 
 typedef struct clnet_tune_result {
   clnet_tune_file file;     /* device fields and kernels filled; workload copied from the caller */
   double *before_s;         /* per log shape: seconds per call, CLBlast's defaults (malloc'd) */
   double *after_s;          /* ... with the chosen parameters */
-  char chosen[CLNET_TUNE_MAX_KERNELS][64]; /* per kernel: "defaults kept" or "tuned (shape m x n x k)" */
+  /* per kernel (Xgemm, XgemmDirect, GemmRoutine): "defaults kept", "tuned (...)" */
+  char chosen[CLNET_TUNE_MAX_KERNELS][64];
 } clnet_tune_result;
 
 /* Tunes Xgemm and XgemmDirect for the recorded workload on ctx's device and leaves the winners
