@@ -1,6 +1,7 @@
 /* CLBlast tuning: the GEMM log, the per-device parameter file, applying it, and the tuning run.
  * See clblast_tune.h. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -511,10 +512,15 @@ static clnet_status tune_kernel(tune_job *j, int direct, const clnet_clblast_par
   for (int32_t p = 0; p < n_pick; ++p) {
     const clnet_gemm_shape *s = &j->log->shapes[order[p]];
     /* CLBlast's tuner runs its kernels without the routine's padding: sizes that are multiples
-     * of the largest tile it tries (Xgemm: 128 in m and n, 32 in k; XgemmDirect: 64; e.g. a
-     * forward im2col chunk 7200 x 64 x 576 is tuned as 7296 x 128 x 576) */
+     * of the largest tile it tries (Xgemm: 128 in m and n, 32 in k; XgemmDirect: 64). And
+     * CLBlast 1.5.3's TuneXgemm corrupts memory or fails (-2039) when m != n (seen at
+     * 512 x 1024 x 512, 1024 x 512 x 512, 3712 x 1152 x 128; 1024 x 1024 x 128 is fine), so
+     * m = n = the geometric mean of the shape's m and n, rounded up, at most 2048: e.g. the
+     * backward-data chunk 3632 x 1152 x 128 is tuned as 2048 x 2048 x 128. */
     size_t mt = direct ? 64 : 128, kt = direct ? 64 : 32;
-    size_t m = round_up((size_t)s->m, mt), n = round_up((size_t)s->n, mt), k = round_up((size_t)s->k, kt);
+    size_t side = round_up((size_t)ceil(sqrt((double)s->m * s->n)), mt);
+    if (side > 2048) side = 2048;
+    size_t m = side, n = side, k = round_up((size_t)s->k, kt);
     double fraction = direct ? j->opt->direct_fraction : j->opt->xgemm_fraction;
     say(j, stage, p, n_pick, "shape %d x %d x %d (%s%s, %d calls, %.2f ms each) as %zu x %zu x %zu", s->m, s->n,
         s->k, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N", s->calls, t_now[order[p]] * 1e3, m, n, k);
