@@ -2,10 +2,12 @@
  * (im2col chunks, K slices, backward data and filter) and its dense layer; the winners are stored
  * per device and applied by every later context (runtime/clblast_tune.h). */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "clnet/graph.h"
@@ -107,6 +109,63 @@ static void *ticker(void *arg) {
   return NULL;
 }
 
+/* ---- CLBlast's tuner in a child process ----
+ * CLBlast 1.5.3's TuneXgemm has corrupted the heap here (a crash in malloc minutes later), so each
+ * tuner call runs in a fresh `clnet tune --tuner-child` process that prints the parameters; a
+ * crash there only loses that shape. */
+
+#define TUNER_CHILD_FAILED (-9999) /* not a CLBlast status */
+
+static int tuner_in_child(void *user, clnet_ctx *ctx, int direct, size_t m, size_t n, size_t k, double fraction,
+                          clnet_clblast_params *out) {
+  (void)user;
+  out->count = 0;
+  char exe[4096], cmd[4400];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1); /* this clnet executable */
+  if (len <= 0 || strchr(exe, '\'')) return TUNER_CHILD_FAILED;
+  exe[len] = '\0';
+  snprintf(cmd, sizeof cmd, "'%s' tune --tuner-child %d %d %zu %zu %zu %.9g", exe, clnet_ctx_device_info(ctx)->index,
+           direct, m, n, k, fraction);
+  FILE *p = popen(cmd, "r");
+  if (!p) return TUNER_CHILD_FAILED;
+  char line[4096] = "";
+  int status = 0, got = fgets(line, sizeof line, p) != NULL;
+  int rc = pclose(p);
+  if (!got || rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) return TUNER_CHILD_FAILED;
+  if (sscanf(line, "status %d", &status) == 1) return status;
+  if (strncmp(line, "ok", 2)) return TUNER_CHILD_FAILED;
+  char *save = NULL;
+  for (char *tok = strtok_r(line + 2, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+    char *eq = strchr(tok, '=');
+    if (!eq || out->count >= CLNET_CLBLAST_MAX_PARAMS || (size_t)(eq - tok) >= sizeof out->names[0])
+      return TUNER_CHILD_FAILED;
+    memcpy(out->names[out->count], tok, (size_t)(eq - tok));
+    out->names[out->count][eq - tok] = '\0';
+    out->values[out->count++] = strtoul(eq + 1, NULL, 10);
+  }
+  return out->count ? 0 : TUNER_CHILD_FAILED;
+}
+
+/* clnet tune --tuner-child DEVICE DIRECT M N K FRACTION: prints "ok NAME=V ..." or "status S". */
+static int tuner_child(int argc, char **argv) {
+  if (argc != 8) return CLI_USAGE;
+  clnet_ctx *ctx = NULL;
+  setenv("CLNET_NO_TUNE", "1", 1);
+  if (clnet_ctx_create(argv[2], &ctx) != CLNET_SUCCESS || clnet_ctx_is_ref(ctx)) return CLI_FAIL;
+  clnet_clblast_params p;
+  int s = clnet_tune_shape_here(NULL, ctx, atoi(argv[3]), strtoul(argv[4], NULL, 10), strtoul(argv[5], NULL, 10),
+                                strtoul(argv[6], NULL, 10), strtod(argv[7], NULL), &p);
+  if (s != 0) {
+    printf("status %d\n", s);
+  } else {
+    printf("ok");
+    for (size_t i = 0; i < p.count; ++i) printf(" %s=%zu", p.names[i], p.values[i]);
+    printf("\n");
+  }
+  clnet_ctx_free(ctx);
+  return CLI_OK;
+}
+
 /* ---- --show ---- */
 
 static void print_params(const char *kernel, const clnet_clblast_params *p) {
@@ -166,6 +225,7 @@ int cmd_tune(int argc, char **argv) {
   int64_t batch = 256, width = 16, depth = 18;
   int32_t ih = 28, iw = 28, ic = 1;
   int quick = 0, show_only = 0;
+  if (argc > 1 && !strcmp(argv[1], "--tuner-child")) return tuner_child(argc, argv);
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -242,6 +302,7 @@ int cmd_tune(int argc, char **argv) {
                                                         .direct_fraction = 1e-3, .repeat = 2, .threshold = 0}
                                  : (clnet_tune_options){.xgemm_shapes = 2, .direct_shapes = 2, .xgemm_fraction = 1e-3,
                                                         .direct_fraction = 5e-3, .repeat = 3, .threshold = 1};
+  opt.tuner = tuner_in_child;
   progress p = {.t0 = now_s(), .tty = cli_is_tty()};
   pthread_mutex_init(&p.mu, NULL);
   pthread_cond_init(&p.cv, NULL);

@@ -421,11 +421,17 @@ static clnet_status run_shape(clnet_ctx *ctx, const clnet_gemm_shape *s, tune_bu
 }
 
 /* Seconds of the whole workload (sum over shapes of calls x best time per call); per-shape times
- * into t[]. Each shape runs once untimed first (the first call after an override compiles). */
+ * into t[]. Each shape runs once untimed first (the first call after an override compiles). Stops
+ * early with *total = HUGE_VAL once the sum passes `limit` (a candidate already lost; a bad tile
+ * configuration can be 10x slower on shapes it was not tuned for). */
 static clnet_status time_workload(clnet_ctx *ctx, const clnet_gemm_log *log, tune_bufs *bf, int32_t repeat,
-                                  double *t, double *total) {
+                                  double limit, double *t, double *total) {
   *total = 0;
   for (int32_t i = 0; i < log->count; ++i) {
+    if (*total > limit) {
+      *total = HUGE_VAL;
+      return CLNET_SUCCESS;
+    }
     CLNET_TRY(run_shape(ctx, &log->shapes[i], bf));
     CLNET_TRY(clnet_ctx_finish(ctx));
     double best = 1e30;
@@ -440,6 +446,12 @@ static clnet_status time_workload(clnet_ctx *ctx, const clnet_gemm_log *log, tun
     *total += best * log->shapes[i].calls;
   }
   return CLNET_SUCCESS;
+}
+
+int clnet_tune_shape_here(void *user, clnet_ctx *ctx, int direct, size_t m, size_t n, size_t k, double fraction,
+                          clnet_clblast_params *out) {
+  (void)user;
+  return clnet_clblast_tune_run(ctx->queue, direct, m, n, k, fraction, out);
 }
 
 static double shape_volume(const clnet_gemm_shape *s) { return (double)s->m * s->n * s->k; }
@@ -526,7 +538,8 @@ static clnet_status tune_kernel(tune_job *j, int direct, const clnet_clblast_par
         s->k, s->trans_a ? "T" : "N", s->trans_b ? "T" : "N", s->calls, t_now[order[p]] * 1e3, m, n, k);
     double t0 = now_s();
     clnet_clblast_params found;
-    int rc = clnet_clblast_tune_run(j->ctx->queue, direct, m, n, k, fraction, &found);
+    clnet_tuner_fn tuner = j->opt->tuner ? j->opt->tuner : clnet_tune_shape_here;
+    int rc = tuner(j->opt->tuner_user, j->ctx, direct, m, n, k, fraction, &found);
     if (rc != 0) {
       say(j, stage, p + 1, n_pick, "CLBlast's tuner failed on this shape (status %d, %.1f s); skipped", rc,
           now_s() - t0);
@@ -547,9 +560,13 @@ static clnet_status tune_kernel(tune_job *j, int direct, const clnet_clblast_par
     say(j, "evaluate", c, n_cand, "%s candidate %d of %d on all %d shapes", kernel, c + 1, n_cand, j->log->count);
     CLNET_TRY(override(&j->ctx->info, kernel, &cand[c].params, "clnet tune"));
     double total = 0;
-    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, j->scratch_t, &total));
-    say(j, "evaluate", c + 1, n_cand, "%s candidate %d: workload %.1f ms (current %.1f ms)", kernel, c + 1,
-        total * 1e3, *total_now * 1e3);
+    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, best_total, j->scratch_t, &total));
+    if (total == HUGE_VAL)
+      say(j, "evaluate", c + 1, n_cand, "%s candidate %d: slower than %.1f ms, stopped early", kernel, c + 1,
+          best_total * 1e3);
+    else
+      say(j, "evaluate", c + 1, n_cand, "%s candidate %d: workload %.1f ms (current %.1f ms)", kernel, c + 1,
+          total * 1e3, *total_now * 1e3);
     /* 2 %: below that, timing noise on a busy machine decides, and CLBlast's defaults are kept */
     if (total < 0.98 * best_total) {
       best = c;
@@ -597,9 +614,13 @@ static clnet_status tune_threshold(tune_job *j, const clnet_clblast_params *rout
     say(j, "threshold", c, 4, "XGEMM_MIN_INDIRECT_SIZE %zu (now %zu) on all %d shapes", cands[c], now, j->log->count);
     CLNET_TRY(override(&j->ctx->info, "GemmRoutine", &p, "clnet tune"));
     double total = 0;
-    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, j->scratch_t, &total));
-    say(j, "threshold", c + 1, 4, "XGEMM_MIN_INDIRECT_SIZE %zu: workload %.1f ms (best so far %.1f ms)", cands[c],
-        total * 1e3, best_total * 1e3);
+    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, best_total, j->scratch_t, &total));
+    if (total == HUGE_VAL)
+      say(j, "threshold", c + 1, 4, "XGEMM_MIN_INDIRECT_SIZE %zu: slower than %.1f ms, stopped early", cands[c],
+          best_total * 1e3);
+    else
+      say(j, "threshold", c + 1, 4, "XGEMM_MIN_INDIRECT_SIZE %zu: workload %.1f ms (best so far %.1f ms)",
+          cands[c], total * 1e3, best_total * 1e3);
     if (total < 0.98 * best_total) {
       best = cands[c];
       best_total = total;
@@ -672,7 +693,7 @@ clnet_status clnet_tune_run(clnet_ctx *ctx, const clnet_gemm_log *log, const cln
   tune_job j = {ctx, log, opt, progress, user, &bf, scratch, min_indirect};
   double total = 0;
   say(&j, "defaults", 0, 1, "timing %d GEMM shapes with CLBlast's defaults", log->count);
-  CLNET_TRY_GOTO(time_workload(ctx, log, &bf, opt->repeat, t_now, &total), st, done);
+  CLNET_TRY_GOTO(time_workload(ctx, log, &bf, opt->repeat, HUGE_VAL, t_now, &total), st, done);
   memcpy(out->before_s, t_now, (size_t)log->count * sizeof *t_now);
   out->file.workload_gflops_before = flops / total / 1e9;
   say(&j, "defaults", 1, 1, "workload %.1f ms, %.2f GFLOP/s", total * 1e3, out->file.workload_gflops_before);
@@ -695,7 +716,7 @@ clnet_status clnet_tune_run(clnet_ctx *ctx, const clnet_gemm_log *log, const cln
   }
   /* the final figures: both choices applied, timed afresh in the same run as the defaults */
   say(&j, "final", 0, 1, "timing %d GEMM shapes with the chosen parameters", log->count);
-  CLNET_TRY_GOTO(time_workload(ctx, log, &bf, opt->repeat, out->after_s, &total), st, done);
+  CLNET_TRY_GOTO(time_workload(ctx, log, &bf, opt->repeat, HUGE_VAL, out->after_s, &total), st, done);
   out->file.workload_gflops_after = flops / total / 1e9;
   say(&j, "final", 1, 1, "workload %.1f ms, %.2f GFLOP/s", total * 1e3, out->file.workload_gflops_after);
 done:

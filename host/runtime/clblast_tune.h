@@ -78,7 +78,19 @@ clnet_status clnet_tune_current(const clnet_ctx *ctx, const char *kernel, clnet_
 
 /* ---- tuning ---- */
 
+/* Runs CLBlast's tuner for one shape (clnet_clblast_tune_run's contract: 0 or a CLBlast status).
+ * CLBlast 1.5.3's tuner can corrupt the heap of the process it runs in, so the CLI runs it in a
+ * child process; NULL in the options runs it here. */
+typedef int (*clnet_tuner_fn)(void *user, clnet_ctx *ctx, int direct, size_t m, size_t n, size_t k,
+                              double fraction, clnet_clblast_params *out);
+
+/* CLBlast's tuner for one shape in this process, on ctx's queue (the default tuner). */
+int clnet_tune_shape_here(void *user, clnet_ctx *ctx, int direct, size_t m, size_t n, size_t k, double fraction,
+                          clnet_clblast_params *out);
+
 typedef struct clnet_tune_options {
+  clnet_tuner_fn tuner; /* NULL: in this process */
+  void *tuner_user;
   int32_t xgemm_shapes, direct_shapes; /* how many of the heaviest shapes CLBlast's tuner runs on */
   double xgemm_fraction, direct_fraction; /* share of CLBlast's configurations tried per shape */
   int32_t threshold;                      /* 1: also time other XGEMM_MIN_INDIRECT_SIZE values */
