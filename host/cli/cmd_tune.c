@@ -1,6 +1,7 @@
 /* clnet tune: CLBlast's tuner for the GEMMs a model's layers issue on the GEMM conv path
  * (im2col chunks, K slices, backward data and filter) and its dense layer; the winners are stored
  * per device and applied by every later context (runtime/clblast_tune.h). */
+#include <math.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "clnet/graph.h"
+#include "core/error.h"
 #include "runtime/clblast_tune.h"
 
 static double now_s(void) {
@@ -166,6 +168,100 @@ static int tuner_child(int argc, char **argv) {
   return CLI_OK;
 }
 
+/* Candidate timings in a child process as well: `clnet tune --eval-child DEV DEPTH WIDTH IH IW IC
+ * BATCH REPEAT LIMIT KERNEL:P=V,P=V ...` records the same model's GEMMs, applies the overrides,
+ * times the workload and prints "total T" and one "t T" per shape. */
+typedef struct model_args {
+  int depth, width, ih, iw, ic, batch;
+} model_args;
+
+static clnet_status eval_in_child(void *user, clnet_ctx *ctx, const clnet_gemm_log *log, int32_t repeat, double limit,
+                                  const clnet_tune_kernel *ov, int32_t n_ov, double *t, double *total) {
+  const model_args *m = user;
+  char exe[4096], cmd[8192];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len <= 0) return clnet_set_error(CLNET_ERR_IO, "readlink /proc/self/exe failed");
+  exe[len] = '\0';
+  if (strchr(exe, '\'')) return clnet_set_error(CLNET_ERR_IO, "%s: quote in path", exe);
+  int pos = snprintf(cmd, sizeof cmd, "'%s' tune --eval-child %d %d %d %d %d %d %d %d %.9g", exe,
+                     clnet_ctx_device_info(ctx)->index, m->depth, m->width, m->ih, m->iw, m->ic, m->batch, repeat,
+                     limit == HUGE_VAL ? 1e30 : limit);
+  for (int32_t i = 0; i < n_ov && pos > 0 && (size_t)pos < sizeof cmd; ++i) {
+    pos += snprintf(cmd + pos, sizeof cmd - (size_t)pos, " %s:", ov[i].name);
+    for (size_t j = 0; j < ov[i].params.count && (size_t)pos < sizeof cmd; ++j)
+      pos += snprintf(cmd + pos, sizeof cmd - (size_t)pos, "%s%s=%zu", j ? "," : "", ov[i].params.names[j],
+                      ov[i].params.values[j]);
+  }
+  if (pos <= 0 || (size_t)pos >= sizeof cmd) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "evaluation command too long");
+  FILE *p = popen(cmd, "r");
+  if (!p) return clnet_set_error(CLNET_ERR_IO, "cannot start %s", exe);
+  char line[256];
+  int32_t n = 0, got_total = 0;
+  while (fgets(line, sizeof line, p)) {
+    double v = 0;
+    if (sscanf(line, "total %lf", &v) == 1) {
+      *total = v >= 1e30 ? HUGE_VAL : v;
+      got_total = 1;
+    } else if (sscanf(line, "t %lf", &v) == 1 && n < log->count) {
+      t[n++] = v;
+    }
+  }
+  int rc = pclose(p);
+  if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0 || !got_total)
+    return clnet_set_error(CLNET_ERR_CLBLAST, "the evaluating process %s (status %d)",
+                           WIFSIGNALED(rc) ? "crashed" : "failed", WIFSIGNALED(rc) ? WTERMSIG(rc) : WEXITSTATUS(rc));
+  if (*total != HUGE_VAL && n != log->count)
+    return clnet_set_error(CLNET_ERR_CLBLAST, "the evaluating process timed %d shapes, not %d", n, log->count);
+  return CLNET_SUCCESS;
+}
+
+static clnet_status record_model(clnet_ctx *c, clnet_graph *g, int32_t batch, clnet_gemm_log *log);
+
+static int eval_child(int argc, char **argv) {
+  if (argc < 11) return CLI_USAGE;
+  setenv("CLNET_NO_TUNE", "1", 1);
+  clnet_ctx *ctx = NULL;
+  if (clnet_ctx_create(argv[2], &ctx) != CLNET_SUCCESS || clnet_ctx_is_ref(ctx)) return CLI_FAIL;
+  clnet_resnet_config cfg = {.depth = atoi(argv[3]), .width = atoi(argv[4]), .in_h = atoi(argv[5]),
+                             .in_w = atoi(argv[6]), .in_c = atoi(argv[7]), .classes = 10};
+  int32_t batch = atoi(argv[8]), repeat = atoi(argv[9]);
+  double limit = strtod(argv[10], NULL);
+  clnet_tune_kernel ov[CLNET_TUNE_MAX_KERNELS];
+  int32_t n_ov = 0;
+  for (int i = 11; i < argc && n_ov < CLNET_TUNE_MAX_KERNELS; ++i, ++n_ov) {
+    char *colon = strchr(argv[i], ':');
+    if (!colon) return CLI_USAGE;
+    *colon = '\0';
+    snprintf(ov[n_ov].name, sizeof ov[n_ov].name, "%s", argv[i]);
+    ov[n_ov].params.count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(colon + 1, ",", &save); tok && ov[n_ov].params.count < CLNET_CLBLAST_MAX_PARAMS;
+         tok = strtok_r(NULL, ",", &save)) {
+      char *eq = strchr(tok, '=');
+      if (!eq) return CLI_USAGE;
+      *eq = '\0';
+      snprintf(ov[n_ov].params.names[ov[n_ov].params.count], sizeof ov[n_ov].params.names[0], "%s", tok);
+      ov[n_ov].params.values[ov[n_ov].params.count++] = strtoul(eq + 1, NULL, 10);
+    }
+  }
+  clnet_graph *g = NULL;
+  clnet_gemm_log log = {0};
+  double total = 0, *t = NULL;
+  clnet_status st = clnet_resnet_build(&cfg, &g);
+  if (st == CLNET_SUCCESS) st = record_model(ctx, g, batch, &log);
+  clnet_graph_free(g);
+  if (st == CLNET_SUCCESS && !(t = calloc((size_t)log.count + 1, sizeof *t))) st = CLNET_ERR_OUT_OF_HOST_MEMORY;
+  if (st == CLNET_SUCCESS) st = clnet_tune_time_workload(NULL, ctx, &log, repeat, limit, ov, n_ov, t, &total);
+  if (st == CLNET_SUCCESS) {
+    printf("total %.9g\n", total == HUGE_VAL ? 1e30 : total);
+    for (int32_t i = 0; i < log.count; ++i) printf("t %.9g\n", t[i]);
+  }
+  free(t);
+  clnet_gemm_log_free(&log);
+  clnet_ctx_free(ctx);
+  return st == CLNET_SUCCESS ? CLI_OK : cli_fail(st, "tune --eval-child");
+}
+
 /* ---- --show ---- */
 
 static void print_params(const char *kernel, const clnet_clblast_params *p) {
@@ -226,6 +322,7 @@ int cmd_tune(int argc, char **argv) {
   int32_t ih = 28, iw = 28, ic = 1;
   int quick = 0, show_only = 0;
   if (argc > 1 && !strcmp(argv[1], "--tuner-child")) return tuner_child(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "--eval-child")) return eval_child(argc, argv);
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -302,7 +399,10 @@ int cmd_tune(int argc, char **argv) {
                                                         .direct_fraction = 1e-3, .repeat = 2, .threshold = 0}
                                  : (clnet_tune_options){.xgemm_shapes = 2, .direct_shapes = 2, .xgemm_fraction = 1e-3,
                                                         .direct_fraction = 5e-3, .repeat = 3, .threshold = 1};
+  model_args margs = {(int)depth, (int)width, ih, iw, ic, (int)batch};
   opt.tuner = tuner_in_child;
+  opt.evaluate = eval_in_child;
+  opt.evaluate_user = &margs;
   progress p = {.t0 = now_s(), .tty = cli_is_tty()};
   pthread_mutex_init(&p.mu, NULL);
   pthread_cond_init(&p.cv, NULL);

@@ -454,6 +454,35 @@ int clnet_tune_shape_here(void *user, clnet_ctx *ctx, int direct, size_t m, size
   return clnet_clblast_tune_run(ctx->queue, direct, m, n, k, fraction, out);
 }
 
+clnet_status clnet_tune_time_workload(void *user, clnet_ctx *ctx, const clnet_gemm_log *log, int32_t repeat,
+                                      double limit, const clnet_tune_kernel *overrides, int32_t n_overrides,
+                                      double *t, double *total) {
+  (void)user;
+  for (int32_t i = 0; i < n_overrides; ++i)
+    CLNET_TRY(override(&ctx->info, overrides[i].name, &overrides[i].params, "clnet tune"));
+  size_t na = 1, nb = 1, nc = 1;
+  for (int32_t i = 0; i < log->count; ++i) {
+    const clnet_gemm_shape *s = &log->shapes[i];
+    if ((size_t)s->m * s->k > na) na = (size_t)s->m * s->k;
+    if ((size_t)s->k * s->n > nb) nb = (size_t)s->k * s->n;
+    if ((size_t)s->m * s->n > nc) nc = (size_t)s->m * s->n;
+  }
+  tune_bufs bf;
+  memset(&bf, 0, sizeof bf);
+  clnet_status st = CLNET_SUCCESS;
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, na * 4, "tune A", &bf.a), st, done);
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, nb * 4, "tune B", &bf.b), st, done);
+  CLNET_TRY_GOTO(clnet_buf_alloc(ctx, nc * 4, "tune C", &bf.c), st, done);
+  CLNET_TRY_GOTO(clnet_buf_fill(ctx, &bf.a, 0, bf.a.bytes, 0x3c23d70au), st, done); /* 0.01f */
+  CLNET_TRY_GOTO(clnet_buf_fill(ctx, &bf.b, 0, bf.b.bytes, 0x3c23d70au), st, done);
+  st = time_workload(ctx, log, &bf, repeat, limit, t, total);
+done:
+  clnet_buf_free(ctx, &bf.a);
+  clnet_buf_free(ctx, &bf.b);
+  clnet_buf_free(ctx, &bf.c);
+  return st;
+}
+
 static double shape_volume(const clnet_gemm_shape *s) { return (double)s->m * s->n * s->k; }
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
@@ -474,6 +503,9 @@ typedef struct tune_job {
   tune_bufs *bf;
   double *scratch_t;
   double min_indirect_volume; /* m*n*k at and above which CLBlast uses Xgemm */
+  double limit;               /* evaluations stop past this many seconds */
+  clnet_tune_kernel kept[CLNET_TUNE_MAX_KERNELS + 1]; /* choices so far (+ the candidate) */
+  int32_t n_kept;
 } tune_job;
 
 static void say(const tune_job *j, const char *stage, int32_t i, int32_t n, const char *fmt, ...)
@@ -487,6 +519,36 @@ static void say(const tune_job *j, const char *stage, int32_t i, int32_t n, cons
   va_end(ap);
   j->progress(j->user, stage, i, n, line);
 }
+
+/* The workload with the choices so far plus `cand`, through the evaluation callback. A failure
+ * (e.g. the child evaluating it crashed) is reported and counts as "slower". */
+static double evaluate(tune_job *j, const clnet_tune_kernel *cand, const char *what) {
+  int32_t n = 0;
+  clnet_tune_kernel list[CLNET_TUNE_MAX_KERNELS + 1];
+  for (int32_t i = 0; i < j->n_kept; ++i)
+    if (strcmp(j->kept[i].name, cand->name)) list[n++] = j->kept[i];
+  list[n++] = *cand;
+  double total = HUGE_VAL;
+  clnet_tune_eval_fn fn = j->opt->evaluate ? j->opt->evaluate : clnet_tune_time_workload;
+  clnet_status st = fn(j->opt->evaluate_user, j->ctx, j->log, j->opt->repeat, j->limit, list, n, j->scratch_t, &total);
+  if (st != CLNET_SUCCESS) {
+    say(j, "evaluate", 1, 1, "%s: failed (%s); discarded", what, clnet_last_error());
+    clnet_clear_error();
+    return HUGE_VAL;
+  }
+  return total;
+}
+
+/* Records a choice for later evaluations. */
+static void keep(tune_job *j, const clnet_tune_kernel *k) {
+  for (int32_t i = 0; i < j->n_kept; ++i)
+    if (!strcmp(j->kept[i].name, k->name)) {
+      j->kept[i] = *k;
+      return;
+    }
+  j->kept[j->n_kept++] = *k;
+}
+
 
 /* Tunes one kernel: CLBlast's tuner on the `n_shapes` shapes that take the most time under the
  * current parameters (t_now), then every distinct winner timed on the whole workload against the
@@ -558,9 +620,10 @@ static clnet_status tune_kernel(tune_job *j, int direct, const clnet_clblast_par
   double best_total = *total_now;
   for (int32_t c = 0; c < n_cand; ++c) {
     say(j, "evaluate", c, n_cand, "%s candidate %d of %d on all %d shapes", kernel, c + 1, n_cand, j->log->count);
-    CLNET_TRY(override(&j->ctx->info, kernel, &cand[c].params, "clnet tune"));
-    double total = 0;
-    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, best_total, j->scratch_t, &total));
+    char what[64];
+    snprintf(what, sizeof what, "%s candidate %d", kernel, c + 1);
+    j->limit = best_total;
+    double total = evaluate(j, &cand[c], what);
     if (total == HUGE_VAL)
       say(j, "evaluate", c + 1, n_cand, "%s candidate %d: slower than %.1f ms, stopped early", kernel, c + 1,
           best_total * 1e3);
@@ -574,11 +637,8 @@ static clnet_status tune_kernel(tune_job *j, int direct, const clnet_clblast_par
       memcpy(t_now, j->scratch_t, (size_t)j->log->count * sizeof *t_now);
     }
   }
-  if (best < 0) {
-    if (n_cand > 0) CLNET_TRY(override(&j->ctx->info, kernel, defaults, "clnet tune"));
-    return CLNET_SUCCESS;
-  }
-  CLNET_TRY(override(&j->ctx->info, kernel, &cand[best].params, "clnet tune"));
+  if (best < 0) return CLNET_SUCCESS;
+  keep(j, &cand[best]);
   *kept = cand[best];
   *was_tuned = 1;
   *total_now = best_total;
@@ -612,9 +672,11 @@ static clnet_status tune_threshold(tune_job *j, const clnet_clblast_params *rout
     if (cands[c] < 16) continue;
     p.values[at] = cands[c];
     say(j, "threshold", c, 4, "XGEMM_MIN_INDIRECT_SIZE %zu (now %zu) on all %d shapes", cands[c], now, j->log->count);
-    CLNET_TRY(override(&j->ctx->info, "GemmRoutine", &p, "clnet tune"));
-    double total = 0;
-    CLNET_TRY(time_workload(j->ctx, j->log, j->bf, j->opt->repeat, best_total, j->scratch_t, &total));
+    clnet_tune_kernel k = {.name = "GemmRoutine", .params = p};
+    char what[64];
+    snprintf(what, sizeof what, "XGEMM_MIN_INDIRECT_SIZE %zu", cands[c]);
+    j->limit = best_total;
+    double total = evaluate(j, &k, what);
     if (total == HUGE_VAL)
       say(j, "threshold", c + 1, 4, "XGEMM_MIN_INDIRECT_SIZE %zu: slower than %.1f ms, stopped early", cands[c],
           best_total * 1e3);
@@ -627,10 +689,10 @@ static clnet_status tune_threshold(tune_job *j, const clnet_clblast_params *rout
     }
   }
   p.values[at] = best;
-  CLNET_TRY(override(&j->ctx->info, "GemmRoutine", &p, "clnet tune"));
   if (best == now) return CLNET_SUCCESS;
   snprintf(kept->name, sizeof kept->name, "GemmRoutine");
   kept->params = p;
+  keep(j, kept);
   *was_tuned = 1;
   *total_now = best_total;
   snprintf(chosen, chosen_cap, "XGEMM_MIN_INDIRECT_SIZE %zu (default %zu)", best, now);
@@ -690,7 +752,8 @@ clnet_status clnet_tune_run(clnet_ctx *ctx, const clnet_gemm_log *log, const cln
   CLNET_TRY_GOTO(clnet_buf_alloc(ctx, nc * 4, "tune C", &bf.c), st, done);
   CLNET_TRY_GOTO(clnet_buf_fill(ctx, &bf.a, 0, bf.a.bytes, 0x3c23d70au), st, done); /* 0.01f */
   CLNET_TRY_GOTO(clnet_buf_fill(ctx, &bf.b, 0, bf.b.bytes, 0x3c23d70au), st, done);
-  tune_job j = {ctx, log, opt, progress, user, &bf, scratch, min_indirect};
+  tune_job j = {.ctx = ctx, .log = log, .opt = opt, .progress = progress, .user = user, .bf = &bf,
+               .scratch_t = scratch, .min_indirect_volume = min_indirect};
   double total = 0;
   say(&j, "defaults", 0, 1, "timing %d GEMM shapes with CLBlast's defaults", log->count);
   CLNET_TRY_GOTO(time_workload(ctx, log, &bf, opt->repeat, HUGE_VAL, t_now, &total), st, done);
@@ -716,6 +779,9 @@ clnet_status clnet_tune_run(clnet_ctx *ctx, const clnet_gemm_log *log, const cln
   }
   /* the final figures: both choices applied, timed afresh in the same run as the defaults */
   say(&j, "final", 0, 1, "timing %d GEMM shapes with the chosen parameters", log->count);
+  for (int32_t i = 0; i < out->file.n_kernels; ++i)
+    CLNET_TRY_GOTO(override(&ctx->info, out->file.kernels[i].name, &out->file.kernels[i].params, "clnet tune"), st,
+                   done);
   CLNET_TRY_GOTO(time_workload(ctx, log, &bf, opt->repeat, HUGE_VAL, out->after_s, &total), st, done);
   out->file.workload_gflops_after = flops / total / 1e9;
   say(&j, "final", 1, 1, "workload %.1f ms, %.2f GFLOP/s", total * 1e3, out->file.workload_gflops_after);

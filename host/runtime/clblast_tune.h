@@ -88,9 +88,23 @@ typedef int (*clnet_tuner_fn)(void *user, clnet_ctx *ctx, int direct, size_t m, 
 int clnet_tune_shape_here(void *user, clnet_ctx *ctx, int direct, size_t m, size_t n, size_t k, double fraction,
                           clnet_clblast_params *out);
 
+/* Times the whole workload with `overrides` applied over CLBlast's defaults: per-shape seconds per
+ * call into t[], *total = sum of calls x t (HUGE_VAL once past `limit`). The CLI runs this in a
+ * child process too: a tuned configuration has crashed CLBlast's SGEMM here (inside CLBlast, while
+ * timing it on shapes it was not tuned for); a failure discards that candidate. */
+typedef clnet_status (*clnet_tune_eval_fn)(void *user, clnet_ctx *ctx, const clnet_gemm_log *log, int32_t repeat,
+                                           double limit, const clnet_tune_kernel *overrides, int32_t n_overrides,
+                                           double *t, double *total);
+/* The in-process evaluation (the default): applies the overrides to ctx's device and times. */
+clnet_status clnet_tune_time_workload(void *user, clnet_ctx *ctx, const clnet_gemm_log *log, int32_t repeat,
+                                      double limit, const clnet_tune_kernel *overrides, int32_t n_overrides,
+                                      double *t, double *total);
+
 typedef struct clnet_tune_options {
   clnet_tuner_fn tuner; /* NULL: in this process */
   void *tuner_user;
+  clnet_tune_eval_fn evaluate; /* NULL: in this process */
+  void *evaluate_user;
   int32_t xgemm_shapes, direct_shapes; /* how many of the heaviest shapes CLBlast's tuner runs on */
   double xgemm_fraction, direct_fraction; /* share of CLBlast's configurations tried per shape */
   int32_t threshold;                      /* 1: also time other XGEMM_MIN_INDIRECT_SIZE values */
