@@ -149,7 +149,8 @@ static double openblas_gflops(openblas *ob, int threads, int m, int n, int k, in
 static void openblas_conv_row(bench_env *e, const clnet_layer_info *li, int32_t n, const double rates[3]) {
   openblas *ob = e->openblas;
   int m = n * li->out_h * li->out_w, nn = li->out_c, k = li->k * li->k * li->in_c;
-  double g1 = openblas_gflops(ob, 1, m, nn, k, e->repeat), gt = openblas_gflops(ob, ob->threads, m, nn, k, e->repeat);
+  /* all threads first, 1 thread last: OpenBLAS's idle workers then sleep during clnet's rows */
+  double gt = openblas_gflops(ob, ob->threads, m, nn, k, e->repeat), g1 = openblas_gflops(ob, 1, m, nn, k, e->repeat);
   if (gt <= 0) return;
   printf("  OpenBLAS sgemm %dx%dx%d: %.1f GF/s 1 thread, %.1f GF/s %d threads; clnet = %.0f%% / %.0f%% / %.0f%% "
          "(fwd / bwd-data / bwd-filter) of %d threads\n",
@@ -240,8 +241,8 @@ static clnet_status bench_sgemm_1024(bench_env *e) {
     report(e, "sgemm (clnet_gemm, CLBlast)", "1024x1024x1024", first, t, 2.0 * s * s * s / 1e9, 0);
     if (e->openblas) {
       openblas *ob = e->openblas;
-      double clnet_rate = e->last_rate, g1 = openblas_gflops(ob, 1, s, s, s, e->repeat),
-             gt = openblas_gflops(ob, ob->threads, s, s, s, e->repeat);
+      double clnet_rate = e->last_rate, gt = openblas_gflops(ob, ob->threads, s, s, s, e->repeat),
+             g1 = openblas_gflops(ob, 1, s, s, s, e->repeat);
       printf("  OpenBLAS sgemm 1024x1024x1024: %.1f GF/s 1 thread, %.1f GF/s %d threads; clnet = %.0f%% of %d threads\n",
              g1, gt, ob->threads, gt > 0 ? 100 * clnet_rate / gt : 0, ob->threads);
       if (e->json)
