@@ -13,6 +13,7 @@ int cmd_check(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* Prints "clnet: <what>: <last error>" to stderr; returns CLI_FAIL. */
 int cli_fail(clnet_status st, const char *what);

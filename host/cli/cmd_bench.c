@@ -1,14 +1,17 @@
 /* clnet bench: per-op microbenchmarks at every shape of the model, and
  * whole-training-step throughput. Times are wall clock around a finished
  * queue; the first call (kernel build, CLBlast compile) is reported apart. */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "clnet/graph.h"
+#include "runtime/clblast_tune.h"
 
 #define CLNET_TRY_GOTO(expr, st, label) \
   do {                                   \
@@ -29,6 +32,8 @@ typedef struct {
   FILE *json;
   int json_rows;
   const char *filter;
+  double last_rate;          /* GFLOP/s or GB/s of the last row reported */
+  struct openblas *openblas; /* CPU devices: OpenBLAS's SGEMM to compare with, else NULL */
 } bench_env;
 
 enum { B_FWD, B_BWD_DATA, B_BWD_FILTER, B_BWD };
@@ -63,6 +68,7 @@ static clnet_status time_op(bench_env *e, op_fn fn, void *state, int which, doub
 
 static void report(bench_env *e, const char *op, const char *shape, double first, double t, double gflop, double gbytes) {
   double rate = gflop > 0 ? gflop / t : gbytes / t;
+  e->last_rate = rate;
   double peak = gflop > 0 ? e->peak_gflops : e->peak_gbs;
   printf("%-40s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
          t * 1e3, rate, gflop > 0 ? "GF/s" : "GB/s", peak > 0 ? 100 * rate / peak : 0);
@@ -71,6 +77,91 @@ static void report(bench_env *e, const char *op, const char *shape, double first
     fprintf(e->json, "%s  {\"op\": \"%s\", \"shape\": \"%s\", \"first_call_ms\": %.3f, \"ms\": %.4f, \"%s\": %.3f, \"peak_share\": %.4f}",
             e->json_rows++ ? ",\n" : "", op, shape, first * 1e3, t * 1e3, gflop > 0 ? "gflops" : "gbytes_per_s", rate,
             peak > 0 ? rate / peak : 0);
+}
+
+/* ---- OpenBLAS's SGEMM as the practical limit on a CPU device ----
+ * Loaded at run time (the library never links it; Debian: libopenblas0, or libopenblas-dev).
+ * Timed single-threaded and with one thread per online CPU (what PoCL uses), in the same run as
+ * clnet's rows, at 1024^3 and at each conv's GEMM-equivalent shape
+ * (M = N*OH*OW, N = C_out, K = KH*KW*C_in, row-major, no transposes). */
+typedef void (*cblas_sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+typedef struct openblas {
+  void *lib;
+  char name[32];
+  cblas_sgemm_fn sgemm;
+  void (*set_threads)(int);
+  int threads; /* online CPUs */
+} openblas;
+
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111 };
+
+/* 1 and *ob filled, or 0 with the reason in why. */
+static int openblas_open(openblas *ob, char *why, size_t cap) {
+  memset(ob, 0, sizeof ob[0]);
+  static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
+  for (size_t i = 0; i < 2 && !ob->lib; ++i)
+    if ((ob->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL))) snprintf(ob->name, sizeof ob->name, "%s", names[i]);
+  if (!ob->lib) {
+    snprintf(why, cap, "libopenblas.so.0 / libopenblas.so not found (%s; Debian: apt install libopenblas0)", dlerror());
+    return 0;
+  }
+  /* POSIX: dlsym's result converts to a function pointer; C11 alone does not say so */
+  *(void **)&ob->sgemm = dlsym(ob->lib, "cblas_sgemm");
+  *(void **)&ob->set_threads = dlsym(ob->lib, "openblas_set_num_threads");
+  if (!ob->sgemm || !ob->set_threads) {
+    snprintf(why, cap, "%s has no cblas_sgemm / openblas_set_num_threads", ob->name);
+    dlclose(ob->lib);
+    return 0;
+  }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  ob->threads = cpus > 0 ? (int)cpus : 1;
+  return 1;
+}
+
+/* GFLOP/s of C (m, n) = A (m, k) . B (k, n) on `threads` threads: median of `repeat` after a
+ * warm-up call; 0 when the matrices cannot be allocated. */
+static double openblas_gflops(openblas *ob, int threads, int m, int n, int k, int repeat) {
+  float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b), *c = malloc((size_t)m * n * sizeof *c);
+  double rate = 0, t[64];
+  if (a && b && c) {
+    for (size_t i = 0; i < (size_t)m * k; ++i) a[i] = 0.01f;
+    for (size_t i = 0; i < (size_t)k * n; ++i) b[i] = 0.01f;
+    ob->set_threads(threads);
+    ob->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+    int r = repeat < 1 ? 1 : repeat > 64 ? 64 : repeat;
+    for (int i = 0; i < r; ++i) {
+      double t0 = now_s();
+      ob->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+      t[i] = now_s() - t0;
+    }
+    qsort(t, (size_t)r, sizeof t[0], cmp_double);
+    rate = 2.0 * m * n * k / t[r / 2] / 1e9;
+  }
+  free(a);
+  free(b);
+  free(c);
+  return rate;
+}
+
+/* After a conv's three rows: OpenBLAS at the conv's GEMM-equivalent shape, and each pass's
+ * clnet GFLOP/s (rates[3]: forward, backward data, backward filter) as a share of it. */
+static void openblas_conv_row(bench_env *e, const clnet_layer_info *li, int32_t n, const double rates[3]) {
+  openblas *ob = e->openblas;
+  int m = n * li->out_h * li->out_w, nn = li->out_c, k = li->k * li->k * li->in_c;
+  /* all threads first, 1 thread last: OpenBLAS's idle workers then sleep during clnet's rows */
+  double gt = openblas_gflops(ob, ob->threads, m, nn, k, e->repeat), g1 = openblas_gflops(ob, 1, m, nn, k, e->repeat);
+  if (gt <= 0) return;
+  printf("  OpenBLAS sgemm %dx%dx%d: %.1f GF/s 1 thread, %.1f GF/s %d threads; clnet = %.0f%% / %.0f%% / %.0f%% "
+         "(fwd / bwd-data / bwd-filter) of %d threads\n",
+         m, nn, k, g1, gt, ob->threads, 100 * rates[0] / gt, 100 * rates[1] / gt, 100 * rates[2] / gt, ob->threads);
+  fflush(stdout);
+  if (e->json)
+    fprintf(e->json, "%s  {\"op\": \"openblas sgemm (conv GEMM-equivalent)\", \"shape\": \"%dx%dx%d\", \"m\": %d, \"n\": %d, "
+            "\"k\": %d, \"openblas_gflops_1_thread\": %.3f, \"openblas_gflops_threads\": %.3f, \"openblas_threads\": %d, "
+            "\"clnet_share_of_openblas\": {\"forward\": %.4f, \"backward_data\": %.4f, \"backward_filter\": %.4f}}",
+            e->json_rows++ ? ",\n" : "", m, nn, k, m, nn, k, g1, gt, ob->threads, rates[0] / gt, rates[1] / gt,
+            rates[2] / gt);
 }
 
 /* ---- state of one layer's benchmark ---- */
@@ -123,6 +214,74 @@ static clnet_status alloc_filled(clnet_ctx *c, size_t floats, const char *what, 
   return clnet_buf_fill(c, b, 0, b->bytes, 0x3c23d70au); /* 0.01f: no denormals, no NaN */
 }
 
+typedef struct {
+  clnet_ctx *ctx;
+  int32_t s;
+  clnet_buf *a, *b, *c;
+} sgemm_state;
+
+static clnet_status run_sgemm(void *p, int which) {
+  sgemm_state *g = p;
+  return clnet_gemm(g->ctx, 0, 0, g->s, g->s, g->s, 1.0f, g->a, 0, g->s, g->b, 0, g->s, 0.0f, g->c, 0, g->s);
+}
+
+/* SGEMM 1024^3 through clnet_gemm (CLBlast, with any `clnet tune` parameters), and OpenBLAS's
+ * when there is one. */
+static clnet_status bench_sgemm_1024(bench_env *e) {
+  const int32_t s = 1024;
+  clnet_ctx *c = e->ctx;
+  clnet_buf a = {0}, b = {0}, cc = {0};
+  clnet_status st = alloc_filled(c, (size_t)s * s, "sgemm A", &a);
+  if (st == CLNET_SUCCESS) st = alloc_filled(c, (size_t)s * s, "sgemm B", &b);
+  if (st == CLNET_SUCCESS) st = alloc_filled(c, (size_t)s * s, "sgemm C", &cc);
+  sgemm_state gs = {c, s, &a, &b, &cc};
+  double first = 0, t = 0;
+  if (st == CLNET_SUCCESS) st = time_op(e, run_sgemm, &gs, 0, &first, &t);
+  if (st == CLNET_SUCCESS) {
+    report(e, "sgemm (clnet_gemm, CLBlast)", "1024x1024x1024", first, t, 2.0 * s * s * s / 1e9, 0);
+    if (e->openblas) {
+      openblas *ob = e->openblas;
+      double clnet_rate = e->last_rate, gt = openblas_gflops(ob, ob->threads, s, s, s, e->repeat),
+             g1 = openblas_gflops(ob, 1, s, s, s, e->repeat);
+      printf("  OpenBLAS sgemm 1024x1024x1024: %.1f GF/s 1 thread, %.1f GF/s %d threads; clnet = %.0f%% of %d threads\n",
+             g1, gt, ob->threads, gt > 0 ? 100 * clnet_rate / gt : 0, ob->threads);
+      if (e->json)
+        fprintf(e->json, "%s  {\"op\": \"openblas sgemm\", \"shape\": \"1024x1024x1024\", \"m\": 1024, \"n\": 1024, "
+                "\"k\": 1024, \"openblas_gflops_1_thread\": %.3f, \"openblas_gflops_threads\": %.3f, "
+                "\"openblas_threads\": %d, \"clnet_share_of_openblas\": %.4f}",
+                e->json_rows++ ? ",\n" : "", g1, gt, ob->threads, gt > 0 ? clnet_rate / gt : 0);
+    }
+  }
+  clnet_buf_free(c, &a);
+  clnet_buf_free(c, &b);
+  clnet_buf_free(c, &cc);
+  return st;
+}
+
+/* Before the table: which CLBlast parameters are in effect, and OpenBLAS on a CPU device (or why
+ * not). */
+static void bench_gemm_setup(bench_env *e, openblas *ob) {
+  const clnet_device_info *dev = clnet_ctx_device_info(e->ctx);
+  if (!dev) return;
+  const char *tuned = clnet_tune_applied(e->ctx);
+  printf("CLBlast GEMM parameters: %s%s\n", tuned ? "from 'clnet tune', " : "CLBlast's defaults",
+         tuned ? tuned : clnet_tune_disabled() ? " (CLNET_NO_TUNE is set)" : "");
+  if (dev->type & CL_DEVICE_TYPE_CPU) {
+    char why[512];
+    if (openblas_open(ob, why, sizeof why)) {
+      e->openblas = ob;
+      printf("OpenBLAS comparison: %s cblas_sgemm, 1 thread and %d threads (this machine's online CPUs), same run\n",
+             ob->name, ob->threads);
+    } else {
+      printf("OpenBLAS comparison skipped: %s\n", why);
+      if (e->json)
+        fprintf(e->json, "%s  {\"op\": \"openblas sgemm\", \"skipped\": \"%s\"}", e->json_rows++ ? ",\n" : "",
+                "OpenBLAS not found");
+    }
+  }
+}
+
+
 static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_t n) {
   layer_bench s;
   memset(&s, 0, sizeof s);
@@ -161,6 +320,7 @@ static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_
     CLNET_TRY_GOTO(clnet_conv2d_desc_init(&s.conv), st, out);
     double gflop = 2.0 * (double)nout * li->k * li->k * li->in_c / 1e9;
     static const char *const names[3] = {"conv forward", "conv backward-data", "conv backward-filter"};
+    double rates[3] = {0, 0, 0};
     for (int wh = B_FWD; wh <= B_BWD_FILTER; ++wh) {
       CLNET_TRY_GOTO(time_op(e, run_layer, &s, wh, &first, &t), st, out);
       clnet_conv_algo_choice ch = {.algo = CLNET_CONV_ALGO_AUTO};
@@ -169,7 +329,9 @@ static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_
       if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "%s [ref]", names[wh]);
       else snprintf(name, sizeof name, "%s [%s, %s]", names[wh], clnet_conv_algo_str(ch.algo), clnet_conv_algo_source_str(ch.source));
       report(e, name, shape, first, t, gflop, 0);
+      rates[wh] = e->last_rate;
     }
+    if (e->openblas) openblas_conv_row(e, li, n, rates);
   } else if (li->kind == CLNET_LAYER_DENSE) {
     double gflop = 2.0 * (double)nin * li->out_c / 1e9;
     CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
@@ -373,7 +535,10 @@ int cmd_bench(int argc, char **argv) {
   if (e.json)
     fprintf(e.json, "{\"device\": \"%s\", \"peak_gflops\": %.3f, \"peak_gbytes_per_s\": %.3f, \"batch\": %d, \"results\": [\n",
             clnet_ctx_device_name(ctx), e.peak_gflops, e.peak_gbs, (int)batch);
+  openblas ob;
+  bench_gemm_setup(&e, &ob);
   printf("%-40s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
+  if (!clnet_ctx_is_ref(ctx) && (!op || strstr("sgemm", op))) st = bench_sgemm_1024(&e);
   int32_t nl = clnet_graph_layer_count(g);
   for (int32_t i = 0; i < nl && st == CLNET_SUCCESS; ++i) {
     clnet_layer_info li;
@@ -392,6 +557,7 @@ int cmd_bench(int argc, char **argv) {
     fprintf(e.json, "\n]}\n");
     fclose(e.json);
   }
+  if (e.openblas) dlclose(ob.lib);
   clnet_graph_free(g);
   clnet_ctx_free(ctx);
   return st == CLNET_SUCCESS ? CLI_OK : cli_fail(st, "bench");

@@ -20,11 +20,12 @@ static void usage(FILE *f) {
           "  train   [--device D] [--data DIR] [--epochs N] ...   train ResNet (see clnet train --help)\n"
           "  eval    --checkpoint FILE [--data DIR] [--device D]  evaluate a checkpoint\n"
           "  bench   [--device D] [--op NAME] [--model resnet18] ...  kernel and training-step benchmarks\n"
+          "  tune    [--device D] [--quick] [--show] ...  tune CLBlast's GEMM kernels for the model's shapes\n"
           "\n"
           "--device D: a global index, P:D, a case-insensitive name substring, or 'ref'\n"
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
           "first device. Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_NO_CACHE=1,\n"
-          "CLNET_KERNEL_DIR (load cl/*.cl from a directory).\n");
+          "CLNET_KERNEL_DIR (load cl/*.cl from a directory), CLNET_NO_TUNE=1 (ignore 'clnet tune' results).\n");
 }
 
 int cli_fail(clnet_status st, const char *what) {
@@ -124,6 +125,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   fprintf(stderr, "clnet: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return CLI_USAGE;

@@ -2,6 +2,7 @@
 #include <clblast_c.h>
 
 #include "ops/common.h"
+#include "runtime/clblast_tune.h"
 
 static const char *clblast_status_name(CLBlastStatusCode s) {
   switch (s) {
@@ -51,6 +52,7 @@ clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_
       CLNET_TRY(clnet_buf_fill(ctx, c, (c_off + (size_t)i * (size_t)ldc) * 4, (size_t)n * 4, 0));
     return CLNET_SUCCESS;
   }
+  if (ctx->gemm_log) return clnet_gemm_log_add(ctx->gemm_log, trans_a, trans_b, m, n, k); /* clnet tune */
   CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                      trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)m, (size_t)n,
                                      (size_t)k, alpha, a->mem, a_off, (size_t)lda, b->mem, b_off, (size_t)ldb,

@@ -5,6 +5,7 @@
 
 #include <clblast_c.h>
 
+#include "runtime/clblast_tune.h"
 #include "runtime/ctx.h"
 
 void clnet_ctx_inject_faults(clnet_ctx *ctx, int64_t alloc_n, int64_t enqueue_n) {
@@ -68,6 +69,14 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
   ctx->queue = clCreateCommandQueue(ctx->context, ctx->info.device, 0, &err);
   if (err != CL_SUCCESS) {
     st = clnet_set_error(err, "clCreateCommandQueue(%s) failed: %s", ctx->info.name, clnet_status_str(err));
+    clReleaseContext(ctx->context);
+    free(ctx);
+    goto fail;
+  }
+  /* this device's CLBlast parameters from `clnet tune`, for every later GEMM (clblast_tune.h) */
+  st = clnet_tune_apply_for_ctx(ctx);
+  if (st != CLNET_SUCCESS) {
+    clReleaseCommandQueue(ctx->queue);
     clReleaseContext(ctx->context);
     free(ctx);
     goto fail;

@@ -41,6 +41,11 @@ struct clnet_ctx {
   /* AUTO's per-(shape, pass) choices and the find-db file behind them (host/ops/conv_finddb.c);
    * NULL until the first use */
   struct clnet_conv_finddb *conv_finddb;
+  /* CLBlast tuning (runtime/clblast_tune.h): the parameter file applied at creation ("" if
+   * none), and, while `clnet tune` collects shapes, the log every clnet_gemm call goes to
+   * instead of CLBlast */
+  char tune_path[512];
+  struct clnet_gemm_log *gemm_log;
   /* fault injection (clnet_ctx_inject_faults): fail the Nth allocation /
    * kernel enqueue counted from the call; 0 = off */
   int64_t fault_alloc_at, fault_enqueue_at, allocs_seen, enqueues_seen;
