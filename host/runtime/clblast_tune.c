@@ -381,9 +381,9 @@ clnet_status clnet_tune_apply_for_ctx(clnet_ctx *ctx) {
   if (!clnet_tune_path(&ctx->info, path, sizeof path)) return CLNET_SUCCESS;
   clnet_tune_file f;
   clnet_status st = clnet_tune_load(path, &f);
-  if (st == CLNET_ERR_IO && errno == ENOENT) {
+  if (st == CLNET_ERR_IO && (errno == ENOENT || errno == ENOTDIR)) {
     clnet_clear_error();
-    return CLNET_SUCCESS; /* never tuned: CLBlast's defaults */
+    return CLNET_SUCCESS; /* never tuned, or no usable cache directory: CLBlast's defaults */
   }
   CLNET_TRY(st);
   CLNET_TRY(clnet_tune_apply_file(&ctx->info, &f, path));
