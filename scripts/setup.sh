@@ -17,6 +17,7 @@ PACKAGES=(
   libcjson-dev                              # safetensors headers
   libplplot-dev plplot-driver-cairo         # curves.png
   libopenmpi-dev openmpi-bin                # data-parallel training across processes (mpirun)
+  libopenblas0                              # clnet bench: OpenBLAS SGEMM as the CPU limit (loaded at run time)
   dataset-fashion-mnist                     # the default data set
 )
 
