@@ -14,3 +14,11 @@ double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int b
     default: return clnet_dot_atol(d->n * d->out_h * d->out_w, 1, bias_grad ? 2 : 1);
   }
 }
+
+double clnet_conv2d_algo_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad, clnet_conv_algo algo) {
+  if (algo != CLNET_CONV_ALGO_WINOGRAD || pass == CLNET_CONV_PASS_BACKWARD_FILTER)
+    return clnet_conv2d_atol(d, pass, bias_grad);
+  const int32_t r = pass == CLNET_CONV_PASS_FORWARD ? d->in_c : d->out_c;
+  const int32_t k = 9 * r + 1;
+  return clnet_dot_atol(k, 4.0, 2.25) + 12.0 * k * 9.0 * ldexp(1.0, -24);
+}

@@ -1,0 +1,158 @@
+/* Winograd F(2x2, 3x3) convolution (host/ops/conv2d_winograd.c, CLNET_CONV_ALGO_WINOGRAD).
+ * NHWC fp32, 3x3 stride-1 correlation of an (IH, IW, C)-pixel plane into an (OH, OW, K) one:
+ *   out[n, oh, ow, k] = sum_{i, j < 3, c} in[n, oh - pad_top + i, ow - pad_left + j, c] * g[i, j, c, k]
+ * (taps outside the plane read 0). The forward pass is this with (in, g) = (x, w); backward data
+ * is this with (in, g) = (dy, w flipped in both taps and transposed: g[i, j, co, ci] =
+ * w[2-i, 2-j, ci, co]) and pads 2 - pad (a full correlation for 'valid').
+ *
+ * Output tiles of 2x2 pixels, tile (th, tw) reading the 4x4 input patch from
+ * (2*th - pad_top, 2*tw - pad_left). With the 16 frequencies f = 4*a + b:
+ *   U[f] (C, K)  = G g G^T          G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   V[f] (P, C)  = B^T d B          B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   M[f] (P, K)  = V[f] . U[f]      (16 independent GEMMs, the reduction over c)
+ *   out tile     = A^T M A (+ b)    A^T = [1 1 1 0; 0 1 -1 -1]
+ * P is the number of tiles of a chunk of images (host side). Buffers (floats, all in the one
+ * scratch buffer S at offsets u_off, v_off, m_off):
+ *   U  (16, KT, C, T)  KT = ceil(K / T) tiles of T output channels, each one contiguous stream
+ *                      (as conv2d_direct_pack), channels past K zero;
+ *   V  (16, P, C);
+ *   M  (16, P, KT*T).
+ * Every sum runs in a fixed order (transforms as written below, the GEMM over c ascending): the
+ * results are bit-identical run to run. Every kernel bounds-checks its index space. */
+
+#define WINO_PT 8 /* tiles (GEMM rows) per work-item */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+/* U from g. Work-item (dim0, dim1) = (k < KT*T, c < C). g[i, j] = w[(i*3 + j)*tap_stride +
+ * c*c_stride + k*k_stride], read at (2-i, 2-j) when flip. */
+__kernel void wino_filter(__global const float *w, __global float *S, const int u_off, const int C, const int K, const int T,
+                          const int KT, const int c_stride, const int k_stride, const int tap_stride,
+                          const int flip) {
+  const int k = get_global_id(0), c = get_global_id(1);
+  if (k >= KT * T || c >= C) return;
+  float g[3][3];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;
+      g[i][j] = k < K ? w[t * tap_stride + c * c_stride + k * k_stride] : 0.0f;
+    }
+  /* t = G g (4x3), then U = t G^T (4x4) */
+  float t[4][3];
+  for (int j = 0; j < 3; ++j) {
+    t[0][j] = g[0][j];
+    t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+    t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+    t[3][j] = g[2][j];
+  }
+  const int kt = k / T, l = k - kt * T;
+  __global float *dst = S + u_off + ((size_t)kt * C + c) * T + l;
+  const size_t fstride = (size_t)KT * C * T;
+  for (int a = 0; a < 4; ++a) {
+    dst[(4 * a + 0) * fstride] = t[a][0];
+    dst[(4 * a + 1) * fstride] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+    dst[(4 * a + 2) * fstride] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+    dst[(4 * a + 3) * fstride] = t[a][2];
+  }
+}
+
+/* V from the input tiles of images [n0, n0 + nc) of in (N, IH, IW, C). Work-item (dim0, dim1) =
+ * (c, tile p of the chunk); p = (n*TH + th)*TW + tw with n relative to n0. */
+__kernel void wino_input(__global const float *in, __global float *S, const int v_off, const int n0, const int nc, const int IH,
+                         const int IW, const int C, const int TH, const int TW, const int pad_top,
+                         const int pad_left) {
+  const int c = get_global_id(0), p = get_global_id(1);
+  const int P = nc * TH * TW;
+  if (c >= C || p >= P) return;
+  const int tw = p % TW, r = p / TW;
+  const int th = r % TH, n = n0 + r / TH;
+  const int h0 = 2 * th - pad_top, w0 = 2 * tw - pad_left;
+  float d[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const int h = h0 + i, x = w0 + j;
+      d[i][j] = (uint)h < (uint)IH && (uint)x < (uint)IW ? in[(((size_t)n * IH + h) * IW + x) * C + c] : 0.0f;
+    }
+  /* t = B^T d (rows), then V = t B (columns) */
+  float t[4][4];
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = d[0][j] - d[2][j];
+    t[1][j] = d[1][j] + d[2][j];
+    t[2][j] = d[2][j] - d[1][j];
+    t[3][j] = d[1][j] - d[3][j];
+  }
+  __global float *dst = S + v_off + (size_t)p * C + c;
+  const size_t fstride = (size_t)P * C;
+  for (int a = 0; a < 4; ++a) {
+    dst[(4 * a + 0) * fstride] = t[a][0] - t[a][2];
+    dst[(4 * a + 1) * fstride] = t[a][1] + t[a][2];
+    dst[(4 * a + 2) * fstride] = t[a][2] - t[a][1];
+    dst[(4 * a + 3) * fstride] = t[a][1] - t[a][3];
+  }
+}
+
+/* M[f] (P, KT*T) = V[f] (P, C) . U[f] (C, KT*T). Work-item (dim0, dim1, dim2) = (row tile of
+ * WINO_PT rows, output-channel tile, f): a register tile of WINO_PT rows x T channels (explicit
+ * floatT, one SIMD register per row on a CPU), one U vector loaded per c and multiplied into all
+ * rows, sum over c ascending. Rows past P read row P-1 and are not stored. */
+#define DEFINE_WINO_GEMM(T)                                                                            \
+  __kernel void CAT(wino_gemm_t, T)(__global float *S, const int v_off, const int u_off, const int m_off,  \
+                                    const int P, const int C, const int KT) {                          \
+    __global const float *V = S + v_off, *U = S + u_off;                                               \
+    __global float *M = S + m_off;                                                                     \
+    const int p0 = get_global_id(0) * WINO_PT, kt = get_global_id(1), f = get_global_id(2);            \
+    if (p0 >= P || kt >= KT) return;                                                                   \
+    __global const float *v[WINO_PT];                                                                  \
+    _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r)                                                \
+      v[r] = V + ((size_t)f * P + min(p0 + r, P - 1)) * C;                                             \
+    __global const float *u = U + ((size_t)f * KT + kt) * C * T;                                       \
+    CAT(float, T) acc[WINO_PT];                                                                        \
+    _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) acc[r] = (CAT(float, T))(0.0f);                \
+    for (int c = 0; c < C; ++c) {                                                                      \
+      const CAT(float, T) uv = CAT(vload, T)(0, u + c * T);                                            \
+      _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r)                                              \
+        acc[r] = fma((CAT(float, T))(v[r][c]), uv, acc[r]);                                            \
+    }                                                                                                  \
+    __global float *m = M + ((size_t)f * P + p0) * (KT * T) + kt * T;                                  \
+    _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {                                              \
+      if (p0 + r < P) CAT(vstore, T)(acc[r], 0, m + (size_t)r * (KT * T));                             \
+    }                                                                                                  \
+  }
+
+DEFINE_WINO_GEMM(8)
+DEFINE_WINO_GEMM(16)
+
+/* out tiles of images [n0, n0 + nc) of out (N, OH, OW, K) from M (16, P, KP), + b when has_bias.
+ * Work-item (dim0, dim1) = (k, tile p). The bias comes first in each sum, like the direct path. */
+__kernel void wino_output(__global const float *S, const int m_off, __global const float *b, __global float *out,
+                          const int n0,
+                          const int nc, const int OH, const int OW, const int K, const int KP, const int TH,
+                          const int TW, const int has_bias) {
+  const int k = get_global_id(0), p = get_global_id(1);
+  const int P = nc * TH * TW;
+  if (k >= K || p >= P) return;
+  const int tw = p % TW, r = p / TW;
+  const int th = r % TH, n = n0 + r / TH;
+  __global const float *src = S + m_off + (size_t)p * KP + k;
+  const size_t fstride = (size_t)P * KP;
+  float m[4][4];
+  for (int a = 0; a < 4; ++a)
+    for (int c = 0; c < 4; ++c) m[a][c] = src[(4 * a + c) * fstride];
+  /* t = A^T m (2x4), then y = t A (2x2) */
+  float t[2][4];
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = m[0][j] + m[1][j] + m[2][j];
+    t[1][j] = m[1][j] - m[2][j] - m[3][j];
+  }
+  const float bias = has_bias ? b[k] : 0.0f;
+  for (int i = 0; i < 2; ++i) {
+    const int oh = 2 * th + i;
+    if (oh >= OH) break;
+    const float y0 = bias + (t[i][0] + t[i][1] + t[i][2]);
+    const float y1 = bias + (t[i][1] - t[i][2] - t[i][3]);
+    __global float *dst = out + (((size_t)n * OH + oh) * OW + 2 * tw) * K + k;
+    dst[0] = y0;
+    if (2 * tw + 1 < OW) dst[K] = y1;
+  }
+}
