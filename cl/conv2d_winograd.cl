@@ -25,72 +25,100 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
-/* U from g. Work-item (dim0, dim1) = (k < KT*T, c < C). g[i, j] = w[(i*3 + j)*tap_stride +
- * c*c_stride + k*k_stride], read at (2-i, 2-j) when flip. */
-__kernel void wino_filter(__global const float *w, __global float *S, const int u_off, const int C, const int K, const int T,
-                          const int KT, const int c_stride, const int k_stride, const int tap_stride,
-                          const int flip) {
-  const int k = get_global_id(0), c = get_global_id(1);
-  if (k >= KT * T || c >= C) return;
-  float g[3][3];
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) {
-      const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;
-      g[i][j] = k < K ? w[t * tap_stride + c * c_stride + k * k_stride] : 0.0f;
-    }
-  /* t = G g (4x3), then U = t G^T (4x4) */
-  float t[4][3];
-  for (int j = 0; j < 3; ++j) {
-    t[0][j] = g[0][j];
-    t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
-    t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
-    t[3][j] = g[2][j];
+/* Vector helpers: VW channels per work-item (1, 8 or 16; the host picks a VW that divides the
+ * channel count, so a vector never straddles a pixel's channel row). */
+#define VT_1 float
+#define VT_8 float8
+#define VT_16 float16
+#define VLD_1(p) (*(p))
+#define VLD_8(p) vload8(0, (p))
+#define VLD_16(p) vload16(0, (p))
+#define VST_1(v, p) (*(p) = (v))
+#define VST_8(v, p) vstore8((v), 0, (p))
+#define VST_16(v, p) vstore16((v), 0, (p))
+
+/* U from g. Work-item (dim0, dim1) = (k group of VW output channels < KT*T, c < C); VW divides T
+ * and, when it is not 1, K. g[i, j] = w[(i*3 + j)*tap_stride + c*c_stride + k*k_stride], read at
+ * (2-i, 2-j) when flip; k_stride 1 reads a vector, else VW lanes one by one. */
+#define DEFINE_WINO_FILTER(VW)                                                                         \
+  __kernel void CAT(wino_filter_v, VW)(__global const float *w, __global float *S, const int u_off,    \
+                                       const int C, const int K, const int T, const int KT,            \
+                                       const int c_stride, const int k_stride, const int tap_stride,   \
+                                       const int flip) {                                              \
+    const int k = get_global_id(0) * VW, c = get_global_id(1);                                         \
+    if (k >= KT * T || c >= C) return;                                                                 \
+    VT_##VW g[3][3];                                                                                   \
+    for (int i = 0; i < 3; ++i)                                                                        \
+      for (int j = 0; j < 3; ++j) {                                                                    \
+        const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;                                        \
+        __global const float *src = w + t * tap_stride + c * c_stride + k * k_stride;                  \
+        if (k >= K) {                                                                                  \
+          g[i][j] = (VT_##VW)(0.0f);                                                                   \
+        } else if (k_stride == 1) {                                                                    \
+          g[i][j] = VLD_##VW(src);                                                                     \
+        } else {                                                                                       \
+          float tmp[VW];                                                                               \
+          for (int l = 0; l < VW; ++l) tmp[l] = src[l * k_stride];                                     \
+          g[i][j] = VLD_##VW(tmp);                                                                     \
+        }                                                                                              \
+      }                                                                                                \
+    /* t = G g (4x3), then U = t G^T (4x4) */                                                          \
+    VT_##VW t[4][3];                                                                                   \
+    for (int j = 0; j < 3; ++j) {                                                                      \
+      t[0][j] = g[0][j];                                                                               \
+      t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);                                                  \
+      t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);                                                  \
+      t[3][j] = g[2][j];                                                                               \
+    }                                                                                                  \
+    const int kt = k / T, l = k - kt * T;                                                              \
+    __global float *dst = S + u_off + (kt * C + c) * T + l;                                            \
+    const int fs = KT * C * T;                                                                         \
+    for (int a = 0; a < 4; ++a) {                                                                      \
+      VST_##VW(t[a][0], dst + (4 * a + 0) * fs);                                                       \
+      VST_##VW(0.5f * (t[a][0] + t[a][1] + t[a][2]), dst + (4 * a + 1) * fs);                          \
+      VST_##VW(0.5f * (t[a][0] - t[a][1] + t[a][2]), dst + (4 * a + 2) * fs);                          \
+      VST_##VW(t[a][2], dst + (4 * a + 3) * fs);                                                       \
+    }                                                                                                  \
   }
-  const int kt = k / T, l = k - kt * T;
-  __global float *dst = S + u_off + ((size_t)kt * C + c) * T + l;
-  const size_t fstride = (size_t)KT * C * T;
-  for (int a = 0; a < 4; ++a) {
-    dst[(4 * a + 0) * fstride] = t[a][0];
-    dst[(4 * a + 1) * fstride] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-    dst[(4 * a + 2) * fstride] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-    dst[(4 * a + 3) * fstride] = t[a][2];
-  }
-}
 
 /* V from the input tiles of images [n0, n0 + nc) of in (N, IH, IW, C). Work-item (dim0, dim1) =
- * (c, tile p of the chunk); p = (n*TH + th)*TW + tw with n relative to n0. */
-__kernel void wino_input(__global const float *in, __global float *S, const int v_off, const int n0, const int nc, const int IH,
-                         const int IW, const int C, const int TH, const int TW, const int pad_top,
-                         const int pad_left) {
-  const int c = get_global_id(0), p = get_global_id(1);
-  const int P = nc * TH * TW;
-  if (c >= C || p >= P) return;
-  const int tw = p % TW, r = p / TW;
-  const int th = r % TH, n = n0 + r / TH;
-  const int h0 = 2 * th - pad_top, w0 = 2 * tw - pad_left;
-  float d[4][4];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int h = h0 + i, x = w0 + j;
-      d[i][j] = (uint)h < (uint)IH && (uint)x < (uint)IW ? in[(((size_t)n * IH + h) * IW + x) * C + c] : 0.0f;
-    }
-  /* t = B^T d (rows), then V = t B (columns) */
-  float t[4][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = d[0][j] - d[2][j];
-    t[1][j] = d[1][j] + d[2][j];
-    t[2][j] = d[2][j] - d[1][j];
-    t[3][j] = d[1][j] - d[3][j];
+ * (channel group c = dim0*VW, tile p of the chunk); p = (n*TH + th)*TW + tw with n relative to n0.
+ * VW divides C. */
+#define DEFINE_WINO_INPUT(VW)                                                                          \
+  __kernel void CAT(wino_input_v, VW)(__global const float *in, __global float *S, const int v_off,    \
+                                      const int n0, const int nc, const int IH, const int IW,          \
+                                      const int C, const int TH, const int TW, const int pad_top,      \
+                                      const int pad_left) {                                           \
+    const int c = get_global_id(0) * VW, p = get_global_id(1);                                         \
+    const int P = nc * TH * TW;                                                                        \
+    if (c >= C || p >= P) return;                                                                      \
+    const int tw = p % TW, r = p / TW;                                                                 \
+    const int th = r % TH, n = n0 + r / TH;                                                            \
+    const int h0 = 2 * th - pad_top, w0 = 2 * tw - pad_left;                                           \
+    VT_##VW d[4][4];                                                                                   \
+    for (int i = 0; i < 4; ++i)                                                                        \
+      for (int j = 0; j < 4; ++j) {                                                                    \
+        const int h = h0 + i, x = w0 + j;                                                              \
+        d[i][j] = (uint)h < (uint)IH && (uint)x < (uint)IW ? VLD_##VW(in + ((n * IH + h) * IW + x) * C + c) \
+                                                           : (VT_##VW)(0.0f);                         \
+      }                                                                                                \
+    /* t = B^T d (rows), then V = t B (columns) */                                                     \
+    VT_##VW t[4][4];                                                                                   \
+    for (int j = 0; j < 4; ++j) {                                                                      \
+      t[0][j] = d[0][j] - d[2][j];                                                                     \
+      t[1][j] = d[1][j] + d[2][j];                                                                     \
+      t[2][j] = d[2][j] - d[1][j];                                                                     \
+      t[3][j] = d[1][j] - d[3][j];                                                                     \
+    }                                                                                                  \
+    __global float *dst = S + v_off + p * C + c;                                                       \
+    const int fs = P * C;                                                                              \
+    for (int a = 0; a < 4; ++a) {                                                                      \
+      VST_##VW(t[a][0] - t[a][2], dst + (4 * a + 0) * fs);                                             \
+      VST_##VW(t[a][1] + t[a][2], dst + (4 * a + 1) * fs);                                             \
+      VST_##VW(t[a][2] - t[a][1], dst + (4 * a + 2) * fs);                                             \
+      VST_##VW(t[a][1] - t[a][3], dst + (4 * a + 3) * fs);                                             \
+    }                                                                                                  \
   }
-  __global float *dst = S + v_off + (size_t)p * C + c;
-  const size_t fstride = (size_t)P * C;
-  for (int a = 0; a < 4; ++a) {
-    dst[(4 * a + 0) * fstride] = t[a][0] - t[a][2];
-    dst[(4 * a + 1) * fstride] = t[a][1] + t[a][2];
-    dst[(4 * a + 2) * fstride] = t[a][2] - t[a][1];
-    dst[(4 * a + 3) * fstride] = t[a][1] - t[a][3];
-  }
-}
 
 /* M[f] (P, KT*T) = V[f] (P, C) . U[f] (C, KT*T). Work-item (dim0, dim1, dim2) = (row tile of
  * WINO_PT rows, output-channel tile, f): a register tile of WINO_PT rows x T channels (explicit
@@ -99,14 +127,12 @@ __kernel void wino_input(__global const float *in, __global float *S, const int 
 #define DEFINE_WINO_GEMM(T)                                                                            \
   __kernel void CAT(wino_gemm_t, T)(__global float *S, const int v_off, const int u_off, const int m_off,  \
                                     const int P, const int C, const int KT) {                          \
-    __global const float *V = S + v_off, *U = S + u_off;                                               \
-    __global float *M = S + m_off;                                                                     \
     const int p0 = get_global_id(0) * WINO_PT, kt = get_global_id(1), f = get_global_id(2);            \
     if (p0 >= P || kt >= KT) return;                                                                   \
     __global const float *v[WINO_PT];                                                                  \
     _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r)                                                \
-      v[r] = V + ((size_t)f * P + min(p0 + r, P - 1)) * C;                                             \
-    __global const float *u = U + ((size_t)f * KT + kt) * C * T;                                       \
+      v[r] = S + v_off + (f * P + min(p0 + r, P - 1)) * C;                                             \
+    __global const float *u = S + u_off + (f * KT + kt) * C * T;                                       \
     CAT(float, T) acc[WINO_PT];                                                                        \
     _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) acc[r] = (CAT(float, T))(0.0f);                \
     for (int c = 0; c < C; ++c) {                                                                      \
@@ -114,45 +140,82 @@ __kernel void wino_input(__global const float *in, __global float *S, const int 
       _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r)                                              \
         acc[r] = fma((CAT(float, T))(v[r][c]), uv, acc[r]);                                            \
     }                                                                                                  \
-    __global float *m = M + ((size_t)f * P + p0) * (KT * T) + kt * T;                                  \
+    __global float *m = S + m_off + (f * P + p0) * (KT * T) + kt * T;                                  \
     _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {                                              \
-      if (p0 + r < P) CAT(vstore, T)(acc[r], 0, m + (size_t)r * (KT * T));                             \
+      if (p0 + r < P) CAT(vstore, T)(acc[r], 0, m + r * (KT * T));                                     \
     }                                                                                                  \
   }
 
 DEFINE_WINO_GEMM(8)
 DEFINE_WINO_GEMM(16)
 
-/* out tiles of images [n0, n0 + nc) of out (N, OH, OW, K) from M (16, P, KP), + b when has_bias.
- * Work-item (dim0, dim1) = (k, tile p). The bias comes first in each sum, like the direct path. */
-__kernel void wino_output(__global const float *S, const int m_off, __global const float *b, __global float *out,
-                          const int n0,
-                          const int nc, const int OH, const int OW, const int K, const int KP, const int TH,
-                          const int TW, const int has_bias) {
-  const int k = get_global_id(0), p = get_global_id(1);
-  const int P = nc * TH * TW;
-  if (k >= K || p >= P) return;
-  const int tw = p % TW, r = p / TW;
-  const int th = r % TH, n = n0 + r / TH;
-  __global const float *src = S + m_off + (size_t)p * KP + k;
-  const size_t fstride = (size_t)P * KP;
-  float m[4][4];
-  for (int a = 0; a < 4; ++a)
-    for (int c = 0; c < 4; ++c) m[a][c] = src[(4 * a + c) * fstride];
-  /* t = A^T m (2x4), then y = t A (2x2) */
-  float t[2][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = m[0][j] + m[1][j] + m[2][j];
-    t[1][j] = m[1][j] - m[2][j] - m[3][j];
+/* The same for T = 32 as two float16 halves: 16 FMAs per WINO_PT + 2 loads instead of 8 per
+ * WINO_PT + 1, which keeps a CPU's FMA units busier than its load ports. */
+__kernel void wino_gemm_t32(__global float *S, const int v_off, const int u_off, const int m_off, const int P,
+                            const int C, const int KT) {
+  const int p0 = get_global_id(0) * WINO_PT, kt = get_global_id(1), f = get_global_id(2);
+  if (p0 >= P || kt >= KT) return;
+  __global const float *v[WINO_PT];
+  _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) v[r] = S + v_off + (f * P + min(p0 + r, P - 1)) * C;
+  __global const float *u = S + u_off + (f * KT + kt) * C * 32;
+  float16 acc0[WINO_PT], acc1[WINO_PT];
+  _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) acc0[r] = acc1[r] = (float16)(0.0f);
+  for (int c = 0; c < C; ++c) {
+    const float16 u0 = vload16(0, u + c * 32), u1 = vload16(0, u + c * 32 + 16);
+    _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+      const float16 vr = (float16)(v[r][c]);
+      acc0[r] = fma(vr, u0, acc0[r]);
+      acc1[r] = fma(vr, u1, acc1[r]);
+    }
   }
-  const float bias = has_bias ? b[k] : 0.0f;
-  for (int i = 0; i < 2; ++i) {
-    const int oh = 2 * th + i;
-    if (oh >= OH) break;
-    const float y0 = bias + (t[i][0] + t[i][1] + t[i][2]);
-    const float y1 = bias + (t[i][1] - t[i][2] - t[i][3]);
-    __global float *dst = out + (((size_t)n * OH + oh) * OW + 2 * tw) * K + k;
-    dst[0] = y0;
-    if (2 * tw + 1 < OW) dst[K] = y1;
+  __global float *m = S + m_off + (f * P + p0) * (KT * 32) + kt * 32;
+  _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+    if (p0 + r < P) {
+      vstore16(acc0[r], 0, m + r * (KT * 32));
+      vstore16(acc1[r], 0, m + r * (KT * 32) + 16);
+    }
   }
 }
+
+/* out tiles of images [n0, n0 + nc) of out (N, OH, OW, K) from M (16, P, KP), + b when has_bias.
+ * Work-item (dim0, dim1) = (channel group k = dim0*VW, tile p); VW divides K (and KP). The bias
+ * comes first in each sum, like the direct path. */
+#define DEFINE_WINO_OUTPUT(VW)                                                                         \
+  __kernel void CAT(wino_output_v, VW)(__global const float *S, const int m_off, __global const float *b, \
+                                       __global float *out, const int n0, const int nc, const int OH,  \
+                                       const int OW, const int K, const int KP, const int TH,          \
+                                       const int TW, const int has_bias) {                             \
+    const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
+    const int P = nc * TH * TW;                                                                        \
+    if (k >= K || p >= P) return;                                                                      \
+    const int tw = p % TW, r = p / TW;                                                                 \
+    const int th = r % TH, n = n0 + r / TH;                                                            \
+    __global const float *src = S + m_off + p * KP + k;                                                \
+    const int fs = P * KP;                                                                             \
+    VT_##VW m[4][4];                                                                                   \
+    for (int a = 0; a < 4; ++a)                                                                        \
+      for (int c = 0; c < 4; ++c) m[a][c] = VLD_##VW(src + (4 * a + c) * fs);                          \
+    /* t = A^T m (2x4), then y = t A (2x2) */                                                          \
+    VT_##VW t[2][4];                                                                                   \
+    for (int j = 0; j < 4; ++j) {                                                                      \
+      t[0][j] = m[0][j] + m[1][j] + m[2][j];                                                           \
+      t[1][j] = m[1][j] - m[2][j] - m[3][j];                                                           \
+    }                                                                                                  \
+    const VT_##VW bias = has_bias ? VLD_##VW(b + k) : (VT_##VW)(0.0f);                                 \
+    for (int i = 0; i < 2; ++i) {                                                                      \
+      const int oh = 2 * th + i;                                                                       \
+      if (oh >= OH) break;                                                                             \
+      __global float *dst = out + ((n * OH + oh) * OW + 2 * tw) * K + k;                               \
+      VST_##VW(bias + (t[i][0] + t[i][1] + t[i][2]), dst);                                             \
+      if (2 * tw + 1 < OW) VST_##VW(bias + (t[i][1] - t[i][2] - t[i][3]), dst + K);                    \
+    }                                                                                                  \
+  }
+
+DEFINE_WINO_FILTER(1)
+DEFINE_WINO_FILTER(8)
+DEFINE_WINO_INPUT(1)
+DEFINE_WINO_INPUT(8)
+DEFINE_WINO_INPUT(16)
+DEFINE_WINO_OUTPUT(1)
+DEFINE_WINO_OUTPUT(8)
+DEFINE_WINO_OUTPUT(16)

@@ -21,7 +21,6 @@
 #define WINO_CHUNK_BYTES ((size_t)8 << 20)
 #define WINO_PT 8 /* GEMM rows per work-item: WINO_PT in the .cl file */
 
-static const size_t wino_local2[2] = {16, 4};      /* (channel, tile) */
 static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
 
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
@@ -39,6 +38,20 @@ typedef struct wino_geom {
   int32_t nc;            /* images per chunk */
 } wino_geom;
 
+/* Channels per work-item of a transform: 16 or 8 when they divide c (and `also`), else 1. */
+static int32_t vec_width(int32_t c, int32_t also) {
+  return c % 16 == 0 && also % 16 == 0 ? 16 : c % 8 == 0 && also % 8 == 0 ? 8 : 1;
+}
+
+/* Work-group of a transform over (channel groups, tiles): 64 work-items, dim0 as wide as the
+ * channel groups (up to 16), so narrow layers do not leave most of a group idle. */
+static void transform_local(size_t groups, size_t local[2]) {
+  size_t l0 = 1;
+  while (l0 < groups && l0 < 16) l0 *= 2;
+  local[0] = l0;
+  local[1] = 64 / l0;
+}
+
 static wino_geom geom(const clnet_conv2d_desc *d, int backward) {
   wino_geom g;
   g.n = d->n;
@@ -49,7 +62,7 @@ static wino_geom geom(const clnet_conv2d_desc *d, int backward) {
     g.ih = d->out_h, g.iw = d->out_w, g.r = d->out_c, g.oh = d->in_h, g.ow = d->in_w, g.k = d->in_c;
     g.pad_top = 2 - d->pad_top, g.pad_left = 2 - d->pad_left;
   }
-  g.t = g.k <= 8 ? 8 : 16;
+  g.t = g.k <= 8 ? 8 : g.k <= 16 ? 16 : 32;
   g.kt = (g.k + g.t - 1) / g.t;
   g.kp = g.kt * g.t;
   g.th = (g.oh + 1) / 2;
@@ -89,26 +102,35 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ba
   /* U from w: forward g[t, c, k] = w[t, c, k]; backward g[t, co, ci] = w[8 - t, ci, co] */
   const int32_t tap_stride = d->in_c * d->out_c;
   const int32_t c_stride = backward ? 1 : d->out_c, k_stride = backward ? d->out_c : 1;
-  size_t gf[2] = {(size_t)g.kp, (size_t)g.r};
-  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_filter", 2, gf, wino_local2, CLNET_ARG_BUF(w),
+  const int32_t vf = g.k % 8 == 0 ? 8 : 1;
+  size_t gf[2] = {(size_t)(g.kp / vf), (size_t)g.r}, lf[2];
+  transform_local(gf[0], lf);
+  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", vf == 8 ? "wino_filter_v8" : "wino_filter_v1", 2, gf, lf,
+                         CLNET_ARG_BUF(w),
                          CLNET_ARG_BUF(&s), CLNET_ARG_I32(u_off), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k),
                          CLNET_ARG_I32(g.t), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(c_stride), CLNET_ARG_I32(k_stride),
                          CLNET_ARG_I32(tap_stride), CLNET_ARG_I32(backward)));
   const int has_bias = !backward && d->has_bias;
+  const int32_t vi = vec_width(g.r, g.r), vo = vec_width(g.k, g.t);
+  const char *in_kernel = vi == 16 ? "wino_input_v16" : vi == 8 ? "wino_input_v8" : "wino_input_v1";
+  const char *out_kernel = vo == 16 ? "wino_output_v16" : vo == 8 ? "wino_output_v8" : "wino_output_v1";
+  const char *gemm_kernel = g.t == 8 ? "wino_gemm_t8" : g.t == 16 ? "wino_gemm_t16" : "wino_gemm_t32";
   for (int32_t n0 = 0; n0 < g.n; n0 += g.nc) {
     const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
     const int32_t p = nc * g.th * g.tw;
-    size_t gi[2] = {(size_t)g.r, (size_t)p};
-    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_input", 2, gi, wino_local2, CLNET_ARG_BUF(in),
+    size_t gi[2] = {(size_t)(g.r / vi), (size_t)p}, li[2];
+    transform_local(gi[0], li);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", in_kernel, 2, gi, li, CLNET_ARG_BUF(in),
                            CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc),
                            CLNET_ARG_I32(g.ih), CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th),
                            CLNET_ARG_I32(g.tw), CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
     size_t gg[3] = {(size_t)((p + WINO_PT - 1) / WINO_PT), (size_t)g.kt, 16};
-    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", g.t == 8 ? "wino_gemm_t8" : "wino_gemm_t16", 3, gg,
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", gemm_kernel, 3, gg,
                            wino_gemm_local, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
                            CLNET_ARG_I32(m_off), CLNET_ARG_I32(p), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt)));
-    size_t go[2] = {(size_t)g.k, (size_t)p};
-    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_output", 2, go, wino_local2, CLNET_ARG_BUF(&s),
+    size_t go[2] = {(size_t)(g.k / vo), (size_t)p}, lo[2];
+    transform_local(go[0], lo);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", out_kernel, 2, go, lo, CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(m_off), CLNET_ARG_BUF(has_bias ? b : out), CLNET_ARG_BUF(out),
                            CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.oh), CLNET_ARG_I32(g.ow),
                            CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp), CLNET_ARG_I32(g.th), CLNET_ARG_I32(g.tw),
