@@ -13,12 +13,16 @@
  *   out tile     = A^T M A (+ b)    A^T = [1 1 1 0; 0 1 -1 -1]
  * P is the number of tiles of a chunk of images (host side). Buffers (floats, all in the one
  * scratch buffer S at offsets u_off, v_off, m_off):
- *   U  (16, KT, C, T)  KT = ceil(K / T) tiles of T output channels, each one contiguous stream
- *                      (as conv2d_direct_pack), channels past K zero;
+ *   U  (16, KT, C, T)  KT = ceil(K / T) tiles of T output channels (T = 8, 16 or 32: the GEMM
+ *                      variant), each one contiguous stream (as conv2d_direct_pack), channels past
+ *                      K zero;
  *   V  (16, P, C);
  *   M  (16, P, KT*T).
  * Every sum runs in a fixed order (transforms as written below, the GEMM over c ascending): the
- * results are bit-identical run to run. Every kernel bounds-checks its index space. */
+ * results are bit-identical run to run. Every kernel bounds-checks its index space. Indices are
+ * int: the host keeps the scratch below 2^31 floats, and tensors are checked the same way.
+ * The transforms put VW channels in one explicit vector per work-item (PoCL does not vectorise
+ * across work-items through their loops; scalar transforms took longer than the GEMMs). */
 
 #define WINO_PT 8 /* tiles (GEMM rows) per work-item */
 

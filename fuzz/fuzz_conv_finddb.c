@@ -51,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(!memcmp(&again[i].key, &e[i].key, sizeof e[i].key) && again[i].choice.algo == e[i].choice.algo,
                  "entry %d differs after a write and read", (int)i);
     for (int s = 0; s < 3; ++s) /* written with 3 decimals; -1 rejected, -2 not a candidate */
-      FUZZ_REQUIRE((e[i].choice.ms[s] < 0 ? e[i].choice.ms[s] : 0) == (again[i].choice.ms[s] < 0 ? again[i].choice.ms[s] : 0) &&
+      FUZZ_REQUIRE((e[i].choice.ms[s] < 0 ? e[i].choice.ms[s] : 0) ==
+                           (again[i].choice.ms[s] < 0 ? again[i].choice.ms[s] : 0) &&
                        (e[i].choice.ms[s] < 0 || fabs(again[i].choice.ms[s] - e[i].choice.ms[s]) <= 5e-4 +
                                                      1e-12 * e[i].choice.ms[s]),
                    "entry %d ms[%d]: %.17g read back as %.17g", (int)i, s, e[i].choice.ms[s], again[i].choice.ms[s]);

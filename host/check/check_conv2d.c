@@ -291,7 +291,7 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                          wi_odd_v = {2, 9, 7, 17, 7, 3, 3, 1, V, 0},
                          wi_out1 = {1, 3, 3, 20, 9, 3, 3, 1, V, 1},
                          wi_thin = {2, 2, 5, 3, 33, 3, 3, 1, S, 1},
-                         /* V + M of one image is 1.8 MiB: chunks of 4 and 1 images (8 MiB limit) */
+                         /* V + M of one image is 1.8 MiB: chunks of 2, 2 and 1 images (4 MiB limit) */
                          wi_chunked = {5, 30, 30, 64, 64, 3, 3, 1, S, 1};
 
 /* gradient-check shapes */

@@ -9,16 +9,17 @@
  * Steps: U = filter transform of g (once per call); then per chunk of images: V = input transform
  * of the chunk's 2x2-output tiles, the 16 per-frequency GEMMs M[f] = V[f] . U[f], and the output
  * transform (+ bias) into out. Scratch (floats): U (16, KT, R, T) | V (16, Pc, R) | M (16, Pc, KT*T)
- * with R the reduction channels, T the channel tile (8 or 16), KT = ceil(out channels / T) and
+ * with R the reduction channels, T the GEMM's channel tile (8, 16 or 32), KT = ceil(out channels / T) and
  * Pc the tiles of one chunk. A chunk is as many images as keep V + M within WINO_CHUNK_BYTES
  * (at least one). Fixed partition and fixed sum orders: bit-identical run to run. */
 #include "ops/conv_winograd.h"
 
 #include "ops/common.h"
 
-/* V + M of one chunk. Measured on PoCL (2-core AVX-512, ResNet-18 width 64 at batch 64): see
- * docs/PERFORMANCE.md. */
-#define WINO_CHUNK_BYTES ((size_t)8 << 20)
+/* V + M of one chunk. Measured on PoCL (2-core AVX-512, ResNet-18 width 64, batch 64, every 3x3
+ * stride-1 layer, both passes): chunks of 2, 4, 8, 16 and 32 MiB within the noise of each other
+ * (the GEMM dominates); the smaller keeps scratch close to what the graph plans for convs. */
+#define WINO_CHUNK_BYTES ((size_t)4 << 20)
 #define WINO_PT 8 /* GEMM rows per work-item: WINO_PT in the .cl file */
 
 static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
@@ -105,6 +106,9 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ba
   const int32_t vf = g.k % 8 == 0 ? 8 : 1;
   size_t gf[2] = {(size_t)(g.kp / vf), (size_t)g.r}, lf[2];
   transform_local(gf[0], lf);
+  /* backward reads w with stride C_out per output channel: a group along c alone (1, 64) reads
+   * whole cache lines of w (4x4x512 backward data: 40 -> 25 ms, PoCL, batch 64) */
+  if (backward) lf[0] = 1, lf[1] = 64;
   CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", vf == 8 ? "wino_filter_v8" : "wino_filter_v1", 2, gf, lf,
                          CLNET_ARG_BUF(w),
                          CLNET_ARG_BUF(&s), CLNET_ARG_I32(u_off), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k),

@@ -332,8 +332,8 @@ static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
     clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
     if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                             "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, winograd, rule or "
-                             "auto",
+                             "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, winograd, "
+                             "rule or auto",
                              e);
     ctx->conv_algo = (int32_t)a + 1;
   }

@@ -44,12 +44,13 @@ clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
  * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
  * (cl/conv2d_direct.cl); WINOGRAD: Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl), for the forward
  * and backward-data passes of 3x3 stride-1 convs only; forced on any other (shape, pass) it falls
- * back to AUTO's choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass, the fixed rule documented at conv_rule_algo in
+ * back to AUTO's choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
+ * the fixed rule documented at conv_rule_algo in
  * host/ops/conv_algo.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
- * AUTO (the default): per (shape, pass), every algorithm that applies (GEMM, DIRECT, and WINOGRAD
- * where it applies) is checked against the float reference
- * on a sub-batch of at most 2 images and the ones that pass are timed on the device at the first
+ * AUTO (the default): per (shape, pass), every algorithm that applies (GEMM and DIRECT always,
+ * WINOGRAD where it applies) is checked against the float reference on a sub-batch of at most 2
+ * images, at that algorithm's tolerance, and the ones that pass are timed on the device at the first
  * call; the fastest is recorded in the find-db, a text file per device in the kernel cache directory
  * (clnet_conv_algo_db_path), before it is used, and later processes read it from there, so every
  * process sharing a cache directory runs the same algorithm for the same shape (training and
