@@ -223,3 +223,117 @@ DEFINE_WINO_INPUT(16)
 DEFINE_WINO_OUTPUT(1)
 DEFINE_WINO_OUTPUT(8)
 DEFINE_WINO_OUTPUT(16)
+
+/* ---- filter gradient ------------------------------------------------------------------------
+ * With y = A^T (U . V) A per tile, dL/dU = (A dY A^T) . V and dL/dg = G^T (dL/dU) G, summed over
+ * tiles and channels' images:
+ *   V[f] (P, C_in)    = B^T d B of the x tiles (wino_input, the forward's tiling);
+ *   W[f] (P, KP)      = A dY A^T of the dy tiles (dy outside the output plane reads 0);
+ *   Z[f] (C_in, KP)  += V[f]^T . W[f] over the chunk's tiles p ascending (wino_wgemm), chunks in
+ *                       order (the first chunk overwrites);
+ *   dw[i, j, c, k]    = (G^T Z G)[i, j] (wino_wgrad_out).
+ * A = [1 0; 1 1; 1 -1; 0 -1] (4x2), G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]. */
+
+/* W from the dy tiles of images [n0, n0 + nc) of dy (N, OH, OW, K). Work-item (dim0, dim1) =
+ * (channel group k = dim0*VW < KP, tile p); VW divides K, and groups at k >= K write zeros. */
+#define DEFINE_WINO_DY(VW)                                                                             \
+  __kernel void CAT(wino_dy_v, VW)(__global const float *dy, __global float *S, const int w_off,       \
+                                   const int n0, const int nc, const int OH, const int OW, const int K, \
+                                   const int KP, const int TH, const int TW) {                         \
+    const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
+    const int P = nc * TH * TW;                                                                        \
+    if (k >= KP || p >= P) return;                                                                     \
+    const int tw = p % TW, r = p / TW;                                                                 \
+    const int th = r % TH, n = n0 + r / TH;                                                            \
+    VT_##VW e[2][2];                                                                                   \
+    for (int i = 0; i < 2; ++i)                                                                        \
+      for (int j = 0; j < 2; ++j) {                                                                    \
+        const int oh = 2 * th + i, ow = 2 * tw + j;                                                    \
+        e[i][j] = k < K && oh < OH && ow < OW ? VLD_##VW(dy + ((n * OH + oh) * OW + ow) * K + k)        \
+                                              : (VT_##VW)(0.0f);                                      \
+      }                                                                                                \
+    /* t = A e (4x2), then W = t A^T (4x4) */                                                          \
+    VT_##VW t[4][2];                                                                                   \
+    for (int j = 0; j < 2; ++j) {                                                                      \
+      t[0][j] = e[0][j];                                                                               \
+      t[1][j] = e[0][j] + e[1][j];                                                                     \
+      t[2][j] = e[0][j] - e[1][j];                                                                     \
+      t[3][j] = -e[1][j];                                                                              \
+    }                                                                                                  \
+    __global float *dst = S + w_off + p * KP + k;                                                      \
+    const int fs = P * KP;                                                                             \
+    for (int a = 0; a < 4; ++a) {                                                                      \
+      VST_##VW(t[a][0], dst + (4 * a + 0) * fs);                                                       \
+      VST_##VW(t[a][0] + t[a][1], dst + (4 * a + 1) * fs);                                             \
+      VST_##VW(t[a][0] - t[a][1], dst + (4 * a + 2) * fs);                                             \
+      VST_##VW(-t[a][1], dst + (4 * a + 3) * fs);                                                      \
+    }                                                                                                  \
+  }
+
+DEFINE_WINO_DY(1)
+DEFINE_WINO_DY(8)
+DEFINE_WINO_DY(16)
+
+/* Z[f] (C, KT*32) (+)= V[f]^T (V[f] is (P, C)) . W[f] (P, KT*32). Work-item (dim0, dim1, dim2) =
+ * (tile of WINO_PT input channels, tile of 32 output channels, f): WINO_PT x 32 accumulators in
+ * two float16 halves, sum over p ascending, starting from Z when accumulate (later chunks).
+ * Channels past C read channel C-1 and are not stored. */
+__kernel void wino_wgemm_t32(__global float *S, const int v_off, const int w_off, const int z_off, const int P,
+                             const int C, const int KT, const int accumulate) {
+  const int c0 = get_global_id(0) * WINO_PT, kt = get_global_id(1), f = get_global_id(2);
+  if (c0 >= C || kt >= KT) return;
+  const int KP = KT * 32;
+  int cr[WINO_PT];
+  _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) cr[r] = min(c0 + r, C - 1);
+  __global const float *v = S + v_off + f * P * C;
+  __global const float *w = S + w_off + f * P * KP + kt * 32;
+  __global float *z = S + z_off + (f * C + c0) * KP + kt * 32;
+  float16 acc0[WINO_PT], acc1[WINO_PT];
+  _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+    if (accumulate && c0 + r < C) {
+      acc0[r] = vload16(0, z + r * KP);
+      acc1[r] = vload16(0, z + r * KP + 16);
+    } else {
+      acc0[r] = acc1[r] = (float16)(0.0f);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    const float16 w0 = vload16(0, w + p * KP), w1 = vload16(0, w + p * KP + 16);
+    _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+      const float16 vr = (float16)(v[p * C + cr[r]]);
+      acc0[r] = fma(vr, w0, acc0[r]);
+      acc1[r] = fma(vr, w1, acc1[r]);
+    }
+  }
+  _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+    if (c0 + r < C) {
+      vstore16(acc0[r], 0, z + r * KP);
+      vstore16(acc1[r], 0, z + r * KP + 16);
+    }
+  }
+}
+
+/* dw (3, 3, C, K) = G^T Z G. Work-item (dim0, dim1) = (k < K, c < C). */
+__kernel void wino_wgrad_out(__global const float *S, const int z_off, __global float *dw, const int C, const int K,
+                             const int KP) {
+  const int k = get_global_id(0), c = get_global_id(1);
+  if (k >= K || c >= C) return;
+  __global const float *src = S + z_off + c * KP + k;
+  const int fs = C * KP;
+  float z[4][4];
+  for (int a = 0; a < 4; ++a)
+    for (int b = 0; b < 4; ++b) z[a][b] = src[(4 * a + b) * fs];
+  /* t = G^T z (3x4), then dw = t G (3x3) */
+  float t[3][4];
+  for (int b = 0; b < 4; ++b) {
+    t[0][b] = z[0][b] + 0.5f * (z[1][b] + z[2][b]);
+    t[1][b] = 0.5f * (z[1][b] - z[2][b]);
+    t[2][b] = 0.5f * (z[1][b] + z[2][b]) + z[3][b];
+  }
+  for (int i = 0; i < 3; ++i) {
+    __global float *dst = dw + (i * 3 * C + c) * K + k;
+    dst[0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+    dst[C * K] = 0.5f * (t[i][1] - t[i][2]);
+    dst[2 * C * K] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+  }
+}

@@ -131,9 +131,8 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
                  clnet_last_error());
     cr_assert_eq(first[p].source, CLNET_CONV_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
     cr_assert(first[p].ms[0] >= 0 && first[p].ms[1] >= 0, "pass %d: gemm and direct pass and are timed", p);
-    /* a 3x3 stride-1 conv: winograd is a candidate for forward and backward data, not the filter gradient */
-    if (p == CLNET_CONV_PASS_BACKWARD_FILTER) cr_assert_eq(first[p].ms[2], -2, "pass %d: winograd does not apply", p);
-    else cr_assert(first[p].ms[2] >= 0, "pass %d: winograd passes and is timed", p);
+    /* a 3x3 stride-1 conv: winograd is a candidate for every pass */
+    cr_assert(first[p].ms[2] >= 0, "pass %d: winograd passes and is timed", p);
     int fastest = 0;
     for (int k = 1; k < 3; ++k)
       if (first[p].ms[k] >= 0 && first[p].ms[k] < first[p].ms[fastest]) fastest = k;
@@ -196,8 +195,7 @@ Test(finddb, wrong_candidate_is_rejected, .init = make_tmp) {
   static const int bads[3] = {CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD};
   for (int bi = 0; bi < 3; ++bi) {
     const int bad = bads[bi];
-    /* winograd has no filter-gradient pass: two rejections, not three */
-    const int n_rejected = bad == CLNET_CONV_ALGO_WINOGRAD ? 2 : 3;
+    const int n_rejected = 3;
     char dir[300];
     snprintf(dir, sizeof dir, "%s/%d", tmpdir, bad);
     setenv("CLNET_CACHE_DIR", dir, 1);
@@ -253,17 +251,21 @@ Test(finddb, no_cache_means_the_rule, .init = make_tmp) {
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
   cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
-  /* winograd forced: forced where it applies; elsewhere (the filter gradient) auto's choice, with a note */
+  /* winograd forced: forced where it applies (3x3 stride 1); elsewhere auto's choice, with a note */
   char note[1024] = "";
   clnet_ctx_set_conv_note_fn(ctx, last_line, note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_WINOGRAD), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
   cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_WINOGRAD);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS, "%s",
+  clnet_conv2d_desc s2 = d;
+  s2.stride = 2;
+  cr_assert_eq(clnet_conv2d_desc_init(&s2), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &s2, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
   cr_assert_neq(c.algo, CLNET_CONV_ALGO_WINOGRAD);
   cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "auto's choice");
+  cr_assert_eq(c.ms[2], -2, "winograd is no candidate for a stride-2 conv");
   cr_assert(strstr(note, "winograd applies to"), "note '%s'", note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_RULE), CLNET_SUCCESS);
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);

@@ -3,9 +3,10 @@
  * Every cross-check case runs once per OpenCL algorithm (im2col + GEMM, and the direct
  * kernels), forced with clnet_ctx_set_conv_algo on the device under test; the tolerances are
  * the same for both because they follow from the length of each sum, which is the same
- * whichever way it is partitioned. The 3x3 stride-1 shapes also run the forward and backward-data
- * passes with WINOGRAD forced, at its own, wider tolerance (clnet_conv2d_algo_atol in
- * ops/tolerance.h: its transforms scale each term by up to 9 and add rounding; docs/CHECKS.md).
+ * whichever way it is partitioned. The 3x3 stride-1 shapes also run all three passes with
+ * WINOGRAD forced, at its own, wider tolerance (clnet_conv2d_algo_atol in ops/tolerance.h: its
+ * transforms scale each term by up to 9 (64 for dw) and add rounding; docs/CHECKS.md; db is the
+ * shared column sum, at the usual tolerance).
  * Mutation runs (CLNET_KERNEL_DIR on an edited copy of cl/conv2d_winograd.cl): see docs/CHECKS.md.
  *
  * Cross-checks (device vs the float reference, which sums in double): every
@@ -141,7 +142,8 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
                      st, out);
       break;
     default:
-      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0, algo), 0),
+                     st, out);
       /* without bias db must be left alone: both sides still hold the same random values */
       CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
       CLNET_TRY_GOTO(check_same_bits(env, &b, first_db), st, out);
@@ -311,11 +313,13 @@ static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 
 #define CROSS3(label, p)                                   \
   CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM),     \
   CROSS3_ALGO(label " direct", p, CLNET_CONV_ALGO_DIRECT)
-/* Winograd's two passes of a 3x3 stride-1 shape */
+/* Winograd's three passes of a 3x3 stride-1 shape */
 #define WINO2(label, p)                                                                                     \
   {"conv2d_forward", label " winograd", CLNET_CHECK_CROSS, run_forward,                                    \
    &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}},                                                   \
   {"conv2d_backward_data", label " winograd", CLNET_CHECK_CROSS, run_backward_data,                        \
+   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}},                                                   \
+  {"conv2d_backward_filter", label " winograd", CLNET_CHECK_CROSS, run_backward_filter,                    \
    &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}}
 #define GRAD2(label, p)                                                           \
   {"conv2d_backward_data", label, CLNET_CHECK_GRAD, run_grad_data, &(p)},        \

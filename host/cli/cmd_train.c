@@ -98,7 +98,7 @@ static void train_usage(FILE *f) {
           "  --resume      continue from DIR/last.safetensors\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
-          "                winograd (3x3 stride-1 forward/backward data; auto elsewhere) or rule\n"
+          "                winograd (3x3 stride-1 convs; auto elsewhere) or rule\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"

@@ -6,9 +6,9 @@
  *           weights; the filter gradient reduces over fixed blocks of output rows, then sums
  *           the blocks in order. Scratch: the repacked weights, or the per-block partials
  *           (at most DIRECT_WGRAD_PARTIAL_BYTES; none with a single block).
- *   WINOGRAD F(2x2, 3x3) for the forward and backward-data passes of 3x3 stride-1 convs
- *           (host/ops/conv2d_winograd.c, cl/conv2d_winograd.cl); conv_algo.c never runs it on
- *           another (shape, pass).
+ *   WINOGRAD F(2x2, 3x3) for 3x3 stride-1 convs, all three passes (host/ops/conv2d_winograd.c,
+ *           cl/conv2d_winograd.cl; its filter gradient leaves db to the shared column sum);
+ *           conv_algo.c never runs it on another shape.
  * The reference backend runs direct loops (ops/ref/conv2d_ref.c). The bias gradient is the same
  * two-stage column sum for both algorithms. Every path is deterministic.
  *
@@ -409,11 +409,13 @@ static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_c
   const int direct = algo == CLNET_CONV_ALGO_DIRECT;
   if (algo == CLNET_CONV_ALGO_WINOGRAD) {
     if (!clnet_conv2d_winograd_applies(d, pass))
-      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv2d: winograd has no %s pass for a %dx%d stride-%d conv",
-                             pass == CLNET_CONV_PASS_BACKWARD_FILTER ? "backward-filter" : "such", d->k_h, d->k_w,
-                             d->stride);
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv2d: winograd needs a 3x3 stride-1 conv, got %dx%d stride %d",
+                             d->k_h, d->k_w, d->stride);
     if (pass == CLNET_CONV_PASS_FORWARD) return clnet_conv2d_winograd_forward(ctx, d, io->x, io->w, io->b, io->y);
-    return clnet_conv2d_winograd_backward_data(ctx, d, io->dy, io->w, io->dx);
+    if (pass == CLNET_CONV_PASS_BACKWARD_DATA) return clnet_conv2d_winograd_backward_data(ctx, d, io->dy, io->w, io->dx);
+    /* db first, as on the GEMM path: the in-order queue keeps the two uses of scratch apart */
+    if (d->has_bias) CLNET_TRY(bias_grad(ctx, d, io->dy, io->db));
+    return clnet_conv2d_winograd_backward_filter(ctx, d, io->x, io->dy, io->dw);
   }
   switch (pass) {
     case CLNET_CONV_PASS_FORWARD:

@@ -1,5 +1,6 @@
-/* Winograd F(2x2, 3x3) convolution (CLNET_CONV_ALGO_WINOGRAD) for 3x3 stride-1 convs, forward and
- * backward data; kernels and transforms in cl/conv2d_winograd.cl.
+/* Winograd F(2x2, 3x3) convolution (CLNET_CONV_ALGO_WINOGRAD) for 3x3 stride-1 convs: forward,
+ * backward data and the filter gradient (at the end of this file); kernels and transforms in
+ * cl/conv2d_winograd.cl.
  *
  * Both passes are one "correlation" in -> out over planes of channels:
  *   forward        in = x (N, H, W, C_in), out = y (N, OH, OW, C_out), g = w, pads (pad_top, pad_left);
@@ -26,7 +27,8 @@ static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile,
 
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1 &&
-         (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA);
+         (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA ||
+          pass == CLNET_CONV_PASS_BACKWARD_FILTER);
 }
 
 /* The geometry of one correlation. */
@@ -81,10 +83,24 @@ static int64_t chunk_floats(const wino_geom *g) {
   return (int64_t)16 * g->nc * g->th * g->tw * ((int64_t)g->r + g->kp);
 }
 
+/* The filter gradient's geometry: the forward's, with 32-channel tiles (wino_wgemm_t32). */
+static wino_geom wgrad_geom(const clnet_conv2d_desc *d) {
+  wino_geom g = geom(d, 0);
+  g.t = 32;
+  g.kt = (g.k + 31) / 32;
+  g.kp = g.kt * 32;
+  const size_t per_image = (size_t)16 * g.th * g.tw * ((size_t)g.r + (size_t)g.kp) * sizeof(float);
+  size_t nc = WINO_CHUNK_BYTES / per_image;
+  if (nc < 1) nc = 1;
+  if (nc > (size_t)g.n) nc = (size_t)g.n;
+  g.nc = (int32_t)nc;
+  return g;
+}
+
 uint64_t clnet_conv2d_winograd_scratch_bytes(const clnet_conv2d_desc *d) {
   uint64_t worst = 0;
-  for (int backward = 0; backward < 2; ++backward) {
-    const wino_geom g = geom(d, backward);
+  for (int i = 0; i < 3; ++i) {
+    const wino_geom g = i < 2 ? geom(d, i) : wgrad_geom(d);
     const uint64_t b = (uint64_t)(u_floats(&g) + chunk_floats(&g)) * sizeof(float);
     if (b > worst) worst = b;
   }
@@ -151,4 +167,48 @@ clnet_status clnet_conv2d_winograd_forward(clnet_ctx *ctx, const clnet_conv2d_de
 clnet_status clnet_conv2d_winograd_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
                                                  const clnet_buf *w, clnet_buf *dx) {
   return correlate(ctx, d, 1, dy, w, NULL, dx);
+}
+
+/* dw = G^T Z G with Z[f] = sum over tiles of V[f]^T . W[f] (cl/conv2d_winograd.cl, "filter
+ * gradient"). Scratch (floats): Z (16, C_in, KP) | V (16, Pc, C_in) | W (16, Pc, KP); Z accumulates
+ * over the chunks in order. */
+clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
+                                                   const clnet_buf *dy, clnet_buf *dw) {
+  const char *op = "conv2d_backward_filter (winograd)";
+  const wino_geom g = wgrad_geom(d);
+  const int64_t pc = (int64_t)g.nc * g.th * g.tw;
+  const int64_t z_off = 0, v_off = u_floats(&g), w_off = v_off + 16 * pc * g.r;
+  CLNET_TRY(clnet_require_int_range(op, w_off + 16 * pc * g.kp + (int64_t)WINO_PT * g.kp));
+  clnet_buf s;
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(w_off + 16 * pc * g.kp) * sizeof(float), &s));
+  const int32_t vi = vec_width(g.r, g.r), vd = vec_width(g.k, g.k);
+  const char *in_kernel = vi == 16 ? "wino_input_v16" : vi == 8 ? "wino_input_v8" : "wino_input_v1";
+  const char *dy_kernel = vd == 16 ? "wino_dy_v16" : vd == 8 ? "wino_dy_v8" : "wino_dy_v1";
+  for (int32_t n0 = 0; n0 < g.n; n0 += g.nc) {
+    const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
+    const int32_t p = nc * g.th * g.tw;
+    size_t gi[2] = {(size_t)(g.r / vi), (size_t)p}, li[2];
+    transform_local(gi[0], li);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", in_kernel, 2, gi, li, CLNET_ARG_BUF(x), CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.ih),
+                           CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th), CLNET_ARG_I32(g.tw),
+                           CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
+    size_t gd[2] = {(size_t)(g.kp / vd), (size_t)p}, ld[2];
+    transform_local(gd[0], ld);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", dy_kernel, 2, gd, ld, CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(w_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.oh),
+                           CLNET_ARG_I32(g.ow), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp), CLNET_ARG_I32(g.th),
+                           CLNET_ARG_I32(g.tw)));
+    const size_t c_tiles = (size_t)((g.r + WINO_PT - 1) / WINO_PT);
+    size_t gg[3] = {c_tiles, (size_t)g.kt, 16}, lg[2], lg3[3];
+    transform_local(c_tiles, lg);
+    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = 1;
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgemm_t32", 3, gg, lg3, CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(v_off), CLNET_ARG_I32(w_off), CLNET_ARG_I32(z_off), CLNET_ARG_I32(p),
+                           CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(n0 > 0)));
+  }
+  size_t go[2] = {(size_t)g.k, (size_t)g.r}, lo[2];
+  transform_local(go[0], lo);
+  return CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgrad_out", 2, go, lo, CLNET_ARG_BUF(&s), CLNET_ARG_I32(z_off),
+                      CLNET_ARG_BUF(dw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp));
 }

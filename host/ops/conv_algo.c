@@ -397,8 +397,8 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
     struct clnet_conv_finddb *db = NULL;
     CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
     if (!db->winograd_fallback_noted++)
-      clnet_conv_finddb_note(db, "conv algorithm winograd applies to the forward and backward-data passes of 3x3 "
-                                 "stride-1 convs only; other convs and passes use auto's choice");
+      clnet_conv_finddb_note(db, "conv algorithm winograd applies to 3x3 stride-1 convs only; other convs use "
+                                 "auto's choice");
   }
   if (a == CLNET_CONV_ALGO_RULE) {
     *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,

@@ -12,8 +12,8 @@
  *   backward-filter 64 4 4 512 512 3 3 1 same direct 15.402 rejected -
  *
  * One line per (shape, pass); ms is the best measured time, "rejected" a candidate that failed
- * the reference check, "-" an algorithm that does not apply (WINOGRAD outside the forward and
- * backward-data passes of 3x3 stride-1 convs). winograd_ms may be missing (read as "-"), as in
+ * the reference check, "-" an algorithm that does not apply (WINOGRAD outside 3x3 stride-1
+ * convs). winograd_ms may be missing (read as "-"), as in
  * files written before WINOGRAD existed. A file whose kernels line differs is stale (other kernels): its entries
  * are ignored and replaced. Any other deviation makes the whole file corrupt: it is ignored with a
  * note naming the file and line, the shapes are timed again and the file is rewritten.

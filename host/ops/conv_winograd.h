@@ -1,13 +1,13 @@
 /* Internal: the Winograd F(2x2, 3x3) conv algorithm (host/ops/conv2d_winograd.c,
- * cl/conv2d_winograd.cl): 3x3 stride-1 forward and backward data. */
+ * cl/conv2d_winograd.cl): the three passes of 3x3 stride-1 convs. */
 #ifndef CLNET_OPS_CONV_WINOGRAD_H
 #define CLNET_OPS_CONV_WINOGRAD_H
 
 #include "clnet/ops.h"
 #include "runtime/ctx.h"
 
-/* 1 when WINOGRAD implements `pass` of d: a 3x3 stride-1 conv, forward or backward data (any
- * padding, any sizes). The filter gradient has no Winograd path. */
+/* 1 when WINOGRAD implements `pass` of d: any pass of a 3x3 stride-1 conv (any padding, any
+ * sizes). */
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass);
 
 /* Scratch bytes the Winograd path holds for d (transformed filter plus one chunk of transformed
@@ -20,5 +20,8 @@ clnet_status clnet_conv2d_winograd_forward(clnet_ctx *ctx, const clnet_conv2d_de
                                            const clnet_buf *w, const clnet_buf *b, clnet_buf *y);
 clnet_status clnet_conv2d_winograd_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
                                                  const clnet_buf *w, clnet_buf *dx);
+/* dw only (the bias gradient is the shared column sum, host/ops/conv2d.c). */
+clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
+                                                   const clnet_buf *dy, clnet_buf *dw);
 
 #endif

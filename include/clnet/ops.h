@@ -42,9 +42,9 @@ clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
 
 /* How OpenCL convolutions are computed (the reference backend ignores it).
  * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
- * (cl/conv2d_direct.cl); WINOGRAD: Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl), for the forward
- * and backward-data passes of 3x3 stride-1 convs only; forced on any other (shape, pass) it falls
- * back to AUTO's choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
+ * (cl/conv2d_direct.cl); WINOGRAD: Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl), for 3x3
+ * stride-1 convs only (all three passes); forced on any other shape it falls back to AUTO's
+ * choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
  * the fixed rule documented at conv_rule_algo in
  * host/ops/conv_algo.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
@@ -92,7 +92,7 @@ typedef struct clnet_conv_algo_choice {
   clnet_conv_algo_source source;
   /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD; -1 for a
    * candidate that failed the reference check (never chosen); -2 for WINOGRAD where it does not
-   * apply (not 3x3 stride 1, or the filter gradient) */
+   * apply (not a 3x3 stride-1 conv) */
   double ms[3];
 } clnet_conv_algo_choice;
 
