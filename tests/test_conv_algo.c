@@ -103,6 +103,8 @@ Test(finddb, corrupt_files_are_rejected, .init = make_tmp) {
       "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2\n"
       "forward 1 8 8 4 8 3 3 1 valid gemm 1 2\n",
       "# clnet conv find-db 1\nforward 1 8 8 4 8 3 3 1 valid direct 1 2\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid winograd 1 2 -\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 3 4\n",
   };
   char path[512];
   snprintf(path, sizeof path, "%s/bad.txt", tmpdir);
