@@ -409,10 +409,13 @@ static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_c
   const int direct = algo == CLNET_CONV_ALGO_DIRECT;
   if (algo == CLNET_CONV_ALGO_WINOGRAD) {
     if (!clnet_conv2d_winograd_applies(d, pass))
-      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv2d: winograd needs a 3x3 stride-1 conv, got %dx%d stride %d",
-                             d->k_h, d->k_w, d->stride);
-    if (pass == CLNET_CONV_PASS_FORWARD) return clnet_conv2d_winograd_forward(ctx, d, io->x, io->w, io->b, io->y);
-    if (pass == CLNET_CONV_PASS_BACKWARD_DATA) return clnet_conv2d_winograd_backward_data(ctx, d, io->dy, io->w, io->dx);
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                             "conv2d: winograd needs a 3x3 stride-1 conv, got %dx%d stride %d", d->k_h, d->k_w,
+                             d->stride);
+    if (pass == CLNET_CONV_PASS_FORWARD)
+      return clnet_conv2d_winograd_forward(ctx, d, io->x, io->w, io->b, io->y);
+    if (pass == CLNET_CONV_PASS_BACKWARD_DATA)
+      return clnet_conv2d_winograd_backward_data(ctx, d, io->dy, io->w, io->dx);
     /* db first, as on the GEMM path: the in-order queue keeps the two uses of scratch apart */
     if (d->has_bias) CLNET_TRY(bias_grad(ctx, d, io->dy, io->db));
     return clnet_conv2d_winograd_backward_filter(ctx, d, io->x, io->dy, io->dw);

@@ -2,13 +2,12 @@
  *   forced  GEMM, DIRECT or WINOGRAD from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO (WINOGRAD where
  *           it applies, clnet_conv2d_winograd_applies; elsewhere AUTO's choice, with a note);
  *   RULE    conv_rule_algo below, a fixed function of shape and device type;
- *   AUTO    per (shape, pass), at first use: each algorithm that applies runs once at the full shape (warm-up:
- *           kernel builds and CLBlast's compile land there), is checked against the float
- *           reference on a sub-batch of at most 2 images (at its own tolerance, ops/tolerance.h), and the
- *           ones that pass are timed (best of up to 3 runs, wall clock around clFinish); the
- *           fastest is committed to the find-db
- *           (conv_finddb.h) before it is used, so every process sharing the cache directory uses
- *           the same one. Without a cache directory, or when the file cannot be written, AUTO
+ *   AUTO    per (shape, pass), at first use: each algorithm that applies runs once at the full
+ *           shape (warm-up: kernel builds and CLBlast's compile land there), is checked against
+ *           the float reference on a sub-batch of at most 2 images (at its own tolerance,
+ *           ops/tolerance.h), and the ones that pass are timed (best of up to 3 runs, wall clock
+ *           around clFinish); the fastest is committed to the find-db (conv_finddb.h) before it
+ *           is used, so every process sharing the cache directory uses the same one. Without a cache directory, or when the file cannot be written, AUTO
  *           uses RULE: a choice that is not persisted could differ between processes and break
  *           bit-identical --resume. */
 #include "ops/conv_algo.h"
