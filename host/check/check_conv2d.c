@@ -3,7 +3,11 @@
  * Every cross-check case runs once per OpenCL algorithm (im2col + GEMM, and the direct
  * kernels), forced with clnet_ctx_set_conv_algo on the device under test; the tolerances are
  * the same for both because they follow from the length of each sum, which is the same
- * whichever way it is partitioned.
+ * whichever way it is partitioned. The 3x3 stride-1 shapes also run all three passes with
+ * WINOGRAD forced, at its own, wider tolerance (clnet_conv2d_algo_atol in ops/tolerance.h: its
+ * transforms scale each term by up to 9 (64 for dw) and add rounding; docs/CHECKS.md; db is the
+ * shared column sum, at the usual tolerance).
+ * Mutation runs (CLNET_KERNEL_DIR on an edited copy of cl/conv2d_winograd.cl): see docs/CHECKS.md.
  *
  * Cross-checks (device vs the float reference, which sums in double): every
  * input, weight, bias and dy is U(-1, 1), so each output is a dot product of
@@ -54,14 +58,14 @@ typedef struct conv_cross {
   clnet_conv_algo algo;
 } conv_cross;
 
-static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which);
+static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which, clnet_conv_algo algo);
 
 /* Runs the case with the device's conv algorithm forced to c->algo, then restores the device's
  * setting (including "not chosen yet", so CLNET_CONV_ALGO still applies to later users). */
 static clnet_status run_cross(clnet_check_env *env, const conv_cross *c, int which) {
   const int32_t saved = env->dev->conv_algo;
   clnet_status st = clnet_ctx_set_conv_algo(env->dev, c->algo);
-  if (st == CLNET_SUCCESS) st = run_cross_algo(env, c->p, which);
+  if (st == CLNET_SUCCESS) st = run_cross_algo(env, c->p, which, c->algo);
   env->dev->conv_algo = saved;
   return st;
 }
@@ -96,7 +100,7 @@ static clnet_status check_same_bits(clnet_check_env *env, const check_tensor *t,
 /* Random inputs; the output starts random too (the op must overwrite it). The device runs the
  * op twice: the second result is compared with the reference and must equal the first bit for
  * bit (every algorithm sums in a fixed order). */
-static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which) {
+static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which, clnet_conv_algo algo) {
   clnet_conv2d_desc d;
   CLNET_TRY(make_desc(p, &d));
   check_tensor x, w, b, y;
@@ -131,13 +135,15 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
   CLNET_TRY_GOTO(run_op(env->ref, &d, which, 0, &x, &w, &b, &y), st, out);
   switch (which) {
     case RUN_FORWARD:
-      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_atol(&d, CLNET_CONV_PASS_FORWARD, 0), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_FORWARD, 0, algo), 0), st, out);
       break;
     case RUN_BACKWARD_DATA:
-      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_DATA, 0), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_DATA, 0, algo), 0),
+                     st, out);
       break;
     default:
-      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0, algo), 0),
+                     st, out);
       /* without bias db must be left alone: both sides still hold the same random values */
       CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
       CLNET_TRY_GOTO(check_same_bits(env, &b, first_db), st, out);
@@ -280,7 +286,15 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                           * limit, below one image) */
                          a_chunked = {5, 32, 32, 64, 3, 5, 5, 1, S, 1},
                          /* col of one image is 1.56 MiB: filter-gradient chunks of 2, 1 images */
-                         a_chunked_w = {3, 16, 16, 64, 5, 5, 5, 1, S, 1};
+                         a_chunked_w = {3, 16, 16, 64, 5, 5, 5, 1, S, 1},
+                         /* Winograd F(2x2, 3x3): odd sizes (partial 2x2 tiles), channel counts off
+                          * the 8/16 tiles, a 1x1 output, and one image per 2x2 tile */
+                         wi_odd = {3, 13, 11, 5, 19, 3, 3, 1, S, 1},
+                         wi_odd_v = {2, 9, 7, 17, 7, 3, 3, 1, V, 0},
+                         wi_out1 = {1, 3, 3, 20, 9, 3, 3, 1, V, 1},
+                         wi_thin = {2, 2, 5, 3, 33, 3, 3, 1, S, 1},
+                         /* V + M of one image is 1.8 MiB: chunks of 2, 2 and 1 images (4 MiB limit) */
+                         wi_chunked = {5, 30, 30, 64, 64, 3, 3, 1, S, 1};
 
 /* gradient-check shapes */
 static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 before, 1 after */
@@ -299,6 +313,14 @@ static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 
 #define CROSS3(label, p)                                   \
   CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM),     \
   CROSS3_ALGO(label " direct", p, CLNET_CONV_ALGO_DIRECT)
+/* Winograd's three passes of a 3x3 stride-1 shape */
+#define WINO2(label, p)                                                                                     \
+  {"conv2d_forward", label " winograd", CLNET_CHECK_CROSS, run_forward,                                    \
+   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}},                                                   \
+  {"conv2d_backward_data", label " winograd", CLNET_CHECK_CROSS, run_backward_data,                        \
+   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}},                                                   \
+  {"conv2d_backward_filter", label " winograd", CLNET_CHECK_CROSS, run_backward_filter,                    \
+   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}}
 #define GRAD2(label, p)                                                           \
   {"conv2d_backward_data", label, CLNET_CHECK_GRAD, run_grad_data, &(p)},        \
   {"conv2d_backward_filter", label, CLNET_CHECK_GRAD, run_grad_filter, &(p)}
@@ -338,6 +360,23 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     CROSS3("n3 7x7x6->5 k4 s2 same", a_k4_s2),
     CROSS3("n5 32x32x64->3 k5 s1 same chunked", a_chunked),
     CROSS3("n3 16x16x64->5 k5 s1 same chunked", a_chunked_w),
+    WINO2("n2 32x32x3->64 k3 s1 valid", r_stem),
+    WINO2("n2 30x30x64->64 k3 s1 same", r_l1),
+    WINO2("n2 15x15x128->128 k3 s1 same", r_l2b),
+    WINO2("n2 8x8x256->256 k3 s1 same", r_l3b),
+    WINO2("n2 4x4x512->512 k3 s1 same", r_l4b),
+    WINO2("n2 28x28x1->64 k3 s1 valid", f_stem),
+    WINO2("n2 28x28x1->8 k3 s1 valid", w8_stem),
+    WINO2("n2 26x26x8->8 k3 s1 same", w8_l1),
+    WINO2("n2 7x7x32->32 k3 s1 same", w8_l3b),
+    WINO2("n2 4x4x64->64 k3 s1 same", w8_l4b),
+    WINO2("n3 1x1x5->7 k3 s1 same", a_1x1_k3),
+    WINO2("n1 7x7x1->1 k3 s1 valid nobias", a_7_c1),
+    WINO2("n3 13x11x5->19 k3 s1 same", wi_odd),
+    WINO2("n2 9x7x17->7 k3 s1 valid nobias", wi_odd_v),
+    WINO2("n1 3x3x20->9 k3 s1 valid", wi_out1),
+    WINO2("n2 2x5x3->33 k3 s1 same", wi_thin),
+    WINO2("n5 30x30x64->64 k3 s1 same chunked", wi_chunked),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

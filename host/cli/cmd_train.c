@@ -99,7 +99,8 @@ static void train_usage(FILE *f) {
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
-          "                remembered in the cache directory), gemm (im2col + CLBlast), direct or rule\n"
+          "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
+          "                winograd (3x3 stride-1 convs; auto elsewhere) or rule\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
@@ -246,7 +247,7 @@ int cmd_train(int argc, char **argv) {
     } else if (FLAG("--algo")) {
       NEED("--algo");
       if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
-        return cli_usage_error("train", "--algo must be auto, gemm, direct or rule, got '%s'", v);
+        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd or rule, got '%s'", v);
       algo_set = 1;
     } else if (FLAG("--on-nan")) {
       NEED("--on-nan");

@@ -1,4 +1,4 @@
-/* Conv2d (NHWC, weights (KH, KW, C_in, C_out), TF padding). Two OpenCL algorithms, chosen per
+/* Conv2d (NHWC, weights (KH, KW, C_in, C_out), TF padding). Three OpenCL algorithms, chosen per
  * call and pass by host/ops/conv_algo.c (forced, the fixed rule, or AUTO's timed find-db):
  *   GEMM    im2col + CLBlast GEMM (cl/conv2d.cl), described here;
  *   DIRECT  clnet's register-tiled kernels (cl/conv2d_direct.cl): forward and backward data
@@ -6,6 +6,9 @@
  *           weights; the filter gradient reduces over fixed blocks of output rows, then sums
  *           the blocks in order. Scratch: the repacked weights, or the per-block partials
  *           (at most DIRECT_WGRAD_PARTIAL_BYTES; none with a single block).
+ *   WINOGRAD F(2x2, 3x3) for 3x3 stride-1 convs, all three passes (host/ops/conv2d_winograd.c,
+ *           cl/conv2d_winograd.cl; its filter gradient leaves db to the shared column sum);
+ *           conv_algo.c never runs it on another shape.
  * The reference backend runs direct loops (ops/ref/conv2d_ref.c). The bias gradient is the same
  * two-stage column sum for both algorithms. Every path is deterministic.
  *
@@ -27,6 +30,7 @@
 
 #include "ops/common.h"
 #include "ops/conv_algo.h"
+#include "ops/conv_winograd.h"
 
 /* Chunk sizes (images per chunk = as many as keep col within the limit, at least one).
  * Forward and backward data: 16 MiB. Measured with CLBlast on PoCL (ResNet-18 shapes, batch
@@ -403,6 +407,19 @@ clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_des
 static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                              clnet_conv_algo algo, const clnet_conv_io *io) {
   const int direct = algo == CLNET_CONV_ALGO_DIRECT;
+  if (algo == CLNET_CONV_ALGO_WINOGRAD) {
+    if (!clnet_conv2d_winograd_applies(d, pass))
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                             "conv2d: winograd needs a 3x3 stride-1 conv, got %dx%d stride %d", d->k_h, d->k_w,
+                             d->stride);
+    if (pass == CLNET_CONV_PASS_FORWARD)
+      return clnet_conv2d_winograd_forward(ctx, d, io->x, io->w, io->b, io->y);
+    if (pass == CLNET_CONV_PASS_BACKWARD_DATA)
+      return clnet_conv2d_winograd_backward_data(ctx, d, io->dy, io->w, io->dx);
+    /* db first, as on the GEMM path: the in-order queue keeps the two uses of scratch apart */
+    if (d->has_bias) CLNET_TRY(bias_grad(ctx, d, io->dy, io->db));
+    return clnet_conv2d_winograd_backward_filter(ctx, d, io->x, io->dy, io->dw);
+  }
   switch (pass) {
     case CLNET_CONV_PASS_FORWARD:
       return direct ? direct_forward(ctx, d, io->x, io->w, io->b, io->y) : gemm_forward(ctx, d, io->x, io->w, io->b, io->y);
@@ -420,7 +437,8 @@ clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, c
                                    clnet_conv_algo algo, const clnet_conv_io *io) {
   const char *op = "conv2d (algorithm check)";
   CLNET_TRY(check_desc(op, d));
-  if (ctx->is_ref || (algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT))
+  if (ctx->is_ref || (algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT &&
+                      !(algo == CLNET_CONV_ALGO_WINOGRAD && clnet_conv2d_winograd_applies(d, pass))))
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: algo %s on %s", op, clnet_conv_algo_str(algo),
                            ctx->info.name);
   const int fwd = pass == CLNET_CONV_PASS_FORWARD, bwd_data = pass == CLNET_CONV_PASS_BACKWARD_DATA;

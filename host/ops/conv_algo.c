@@ -1,12 +1,13 @@
 /* Which conv algorithm each call runs (docs/PERFORMANCE.md, "Choosing the convolution algorithm").
- *   forced  GEMM or DIRECT from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO;
+ *   forced  GEMM, DIRECT or WINOGRAD from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO (WINOGRAD where
+ *           it applies, clnet_conv2d_winograd_applies; elsewhere AUTO's choice, with a note);
  *   RULE    conv_rule_algo below, a fixed function of shape and device type;
- *   AUTO    per (shape, pass), at first use: each algorithm runs once at the full shape (warm-up:
- *           kernel builds and CLBlast's compile land there), is checked against the float
- *           reference on a sub-batch of at most 2 images, and the ones that pass are timed (best
- *           of up to 3 runs, wall clock around clFinish); the faster is committed to the find-db
- *           (conv_finddb.h) before it is used, so every process sharing the cache directory uses
- *           the same one. Without a cache directory, or when the file cannot be written, AUTO
+ *   AUTO    per (shape, pass), at first use: each algorithm that applies runs once at the full
+ *           shape (warm-up: kernel builds and CLBlast's compile land there), is checked against
+ *           the float reference on a sub-batch of at most 2 images (at its own tolerance,
+ *           ops/tolerance.h), and the ones that pass are timed (best of up to 3 runs, wall clock
+ *           around clFinish); the fastest is committed to the find-db (conv_finddb.h) before it
+ *           is used, so every process sharing the cache directory uses the same one. Without a cache directory, or when the file cannot be written, AUTO
  *           uses RULE: a choice that is not persisted could differ between processes and break
  *           bit-identical --resume. */
 #include "ops/conv_algo.h"
@@ -20,6 +21,7 @@
 #include "core/rng.h"
 #include "ops/common.h"
 #include "ops/conv_finddb.h"
+#include "ops/conv_winograd.h"
 #include "ops/tolerance.h"
 
 static double now_s(void) {
@@ -32,6 +34,7 @@ const char *clnet_conv_algo_str(clnet_conv_algo a) {
   return a == CLNET_CONV_ALGO_GEMM     ? "gemm"
          : a == CLNET_CONV_ALGO_DIRECT ? "direct"
          : a == CLNET_CONV_ALGO_RULE   ? "rule"
+         : a == CLNET_CONV_ALGO_WINOGRAD ? "winograd"
                                        : "auto";
 }
 
@@ -47,19 +50,20 @@ clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
   else if (!strcmp(name, "gemm")) *out = CLNET_CONV_ALGO_GEMM;
   else if (!strcmp(name, "direct")) *out = CLNET_CONV_ALGO_DIRECT;
   else if (!strcmp(name, "rule")) *out = CLNET_CONV_ALGO_RULE;
+  else if (!strcmp(name, "winograd")) *out = CLNET_CONV_ALGO_WINOGRAD;
   else
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "conv algorithm '%s': must be auto, gemm, direct or rule",
-                           name);
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "conv algorithm '%s': must be auto, gemm, direct, winograd or rule", name);
   return CLNET_SUCCESS;
 }
 
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
   if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
   if (algo != CLNET_CONV_ALGO_AUTO && algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT &&
-      algo != CLNET_CONV_ALGO_RULE)
+      algo != CLNET_CONV_ALGO_RULE && algo != CLNET_CONV_ALGO_WINOGRAD)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                            "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1), "
-                           "_DIRECT (2) or _RULE (3)",
+                           "_DIRECT (2), _RULE (3) or _WINOGRAD (4)",
                            (int)algo);
   ctx->conv_algo = (int32_t)algo + 1;
   return CLNET_SUCCESS;
@@ -208,8 +212,9 @@ static clnet_status check_candidate(clnet_ctx *ctx, struct clnet_conv_finddb *db
   if (st == CLNET_SUCCESS) {
     if (db->sabotage == (int32_t)algo + 1) got[0] += 1.0f; /* test hook: a wrong kernel */
     static const char *const out_names[3] = {"y", "dx", "dw"};
-    *ok = within(got, c->ref[out_i], c->counts[out_i], clnet_conv2d_atol(d, pass, 0), out_names[pass], why, cap) &&
-          (!c->bias_out || within(got_b, c->ref[2], nb, clnet_conv2d_atol(d, pass, 1), "db", why, cap));
+    *ok = within(got, c->ref[out_i], c->counts[out_i], clnet_conv2d_algo_atol(d, pass, 0, algo), out_names[pass],
+                 why, cap) &&
+          (!c->bias_out || within(got_b, c->ref[2], nb, clnet_conv2d_algo_atol(d, pass, 1, algo), "db", why, cap));
   }
   free(got);
   free(got_b);
@@ -247,21 +252,28 @@ static clnet_status alloc_io(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_b
   return CLNET_SUCCESS;
 }
 
-/* Checks and times both algorithms for (d, pass) into e (source TIMED). */
+/* choice.ms / find-db slot of an algorithm: [0] GEMM, [1] DIRECT, [2] WINOGRAD. */
+static int algo_slot(clnet_conv_algo a) {
+  return a == CLNET_CONV_ALGO_GEMM ? 0 : a == CLNET_CONV_ALGO_DIRECT ? 1 : 2;
+}
+
+/* Checks and times every algorithm that applies to (d, pass) into e (source TIMED). */
 static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const clnet_conv2d_desc *d,
                          clnet_conv_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
   const double t0 = now_s(), b0 = ctx->stats.build_seconds;
   double first_calls = 0;
-  /* DIRECT first: usually the faster, so a slow GEMM stops after one timed run */
-  static const clnet_conv_algo order[2] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_GEMM};
-  double best[2] = {-1, -1}; /* indexed like choice.ms: [0] GEMM, [1] DIRECT */
+  /* DIRECT first: usually the fastest, so a slow candidate stops after one timed run */
+  static const clnet_conv_algo order[3] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_GEMM};
+  /* indexed like choice.ms; -2: WINOGRAD does not apply here */
+  double best[3] = {-1, -1, clnet_conv2d_winograd_applies(d, pass) ? -1 : -2};
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
   conv_check_data check;
   clnet_status st = check_data_init(d, pass, &check);
-  for (int c = 0; c < 2 && st == CLNET_SUCCESS; ++c) {
+  for (int c = 0; c < 3 && st == CLNET_SUCCESS; ++c) {
     const clnet_conv_algo a = order[c];
-    const int slot = a == CLNET_CONV_ALGO_GEMM ? 0 : 1;
+    const int slot = algo_slot(a);
+    if (best[slot] == -2) continue;
     double t = 0;
     st = run_finished(ctx, d, pass, a, io, &t); /* warm-up */
     if (st != CLNET_SUCCESS) break;
@@ -276,7 +288,9 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
                              why);
       continue;
     }
-    const double other = best[1 - slot];
+    double other = -1; /* the fastest so far */
+    for (int k = 0; k < 3; ++k)
+      if (best[k] >= 0 && (other < 0 || best[k] < other)) other = best[k];
     double b = INFINITY;
     for (int r = 0; r < TIME_RUNS && st == CLNET_SUCCESS; ++r) {
       st = run_finished(ctx, d, pass, a, io, &t);
@@ -291,17 +305,20 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
   db->stats.build_seconds += build;
   db->stats.tune_seconds += now_s() - t0 - first_calls;
   CLNET_TRY(st);
-  if (best[0] < 0 && best[1] < 0)
+  if (best[0] < 0 && best[1] < 0 && best[2] < 0)
     return clnet_set_error(CLNET_ERR_CHECK_FAILED, "%s: no algorithm matches the reference (%s)", shape,
                            db->last_note);
   memset(e, 0, sizeof *e);
   e->key = clnet_conv_fdb_key(d, pass);
-  e->choice.ms[0] = best[0];
-  e->choice.ms[1] = best[1];
-  e->choice.algo = best[0] < 0 ? CLNET_CONV_ALGO_DIRECT
-                   : best[1] < 0 ? CLNET_CONV_ALGO_GEMM
-                   : best[0] < best[1] ? CLNET_CONV_ALGO_GEMM
-                                       : CLNET_CONV_ALGO_DIRECT;
+  /* the fastest; on a tie the earlier of DIRECT, GEMM, WINOGRAD */
+  static const clnet_conv_algo pref[3] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_WINOGRAD};
+  int pick = -1;
+  for (int k = 0; k < 3; ++k) {
+    const int sl = algo_slot(pref[k]);
+    e->choice.ms[sl] = best[sl];
+    if (best[sl] >= 0 && (pick < 0 || best[sl] < best[pick])) pick = sl;
+  }
+  e->choice.algo = pick == 0 ? CLNET_CONV_ALGO_GEMM : pick == 1 ? CLNET_CONV_ALGO_DIRECT : CLNET_CONV_ALGO_WINOGRAD;
   e->choice.source = CLNET_CONV_SOURCE_TIMED;
   return CLNET_SUCCESS;
 }
@@ -314,7 +331,8 @@ static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
     clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
     if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                             "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, rule or auto",
+                             "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, winograd, "
+                             "rule or auto",
                              e);
     ctx->conv_algo = (int32_t)a + 1;
   }
@@ -353,7 +371,7 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
   }
   if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
     conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
-                                               .ms = {-1, -1}}, .counted = 1};
+                                               .ms = {-1, -1, -1}}, .counted = 1};
     CLNET_TRY(clnet_conv_finddb_add(db, &r, &e));
     db->stats.from_rule++;
   }
@@ -369,13 +387,21 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
   CLNET_TRY(setting(ctx, &a));
-  if (a == CLNET_CONV_ALGO_GEMM || a == CLNET_CONV_ALGO_DIRECT) {
-    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1}};
+  if (a == CLNET_CONV_ALGO_GEMM || a == CLNET_CONV_ALGO_DIRECT ||
+      (a == CLNET_CONV_ALGO_WINOGRAD && clnet_conv2d_winograd_applies(d, pass))) {
+    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1}};
     return CLNET_SUCCESS;
+  }
+  if (a == CLNET_CONV_ALGO_WINOGRAD) { /* forced where it does not apply: AUTO's choice, said once */
+    struct clnet_conv_finddb *db = NULL;
+    CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
+    if (!db->winograd_fallback_noted++)
+      clnet_conv_finddb_note(db, "conv algorithm winograd applies to 3x3 stride-1 convs only; other convs use "
+                                 "auto's choice");
   }
   if (a == CLNET_CONV_ALGO_RULE) {
     *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
-                                    .ms = {-1, -1}};
+                                    .ms = {-1, -1, -1}};
     return CLNET_SUCCESS;
   }
   return auto_choice(ctx, d, pass, io, out);
@@ -430,5 +456,7 @@ const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {
 void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo) {
   struct clnet_conv_finddb *db = NULL;
   if (clnet_conv_finddb_state(ctx, &db) == CLNET_SUCCESS)
-    db->sabotage = algo == CLNET_CONV_ALGO_GEMM || algo == CLNET_CONV_ALGO_DIRECT ? (int32_t)algo + 1 : 0;
+    db->sabotage = algo == CLNET_CONV_ALGO_GEMM || algo == CLNET_CONV_ALGO_DIRECT || algo == CLNET_CONV_ALGO_WINOGRAD
+                       ? (int32_t)algo + 1
+                       : 0;
 }

@@ -13,7 +13,8 @@ typedef struct clnet_conv_io {
   clnet_buf *y, *dx, *dw, *db;
 } clnet_conv_io;
 
-/* Runs one pass with algo GEMM or DIRECT (host/ops/conv2d.c); the desc and buffers are checked. */
+/* Runs one pass with algo GEMM, DIRECT or (where it applies) WINOGRAD (host/ops/conv2d.c); the
+ * desc and buffers are checked. */
 clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                    clnet_conv_algo algo, const clnet_conv_io *io);
 

@@ -96,15 +96,19 @@ static int parse_ms(const char *s, double *out) {
   return 1;
 }
 
-/* One entry line; returns NULL or what is wrong with it. */
+/* One entry line; returns NULL or what is wrong with it. The winograd_ms field is optional
+ * (files written before WINOGRAD existed have 13 fields): missing, or "-", means not a
+ * candidate (-2). */
 static const char *parse_line(const char *line, conv_fdb_entry *e) {
-  char pass[32], pad[16], algo[16], gms[40], dms[40];
+  char pass[32], pad[16], algo[16], gms[40], dms[40], wms[40] = "-";
   int32_t v[8];
-  int used = 0;
-  if (sscanf(line, "%31s %d %d %d %d %d %d %d %d %15s %15s %39s %39s %n", pass, &v[0], &v[1], &v[2], &v[3], &v[4],
-             &v[5], &v[6], &v[7], pad, algo, gms, dms, &used) != 13 ||
-      line[used] != '\0')
-    return "expected 13 fields: pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms";
+  int used = 0, used14 = 0;
+  const int got = sscanf(line, "%31s %d %d %d %d %d %d %d %d %15s %15s %39s %39s %n%39s %n", pass, &v[0], &v[1],
+                         &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], pad, algo, gms, dms, &used, wms, &used14);
+  if (got == 14) used = used14;
+  if (got < 13 || line[used] != '\0')
+    return "expected 13 or 14 fields: pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms "
+           "[winograd_ms]";
   memset(e, 0, sizeof *e);
   e->key.pass = -1;
   for (int32_t i = 0; i < 3; ++i)
@@ -119,10 +123,14 @@ static const char *parse_line(const char *line, conv_fdb_entry *e) {
   else return "padding must be valid or same";
   if (!strcmp(algo, "gemm")) e->choice.algo = CLNET_CONV_ALGO_GEMM;
   else if (!strcmp(algo, "direct")) e->choice.algo = CLNET_CONV_ALGO_DIRECT;
-  else return "algo must be gemm or direct";
+  else if (!strcmp(algo, "winograd")) e->choice.algo = CLNET_CONV_ALGO_WINOGRAD;
+  else return "algo must be gemm, direct or winograd";
   if (!parse_ms(gms, &e->choice.ms[0]) || !parse_ms(dms, &e->choice.ms[1]))
     return "times must be milliseconds >= 0 or 'rejected'";
-  if (e->choice.ms[e->choice.algo == CLNET_CONV_ALGO_GEMM ? 0 : 1] < 0) return "the chosen algorithm is rejected";
+  if (!strcmp(wms, "-")) e->choice.ms[2] = -2;
+  else if (!parse_ms(wms, &e->choice.ms[2])) return "winograd_ms must be milliseconds >= 0, 'rejected' or '-'";
+  const int slot = e->choice.algo == CLNET_CONV_ALGO_GEMM ? 0 : e->choice.algo == CLNET_CONV_ALGO_DIRECT ? 1 : 2;
+  if (e->choice.ms[slot] < 0) return "the chosen algorithm is rejected or not a candidate";
   e->choice.source = CLNET_CONV_SOURCE_FINDDB;
   return NULL;
 }
@@ -192,7 +200,8 @@ clnet_status clnet_conv_finddb_read_file(const char *path, uint64_t kernels_hash
 }
 
 static void format_ms(char *dst, size_t cap, double ms) {
-  if (ms < 0) snprintf(dst, cap, "rejected");
+  if (ms == -2) snprintf(dst, cap, "-");
+  else if (ms < 0) snprintf(dst, cap, "rejected");
   else snprintf(dst, cap, "%.3f", ms);
 }
 
@@ -203,16 +212,16 @@ clnet_status clnet_conv_finddb_write_file(const char *path, uint64_t kernels_has
   FILE *f = fopen(tmp, "w");
   if (!f) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
   fprintf(f, FDB_MAGIC_LINE "\n# %s\n# kernels: %016llx\n", device_line, (unsigned long long)kernels_hash);
-  fprintf(f, "# pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms\n");
+  fprintf(f, "# pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms\n");
   for (int32_t i = 0; i < n; ++i) {
     const conv_fdb_entry *e = &entries[i];
-    char g[32], d[32];
+    char g[32], d[32], w[32];
     format_ms(g, sizeof g, e->choice.ms[0]);
     format_ms(d, sizeof d, e->choice.ms[1]);
-    fprintf(f, "%s %d %d %d %d %d %d %d %d %s %s %s %s\n", pass_names[e->key.pass], e->key.n, e->key.h, e->key.w,
+    format_ms(w, sizeof w, e->choice.ms[2]);
+    fprintf(f, "%s %d %d %d %d %d %d %d %d %s %s %s %s %s\n", pass_names[e->key.pass], e->key.n, e->key.h, e->key.w,
             e->key.c_in, e->key.c_out, e->key.k_h, e->key.k_w, e->key.stride,
-            e->key.padding == CLNET_PADDING_SAME ? "same" : "valid",
-            e->choice.algo == CLNET_CONV_ALGO_GEMM ? "gemm" : "direct", g, d);
+            e->key.padding == CLNET_PADDING_SAME ? "same" : "valid", clnet_conv_algo_str(e->choice.algo), g, d, w);
   }
   int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
   ok = fclose(f) == 0 && ok;
@@ -272,9 +281,9 @@ clnet_status clnet_conv_finddb_open(clnet_ctx *ctx, struct clnet_conv_finddb **o
   snprintf(db->path, sizeof db->path, "%s/conv-algos-%016llx.txt", db->dir, (unsigned long long)dev);
   snprintf(db->device_line, sizeof db->device_line, "device: %.200s | driver: %.150s | platform: %.200s",
            ctx->info.name, ctx->info.driver_version, ctx->info.platform_version);
-  /* the kernels behind both algorithms: new kernels invalidate every choice */
-  static const char *const files[2] = {"conv2d", "conv2d_direct"};
-  for (int i = 0; i < 2; ++i) {
+  /* the kernels behind every algorithm: new kernels invalidate every choice */
+  static const char *const files[3] = {"conv2d", "conv2d_direct", "conv2d_winograd"};
+  for (int i = 0; i < 3; ++i) {
     const char *src = NULL;
     size_t len = 0;
     int32_t owned = 0;

@@ -18,4 +18,20 @@ double clnet_dot_atol(int32_t k, double amax, double bmax);
  *                    (bias_grad = 1; E|dy| = 1/2 is twice E|a*b|, see check_conv2d.c). */
 double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad);
 
+/* The same for one algorithm. GEMM and DIRECT: clnet_conv2d_atol (the sums have the same length
+ * whichever way they are partitioned). WINOGRAD F(2x2, 3x3), forward and backward data, with R
+ * the reduction channels (C_in forward, C_out backward data): an output is a +-1 combination of 9
+ * transformed products M[f] = sum_c V[f, c] * U[f, c], i.e. a sum of k = 9R + 1 terms (bias
+ * included) like the direct sum, but each term bounded by |V| * |U| <= ||B^T||inf^2 * ||G||inf^2 =
+ * 4 * 2.25 = 9 instead of 1, and each carrying the transforms' rounding (<= 2u in V, 4u in U, 4u
+ * in the output transform, u for the bias: 11u of the terms' absolute sum, taken as 12):
+ *   atol = clnet_dot_atol(k, 4, 2.25) + 12 * k * 9 * 2^-24.
+ * WINOGRAD's filter gradient dw = G^T Z G, Z[f] = sum over the P = N*ceil(OH/2)*ceil(OW/2) tiles
+ * of V[f] * W[f] (|V| <= 4, |W| = |A dY A^T| <= ||A||inf^2 = 4) and G^T's rows summing to at most
+ * 2 in absolute value: dw is a sum of k = 9P terms whose absolute sum is at most 4*4*(2*2)*P =
+ * 64P (direct: N*OH*OW ~ 4P terms of at most 1), with the same 12u for the transforms:
+ *   atol = (sqrt(k) + 12) * 64P * 2^-24 + 1e-7;
+ * its bias gradient is the shared column sum (clnet_conv2d_atol). See docs/CHECKS.md. */
+double clnet_conv2d_algo_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad, clnet_conv_algo algo);
+
 #endif

@@ -42,12 +42,16 @@ clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
 
 /* How OpenCL convolutions are computed (the reference backend ignores it).
  * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
- * (cl/conv2d_direct.cl); RULE: per call and pass, the fixed rule documented at conv_rule_algo in
+ * (cl/conv2d_direct.cl); WINOGRAD: Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl), for 3x3
+ * stride-1 convs only (all three passes); forced on any other shape it falls back to AUTO's
+ * choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
+ * the fixed rule documented at conv_rule_algo in
  * host/ops/conv_algo.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
- * AUTO (the default): per (shape, pass), both algorithms are checked against the float reference
- * on a sub-batch of at most 2 images and the ones that pass are timed on the device at the first
- * call; the faster is recorded in the find-db, a text file per device in the kernel cache directory
+ * AUTO (the default): per (shape, pass), every algorithm that applies (GEMM and DIRECT always,
+ * WINOGRAD where it applies) is checked against the float reference on a sub-batch of at most 2
+ * images, at that algorithm's tolerance, and the ones that pass are timed on the device at the first
+ * call; the fastest is recorded in the find-db, a text file per device in the kernel cache directory
  * (clnet_conv_algo_db_path), before it is used, and later processes read it from there, so every
  * process sharing a cache directory runs the same algorithm for the same shape (training and
  * --resume stay bit-identical). Without a cache directory (CLNET_NO_CACHE=1, or one that cannot be
@@ -57,13 +61,14 @@ typedef enum clnet_conv_algo {
   CLNET_CONV_ALGO_AUTO = 0,
   CLNET_CONV_ALGO_GEMM = 1,
   CLNET_CONV_ALGO_DIRECT = 2,
-  CLNET_CONV_ALGO_RULE = 3
+  CLNET_CONV_ALGO_RULE = 3,
+  CLNET_CONV_ALGO_WINOGRAD = 4
 } clnet_conv_algo;
 
 /* Sets the conv algorithm for all later conv2d calls on ctx.
  *   ctx   any context (a reference ctx keeps the setting and ignores it)
- *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT or _RULE; anything else is CLNET_ERR_INVALID_ARGUMENT
- * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | rule |
+ *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT, _RULE or _WINOGRAD; anything else is CLNET_ERR_INVALID_ARGUMENT
+ * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | winograd | rule |
  * auto; unset or empty = auto), read at its first convolution; an unknown value makes that
  * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
@@ -76,18 +81,19 @@ typedef enum clnet_conv_pass {
 
 /* Where the algorithm of one (shape, pass) came from. */
 typedef enum clnet_conv_algo_source {
-  CLNET_CONV_SOURCE_FORCED = 0, /* GEMM or DIRECT set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO */
+  CLNET_CONV_SOURCE_FORCED = 0, /* GEMM, DIRECT or WINOGRAD set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO */
   CLNET_CONV_SOURCE_RULE = 1,   /* the fixed rule: RULE set, or AUTO without a usable cache */
   CLNET_CONV_SOURCE_TIMED = 2,  /* AUTO: checked and timed by this process */
   CLNET_CONV_SOURCE_FINDDB = 3, /* AUTO: read from the find-db (written by an earlier or a concurrent process) */
 } clnet_conv_algo_source;
 
 typedef struct clnet_conv_algo_choice {
-  clnet_conv_algo algo;          /* GEMM or DIRECT, never AUTO or RULE */
+  clnet_conv_algo algo;          /* GEMM, DIRECT or WINOGRAD, never AUTO or RULE */
   clnet_conv_algo_source source;
-  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT; -1 for a candidate that
-   * failed the reference check (never chosen) */
-  double ms[2];
+  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD; -1 for a
+   * candidate that failed the reference check (never chosen); -2 for WINOGRAD where it does not
+   * apply (not a 3x3 stride-1 conv) */
+  double ms[3];
 } clnet_conv_algo_choice;
 
 /* The algorithm a call of `pass` with desc `d` runs on ctx, and where it came from: what
@@ -95,10 +101,10 @@ typedef struct clnet_conv_algo_choice {
  * buffers allocated for the purpose. */
 clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo_choice *out);
-/* The same, the algorithm only (GEMM or DIRECT). */
+/* The same, the algorithm only (GEMM, DIRECT or WINOGRAD). */
 clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo *out);
-/* "auto", "gemm", "direct", "rule"; parse returns INVALID_ARGUMENT for anything else. */
+/* "auto", "gemm", "direct", "rule", "winograd"; parse returns INVALID_ARGUMENT for anything else. */
 const char *clnet_conv_algo_str(clnet_conv_algo algo);
 clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out);
 /* "forced", "rule", "timed", "find-db". */

@@ -1,0 +1,214 @@
+/* Winograd F(2x2, 3x3) convolution (CLNET_CONV_ALGO_WINOGRAD) for 3x3 stride-1 convs: forward,
+ * backward data and the filter gradient (at the end of this file); kernels and transforms in
+ * cl/conv2d_winograd.cl.
+ *
+ * Both passes are one "correlation" in -> out over planes of channels:
+ *   forward        in = x (N, H, W, C_in), out = y (N, OH, OW, C_out), g = w, pads (pad_top, pad_left);
+ *   backward data  in = dy (N, OH, OW, C_out), out = dx (N, H, W, C_in), g = w flipped in both taps
+ *                  and transposed (g[i, j, co, ci] = w[2-i, 2-j, ci, co]), pads 2 - pad (so 'valid'
+ *                  becomes the full correlation and TF 'same' stays 1 before).
+ * Steps: U = filter transform of g (once per call); then per chunk of images: V = input transform
+ * of the chunk's 2x2-output tiles, the 16 per-frequency GEMMs M[f] = V[f] . U[f], and the output
+ * transform (+ bias) into out. Scratch (floats): U (16, KT, R, T) | V (16, Pc, R) | M (16, Pc, KT*T)
+ * with R the reduction channels, T the GEMM's channel tile (8, 16 or 32), KT = ceil(out channels / T) and
+ * Pc the tiles of one chunk. A chunk is as many images as keep V + M within WINO_CHUNK_BYTES
+ * (at least one). Fixed partition and fixed sum orders: bit-identical run to run. */
+#include "ops/conv_winograd.h"
+
+#include "ops/common.h"
+
+/* V + M of one chunk. Measured on PoCL (2-core AVX-512, ResNet-18 width 64, batch 64, every 3x3
+ * stride-1 layer, both passes): chunks of 2, 4, 8, 16 and 32 MiB within the noise of each other
+ * (the GEMM dominates); the smaller keeps scratch close to what the graph plans for convs. */
+#define WINO_CHUNK_BYTES ((size_t)4 << 20)
+#define WINO_PT 8 /* GEMM rows per work-item: WINO_PT in the .cl file */
+
+static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
+
+int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+  return d->k_h == 3 && d->k_w == 3 && d->stride == 1 &&
+         (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA ||
+          pass == CLNET_CONV_PASS_BACKWARD_FILTER);
+}
+
+/* The geometry of one correlation. */
+typedef struct wino_geom {
+  int32_t n, ih, iw, r;  /* input planes: images, height, width, reduction channels */
+  int32_t oh, ow, k;     /* output planes: height, width, channels */
+  int32_t pad_top, pad_left;
+  int32_t t, kt, kp;     /* channel tile, tiles, padded output channels kt*t */
+  int32_t th, tw;        /* 2x2 output tiles per image: ceil(oh/2), ceil(ow/2) */
+  int32_t nc;            /* images per chunk */
+} wino_geom;
+
+/* Channels per work-item of a transform: 16 or 8 when they divide c (and `also`), else 1. */
+static int32_t vec_width(int32_t c, int32_t also) {
+  return c % 16 == 0 && also % 16 == 0 ? 16 : c % 8 == 0 && also % 8 == 0 ? 8 : 1;
+}
+
+/* Work-group of a transform over (channel groups, tiles): 64 work-items, dim0 as wide as the
+ * channel groups (up to 16), so narrow layers do not leave most of a group idle. */
+static void transform_local(size_t groups, size_t local[2]) {
+  size_t l0 = 1;
+  while (l0 < groups && l0 < 16) l0 *= 2;
+  local[0] = l0;
+  local[1] = 64 / l0;
+}
+
+static wino_geom geom(const clnet_conv2d_desc *d, int backward) {
+  wino_geom g;
+  g.n = d->n;
+  if (!backward) {
+    g.ih = d->in_h, g.iw = d->in_w, g.r = d->in_c, g.oh = d->out_h, g.ow = d->out_w, g.k = d->out_c;
+    g.pad_top = d->pad_top, g.pad_left = d->pad_left;
+  } else {
+    g.ih = d->out_h, g.iw = d->out_w, g.r = d->out_c, g.oh = d->in_h, g.ow = d->in_w, g.k = d->in_c;
+    g.pad_top = 2 - d->pad_top, g.pad_left = 2 - d->pad_left;
+  }
+  g.t = g.k <= 8 ? 8 : g.k <= 16 ? 16 : 32;
+  g.kt = (g.k + g.t - 1) / g.t;
+  g.kp = g.kt * g.t;
+  g.th = (g.oh + 1) / 2;
+  g.tw = (g.ow + 1) / 2;
+  const size_t per_image = (size_t)16 * g.th * g.tw * ((size_t)g.r + (size_t)g.kp) * sizeof(float);
+  size_t nc = WINO_CHUNK_BYTES / per_image;
+  if (nc < 1) nc = 1;
+  if (nc > (size_t)g.n) nc = (size_t)g.n;
+  g.nc = (int32_t)nc;
+  return g;
+}
+
+static int64_t u_floats(const wino_geom *g) { return (int64_t)16 * g->kp * g->r; }
+static int64_t chunk_floats(const wino_geom *g) {
+  return (int64_t)16 * g->nc * g->th * g->tw * ((int64_t)g->r + g->kp);
+}
+
+/* The filter gradient's geometry: the forward's, with 32-channel tiles (wino_wgemm_t32). */
+static wino_geom wgrad_geom(const clnet_conv2d_desc *d) {
+  wino_geom g = geom(d, 0);
+  g.t = 32;
+  g.kt = (g.k + 31) / 32;
+  g.kp = g.kt * 32;
+  const size_t per_image = (size_t)16 * g.th * g.tw * ((size_t)g.r + (size_t)g.kp) * sizeof(float);
+  size_t nc = WINO_CHUNK_BYTES / per_image;
+  if (nc < 1) nc = 1;
+  if (nc > (size_t)g.n) nc = (size_t)g.n;
+  g.nc = (int32_t)nc;
+  return g;
+}
+
+uint64_t clnet_conv2d_winograd_scratch_bytes(const clnet_conv2d_desc *d) {
+  uint64_t worst = 0;
+  for (int i = 0; i < 3; ++i) {
+    const wino_geom g = i < 2 ? geom(d, i) : wgrad_geom(d);
+    const uint64_t b = (uint64_t)(u_floats(&g) + chunk_floats(&g)) * sizeof(float);
+    if (b > worst) worst = b;
+  }
+  return worst;
+}
+
+static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int backward, const clnet_buf *in,
+                              const clnet_buf *w, const clnet_buf *b, clnet_buf *out) {
+  const char *op = backward ? "conv2d_backward_data (winograd)" : "conv2d_forward (winograd)";
+  const wino_geom g = geom(d, backward);
+  const int64_t pc = (int64_t)g.nc * g.th * g.tw; /* tiles of a full chunk */
+  const int64_t u_off = 0, v_off = u_floats(&g), m_off = v_off + 16 * pc * g.r;
+  CLNET_TRY(clnet_require_int_range(op, m_off + 16 * pc * g.kp + (int64_t)WINO_PT * g.kp));
+  clnet_buf s;
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(m_off + 16 * pc * g.kp) * sizeof(float), &s));
+  /* U from w: forward g[t, c, k] = w[t, c, k]; backward g[t, co, ci] = w[8 - t, ci, co] */
+  const int32_t tap_stride = d->in_c * d->out_c;
+  const int32_t c_stride = backward ? 1 : d->out_c, k_stride = backward ? d->out_c : 1;
+  const int32_t vf = g.k % 8 == 0 ? 8 : 1;
+  size_t gf[2] = {(size_t)(g.kp / vf), (size_t)g.r}, lf[2];
+  transform_local(gf[0], lf);
+  /* backward reads w with stride C_out per output channel: a group along c alone (1, 64) reads
+   * whole cache lines of w (4x4x512 backward data: 40 -> 25 ms, PoCL, batch 64) */
+  if (backward) lf[0] = 1, lf[1] = 64;
+  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", vf == 8 ? "wino_filter_v8" : "wino_filter_v1", 2, gf, lf,
+                         CLNET_ARG_BUF(w),
+                         CLNET_ARG_BUF(&s), CLNET_ARG_I32(u_off), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k),
+                         CLNET_ARG_I32(g.t), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(c_stride), CLNET_ARG_I32(k_stride),
+                         CLNET_ARG_I32(tap_stride), CLNET_ARG_I32(backward)));
+  const int has_bias = !backward && d->has_bias;
+  const int32_t vi = vec_width(g.r, g.r), vo = vec_width(g.k, g.t);
+  const char *in_kernel = vi == 16 ? "wino_input_v16" : vi == 8 ? "wino_input_v8" : "wino_input_v1";
+  const char *out_kernel = vo == 16 ? "wino_output_v16" : vo == 8 ? "wino_output_v8" : "wino_output_v1";
+  const char *gemm_kernel = g.t == 8 ? "wino_gemm_t8" : g.t == 16 ? "wino_gemm_t16" : "wino_gemm_t32";
+  for (int32_t n0 = 0; n0 < g.n; n0 += g.nc) {
+    const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
+    const int32_t p = nc * g.th * g.tw;
+    size_t gi[2] = {(size_t)(g.r / vi), (size_t)p}, li[2];
+    transform_local(gi[0], li);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", in_kernel, 2, gi, li, CLNET_ARG_BUF(in),
+                           CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc),
+                           CLNET_ARG_I32(g.ih), CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th),
+                           CLNET_ARG_I32(g.tw), CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
+    size_t gg[3] = {(size_t)((p + WINO_PT - 1) / WINO_PT), (size_t)g.kt, 16};
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", gemm_kernel, 3, gg,
+                           wino_gemm_local, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
+                           CLNET_ARG_I32(m_off), CLNET_ARG_I32(p), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt)));
+    size_t go[2] = {(size_t)(g.k / vo), (size_t)p}, lo[2];
+    transform_local(go[0], lo);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", out_kernel, 2, go, lo, CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(m_off), CLNET_ARG_BUF(has_bias ? b : out), CLNET_ARG_BUF(out),
+                           CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.oh), CLNET_ARG_I32(g.ow),
+                           CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp), CLNET_ARG_I32(g.th), CLNET_ARG_I32(g.tw),
+                           CLNET_ARG_I32(has_bias)));
+  }
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_conv2d_winograd_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
+                                           const clnet_buf *w, const clnet_buf *b, clnet_buf *y) {
+  return correlate(ctx, d, 0, x, w, b, y);
+}
+
+clnet_status clnet_conv2d_winograd_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
+                                                 const clnet_buf *w, clnet_buf *dx) {
+  return correlate(ctx, d, 1, dy, w, NULL, dx);
+}
+
+/* dw = G^T Z G with Z[f] = sum over tiles of V[f]^T . W[f] (cl/conv2d_winograd.cl, "filter
+ * gradient"). Scratch (floats): Z (16, C_in, KP) | V (16, Pc, C_in) | W (16, Pc, KP); Z accumulates
+ * over the chunks in order. */
+clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
+                                                   const clnet_buf *dy, clnet_buf *dw) {
+  const char *op = "conv2d_backward_filter (winograd)";
+  const wino_geom g = wgrad_geom(d);
+  const int64_t pc = (int64_t)g.nc * g.th * g.tw;
+  const int64_t z_off = 0, v_off = u_floats(&g), w_off = v_off + 16 * pc * g.r;
+  CLNET_TRY(clnet_require_int_range(op, w_off + 16 * pc * g.kp + (int64_t)WINO_PT * g.kp));
+  clnet_buf s;
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(w_off + 16 * pc * g.kp) * sizeof(float), &s));
+  const int32_t vi = vec_width(g.r, g.r), vd = vec_width(g.k, g.k);
+  const char *in_kernel = vi == 16 ? "wino_input_v16" : vi == 8 ? "wino_input_v8" : "wino_input_v1";
+  const char *dy_kernel = vd == 16 ? "wino_dy_v16" : vd == 8 ? "wino_dy_v8" : "wino_dy_v1";
+  for (int32_t n0 = 0; n0 < g.n; n0 += g.nc) {
+    const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
+    const int32_t p = nc * g.th * g.tw;
+    size_t gi[2] = {(size_t)(g.r / vi), (size_t)p}, li[2];
+    transform_local(gi[0], li);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", in_kernel, 2, gi, li, CLNET_ARG_BUF(x), CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.ih),
+                           CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th), CLNET_ARG_I32(g.tw),
+                           CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
+    size_t gd[2] = {(size_t)(g.kp / vd), (size_t)p}, ld[2];
+    transform_local(gd[0], ld);
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", dy_kernel, 2, gd, ld, CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(w_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.oh),
+                           CLNET_ARG_I32(g.ow), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp), CLNET_ARG_I32(g.th),
+                           CLNET_ARG_I32(g.tw)));
+    const size_t c_tiles = (size_t)((g.r + WINO_PT - 1) / WINO_PT);
+    size_t gg[3] = {c_tiles, (size_t)g.kt, 16}, lg[2], lg3[3];
+    transform_local(c_tiles, lg);
+    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = 1;
+    CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgemm_t32", 3, gg, lg3, CLNET_ARG_BUF(&s),
+                           CLNET_ARG_I32(v_off), CLNET_ARG_I32(w_off), CLNET_ARG_I32(z_off), CLNET_ARG_I32(p),
+                           CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(n0 > 0)));
+  }
+  size_t go[2] = {(size_t)g.k, (size_t)g.r}, lo[2];
+  transform_local(go[0], lo);
+  return CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgrad_out", 2, go, lo, CLNET_ARG_BUF(&s), CLNET_ARG_I32(z_off),
+                      CLNET_ARG_BUF(dw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp));
+}
