@@ -1,5 +1,6 @@
 /* The conv find-db: AUTO's remembered choices, in memory per ctx and on disk per device.
  * Format and locking: conv_finddb.h. */
+#include "core/fs.h"
 #include "ops/conv_finddb.h"
 
 #include <errno.h>
@@ -235,18 +236,6 @@ clnet_status clnet_conv_finddb_write_file(const char *path, uint64_t kernels_has
 
 /* ---- per ctx ---------------------------------------------------------------------------- */
 
-static void mkdir_p(const char *path) {
-  char t[4096];
-  snprintf(t, sizeof t, "%s", path);
-  for (char *p = t + 1; *p; ++p)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(t, 0755);
-      *p = '/';
-    }
-  mkdir(t, 0755);
-}
-
 /* Adopts the file's entries that memory lacks (another process chose them first). A corrupt
  * file is noted and ignored; a stale one ignored. */
 static clnet_status merge_file(struct clnet_conv_finddb *db) {
@@ -298,7 +287,7 @@ clnet_status clnet_conv_finddb_open(clnet_ctx *ctx, struct clnet_conv_finddb **o
 clnet_status clnet_conv_finddb_commit(struct clnet_conv_finddb *db, const conv_fdb_entry *e, conv_fdb_entry **out,
                                       int32_t *persisted) {
   *persisted = 0;
-  mkdir_p(db->dir);
+  clnet_mkdir_p(db->dir);
   char lock_path[4500];
   snprintf(lock_path, sizeof lock_path, "%s.lock", db->path);
   int fd = open(lock_path, O_RDWR | O_CREAT, 0644);

@@ -14,6 +14,7 @@
 
 #include <clblast_c.h>
 
+#include "core/fs.h"
 #include "clnet/ops.h"
 #include "runtime/clblast_tune.h"
 #include "runtime/ctx.h"
@@ -97,18 +98,6 @@ static void one_line(char *dst, size_t cap, const char *src) {
 
 /* ---- writing ----------------------------------------------------------------------------------- */
 
-static void mkdir_p(const char *path) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; ++p)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(tmp, 0755);
-      *p = '/';
-    }
-  mkdir(tmp, 0755);
-}
-
 static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...) CLNET_PRINTF(4, 5);
 static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
   va_list ap;
@@ -150,7 +139,7 @@ clnet_status clnet_tune_save(const char *path, const clnet_tune_file *f) {
   char *slash = strrchr(dir, '/');
   if (slash && slash != dir) {
     *slash = '\0';
-    mkdir_p(dir);
+    clnet_mkdir_p(dir);
   }
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

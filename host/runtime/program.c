@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/fs.h"
 #include "runtime/ctx.h"
 #include "runtime/embedded.h"
 #include "runtime/program_cache.h"
@@ -97,18 +98,6 @@ int clnet_cache_dir(char *dst, size_t cap) {
   return 1;
 }
 
-static void mkdir_p(const char *path) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; ++p)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(tmp, 0755);
-      *p = '/';
-    }
-  mkdir(tmp, 0755);
-}
-
 /* See program_cache.h. Returns a malloc'd binary or NULL (absent, unreadable
  * or corrupt: all mean rebuild). */
 unsigned char *clnet_program_cache_load(const char *path, size_t *size) {
@@ -138,7 +127,7 @@ bad:
 
 /* Best effort: a cache that cannot be written only costs a rebuild next time. */
 static void cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
-  mkdir_p(dir);
+  clnet_mkdir_p(dir);
   char tmp[4500];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -12,6 +12,7 @@
 #include "clnet/train.h"
 #include "clnet/dist.h"
 #include "core/error.h"
+#include "core/fs.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -93,18 +94,10 @@ static int file_exists(const char *p) {
 }
 
 static clnet_status ensure_dir(const char *dir) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; ++p)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(tmp, 0755);
-      *p = '/';
-    }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot create the output directory: %s", dir, strerror(errno));
+  int err = clnet_mkdir_p(dir);
+  if (err) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create the output directory: %s", dir, strerror(err));
   struct stat s;
-  if (stat(tmp, &s) != 0 || !S_ISDIR(s.st_mode))
+  if (stat(dir, &s) != 0 || !S_ISDIR(s.st_mode))
     return clnet_set_error(CLNET_ERR_IO, "%s: not a directory", dir);
   return CLNET_SUCCESS;
 }
