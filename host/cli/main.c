@@ -25,7 +25,9 @@ static void usage(FILE *f) {
           "--device D: a global index, P:D, a case-insensitive name substring, or 'ref'\n"
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
           "first device. Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_NO_CACHE=1,\n"
-          "CLNET_KERNEL_DIR (load cl/*.cl from a directory), CLNET_NO_TUNE=1 (ignore 'clnet tune' results).\n");
+          "CLNET_KERNEL_DIR (load cl/*.cl from a directory), CLNET_NO_TUNE=1 (ignore 'clnet tune' results),\n"
+          "CLNET_CONV_ALGO=auto|rule|gemm|direct|winograd, CLNET_NO_FUSION=1 (unfused BN/add/ReLU).\n"
+          "Several devices: clnet train --device 0,1; several processes: mpirun -np N clnet train.\n");
 }
 
 int cli_fail(clnet_status st, const char *what) {
