@@ -99,6 +99,11 @@ enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111 };
 /* 1 and *ob filled, or 0 with the reason in why. */
 static int openblas_open(openblas *ob, char *why, size_t cap) {
   memset(ob, 0, sizeof ob[0]);
+  /* OpenBLAS's worker threads spin for a while after each call (2^28 cycles by default) and
+   * would take a core from the clnet row timed next, which then ran at its one-core speed in
+   * about half of the runs; with the shortest timeout they sleep at once. Read at load time;
+   * a value the user set is kept. */
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
   static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
   for (size_t i = 0; i < 2 && !ob->lib; ++i)
     if ((ob->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL))) snprintf(ob->name, sizeof ob->name, "%s", names[i]);
