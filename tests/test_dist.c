@@ -14,6 +14,7 @@
 
 #include "clnet/clnet.h"
 #include "cifar_files.h"
+#include "cli_run.h"
 #include "core/rng.h"
 
 /* ---- the replica set on the reference backend ---- */
@@ -237,11 +238,6 @@ Test(replicas, different_devices_stay_identical_through_owner_updates, .timeout 
 static char dir[256];
 static char out[1 << 16];
 
-static const char *cli(void) {
-  const char *p = getenv("CLNET_CLI");
-  cr_assert_not_null(p, "CLNET_CLI must point to the clnet executable (ctest sets it)");
-  return p;
-}
 
 static void make_data(void) {
   snprintf(dir, sizeof dir, "/tmp/clnet-dist-XXXXXX");
@@ -259,17 +255,8 @@ static void remove_data(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
-/* Runs `prefix clnet args`; returns the exit status, output in `out`. */
-static int run(const char *prefix, const char *args) {
-  char cmd[8192];
-  snprintf(cmd, sizeof cmd, "CI=1 %s %s %s 2>&1", prefix, cli(), args);
-  FILE *p = popen(cmd, "r");
-  cr_assert_not_null(p);
-  size_t n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+/* Runs `prefix clnet args` (see cli_run.h); output in `out`. */
+static int run(const char *prefix, const char *args) { return clnet_cli_run(prefix, args, out, sizeof out); }
 
 #define MAX_STEPS 64
 /* The loss column of a step log. */
@@ -394,7 +381,7 @@ Test(dist, mpi_job_stops_on_sigterm_and_resumes, .init = make_data, .fini = remo
   snprintf(cmd, sizeof cmd,
            "CI=1 " MPI_ENV "mpirun -np 2 --oversubscribe %s train --data %s --epochs 1000 --batch 32 --width 4 --max-eval 64 --out %s/sig "
            "--step-log %s > %s/sig.txt 2>&1 & echo $! > %s/mpirun.pid; wait $!",
-           cli(), dir, dir, log, dir, dir);
+           clnet_cli_path(), dir, dir, log, dir, dir);
   pid_t pid = fork();
   cr_assert_neq(pid, -1);
   if (pid == 0) {

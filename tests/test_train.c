@@ -13,13 +13,9 @@
 #include "clnet/io.h"
 #include "clnet/train.h"
 #include "cifar_files.h"
+#include "cli_run.h"
 
 static char dir[256];
-static const char *cli(void) {
-  const char *p = getenv("CLNET_CLI");
-  cr_assert_not_null(p, "CLNET_CLI must point to the clnet executable (ctest sets it)");
-  return p;
-}
 
 static void make_data(void) {
   snprintf(dir, sizeof dir, "/tmp/clnet-train-XXXXXX");
@@ -33,16 +29,7 @@ static void make_data(void) {
   write_cifar(p, 64, 3);
 }
 
-static int run(const char *args, char *out, size_t cap) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "CI=1 %s %s 2>&1", cli(), args);
-  FILE *p = popen(cmd, "r");
-  cr_assert_not_null(p);
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static int run(const char *args, char *o, size_t cap) { return clnet_cli_run("", args, o, cap); }
 
 static long file_size(const char *path) {
   struct stat s;

@@ -13,6 +13,7 @@
 
 #include "clnet/clnet.h"
 #include "runtime/clblast_tune.h"
+#include "cli_run.h"
 
 static char tmpdir[256];
 
@@ -31,23 +32,8 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
-static const char *cli(void) {
-  const char *p = getenv("CLNET_CLI");
-  cr_assert_not_null(p, "CLNET_CLI must point to the clnet executable (ctest sets it)");
-  return p;
-}
 
-/* Runs `clnet ARGS` (stdout and stderr together) into out; returns the exit status. */
-static int run_cli(const char *args, char *out, size_t cap) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", cli(), args);
-  FILE *p = popen(cmd, "r");
-  cr_assert_not_null(p);
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static int run_cli(const char *args, char *o, size_t cap) { return clnet_cli_run("", args, o, cap); }
 
 /* The one parameter file in tmpdir, or "" */
 static void find_param_file(char *path, size_t cap) {

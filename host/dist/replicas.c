@@ -21,6 +21,7 @@
 /* ~4 MiB buckets: large enough that MPI's per-call cost is small, small enough that the
  * first bucket leaves while most of the backward pass is still running. */
 #define BUCKET_FLOATS ((int64_t)1 << 20)
+#define MAX_REPLICAS 64
 
 struct clnet_replicas {
   clnet_graph **g;
@@ -36,15 +37,28 @@ struct clnet_replicas {
   int32_t direct;     /* one replica, one process: plain forward_backward, no host copies */
   int32_t owner;      /* different devices: only replica 0:0 applies Adam, then broadcasts weights */
   float *weights;     /* (total) owner updates: the new weights on their way to the replicas */
-  int32_t counts[64];
+  size_t image_floats; /* H * W * C of one input image */
+  int32_t counts[MAX_REPLICAS];
 };
-
-#define MAX_REPLICAS 64
 
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* FNV-1a of the device's name and driver: equal for the same kind of device and driver. */
+static uint64_t ctx_signature(const clnet_ctx *c) {
+  const clnet_device_info *di = clnet_ctx_device_info(c);
+  const char *parts[2] = {clnet_ctx_device_name(c), di ? di->driver_version : "ref"};
+  uint64_t h = 1469598103934665603ull;
+  for (int k = 0; k < 2; ++k)
+    for (const char *p = parts[k] ? parts[k] : ""; *p; ++p) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h;
+}
+
+int32_t clnet_ctx_same_kind(const clnet_ctx *a, const clnet_ctx *b) {
+  return a == b || ctx_signature(a) == ctx_signature(b);
 }
 
 void clnet_replicas_free(clnet_replicas *r) {
@@ -59,16 +73,6 @@ void clnet_replicas_free(clnet_replicas *r) {
   free(r);
 }
 
-/* FNV-1a of the device's name and driver: equal for the same kind of device and driver. */
-static uint64_t device_signature(const clnet_graph *g) {
-  const clnet_ctx *c = clnet_graph_context(g);
-  const clnet_device_info *di = clnet_ctx_device_info(c);
-  const char *parts[2] = {clnet_ctx_device_name(c), di ? di->driver_version : "ref"};
-  uint64_t h = 1469598103934665603ull;
-  for (int k = 0; k < 2; ++k)
-    for (const char *p = parts[k] ? parts[k] : ""; *p; ++p) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  return h;
-}
 
 clnet_status clnet_replicas_create(clnet_graph *const *graphs, int32_t n, clnet_comm *comm, clnet_replicas **out) {
   *out = NULL;
@@ -88,6 +92,9 @@ clnet_status clnet_replicas_create(clnet_graph *const *graphs, int32_t n, clnet_
   r->comm = comm;
   r->total = total;
   r->direct = n == 1 && clnet_comm_size(comm) == 1;
+  clnet_layer_info li;
+  clnet_graph_layer_info(graphs[0], 0, &li); /* the first layer reads the input images */
+  r->image_floats = (size_t)li.in_h * (size_t)li.in_w * (size_t)li.in_c;
   r->g = malloc((size_t)n * sizeof *r->g);
   r->cum = malloc((size_t)(n + 1) * sizeof *r->cum);
   r->order = malloc((size_t)clnet_graph_param_count(graphs[0]) * sizeof *r->order);
@@ -107,9 +114,9 @@ clnet_status clnet_replicas_create(clnet_graph *const *graphs, int32_t n, clnet_
   }
   if (below != 0) r->contiguous = 0;
   /* owner updates when the devices differ, here or on any rank */
-  uint64_t sig = device_signature(graphs[0]);
+  uint64_t sig = ctx_signature(clnet_graph_context(graphs[0]));
   for (int32_t i = 1; i < n; ++i)
-    if (device_signature(graphs[i]) != sig) r->owner = 1;
+    if (ctx_signature(clnet_graph_context(graphs[i])) != sig) r->owner = 1;
   int32_t ranks = clnet_comm_size(comm);
   if (ranks > 1) {
     uint64_t *all = malloc((size_t)ranks * 2 * sizeof *all);
@@ -228,14 +235,6 @@ clnet_status clnet_replicas_step(clnet_replicas *r, const float *images, const i
     *finite = isfinite(l) && clnet_graph_gradients_finite(r->g[0]);
     return CLNET_SUCCESS;
   }
-  clnet_param_info pi;
-  clnet_graph_param_info(r->g[0], 0, &pi);
-  size_t image_floats = 0;
-  {
-    clnet_layer_info li;
-    clnet_graph_layer_info(r->g[0], 0, &li);
-    image_floats = (size_t)li.in_h * (size_t)li.in_w * (size_t)li.in_c;
-  }
   float scale[MAX_REPLICAS];
   int32_t started = 0;
   clnet_status st = CLNET_SUCCESS;
@@ -249,7 +248,7 @@ clnet_status clnet_replicas_step(clnet_replicas *r, const float *images, const i
                            r->counts[i], clnet_graph_max_batch(r->g[i]));
       goto fail;
     }
-    CLNET_TRY_GOTO(clnet_graph_set_batch(r->g[i], images + (size_t)lo * image_floats, labels + lo, r->counts[i]), st,
+    CLNET_TRY_GOTO(clnet_graph_set_batch(r->g[i], images + (size_t)lo * r->image_floats, labels + lo, r->counts[i]), st,
                    fail);
     CLNET_TRY_GOTO(clnet_graph_step_start(r->g[i]), st, fail);
     started = i + 1;
@@ -260,6 +259,7 @@ clnet_status clnet_replicas_step(clnet_replicas *r, const float *images, const i
     int32_t p = r->order[k];
     for (int32_t i = 0; i < r->n; ++i)
       if (r->counts[i]) CLNET_TRY_GOTO(clnet_graph_wait_gradient(r->g[i], p), st, fail);
+    clnet_param_info pi;
     clnet_graph_param_info(r->g[0], p, &pi);
     int64_t off = clnet_graph_gradient_offset(r->g[0], p);
     reduce_range(r, scale, off, off + pi.count);

@@ -116,7 +116,8 @@ struct clnet_graph {
    * gradient is copied, without waiting, into grad_host + grad_offset[i] as soon as its layer's
    * backward has been enqueued; grad_event[i] completes when the copy has landed. */
   float *grad_host;
-  int64_t grad_offset[MAX_PARAMS];
+  int64_t grad_offset[MAX_PARAMS]; /* set as parameters are added; -1 for statistics */
+  int64_t trainable_floats;
   cl_event grad_event[MAX_PARAMS];
   int64_t grad_step[MAX_PARAMS]; /* step_serial of the step whose copy was last enqueued */
   int64_t step_serial;           /* counts step_start calls */
@@ -221,6 +222,9 @@ static clnet_status new_param(clnet_graph *g, const char *layer_name, const char
   p->init = init;
   p->fan_in = fan_in;
   p->fan_out = fan_out;
+  /* place in the host gradient layout: trainable parameters back to back, in creation order */
+  g->grad_offset[g->n_params] = kind == CLNET_PARAM_TRAINABLE ? g->trainable_floats : -1;
+  if (kind == CLNET_PARAM_TRAINABLE) g->trainable_floats += p->count;
   *id = g->n_params++;
   return CLNET_SUCCESS;
 }
@@ -1012,21 +1016,12 @@ clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss_out, int32
 clnet_status clnet_graph_stream_gradients(clnet_graph *g, float *host) {
   if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
   drain_gradient_copies(g);
-  int64_t off = 0;
-  for (int32_t i = 0; i < g->n_params; ++i) {
-    g->grad_offset[i] = g->params[i].kind == CLNET_PARAM_TRAINABLE ? off : -1;
-    if (g->params[i].kind == CLNET_PARAM_TRAINABLE) off += g->params[i].count;
-  }
   g->grad_host = host;
   return CLNET_SUCCESS;
 }
 
 int64_t clnet_graph_gradient_offset(const clnet_graph *g, int32_t i) {
-  if (i < 0 || i >= g->n_params || g->params[i].kind != CLNET_PARAM_TRAINABLE) return -1;
-  int64_t off = 0;
-  for (int32_t j = 0; j < i; ++j)
-    if (g->params[j].kind == CLNET_PARAM_TRAINABLE) off += g->params[j].count;
-  return off;
+  return i < 0 || i >= g->n_params ? -1 : g->grad_offset[i];
 }
 
 int32_t clnet_graph_gradient_order(const clnet_graph *g, int32_t *params) {
@@ -1051,12 +1046,10 @@ clnet_status clnet_graph_wait_gradient(clnet_graph *g, int32_t i) {
 
 clnet_status clnet_graph_write_gradients(clnet_graph *g, const float *host) {
   if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
-  int64_t off = 0;
   for (int32_t i = 0; i < g->n_params; ++i) {
     param *p = &g->params[i];
-    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
-    CLNET_TRY(clnet_buf_write_async(g->ctx, &p->grad, 0, (size_t)p->count * 4, host + off));
-    off += p->count;
+    if (p->kind == CLNET_PARAM_TRAINABLE)
+      CLNET_TRY(clnet_buf_write_async(g->ctx, &p->grad, 0, (size_t)p->count * 4, host + g->grad_offset[i]));
   }
   return CLNET_SUCCESS;
 }

@@ -128,14 +128,10 @@ clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, cons
   return clnet_train_run_parallel(&ctx, 1, NULL, cfg, cb, summary);
 }
 
-/* Same device (by name and driver) on every context: equal shares need no calibration. */
+/* Same kind of device on every context: equal shares need no calibration. */
 static int32_t same_devices(clnet_ctx *const *ctxs, int32_t n) {
-  const clnet_device_info *a = clnet_ctx_device_info(ctxs[0]);
-  for (int32_t i = 1; i < n; ++i) {
-    const clnet_device_info *b = clnet_ctx_device_info(ctxs[i]);
-    if (ctxs[i] == ctxs[0]) continue;
-    if (!a || !b || strcmp(a->name, b->name) || strcmp(a->driver_version, b->driver_version)) return 0;
-  }
+  for (int32_t i = 1; i < n; ++i)
+    if (!clnet_ctx_same_kind(ctxs[0], ctxs[i])) return 0;
   return 1;
 }
 

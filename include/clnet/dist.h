@@ -52,6 +52,10 @@ clnet_status clnet_comm_allgather_u64(clnet_comm *c, uint64_t value, uint64_t *a
 void clnet_comm_abort(clnet_comm *c, int code);
 
 /* ---- replica set ---- */
+/* 1 when two contexts are the same kind of device with the same driver (same name and driver
+ * version, or both ref): replicas on them compute bit-identical updates. */
+int32_t clnet_ctx_same_kind(const clnet_ctx *a, const clnet_ctx *b);
+
 typedef struct clnet_replicas clnet_replicas;
 
 /* A replica set over graphs that are set up (each on its own or a shared context),
