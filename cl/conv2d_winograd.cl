@@ -337,3 +337,228 @@ __kernel void wino_wgrad_out(__global const float *S, const int z_off, __global 
     dst[2 * C * K] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
   }
 }
+
+/* ---- F(4x4, 3x3) ------------------------------------------------------------------------------
+ * The same three passes with 4x4 output tiles: tile (th, tw) reads the 6x6 input patch from
+ * (4*th - pad_top, 4*tw - pad_left), and there are 36 frequencies f = 6*a + b (the GEMMs above run
+ * unchanged with 36 in dim 2). Interpolation points 0, 1, -1, 2, -2, infinity:
+ *   B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0 4 -4 -1 1 0;  0 -2 -1 2 1 0;  0 2 -1 -2 1 0;
+ *          0  4  0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0;  0 1 -1 2 -2 0;  0 1 1 4 4 0;  0 1 -1 8 -8 1]
+ * 16 multiplications per output pixel and channel pair become 36/16 = 2.25 (direct: 9), against
+ * F(2x2)'s 4; the transformed tiles are 36/16 floats per output pixel instead of 16/4. The price is
+ * wider rounding (docs/CHECKS.md). Each transform is applied as a 1-D transform along columns into
+ * a private 6x6 array, then along rows; the expressions below are fixed, so results are
+ * bit-identical run to run. Buffer layouts as for F(2x2) with 36 in place of 16. */
+
+/* 1-D transforms (x0..x5 -> o0..o5 etc.), written once, used on vectors of any width. */
+#define WINO4_BT(o, x)                                                                                 \
+  do {                                                                                                 \
+    o[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];                                                           \
+    o[1] = x[3] + x[4] - 4.0f * (x[1] + x[2]);                                                         \
+    o[2] = x[4] - x[3] + 4.0f * (x[1] - x[2]);                                                         \
+    o[3] = x[4] - x[2] + 2.0f * (x[3] - x[1]);                                                         \
+    o[4] = x[4] - x[2] + 2.0f * (x[1] - x[3]);                                                         \
+    o[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];                                                           \
+  } while (0)
+#define WINO4_G(o, x) /* 3 -> 6 */                                                                     \
+  do {                                                                                                 \
+    o[0] = 0.25f * x[0];                                                                               \
+    o[1] = (x[0] + x[1] + x[2]) * (-1.0f / 6.0f);                                                      \
+    o[2] = (x[0] - x[1] + x[2]) * (-1.0f / 6.0f);                                                      \
+    o[3] = x[0] * (1.0f / 24.0f) + x[1] * (1.0f / 12.0f) + x[2] * (1.0f / 6.0f);                       \
+    o[4] = x[0] * (1.0f / 24.0f) - x[1] * (1.0f / 12.0f) + x[2] * (1.0f / 6.0f);                       \
+    o[5] = x[2];                                                                                       \
+  } while (0)
+#define WINO4_AT(o, x) /* 6 -> 4 */                                                                    \
+  do {                                                                                                 \
+    o[0] = x[0] + (x[1] + x[2]) + (x[3] + x[4]);                                                       \
+    o[1] = (x[1] - x[2]) + 2.0f * (x[3] - x[4]);                                                       \
+    o[2] = (x[1] + x[2]) + 4.0f * (x[3] + x[4]);                                                       \
+    o[3] = (x[1] - x[2]) + 8.0f * (x[3] - x[4]) + x[5];                                                \
+  } while (0)
+#define WINO4_A(o, x) /* 4 -> 6: A = (A^T)^T */                                                        \
+  do {                                                                                                 \
+    o[0] = x[0];                                                                                       \
+    o[1] = (x[0] + x[2]) + (x[1] + x[3]);                                                              \
+    o[2] = (x[0] + x[2]) - (x[1] + x[3]);                                                              \
+    o[3] = (x[0] + 4.0f * x[2]) + 2.0f * (x[1] + 4.0f * x[3]);                                         \
+    o[4] = (x[0] + 4.0f * x[2]) - 2.0f * (x[1] + 4.0f * x[3]);                                         \
+    o[5] = x[3];                                                                                       \
+  } while (0)
+#define WINO4_GT(o, x) /* 6 -> 3: G^T */                                                               \
+  do {                                                                                                 \
+    o[0] = 0.25f * x[0] - (x[1] + x[2]) * (1.0f / 6.0f) + (x[3] + x[4]) * (1.0f / 24.0f);             \
+    o[1] = (x[2] - x[1]) * (1.0f / 6.0f) + (x[3] - x[4]) * (1.0f / 12.0f);                             \
+    o[2] = (x[3] + x[4] - x[1] - x[2]) * (1.0f / 6.0f) + x[5];                                         \
+  } while (0)
+
+/* U (36, KT, C, T) from g; as wino_filter_v (same work-items and reads). */
+#define DEFINE_WINO4_FILTER(VW)                                                                        \
+  __kernel void CAT(wino4_filter_v, VW)(__global const float *w, __global float *S, const int u_off,   \
+                                        const int C, const int K, const int T, const int KT,           \
+                                        const int c_stride, const int k_stride, const int tap_stride,  \
+                                        const int flip) {                                             \
+    const int k = get_global_id(0) * VW, c = get_global_id(1);                                         \
+    if (k >= KT * T || c >= C) return;                                                                 \
+    VT_##VW g[3][3];                                                                                   \
+    for (int i = 0; i < 3; ++i)                                                                        \
+      for (int j = 0; j < 3; ++j) {                                                                    \
+        const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;                                        \
+        __global const float *src = w + t * tap_stride + c * c_stride + k * k_stride;                  \
+        if (k >= K) {                                                                                  \
+          g[i][j] = (VT_##VW)(0.0f);                                                                   \
+        } else if (k_stride == 1) {                                                                    \
+          g[i][j] = VLD_##VW(src);                                                                     \
+        } else {                                                                                       \
+          float tmp[VW];                                                                               \
+          for (int l = 0; l < VW; ++l) tmp[l] = src[l * k_stride];                                     \
+          g[i][j] = VLD_##VW(tmp);                                                                     \
+        }                                                                                              \
+      }                                                                                                \
+    VT_##VW t[6][3]; /* t = G g, column by column */                                                   \
+    for (int j = 0; j < 3; ++j) {                                                                      \
+      VT_##VW x[3] = {g[0][j], g[1][j], g[2][j]}, o[6];                                                \
+      WINO4_G(o, x);                                                                                   \
+      for (int a = 0; a < 6; ++a) t[a][j] = o[a];                                                      \
+    }                                                                                                  \
+    const int kt = k / T, l = k - kt * T;                                                              \
+    __global float *dst = S + u_off + (kt * C + c) * T + l;                                            \
+    const int fs = KT * C * T;                                                                         \
+    for (int a = 0; a < 6; ++a) { /* U = t G^T, row by row */                                          \
+      VT_##VW o[6];                                                                                    \
+      WINO4_G(o, t[a]);                                                                                \
+      for (int b = 0; b < 6; ++b) VST_##VW(o[b], dst + (6 * a + b) * fs);                              \
+    }                                                                                                  \
+  }
+
+/* V (36, P, C) from the 6x6 input patches; as wino_input_v. */
+#define DEFINE_WINO4_INPUT(VW)                                                                         \
+  __kernel void CAT(wino4_input_v, VW)(__global const float *in, __global float *S, const int v_off,   \
+                                       const int n0, const int nc, const int IH, const int IW,         \
+                                       const int C, const int TH, const int TW, const int pad_top,     \
+                                       const int pad_left) {                                          \
+    const int c = get_global_id(0) * VW, p = get_global_id(1);                                         \
+    const int P = nc * TH * TW;                                                                        \
+    if (c >= C || p >= P) return;                                                                      \
+    const int tw = p % TW, r = p / TW;                                                                 \
+    const int th = r % TH, n = n0 + r / TH;                                                            \
+    const int h0 = 4 * th - pad_top, w0 = 4 * tw - pad_left;                                           \
+    VT_##VW t[6][6]; /* t = B^T d, column by column */                                                 \
+    for (int j = 0; j < 6; ++j) {                                                                      \
+      const int x = w0 + j;                                                                            \
+      VT_##VW d[6], o[6];                                                                              \
+      for (int i = 0; i < 6; ++i) {                                                                    \
+        const int h = h0 + i;                                                                          \
+        d[i] = (uint)h < (uint)IH && (uint)x < (uint)IW ? VLD_##VW(in + ((n * IH + h) * IW + x) * C + c) \
+                                                        : (VT_##VW)(0.0f);                            \
+      }                                                                                                \
+      WINO4_BT(o, d);                                                                                  \
+      for (int a = 0; a < 6; ++a) t[a][j] = o[a];                                                      \
+    }                                                                                                  \
+    __global float *dst = S + v_off + p * C + c;                                                       \
+    const int fs = P * C;                                                                              \
+    for (int a = 0; a < 6; ++a) { /* V = t B, row by row */                                            \
+      VT_##VW o[6];                                                                                    \
+      WINO4_BT(o, t[a]);                                                                               \
+      for (int b = 0; b < 6; ++b) VST_##VW(o[b], dst + (6 * a + b) * fs);                              \
+    }                                                                                                  \
+  }
+
+/* out tiles (4x4) from M (36, P, KP), + b; as wino_output_v. */
+#define DEFINE_WINO4_OUTPUT(VW)                                                                        \
+  __kernel void CAT(wino4_output_v, VW)(__global const float *S, const int m_off, __global const float *b, \
+                                        __global float *out, const int n0, const int nc, const int OH, \
+                                        const int OW, const int K, const int KP, const int TH,         \
+                                        const int TW, const int has_bias) {                            \
+    const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
+    const int P = nc * TH * TW;                                                                        \
+    if (k >= K || p >= P) return;                                                                      \
+    const int tw = p % TW, r = p / TW;                                                                 \
+    const int th = r % TH, n = n0 + r / TH;                                                            \
+    __global const float *src = S + m_off + p * KP + k;                                                \
+    const int fs = P * KP;                                                                             \
+    VT_##VW t[4][6]; /* t = A^T m, column by column */                                                 \
+    for (int j = 0; j < 6; ++j) {                                                                      \
+      VT_##VW m[6], o[4];                                                                              \
+      for (int a = 0; a < 6; ++a) m[a] = VLD_##VW(src + (6 * a + j) * fs);                             \
+      WINO4_AT(o, m);                                                                                  \
+      for (int i = 0; i < 4; ++i) t[i][j] = o[i];                                                      \
+    }                                                                                                  \
+    const VT_##VW bias = has_bias ? VLD_##VW(b + k) : (VT_##VW)(0.0f);                                 \
+    for (int i = 0; i < 4; ++i) { /* y = t A, row by row */                                            \
+      const int oh = 4 * th + i;                                                                       \
+      if (oh >= OH) break;                                                                             \
+      VT_##VW o[4];                                                                                    \
+      WINO4_AT(o, t[i]);                                                                               \
+      __global float *dst = out + ((n * OH + oh) * OW + 4 * tw) * K + k;                               \
+      for (int j = 0; j < 4 && 4 * tw + j < OW; ++j) VST_##VW(bias + o[j], dst + j * K);               \
+    }                                                                                                  \
+  }
+
+DEFINE_WINO4_FILTER(1)
+DEFINE_WINO4_FILTER(8)
+DEFINE_WINO4_INPUT(1)
+DEFINE_WINO4_INPUT(8)
+DEFINE_WINO4_INPUT(16)
+DEFINE_WINO4_OUTPUT(1)
+DEFINE_WINO4_OUTPUT(8)
+DEFINE_WINO4_OUTPUT(16)
+
+/* W (36, P, KP) = A dY A^T of the 4x4 dy tiles; as wino_dy_v. */
+#define DEFINE_WINO4_DY(VW)                                                                            \
+  __kernel void CAT(wino4_dy_v, VW)(__global const float *dy, __global float *S, const int w_off,      \
+                                    const int n0, const int nc, const int OH, const int OW, const int K, \
+                                    const int KP, const int TH, const int TW) {                        \
+    const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
+    const int P = nc * TH * TW;                                                                        \
+    if (k >= KP || p >= P) return;                                                                     \
+    const int tw = p % TW, r = p / TW;                                                                 \
+    const int th = r % TH, n = n0 + r / TH;                                                            \
+    VT_##VW t[6][4]; /* t = A e, column by column */                                                   \
+    for (int j = 0; j < 4; ++j) {                                                                      \
+      const int ow = 4 * tw + j;                                                                       \
+      VT_##VW e[4], o[6];                                                                              \
+      for (int i = 0; i < 4; ++i) {                                                                    \
+        const int oh = 4 * th + i;                                                                     \
+        e[i] = k < K && oh < OH && ow < OW ? VLD_##VW(dy + ((n * OH + oh) * OW + ow) * K + k)           \
+                                           : (VT_##VW)(0.0f);                                         \
+      }                                                                                                \
+      WINO4_A(o, e);                                                                                   \
+      for (int a = 0; a < 6; ++a) t[a][j] = o[a];                                                      \
+    }                                                                                                  \
+    __global float *dst = S + w_off + p * KP + k;                                                      \
+    const int fs = P * KP;                                                                             \
+    for (int a = 0; a < 6; ++a) { /* W = t A^T, row by row */                                          \
+      VT_##VW o[6];                                                                                    \
+      WINO4_A(o, t[a]);                                                                                \
+      for (int b = 0; b < 6; ++b) VST_##VW(o[b], dst + (6 * a + b) * fs);                              \
+    }                                                                                                  \
+  }
+
+DEFINE_WINO4_DY(1)
+DEFINE_WINO4_DY(8)
+DEFINE_WINO4_DY(16)
+
+/* dw (3, 3, C, K) = G^T Z G from Z (36, C, KP). Work-item (dim0, dim1) = (k < K, c < C). */
+__kernel void wino4_wgrad_out(__global const float *S, const int z_off, __global float *dw, const int C, const int K,
+                              const int KP) {
+  const int k = get_global_id(0), c = get_global_id(1);
+  if (k >= K || c >= C) return;
+  __global const float *src = S + z_off + c * KP + k;
+  const int fs = C * KP;
+  float t[3][6]; /* t = G^T z, column by column */
+  for (int b = 0; b < 6; ++b) {
+    float z[6], o[3];
+    for (int a = 0; a < 6; ++a) z[a] = src[(6 * a + b) * fs];
+    WINO4_GT(o, z);
+    for (int i = 0; i < 3; ++i) t[i][b] = o[i];
+  }
+  for (int i = 0; i < 3; ++i) { /* dw = t G, row by row */
+    float o[3];
+    WINO4_GT(o, t[i]);
+    __global float *dst = dw + (i * 3 * C + c) * K + k;
+    for (int j = 0; j < 3; ++j) dst[j * C * K] = o[j];
+  }
+}

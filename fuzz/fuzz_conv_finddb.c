@@ -30,10 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      (k->padding == CLNET_PADDING_VALID || k->padding == CLNET_PADDING_SAME),
                  "entry %d: a malformed key was accepted", (int)i);
     const clnet_conv_algo_choice *c = &e[i].choice;
-    FUZZ_REQUIRE(c->algo == CLNET_CONV_ALGO_GEMM || c->algo == CLNET_CONV_ALGO_DIRECT ||
-                     c->algo == CLNET_CONV_ALGO_WINOGRAD,
-                 "entry %d: algo %d", (int)i, (int)c->algo);
-    FUZZ_REQUIRE(c->ms[c->algo == CLNET_CONV_ALGO_GEMM ? 0 : c->algo == CLNET_CONV_ALGO_DIRECT ? 1 : 2] >= 0,
+    FUZZ_REQUIRE(clnet_conv_algo_slot(c->algo) >= 0, "entry %d: algo %d", (int)i, (int)c->algo);
+    FUZZ_REQUIRE(c->ms[clnet_conv_algo_slot(c->algo)] >= 0,
                  "entry %d: the chosen algorithm is rejected", (int)i);
     for (int32_t j = 0; j < i; ++j)
       FUZZ_REQUIRE(memcmp(&e[j].key, k, sizeof *k) != 0, "entries %d and %d share a key", (int)j, (int)i);
@@ -50,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int32_t i = 0; i < n; ++i) {
     FUZZ_REQUIRE(!memcmp(&again[i].key, &e[i].key, sizeof e[i].key) && again[i].choice.algo == e[i].choice.algo,
                  "entry %d differs after a write and read", (int)i);
-    for (int s = 0; s < 3; ++s) /* written with 3 decimals; -1 rejected, -2 not a candidate */
+    for (int s = 0; s < CLNET_CONV_ALGO_SLOTS; ++s) /* written with 3 decimals; -1 rejected, -2 not a candidate */
       FUZZ_REQUIRE((e[i].choice.ms[s] < 0 ? e[i].choice.ms[s] : 0) ==
                            (again[i].choice.ms[s] < 0 ? again[i].choice.ms[s] : 0) &&
                        (e[i].choice.ms[s] < 0 || fabs(again[i].choice.ms[s] - e[i].choice.ms[s]) <= 5e-4 +

@@ -22,10 +22,6 @@ static void make_tmp(void) {
   unsetenv("CLNET_CONV_ALGO");
 }
 
-/* choice.ms slot of an algorithm */
-static int algo_slot(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM ? 0 : a == CLNET_CONV_ALGO_DIRECT ? 1 : 2;
-}
 
 static clnet_conv2d_desc small_desc(void) {
   clnet_conv2d_desc d = {.n = 3, .in_h = 8, .in_w = 8, .in_c = 4, .out_c = 8, .k_h = 3, .k_w = 3, .stride = 1,
@@ -47,13 +43,13 @@ Test(finddb, file_round_trip, .init = make_tmp) {
   memset(in, 0, sizeof in);
   in[0].key = (conv_fdb_key){.pass = 0, .n = 256, .h = 28, .w = 28, .c_in = 1, .c_out = 16, .k_h = 3, .k_w = 3,
                              .stride = 1, .padding = CLNET_PADDING_VALID};
-  in[0].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD, .ms = {41.25, 3.5, 2.25}};
+  in[0].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD, .ms = {41.25, 3.5, 2.25, -1}};
   in[1].key = (conv_fdb_key){.pass = 2, .n = 64, .h = 4, .w = 4, .c_in = 512, .c_out = 512, .k_h = 3, .k_w = 3,
                              .stride = 1, .padding = CLNET_PADDING_SAME};
-  in[1].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {15.125, -1, -1}};
+  in[1].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD4, .ms = {15.125, -1, -1, 4.5}};
   in[2].key = (conv_fdb_key){.pass = 1, .n = 7, .h = 9, .w = 5, .c_in = 3, .c_out = 2, .k_h = 1, .k_w = 2,
                              .stride = 2, .padding = CLNET_PADDING_SAME};
-  in[2].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {0.5, 0.75, -2}};
+  in[2].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {0.5, 0.75, -2, -2}};
   char path[512];
   snprintf(path, sizeof path, "%s/db.txt", tmpdir);
   cr_assert_eq(clnet_conv_finddb_write_file(path, 0x1234abcdull, "device: test", in, 3), CLNET_SUCCESS, "%s",
@@ -68,19 +64,24 @@ Test(finddb, file_round_trip, .init = make_tmp) {
     cr_assert(!memcmp(&out[i].key, &in[i].key, sizeof in[i].key), "entry %d: key differs after the round trip", i);
     cr_assert_eq(out[i].choice.algo, in[i].choice.algo, "entry %d", i);
     cr_assert_eq(out[i].choice.source, CLNET_CONV_SOURCE_FINDDB);
-    for (int k = 0; k < 3; ++k)
+    for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k)
       cr_assert_float_eq(out[i].choice.ms[k], in[i].choice.ms[k], 1e-9, "entry %d ms[%d]", i, k);
   }
   free(out);
-  /* a line without winograd_ms (written before WINOGRAD existed) reads as "not a candidate" */
+  /* lines without winograd_ms or winograd4_ms (written before those existed) read as "not a
+   * candidate" */
   FILE *f = fopen(path, "w");
   cr_assert_not_null(f);
-  fputs("# clnet conv find-db 1\n# kernels: 000000001234abcd\nforward 1 8 8 4 8 3 3 1 valid direct 1.0 2.0\n", f);
+  fputs("# clnet conv find-db 1\n# kernels: 000000001234abcd\nforward 1 8 8 4 8 3 3 1 valid direct 1.0 2.0\n"
+        "backward-data 1 8 8 4 8 3 3 1 valid winograd 1.0 2.0 0.5\n", f);
   fclose(f);
   cr_assert_eq(clnet_conv_finddb_read_file(path, 0x1234abcdull, &out, &n, &stale), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(n, 1);
+  cr_assert_eq(n, 2);
   cr_assert_float_eq(out[0].choice.ms[2], -2, 1e-9);
+  cr_assert_float_eq(out[0].choice.ms[3], -2, 1e-9);
+  cr_assert_float_eq(out[1].choice.ms[2], 0.5, 1e-9);
+  cr_assert_float_eq(out[1].choice.ms[3], -2, 1e-9);
   free(out);
   /* other kernels: stale, no entries, no error */
   cr_assert_eq(clnet_conv_finddb_read_file(path, 0x999ull, &out, &n, &stale), CLNET_SUCCESS);
@@ -104,7 +105,8 @@ Test(finddb, corrupt_files_are_rejected, .init = make_tmp) {
       "forward 1 8 8 4 8 3 3 1 valid gemm 1 2\n",
       "# clnet conv find-db 1\nforward 1 8 8 4 8 3 3 1 valid direct 1 2\n",
       "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid winograd 1 2 -\n",
-      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 3 4\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 3 4 5\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid winograd4 1 2 3 -\n",
   };
   char path[512];
   snprintf(path, sizeof path, "%s/bad.txt", tmpdir);
@@ -133,13 +135,15 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
                  clnet_last_error());
     cr_assert_eq(first[p].source, CLNET_CONV_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
     cr_assert(first[p].ms[0] >= 0 && first[p].ms[1] >= 0, "pass %d: gemm and direct pass and are timed", p);
-    /* a 3x3 stride-1 conv: winograd is a candidate for every pass */
+    /* a 3x3 stride-1 conv: both Winograd algorithms are candidates for every pass */
     cr_assert(first[p].ms[2] >= 0, "pass %d: winograd passes and is timed", p);
+    cr_assert(first[p].ms[3] >= 0, "pass %d: winograd4 passes and is timed", p);
     int fastest = 0;
-    for (int k = 1; k < 3; ++k)
+    for (int k = 1; k < CLNET_CONV_ALGO_SLOTS; ++k)
       if (first[p].ms[k] >= 0 && first[p].ms[k] < first[p].ms[fastest]) fastest = k;
-    static const clnet_conv_algo by_slot[3] = {CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD};
-    cr_assert(first[p].algo == by_slot[fastest] || first[p].ms[algo_slot(first[p].algo)] == first[p].ms[fastest],
+    static const clnet_conv_algo by_slot[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_DIRECT,
+                                                                  CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_WINOGRAD4};
+    cr_assert(first[p].algo == by_slot[fastest] || first[p].ms[clnet_conv_algo_slot(first[p].algo)] == first[p].ms[fastest],
               "pass %d: the fastest one is chosen", p);
   }
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 3);
@@ -155,7 +159,8 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
     cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
     cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "pass %d: a second process must read the find-db", p);
     cr_assert_eq(c.algo, first[p].algo, "pass %d", p);
-    for (int k = 0; k < 3; ++k) cr_assert_float_eq(c.ms[k], first[p].ms[k], 1e-3, "pass %d ms[%d]", p, k);
+    for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k)
+      cr_assert_float_eq(c.ms[k], first[p].ms[k], 1e-3, "pass %d ms[%d]", p, k);
   }
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
   clnet_ctx_free(ctx);
@@ -194,8 +199,9 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
 /* A candidate whose output is wrong is never chosen, and the rejection is noted and stored. */
 Test(finddb, wrong_candidate_is_rejected, .init = make_tmp) {
   const clnet_conv2d_desc d = small_desc();
-  static const int bads[3] = {CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD};
-  for (int bi = 0; bi < 3; ++bi) {
+  static const int bads[4] = {CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD,
+                              CLNET_CONV_ALGO_WINOGRAD4};
+  for (int bi = 0; bi < 4; ++bi) {
     const int bad = bads[bi];
     const int n_rejected = 3;
     char dir[300];
@@ -210,7 +216,7 @@ Test(finddb, wrong_candidate_is_rejected, .init = make_tmp) {
       cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
                    clnet_last_error());
       cr_assert_neq(c.algo, bad, "pass %d: the wrong %s was chosen", p, clnet_conv_algo_str((clnet_conv_algo)bad));
-      cr_assert_eq(c.ms[algo_slot((clnet_conv_algo)bad)], -1, "pass %d: the rejection is recorded", p);
+      cr_assert_eq(c.ms[clnet_conv_algo_slot((clnet_conv_algo)bad)], -1, "pass %d: the rejection is recorded", p);
       cr_assert(strstr(note, "fails the reference check") && strstr(note, clnet_conv_algo_str((clnet_conv_algo)bad)),
                 "pass %d: note '%s'", p, note);
     }
@@ -269,6 +275,21 @@ Test(finddb, no_cache_means_the_rule, .init = make_tmp) {
   cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "auto's choice");
   cr_assert_eq(c.ms[2], -2, "winograd is no candidate for a stride-2 conv");
   cr_assert(strstr(note, "winograd applies to"), "note '%s'", note);
+  /* winograd4 forced: the same, and also auto's choice where its transformed filter would be too
+   * large (512 x 512 channels) */
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_WINOGRAD4), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(c.algo, CLNET_CONV_ALGO_WINOGRAD4);
+  clnet_conv2d_desc wide = d;
+  wide.n = 1, wide.in_h = wide.in_w = 2, wide.in_c = wide.out_c = 512;
+  cr_assert_eq(clnet_conv2d_desc_init(&wide), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &wide, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_neq(c.algo, CLNET_CONV_ALGO_WINOGRAD4);
+  cr_assert_eq(c.ms[3], -2, "winograd4 is no candidate at 512 x 512 channels");
+  cr_assert(c.ms[2] >= 0, "winograd is");
+  cr_assert(strstr(note, "winograd4 applies to"), "note '%s'", note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_RULE), CLNET_SUCCESS);
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
   cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
@@ -284,7 +305,7 @@ static int conv_rows(const char *file, char algos[][16], char sources[][16], int
   while (fgets(line, sizeof line, f) && n < cap) {
     const char *b = strchr(line, '[');
     if (strncmp(line, "conv ", 5) || !b) continue;
-    cr_assert_eq(sscanf(b, "[%15[a-z], %15[a-z-]]", algos[n], sources[n]), 2, "%s", line);
+    cr_assert_eq(sscanf(b, "[%15[a-z0-9], %15[a-z-]]", algos[n], sources[n]), 2, "%s", line);
     ++n;
   }
   fclose(f);

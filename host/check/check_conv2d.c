@@ -313,14 +313,14 @@ static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 
 #define CROSS3(label, p)                                   \
   CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM),     \
   CROSS3_ALGO(label " direct", p, CLNET_CONV_ALGO_DIRECT)
-/* Winograd's three passes of a 3x3 stride-1 shape */
-#define WINO2(label, p)                                                                                     \
-  {"conv2d_forward", label " winograd", CLNET_CHECK_CROSS, run_forward,                                    \
-   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}},                                                   \
-  {"conv2d_backward_data", label " winograd", CLNET_CHECK_CROSS, run_backward_data,                        \
-   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}},                                                   \
-  {"conv2d_backward_filter", label " winograd", CLNET_CHECK_CROSS, run_backward_filter,                    \
-   &(const conv_cross){&(p), CLNET_CONV_ALGO_WINOGRAD}}
+/* Winograd's three passes of a 3x3 stride-1 shape: F(2x2, 3x3) ("winograd") and F(4x4, 3x3)
+ * ("winograd4") */
+#define WINO_ALGO(label, p, algo)                                                                        \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(p), algo}},           \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(p), algo}}, \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
+#define WINO2(label, p) WINO_ALGO(label " winograd", p, CLNET_CONV_ALGO_WINOGRAD)
+#define WINO4(label, p) WINO_ALGO(label " winograd4", p, CLNET_CONV_ALGO_WINOGRAD4)
 #define GRAD2(label, p)                                                           \
   {"conv2d_backward_data", label, CLNET_CHECK_GRAD, run_grad_data, &(p)},        \
   {"conv2d_backward_filter", label, CLNET_CHECK_GRAD, run_grad_filter, &(p)}
@@ -377,6 +377,23 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     WINO2("n1 3x3x20->9 k3 s1 valid", wi_out1),
     WINO2("n2 2x5x3->33 k3 s1 same", wi_thin),
     WINO2("n5 30x30x64->64 k3 s1 same chunked", wi_chunked),
+    WINO4("n2 32x32x3->64 k3 s1 valid", r_stem),
+    WINO4("n2 30x30x64->64 k3 s1 same", r_l1),
+    WINO4("n2 15x15x128->128 k3 s1 same", r_l2b),
+    WINO4("n2 8x8x256->256 k3 s1 same", r_l3b),
+    WINO4("n2 4x4x512->512 k3 s1 same", r_l4b),
+    WINO4("n2 28x28x1->64 k3 s1 valid", f_stem),
+    WINO4("n2 28x28x1->8 k3 s1 valid", w8_stem),
+    WINO4("n2 26x26x8->8 k3 s1 same", w8_l1),
+    WINO4("n2 7x7x32->32 k3 s1 same", w8_l3b),
+    WINO4("n2 4x4x64->64 k3 s1 same", w8_l4b),
+    WINO4("n3 1x1x5->7 k3 s1 same", a_1x1_k3),
+    WINO4("n1 7x7x1->1 k3 s1 valid nobias", a_7_c1),
+    WINO4("n3 13x11x5->19 k3 s1 same", wi_odd),
+    WINO4("n2 9x7x17->7 k3 s1 valid nobias", wi_odd_v),
+    WINO4("n1 3x3x20->9 k3 s1 valid", wi_out1),
+    WINO4("n2 2x5x3->33 k3 s1 same", wi_thin),
+    WINO4("n5 30x30x64->64 k3 s1 same chunked", wi_chunked),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

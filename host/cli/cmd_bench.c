@@ -463,7 +463,7 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
-             "                   [--algo auto|gemm|direct|winograd|rule] [--show-algos]\n"
+             "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--show-algos]\n"
              "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
              "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
              "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
@@ -476,7 +476,7 @@ int cmd_bench(int argc, char **argv) {
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
-    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd or rule, got '%s'", v); algo_set = 1; }
+    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v); algo_set = 1; }
     else if (!strcmp(argv[i], "--show-algos")) show = 1;
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
     else if (FLAG("--model")) { NEED("--model"); model = v; }

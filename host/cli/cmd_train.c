@@ -100,7 +100,8 @@ static void train_usage(FILE *f) {
           "  --resume      continue from DIR/last.safetensors\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
-          "                winograd (3x3 stride-1 convs; auto elsewhere) or rule\n"
+          "                winograd, winograd4 (F(2x2) / F(4x4) Winograd, 3x3 stride-1 convs; auto\n"
+          "                elsewhere) or rule\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
@@ -247,7 +248,7 @@ int cmd_train(int argc, char **argv) {
     } else if (FLAG("--algo")) {
       NEED("--algo");
       if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
-        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd or rule, got '%s'", v);
+        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v);
       algo_set = 1;
     } else if (FLAG("--on-nan")) {
       NEED("--on-nan");

@@ -621,17 +621,19 @@ static uint64_t conv_scratch_bytes(const clnet_graph *g, int32_t batch) {
     uint64_t packed = ((uint64_t)l->k * l->k * x->c * y->c + (uint64_t)(x->c > y->c ? x->c : y->c) + 16) * 4;
     uint64_t need = col > packed ? col : packed;
     if (need < cap) need = cap; /* direct filter-gradient partials */
-    /* Winograd (3x3 stride 1, whichever pass AUTO picks it for): transformed filter + a chunk */
+    /* Winograd F(2x2) and F(4x4) (3x3 stride 1, whichever pass AUTO picks them for): transformed
+     * filter + a chunk */
     clnet_conv2d_desc d = {.n = batch, .in_h = x->h, .in_w = x->w, .in_c = x->c, .out_c = l->filters, .k_h = l->k,
                            .k_w = l->k, .stride = l->stride, .padding = l->padding, .has_bias = 1};
     if (clnet_conv2d_desc_init(&d) == CLNET_SUCCESS) {
       const clnet_conv_pass passes[3] = {CLNET_CONV_PASS_FORWARD, CLNET_CONV_PASS_BACKWARD_DATA,
                                            CLNET_CONV_PASS_BACKWARD_FILTER};
       for (int32_t k = 0; k < 3; ++k)
-        if (clnet_conv2d_winograd_applies(&d, passes[k])) {
-          uint64_t w = clnet_conv2d_winograd_scratch_bytes(&d);
-          if (w > need) need = w;
-        }
+        for (int tile = 2; tile <= 4; tile += 2)
+          if (clnet_conv2d_winograd_tile_applies(&d, passes[k], tile)) {
+            uint64_t w = clnet_conv2d_winograd_scratch_bytes(&d, tile);
+            if (w > need) need = w;
+          }
     }
     if (need > worst) worst = need;
   }

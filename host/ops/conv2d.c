@@ -415,18 +415,19 @@ clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_des
 static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                              clnet_conv_algo algo, const clnet_conv_io *io) {
   const int direct = algo == CLNET_CONV_ALGO_DIRECT;
-  if (algo == CLNET_CONV_ALGO_WINOGRAD) {
-    if (!clnet_conv2d_winograd_applies(d, pass))
+  const int tile = clnet_conv_algo_winograd_tile(algo);
+  if (tile) {
+    if (!clnet_conv2d_winograd_tile_applies(d, pass, tile))
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                             "conv2d: winograd needs a 3x3 stride-1 conv, got %dx%d stride %d", d->k_h, d->k_w,
-                             d->stride);
+                             "conv2d: %s does not apply to %dx%d stride %d, %d -> %d channels",
+                             clnet_conv_algo_str(algo), d->k_h, d->k_w, d->stride, d->in_c, d->out_c);
     if (pass == CLNET_CONV_PASS_FORWARD)
-      return clnet_conv2d_winograd_forward(ctx, d, io->x, io->w, io->b, io->y);
+      return clnet_conv2d_winograd_forward(ctx, d, tile, io->x, io->w, io->b, io->y);
     if (pass == CLNET_CONV_PASS_BACKWARD_DATA)
-      return clnet_conv2d_winograd_backward_data(ctx, d, io->dy, io->w, io->dx);
+      return clnet_conv2d_winograd_backward_data(ctx, d, tile, io->dy, io->w, io->dx);
     /* db first, as on the GEMM path: the in-order queue keeps the two uses of scratch apart */
     if (d->has_bias) CLNET_TRY(bias_grad(ctx, d, io->dy, io->db));
-    return clnet_conv2d_winograd_backward_filter(ctx, d, io->x, io->dy, io->dw);
+    return clnet_conv2d_winograd_backward_filter(ctx, d, tile, io->x, io->dy, io->dw);
   }
   switch (pass) {
     case CLNET_CONV_PASS_FORWARD:
@@ -446,7 +447,7 @@ clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, c
   const char *op = "conv2d (algorithm check)";
   CLNET_TRY(check_desc(op, d));
   if (ctx->is_ref || (algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT &&
-                      !(algo == CLNET_CONV_ALGO_WINOGRAD && clnet_conv2d_winograd_applies(d, pass))))
+                      !clnet_conv2d_winograd_tile_applies(d, pass, clnet_conv_algo_winograd_tile(algo))))
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: algo %s on %s", op, clnet_conv_algo_str(algo),
                            ctx->info.name);
   const int fwd = pass == CLNET_CONV_PASS_FORWARD, bwd_data = pass == CLNET_CONV_PASS_BACKWARD_DATA;

@@ -15,6 +15,8 @@
  * (at least one). Fixed partition and fixed sum orders: bit-identical run to run. */
 #include "ops/conv_winograd.h"
 
+#include <stdio.h>
+
 #include "ops/common.h"
 
 /* V + M of one chunk. Measured on PoCL (2-core AVX-512, ResNet-18 width 64, batch 64, every 3x3
@@ -25,19 +27,33 @@
 
 static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
 
+int clnet_conv_algo_winograd_tile(clnet_conv_algo algo) {
+  return algo == CLNET_CONV_ALGO_WINOGRAD ? 2 : algo == CLNET_CONV_ALGO_WINOGRAD4 ? 4 : 0;
+}
+
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1 &&
          (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA ||
           pass == CLNET_CONV_PASS_BACKWARD_FILTER);
 }
 
+int clnet_conv2d_winograd4_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+  return clnet_conv2d_winograd_applies(d, pass) &&
+         (uint64_t)36 * (uint64_t)d->in_c * (uint64_t)d->out_c * sizeof(float) <= CLNET_WINO4_MAX_FILTER_BYTES;
+}
+
+int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, int tile) {
+  return tile == 2 ? clnet_conv2d_winograd_applies(d, pass) : tile == 4 ? clnet_conv2d_winograd4_applies(d, pass) : 0;
+}
+
 /* The geometry of one correlation. */
 typedef struct wino_geom {
+  int32_t m, nf;         /* output tile m x m (2 or 4), frequencies (m + 2)^2 */
   int32_t n, ih, iw, r;  /* input planes: images, height, width, reduction channels */
   int32_t oh, ow, k;     /* output planes: height, width, channels */
   int32_t pad_top, pad_left;
   int32_t t, kt, kp;     /* channel tile, tiles, padded output channels kt*t */
-  int32_t th, tw;        /* 2x2 output tiles per image: ceil(oh/2), ceil(ow/2) */
+  int32_t th, tw;        /* m x m output tiles per image: ceil(oh/m), ceil(ow/m) */
   int32_t nc;            /* images per chunk */
 } wino_geom;
 
@@ -55,8 +71,18 @@ static void transform_local(size_t groups, size_t local[2]) {
   local[1] = 64 / l0;
 }
 
-static wino_geom geom(const clnet_conv2d_desc *d, int backward) {
+/* Images per chunk: as many as keep the chunk's V + M (or V + W) within WINO_CHUNK_BYTES. */
+static int32_t chunk_images(const wino_geom *g) {
+  const size_t per_image = (size_t)g->nf * g->th * g->tw * ((size_t)g->r + (size_t)g->kp) * sizeof(float);
+  size_t nc = WINO_CHUNK_BYTES / per_image;
+  if (nc < 1) nc = 1;
+  if (nc > (size_t)g->n) nc = (size_t)g->n;
+  return (int32_t)nc;
+}
+
+static wino_geom geom(const clnet_conv2d_desc *d, int tile, int backward) {
   wino_geom g;
+  g.m = tile, g.nf = (tile + 2) * (tile + 2);
   g.n = d->n;
   if (!backward) {
     g.ih = d->in_h, g.iw = d->in_w, g.r = d->in_c, g.oh = d->out_h, g.ow = d->out_w, g.k = d->out_c;
@@ -68,54 +94,54 @@ static wino_geom geom(const clnet_conv2d_desc *d, int backward) {
   g.t = g.k <= 8 ? 8 : g.k <= 16 ? 16 : 32;
   g.kt = (g.k + g.t - 1) / g.t;
   g.kp = g.kt * g.t;
-  g.th = (g.oh + 1) / 2;
-  g.tw = (g.ow + 1) / 2;
-  const size_t per_image = (size_t)16 * g.th * g.tw * ((size_t)g.r + (size_t)g.kp) * sizeof(float);
-  size_t nc = WINO_CHUNK_BYTES / per_image;
-  if (nc < 1) nc = 1;
-  if (nc > (size_t)g.n) nc = (size_t)g.n;
-  g.nc = (int32_t)nc;
+  g.th = (g.oh + tile - 1) / tile;
+  g.tw = (g.ow + tile - 1) / tile;
+  g.nc = chunk_images(&g);
   return g;
 }
 
-static int64_t u_floats(const wino_geom *g) { return (int64_t)16 * g->kp * g->r; }
+static int64_t u_floats(const wino_geom *g) { return (int64_t)g->nf * g->kp * g->r; }
 static int64_t chunk_floats(const wino_geom *g) {
-  return (int64_t)16 * g->nc * g->th * g->tw * ((int64_t)g->r + g->kp);
+  return (int64_t)g->nf * g->nc * g->th * g->tw * ((int64_t)g->r + g->kp);
 }
 
 /* The filter gradient's geometry: the forward's, with 32-channel tiles (wino_wgemm_t32). */
-static wino_geom wgrad_geom(const clnet_conv2d_desc *d) {
-  wino_geom g = geom(d, 0);
+static wino_geom wgrad_geom(const clnet_conv2d_desc *d, int tile) {
+  wino_geom g = geom(d, tile, 0);
   g.t = 32;
   g.kt = (g.k + 31) / 32;
   g.kp = g.kt * 32;
-  const size_t per_image = (size_t)16 * g.th * g.tw * ((size_t)g.r + (size_t)g.kp) * sizeof(float);
-  size_t nc = WINO_CHUNK_BYTES / per_image;
-  if (nc < 1) nc = 1;
-  if (nc > (size_t)g.n) nc = (size_t)g.n;
-  g.nc = (int32_t)nc;
+  g.nc = chunk_images(&g);
   return g;
 }
 
-uint64_t clnet_conv2d_winograd_scratch_bytes(const clnet_conv2d_desc *d) {
+uint64_t clnet_conv2d_winograd_scratch_bytes(const clnet_conv2d_desc *d, int tile) {
   uint64_t worst = 0;
   for (int i = 0; i < 3; ++i) {
-    const wino_geom g = i < 2 ? geom(d, i) : wgrad_geom(d);
+    const wino_geom g = i < 2 ? geom(d, tile, i) : wgrad_geom(d, tile);
     const uint64_t b = (uint64_t)(u_floats(&g) + chunk_floats(&g)) * sizeof(float);
     if (b > worst) worst = b;
   }
   return worst;
 }
 
-static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int backward, const clnet_buf *in,
-                              const clnet_buf *w, const clnet_buf *b, clnet_buf *out) {
+/* Kernel name: prefix "wino_" (F(2x2)) or "wino4_" (F(4x4)), then the stem and vector width. */
+static const char *kname(char *dst, size_t cap, const wino_geom *g, const char *stem, int32_t vw) {
+  if (vw > 0) snprintf(dst, cap, "%s_%s_v%d", g->m == 4 ? "wino4" : "wino", stem, (int)vw);
+  else snprintf(dst, cap, "%s_%s", g->m == 4 ? "wino4" : "wino", stem);
+  return dst;
+}
+
+static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int tile, int backward,
+                              const clnet_buf *in, const clnet_buf *w, const clnet_buf *b, clnet_buf *out) {
   const char *op = backward ? "conv2d_backward_data (winograd)" : "conv2d_forward (winograd)";
-  const wino_geom g = geom(d, backward);
+  const wino_geom g = geom(d, tile, backward);
   const int64_t pc = (int64_t)g.nc * g.th * g.tw; /* tiles of a full chunk */
-  const int64_t u_off = 0, v_off = u_floats(&g), m_off = v_off + 16 * pc * g.r;
-  CLNET_TRY(clnet_require_int_range(op, m_off + 16 * pc * g.kp + (int64_t)WINO_PT * g.kp));
+  const int64_t u_off = 0, v_off = u_floats(&g), m_off = v_off + g.nf * pc * g.r;
+  CLNET_TRY(clnet_require_int_range(op, m_off + g.nf * pc * g.kp + (int64_t)WINO_PT * g.kp));
   clnet_buf s;
-  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(m_off + 16 * pc * g.kp) * sizeof(float), &s));
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(m_off + g.nf * pc * g.kp) * sizeof(float), &s));
+  char fname[32], iname[32], oname[32];
   /* U from w: forward g[t, c, k] = w[t, c, k]; backward g[t, co, ci] = w[8 - t, ci, co] */
   const int32_t tap_stride = d->in_c * d->out_c;
   const int32_t c_stride = backward ? 1 : d->out_c, k_stride = backward ? d->out_c : 1;
@@ -125,15 +151,15 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ba
   /* backward reads w with stride C_out per output channel: a group along c alone (1, 64) reads
    * whole cache lines of w (4x4x512 backward data: 40 -> 25 ms, PoCL, batch 64) */
   if (backward) lf[0] = 1, lf[1] = 64;
-  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", vf == 8 ? "wino_filter_v8" : "wino_filter_v1", 2, gf, lf,
+  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", kname(fname, sizeof fname, &g, "filter", vf), 2, gf, lf,
                          CLNET_ARG_BUF(w),
                          CLNET_ARG_BUF(&s), CLNET_ARG_I32(u_off), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k),
                          CLNET_ARG_I32(g.t), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(c_stride), CLNET_ARG_I32(k_stride),
                          CLNET_ARG_I32(tap_stride), CLNET_ARG_I32(backward)));
   const int has_bias = !backward && d->has_bias;
   const int32_t vi = vec_width(g.r, g.r), vo = vec_width(g.k, g.t);
-  const char *in_kernel = vi == 16 ? "wino_input_v16" : vi == 8 ? "wino_input_v8" : "wino_input_v1";
-  const char *out_kernel = vo == 16 ? "wino_output_v16" : vo == 8 ? "wino_output_v8" : "wino_output_v1";
+  const char *in_kernel = kname(iname, sizeof iname, &g, "input", vi);
+  const char *out_kernel = kname(oname, sizeof oname, &g, "output", vo);
   const char *gemm_kernel = g.t == 8 ? "wino_gemm_t8" : g.t == 16 ? "wino_gemm_t16" : "wino_gemm_t32";
   for (int32_t n0 = 0; n0 < g.n; n0 += g.nc) {
     const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
@@ -144,7 +170,7 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ba
                            CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc),
                            CLNET_ARG_I32(g.ih), CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th),
                            CLNET_ARG_I32(g.tw), CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
-    size_t gg[3] = {(size_t)((p + WINO_PT - 1) / WINO_PT), (size_t)g.kt, 16};
+    size_t gg[3] = {(size_t)((p + WINO_PT - 1) / WINO_PT), (size_t)g.kt, (size_t)g.nf};
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", gemm_kernel, 3, gg,
                            wino_gemm_local, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
                            CLNET_ARG_I32(m_off), CLNET_ARG_I32(p), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt)));
@@ -159,31 +185,32 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ba
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_conv2d_winograd_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
+clnet_status clnet_conv2d_winograd_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, int tile, const clnet_buf *x,
                                            const clnet_buf *w, const clnet_buf *b, clnet_buf *y) {
-  return correlate(ctx, d, 0, x, w, b, y);
+  return correlate(ctx, d, tile, 0, x, w, b, y);
 }
 
-clnet_status clnet_conv2d_winograd_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
-                                                 const clnet_buf *w, clnet_buf *dx) {
-  return correlate(ctx, d, 1, dy, w, NULL, dx);
+clnet_status clnet_conv2d_winograd_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, int tile,
+                                                 const clnet_buf *dy, const clnet_buf *w, clnet_buf *dx) {
+  return correlate(ctx, d, tile, 1, dy, w, NULL, dx);
 }
 
 /* dw = G^T Z G with Z[f] = sum over tiles of V[f]^T . W[f] (cl/conv2d_winograd.cl, "filter
  * gradient"). Scratch (floats): Z (16, C_in, KP) | V (16, Pc, C_in) | W (16, Pc, KP); Z accumulates
  * over the chunks in order. */
-clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
-                                                   const clnet_buf *dy, clnet_buf *dw) {
+clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, int tile,
+                                                   const clnet_buf *x, const clnet_buf *dy, clnet_buf *dw) {
   const char *op = "conv2d_backward_filter (winograd)";
-  const wino_geom g = wgrad_geom(d);
+  const wino_geom g = wgrad_geom(d, tile);
   const int64_t pc = (int64_t)g.nc * g.th * g.tw;
-  const int64_t z_off = 0, v_off = u_floats(&g), w_off = v_off + 16 * pc * g.r;
-  CLNET_TRY(clnet_require_int_range(op, w_off + 16 * pc * g.kp + (int64_t)WINO_PT * g.kp));
+  const int64_t z_off = 0, v_off = u_floats(&g), w_off = v_off + g.nf * pc * g.r;
+  CLNET_TRY(clnet_require_int_range(op, w_off + g.nf * pc * g.kp + (int64_t)WINO_PT * g.kp));
   clnet_buf s;
-  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(w_off + 16 * pc * g.kp) * sizeof(float), &s));
+  CLNET_TRY(clnet_scratch_get(ctx, (size_t)(w_off + g.nf * pc * g.kp) * sizeof(float), &s));
   const int32_t vi = vec_width(g.r, g.r), vd = vec_width(g.k, g.k);
-  const char *in_kernel = vi == 16 ? "wino_input_v16" : vi == 8 ? "wino_input_v8" : "wino_input_v1";
-  const char *dy_kernel = vd == 16 ? "wino_dy_v16" : vd == 8 ? "wino_dy_v8" : "wino_dy_v1";
+  char iname[32], dname[32], oname[32];
+  const char *in_kernel = kname(iname, sizeof iname, &g, "input", vi);
+  const char *dy_kernel = kname(dname, sizeof dname, &g, "dy", vd);
   for (int32_t n0 = 0; n0 < g.n; n0 += g.nc) {
     const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
     const int32_t p = nc * g.th * g.tw;
@@ -200,7 +227,7 @@ clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_c
                            CLNET_ARG_I32(g.ow), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp), CLNET_ARG_I32(g.th),
                            CLNET_ARG_I32(g.tw)));
     const size_t c_tiles = (size_t)((g.r + WINO_PT - 1) / WINO_PT);
-    size_t gg[3] = {c_tiles, (size_t)g.kt, 16}, lg[2], lg3[3];
+    size_t gg[3] = {c_tiles, (size_t)g.kt, (size_t)g.nf}, lg[2], lg3[3];
     transform_local(c_tiles, lg);
     lg3[0] = lg[0], lg3[1] = 1, lg3[2] = 1;
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgemm_t32", 3, gg, lg3, CLNET_ARG_BUF(&s),
@@ -209,6 +236,6 @@ clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_c
   }
   size_t go[2] = {(size_t)g.k, (size_t)g.r}, lo[2];
   transform_local(go[0], lo);
-  return CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgrad_out", 2, go, lo, CLNET_ARG_BUF(&s), CLNET_ARG_I32(z_off),
+  return CLNET_LAUNCH(ctx, "conv2d_winograd", kname(oname, sizeof oname, &g, "wgrad_out", 0), 2, go, lo, CLNET_ARG_BUF(&s), CLNET_ARG_I32(z_off),
                       CLNET_ARG_BUF(dw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp));
 }

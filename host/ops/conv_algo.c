@@ -1,6 +1,7 @@
 /* Which conv algorithm each call runs (docs/PERFORMANCE.md, "Choosing the convolution algorithm").
- *   forced  GEMM, DIRECT or WINOGRAD from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO (WINOGRAD where
- *           it applies, clnet_conv2d_winograd_applies; elsewhere AUTO's choice, with a note);
+ *   forced  GEMM, DIRECT, WINOGRAD or WINOGRAD4 from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO (the
+ *           Winograd ones where they apply, clnet_conv2d_winograd_tile_applies; elsewhere AUTO's
+ *           choice, with a note);
  *   RULE    conv_rule_algo below, a fixed function of shape and device type;
  *   AUTO    per (shape, pass), at first use: each algorithm that applies runs once at the full
  *           shape (warm-up: kernel builds and CLBlast's compile land there), is checked against
@@ -35,6 +36,7 @@ const char *clnet_conv_algo_str(clnet_conv_algo a) {
          : a == CLNET_CONV_ALGO_DIRECT ? "direct"
          : a == CLNET_CONV_ALGO_RULE   ? "rule"
          : a == CLNET_CONV_ALGO_WINOGRAD ? "winograd"
+         : a == CLNET_CONV_ALGO_WINOGRAD4 ? "winograd4"
                                        : "auto";
 }
 
@@ -51,19 +53,20 @@ clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
   else if (!strcmp(name, "direct")) *out = CLNET_CONV_ALGO_DIRECT;
   else if (!strcmp(name, "rule")) *out = CLNET_CONV_ALGO_RULE;
   else if (!strcmp(name, "winograd")) *out = CLNET_CONV_ALGO_WINOGRAD;
+  else if (!strcmp(name, "winograd4")) *out = CLNET_CONV_ALGO_WINOGRAD4;
   else
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                           "conv algorithm '%s': must be auto, gemm, direct, winograd or rule", name);
+                           "conv algorithm '%s': must be auto, gemm, direct, winograd, winograd4 or rule", name);
   return CLNET_SUCCESS;
 }
 
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
   if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
   if (algo != CLNET_CONV_ALGO_AUTO && algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT &&
-      algo != CLNET_CONV_ALGO_RULE && algo != CLNET_CONV_ALGO_WINOGRAD)
+      algo != CLNET_CONV_ALGO_RULE && algo != CLNET_CONV_ALGO_WINOGRAD && algo != CLNET_CONV_ALGO_WINOGRAD4)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                            "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1), "
-                           "_DIRECT (2), _RULE (3) or _WINOGRAD (4)",
+                           "_DIRECT (2), _RULE (3), _WINOGRAD (4) or _WINOGRAD4 (5)",
                            (int)algo);
   ctx->conv_algo = (int32_t)algo + 1;
   return CLNET_SUCCESS;
@@ -252,27 +255,24 @@ static clnet_status alloc_io(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_b
   return CLNET_SUCCESS;
 }
 
-/* choice.ms / find-db slot of an algorithm: [0] GEMM, [1] DIRECT, [2] WINOGRAD. */
-static int algo_slot(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM ? 0 : a == CLNET_CONV_ALGO_DIRECT ? 1 : 2;
-}
-
 /* Checks and times every algorithm that applies to (d, pass) into e (source TIMED). */
 static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const clnet_conv2d_desc *d,
                          clnet_conv_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
   const double t0 = now_s(), b0 = ctx->stats.build_seconds;
   double first_calls = 0;
   /* DIRECT first: usually the fastest, so a slow candidate stops after one timed run */
-  static const clnet_conv_algo order[3] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_GEMM};
-  /* indexed like choice.ms; -2: WINOGRAD does not apply here */
-  double best[3] = {-1, -1, clnet_conv2d_winograd_applies(d, pass) ? -1 : -2};
+  static const clnet_conv_algo order[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD,
+                                                               CLNET_CONV_ALGO_WINOGRAD4, CLNET_CONV_ALGO_GEMM};
+  /* indexed like choice.ms; -2: the algorithm does not apply here */
+  double best[CLNET_CONV_ALGO_SLOTS] = {-1, -1, clnet_conv2d_winograd_applies(d, pass) ? -1 : -2,
+                                        clnet_conv2d_winograd4_applies(d, pass) ? -1 : -2};
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
   conv_check_data check;
   clnet_status st = check_data_init(d, pass, &check);
-  for (int c = 0; c < 3 && st == CLNET_SUCCESS; ++c) {
+  for (int c = 0; c < CLNET_CONV_ALGO_SLOTS && st == CLNET_SUCCESS; ++c) {
     const clnet_conv_algo a = order[c];
-    const int slot = algo_slot(a);
+    const int slot = clnet_conv_algo_slot(a);
     if (best[slot] == -2) continue;
     double t = 0;
     st = run_finished(ctx, d, pass, a, io, &t); /* warm-up */
@@ -289,7 +289,7 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
       continue;
     }
     double other = -1; /* the fastest so far */
-    for (int k = 0; k < 3; ++k)
+    for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k)
       if (best[k] >= 0 && (other < 0 || best[k] < other)) other = best[k];
     double b = INFINITY;
     for (int r = 0; r < TIME_RUNS && st == CLNET_SUCCESS; ++r) {
@@ -305,20 +305,24 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
   db->stats.build_seconds += build;
   db->stats.tune_seconds += now_s() - t0 - first_calls;
   CLNET_TRY(st);
-  if (best[0] < 0 && best[1] < 0 && best[2] < 0)
+  if (best[0] < 0 && best[1] < 0 && best[2] < 0 && best[3] < 0)
     return clnet_set_error(CLNET_ERR_CHECK_FAILED, "%s: no algorithm matches the reference (%s)", shape,
                            db->last_note);
   memset(e, 0, sizeof *e);
   e->key = clnet_conv_fdb_key(d, pass);
-  /* the fastest; on a tie the earlier of DIRECT, GEMM, WINOGRAD */
-  static const clnet_conv_algo pref[3] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_WINOGRAD};
+  /* the fastest; on a tie the earlier of DIRECT, GEMM, WINOGRAD, WINOGRAD4 (the more accurate first) */
+  static const clnet_conv_algo pref[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_GEMM,
+                                                              CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_WINOGRAD4};
   int pick = -1;
-  for (int k = 0; k < 3; ++k) {
-    const int sl = algo_slot(pref[k]);
+  for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k) {
+    const int sl = clnet_conv_algo_slot(pref[k]);
     e->choice.ms[sl] = best[sl];
     if (best[sl] >= 0 && (pick < 0 || best[sl] < best[pick])) pick = sl;
   }
-  e->choice.algo = pick == 0 ? CLNET_CONV_ALGO_GEMM : pick == 1 ? CLNET_CONV_ALGO_DIRECT : CLNET_CONV_ALGO_WINOGRAD;
+  e->choice.algo = pick == 0 ? CLNET_CONV_ALGO_GEMM
+                   : pick == 1 ? CLNET_CONV_ALGO_DIRECT
+                   : pick == 2 ? CLNET_CONV_ALGO_WINOGRAD
+                               : CLNET_CONV_ALGO_WINOGRAD4;
   e->choice.source = CLNET_CONV_SOURCE_TIMED;
   return CLNET_SUCCESS;
 }
@@ -371,7 +375,7 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
   }
   if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
     conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
-                                               .ms = {-1, -1, -1}}, .counted = 1};
+                                               .ms = {-1, -1, -1, -1}}, .counted = 1};
     CLNET_TRY(clnet_conv_finddb_add(db, &r, &e));
     db->stats.from_rule++;
   }
@@ -388,20 +392,22 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
   clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
   CLNET_TRY(setting(ctx, &a));
   if (a == CLNET_CONV_ALGO_GEMM || a == CLNET_CONV_ALGO_DIRECT ||
-      (a == CLNET_CONV_ALGO_WINOGRAD && clnet_conv2d_winograd_applies(d, pass))) {
-    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1}};
+      clnet_conv2d_winograd_tile_applies(d, pass, clnet_conv_algo_winograd_tile(a))) {
+    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
-  if (a == CLNET_CONV_ALGO_WINOGRAD) { /* forced where it does not apply: AUTO's choice, said once */
+  if (clnet_conv_algo_winograd_tile(a)) { /* forced where it does not apply: AUTO's choice, said once */
     struct clnet_conv_finddb *db = NULL;
     CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
-    if (!db->winograd_fallback_noted++)
-      clnet_conv_finddb_note(db, "conv algorithm winograd applies to 3x3 stride-1 convs only; other convs use "
-                                 "auto's choice");
+    const int32_t bit = 1 << clnet_conv_algo_winograd_tile(a);
+    if (!(db->winograd_fallback_noted & bit) && (db->winograd_fallback_noted |= bit))
+      clnet_conv_finddb_note(db, "conv algorithm %s applies to 3x3 stride-1 convs only%s; other convs use "
+                                 "auto's choice", clnet_conv_algo_str(a),
+                             a == CLNET_CONV_ALGO_WINOGRAD4 ? " of at most 256 x 256 channels" : "");
   }
   if (a == CLNET_CONV_ALGO_RULE) {
     *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
-                                    .ms = {-1, -1, -1}};
+                                    .ms = {-1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
   return auto_choice(ctx, d, pass, io, out);
@@ -456,7 +462,5 @@ const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {
 void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo) {
   struct clnet_conv_finddb *db = NULL;
   if (clnet_conv_finddb_state(ctx, &db) == CLNET_SUCCESS)
-    db->sabotage = algo == CLNET_CONV_ALGO_GEMM || algo == CLNET_CONV_ALGO_DIRECT || algo == CLNET_CONV_ALGO_WINOGRAD
-                       ? (int32_t)algo + 1
-                       : 0;
+    db->sabotage = clnet_conv_algo_slot(algo) >= 0 ? (int32_t)algo + 1 : 0;
 }

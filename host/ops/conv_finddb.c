@@ -97,19 +97,21 @@ static int parse_ms(const char *s, double *out) {
   return 1;
 }
 
-/* One entry line; returns NULL or what is wrong with it. The winograd_ms field is optional
- * (files written before WINOGRAD existed have 13 fields): missing, or "-", means not a
- * candidate (-2). */
+/* One entry line; returns NULL or what is wrong with it. The winograd_ms and winograd4_ms fields
+ * are optional (files written before those algorithms existed have 13 or 14 fields): missing, or
+ * "-", means not a candidate (-2). */
 static const char *parse_line(const char *line, conv_fdb_entry *e) {
-  char pass[32], pad[16], algo[16], gms[40], dms[40], wms[40] = "-";
+  char pass[32], pad[16], algo[16], gms[40], dms[40], wms[40] = "-", w4ms[40] = "-";
   int32_t v[8];
-  int used = 0, used14 = 0;
-  const int got = sscanf(line, "%31s %d %d %d %d %d %d %d %d %15s %15s %39s %39s %n%39s %n", pass, &v[0], &v[1],
-                         &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], pad, algo, gms, dms, &used, wms, &used14);
+  int used = 0, used14 = 0, used15 = 0;
+  const int got = sscanf(line, "%31s %d %d %d %d %d %d %d %d %15s %15s %39s %39s %n%39s %n%39s %n", pass, &v[0],
+                         &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], pad, algo, gms, dms, &used, wms, &used14,
+                         w4ms, &used15);
   if (got == 14) used = used14;
+  if (got == 15) used = used15;
   if (got < 13 || line[used] != '\0')
-    return "expected 13 or 14 fields: pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms "
-           "[winograd_ms]";
+    return "expected 13 to 15 fields: pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms "
+           "[winograd_ms [winograd4_ms]]";
   memset(e, 0, sizeof *e);
   e->key.pass = -1;
   for (int32_t i = 0; i < 3; ++i)
@@ -125,13 +127,15 @@ static const char *parse_line(const char *line, conv_fdb_entry *e) {
   if (!strcmp(algo, "gemm")) e->choice.algo = CLNET_CONV_ALGO_GEMM;
   else if (!strcmp(algo, "direct")) e->choice.algo = CLNET_CONV_ALGO_DIRECT;
   else if (!strcmp(algo, "winograd")) e->choice.algo = CLNET_CONV_ALGO_WINOGRAD;
-  else return "algo must be gemm, direct or winograd";
+  else if (!strcmp(algo, "winograd4")) e->choice.algo = CLNET_CONV_ALGO_WINOGRAD4;
+  else return "algo must be gemm, direct, winograd or winograd4";
   if (!parse_ms(gms, &e->choice.ms[0]) || !parse_ms(dms, &e->choice.ms[1]))
     return "times must be milliseconds >= 0 or 'rejected'";
   if (!strcmp(wms, "-")) e->choice.ms[2] = -2;
   else if (!parse_ms(wms, &e->choice.ms[2])) return "winograd_ms must be milliseconds >= 0, 'rejected' or '-'";
-  const int slot = e->choice.algo == CLNET_CONV_ALGO_GEMM ? 0 : e->choice.algo == CLNET_CONV_ALGO_DIRECT ? 1 : 2;
-  if (e->choice.ms[slot] < 0) return "the chosen algorithm is rejected or not a candidate";
+  if (!strcmp(w4ms, "-")) e->choice.ms[3] = -2;
+  else if (!parse_ms(w4ms, &e->choice.ms[3])) return "winograd4_ms must be milliseconds >= 0, 'rejected' or '-'";
+  if (e->choice.ms[clnet_conv_algo_slot(e->choice.algo)] < 0) return "the chosen algorithm is rejected or not a candidate";
   e->choice.source = CLNET_CONV_SOURCE_FINDDB;
   return NULL;
 }
@@ -213,16 +217,17 @@ clnet_status clnet_conv_finddb_write_file(const char *path, uint64_t kernels_has
   FILE *f = fopen(tmp, "w");
   if (!f) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
   fprintf(f, FDB_MAGIC_LINE "\n# %s\n# kernels: %016llx\n", device_line, (unsigned long long)kernels_hash);
-  fprintf(f, "# pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms\n");
+  fprintf(f, "# pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms winograd4_ms\n");
   for (int32_t i = 0; i < n; ++i) {
     const conv_fdb_entry *e = &entries[i];
-    char g[32], d[32], w[32];
+    char g[32], d[32], w[32], w4[32];
     format_ms(g, sizeof g, e->choice.ms[0]);
     format_ms(d, sizeof d, e->choice.ms[1]);
     format_ms(w, sizeof w, e->choice.ms[2]);
-    fprintf(f, "%s %d %d %d %d %d %d %d %d %s %s %s %s %s\n", pass_names[e->key.pass], e->key.n, e->key.h, e->key.w,
-            e->key.c_in, e->key.c_out, e->key.k_h, e->key.k_w, e->key.stride,
-            e->key.padding == CLNET_PADDING_SAME ? "same" : "valid", clnet_conv_algo_str(e->choice.algo), g, d, w);
+    format_ms(w4, sizeof w4, e->choice.ms[3]);
+    fprintf(f, "%s %d %d %d %d %d %d %d %d %s %s %s %s %s %s\n", pass_names[e->key.pass], e->key.n, e->key.h,
+            e->key.w, e->key.c_in, e->key.c_out, e->key.k_h, e->key.k_w, e->key.stride,
+            e->key.padding == CLNET_PADDING_SAME ? "same" : "valid", clnet_conv_algo_str(e->choice.algo), g, d, w, w4);
   }
   int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
   ok = fclose(f) == 0 && ok;

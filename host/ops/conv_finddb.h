@@ -7,14 +7,14 @@
  *   # clnet conv find-db 1
  *   # device: <name> | driver: <version> | platform: <version>
  *   # kernels: <16 hex: hash of cl/conv2d.cl, cl/conv2d_direct.cl and cl/conv2d_winograd.cl>
- *   # pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms
- *   forward 256 28 28 1 16 3 3 1 valid direct 41.210 3.518 5.112
- *   backward-filter 64 4 4 512 512 3 3 1 same direct 15.402 rejected -
+ *   # pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms winograd4_ms
+ *   forward 256 28 28 1 16 3 3 1 valid direct 41.210 3.518 5.112 6.020
+ *   backward-filter 64 8 8 256 512 3 3 2 same direct 15.402 rejected - -
  *
  * One line per (shape, pass); ms is the best measured time, "rejected" a candidate that failed
- * the reference check, "-" an algorithm that does not apply (WINOGRAD outside 3x3 stride-1
- * convs). winograd_ms may be missing (read as "-"), as in
- * files written before WINOGRAD existed. A file whose kernels line differs is stale (other kernels): its entries
+ * the reference check, "-" an algorithm that does not apply (WINOGRAD and WINOGRAD4 outside 3x3
+ * stride-1 convs, WINOGRAD4 where its transformed filter would be too large). winograd_ms and
+ * winograd4_ms may be missing (read as "-"), as in files written before those algorithms existed. A file whose kernels line differs is stale (other kernels): its entries
  * are ignored and replaced. Any other deviation makes the whole file corrupt: it is ignored with a
  * note naming the file and line, the shapes are timed again and the file is rewritten.
  * Writers take an fcntl lock on <file>.lock, re-read the file, keep any entry another process
@@ -25,6 +25,17 @@
 
 #include "clnet/ops.h"
 #include "runtime/ctx.h"
+
+/* Index of an algorithm in clnet_conv_algo_choice.ms and in the find-db's time columns: GEMM 0,
+ * DIRECT 1, WINOGRAD 2, WINOGRAD4 3; -1 for AUTO and RULE. */
+static inline int clnet_conv_algo_slot(clnet_conv_algo a) {
+  return a == CLNET_CONV_ALGO_GEMM       ? 0
+         : a == CLNET_CONV_ALGO_DIRECT   ? 1
+         : a == CLNET_CONV_ALGO_WINOGRAD ? 2
+         : a == CLNET_CONV_ALGO_WINOGRAD4 ? 3
+                                         : -1;
+}
+#define CLNET_CONV_ALGO_SLOTS 4
 
 typedef struct conv_fdb_key {
   int32_t pass; /* clnet_conv_pass */
@@ -49,7 +60,7 @@ struct clnet_conv_finddb {
   void *note_user;
   char last_note[640];
   int32_t bad_file_noted; /* a corrupt file is noted once per process */
-  int32_t winograd_fallback_noted; /* WINOGRAD forced where it does not apply: noted once per ctx */
+  int32_t winograd_fallback_noted; /* bit 1 << tile: WINOGRAD(4) forced where it does not apply, noted once */
   clnet_conv_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_conv_algo_test_sabotage): algo + 1 whose check output is
                        perturbed; 0 in every normal run */

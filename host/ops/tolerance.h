@@ -31,7 +31,14 @@ double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int b
  * 2 in absolute value: dw is a sum of k = 9P terms whose absolute sum is at most 4*4*(2*2)*P =
  * 64P (direct: N*OH*OW ~ 4P terms of at most 1), with the same 12u for the transforms:
  *   atol = (sqrt(k) + 12) * 64P * 2^-24 + 1e-7;
- * its bias gradient is the shared column sum (clnet_conv2d_atol). See docs/CHECKS.md. */
+ * its bias gradient is the shared column sum (clnet_conv2d_atol).
+ * WINOGRAD4 F(4x4, 3x3): the same worst-case reasoning gives terms up to 256x direct's (|V| <= 100,
+ * and A^T's rows reach 8), a bound far above any real error that would pass kernels with wrong
+ * coefficients. Its tolerance is statistical instead, for the checks' data (every input U(-1, 1),
+ * independent): 10 standard deviations of a rounding-error model in which every addition and
+ * transform level rounds independently by at most u of its value (tolerance.c, wino4_error_sigma),
+ * plus the bias's rounding. Measured errors are 0-27 % of it; a 2 % error in one filter-transform
+ * coefficient fails every forward and backward-data case. See docs/CHECKS.md. */
 double clnet_conv2d_algo_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad, clnet_conv_algo algo);
 
 #endif

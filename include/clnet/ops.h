@@ -43,13 +43,14 @@ clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
 /* How OpenCL convolutions are computed (the reference backend ignores it).
  * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
  * (cl/conv2d_direct.cl); WINOGRAD: Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl), for 3x3
- * stride-1 convs only (all three passes); forced on any other shape it falls back to AUTO's
+ * stride-1 convs only (all three passes); WINOGRAD4: Winograd F(4x4, 3x3), the same convs up to
+ * 256 x 256 channels; forced on any other shape either falls back to AUTO's
  * choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
  * the fixed rule documented at conv_rule_algo in
  * host/ops/conv_algo.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
  * AUTO (the default): per (shape, pass), every algorithm that applies (GEMM and DIRECT always,
- * WINOGRAD where it applies) is checked against the float reference on a sub-batch of at most 2
+ * WINOGRAD and WINOGRAD4 where they apply) is checked against the float reference on a sub-batch of at most 2
  * images, at that algorithm's tolerance, and the ones that pass are timed on the device at the first
  * call; the fastest is recorded in the find-db, a text file per device in the kernel cache directory
  * (clnet_conv_algo_db_path), before it is used, and later processes read it from there, so every
@@ -62,13 +63,14 @@ typedef enum clnet_conv_algo {
   CLNET_CONV_ALGO_GEMM = 1,
   CLNET_CONV_ALGO_DIRECT = 2,
   CLNET_CONV_ALGO_RULE = 3,
-  CLNET_CONV_ALGO_WINOGRAD = 4
+  CLNET_CONV_ALGO_WINOGRAD = 4,  /* Winograd F(2x2, 3x3): 3x3 stride-1 convs */
+  CLNET_CONV_ALGO_WINOGRAD4 = 5  /* Winograd F(4x4, 3x3): 3x3 stride-1 convs, fewer multiplies, wider rounding */
 } clnet_conv_algo;
 
 /* Sets the conv algorithm for all later conv2d calls on ctx.
  *   ctx   any context (a reference ctx keeps the setting and ignores it)
- *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT, _RULE or _WINOGRAD; anything else is CLNET_ERR_INVALID_ARGUMENT
- * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | winograd | rule |
+ *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT, _RULE, _WINOGRAD or _WINOGRAD4; anything else is CLNET_ERR_INVALID_ARGUMENT
+ * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | winograd | winograd4 | rule |
  * auto; unset or empty = auto), read at its first convolution; an unknown value makes that
  * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
@@ -81,19 +83,19 @@ typedef enum clnet_conv_pass {
 
 /* Where the algorithm of one (shape, pass) came from. */
 typedef enum clnet_conv_algo_source {
-  CLNET_CONV_SOURCE_FORCED = 0, /* GEMM, DIRECT or WINOGRAD set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO */
+  CLNET_CONV_SOURCE_FORCED = 0, /* an algorithm set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO */
   CLNET_CONV_SOURCE_RULE = 1,   /* the fixed rule: RULE set, or AUTO without a usable cache */
   CLNET_CONV_SOURCE_TIMED = 2,  /* AUTO: checked and timed by this process */
   CLNET_CONV_SOURCE_FINDDB = 3, /* AUTO: read from the find-db (written by an earlier or a concurrent process) */
 } clnet_conv_algo_source;
 
 typedef struct clnet_conv_algo_choice {
-  clnet_conv_algo algo;          /* GEMM, DIRECT or WINOGRAD, never AUTO or RULE */
+  clnet_conv_algo algo;          /* GEMM, DIRECT, WINOGRAD or WINOGRAD4, never AUTO or RULE */
   clnet_conv_algo_source source;
-  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD; -1 for a
-   * candidate that failed the reference check (never chosen); -2 for WINOGRAD where it does not
-   * apply (not a 3x3 stride-1 conv) */
-  double ms[3];
+  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD, [3] WINOGRAD4;
+   * -1 for a candidate that failed the reference check (never chosen); -2 for an algorithm that
+   * does not apply (the Winograd ones outside 3x3 stride-1 convs) */
+  double ms[4];
 } clnet_conv_algo_choice;
 
 /* The algorithm a call of `pass` with desc `d` runs on ctx, and where it came from: what
@@ -101,10 +103,10 @@ typedef struct clnet_conv_algo_choice {
  * buffers allocated for the purpose. */
 clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo_choice *out);
-/* The same, the algorithm only (GEMM, DIRECT or WINOGRAD). */
+/* The same, the algorithm only (GEMM, DIRECT, WINOGRAD or WINOGRAD4). */
 clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo *out);
-/* "auto", "gemm", "direct", "rule", "winograd"; parse returns INVALID_ARGUMENT for anything else. */
+/* "auto", "gemm", "direct", "rule", "winograd", "winograd4"; parse returns INVALID_ARGUMENT for anything else. */
 const char *clnet_conv_algo_str(clnet_conv_algo algo);
 clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out);
 /* "forced", "rule", "timed", "find-db". */
