@@ -31,6 +31,11 @@ int cli_parse_double(const char *s, double *out);
 /* Opens the backend named by --device (NULL: default), printing errors. */
 int cli_open_ctx(const char *device, clnet_ctx **ctx);
 
+/* Prints ctx's profile (clnet_profile_report) by kernel and by op, the first max_rows rows of
+ * each and one line for the rest: per step when steps > 0 (else totals), with the device time
+ * against the wall time wall_s when wall_s > 0 (host/cli/profile_print.c). */
+clnet_status cli_print_profile(clnet_ctx *ctx, int32_t steps, double wall_s, int32_t max_rows);
+
 /* 1 when stdout is a terminal and CI is not set. */
 int cli_is_tty(void);
 

@@ -411,8 +411,9 @@ static int show_algos(clnet_ctx *ctx) {
   return CLI_OK;
 }
 
-static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t steps, double t_start) {
-  clnet_status st = clnet_graph_setup(g, ctx, batch);
+static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t steps, double t_start, int profile) {
+  clnet_status st = profile ? clnet_ctx_set_profiling(ctx, 1) : CLNET_SUCCESS; /* the same queue for every step */
+  if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, ctx, batch);
   if (st == CLNET_SUCCESS) st = clnet_graph_init_params(g, 1);
   clnet_layer_info in;
   clnet_graph_layer_info(g, 0, &in);
@@ -426,6 +427,7 @@ static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t st
   int32_t correct = 0;
   double t_first = 0, t0 = 0;
   for (int32_t s = 0; s < steps + 2 && st == CLNET_SUCCESS; ++s) {
+    if (s == 2) clnet_profile_reset(ctx); /* profile the timed steps only */
     if (s == 2) t0 = now_s(); /* two warm-up steps */
     st = clnet_graph_set_batch(g, images, labels, batch);
     if (st == CLNET_SUCCESS) st = clnet_graph_forward_backward(g, &loss, &correct);
@@ -446,6 +448,7 @@ static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t st
   printf("first training step done %.2f s after start (kernels: %d compiled, %d from cache, %.2f s building)\n",
          t_first, stats.programs_built, stats.programs_cached, stats.build_seconds);
   print_algo_stats(ctx);
+  if (profile && (st = cli_print_profile(ctx, steps, secs, 25)) != CLNET_SUCCESS) return cli_fail(st, "bench --profile");
   return CLI_OK;
 }
 
@@ -455,7 +458,7 @@ int cmd_bench(int argc, char **argv) {
   int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
   int32_t ih = 32, iw = 32, ic = 3;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-  int algo_set = 0, show = 0;
+  int algo_set = 0, show = 0, profile = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -465,10 +468,13 @@ int cmd_bench(int argc, char **argv) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
              "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--show-algos]\n"
              "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
+             "                   [--profile]\n"
              "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
              "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
              "GB/s (minimal traffic), and the share of the device's measured peak.\n"
              "--model: training-step throughput and peak device memory after two warm-up steps.\n"
+             "--profile (with --model): device time of the timed steps by kernel and by op, from OpenCL\n"
+             "events, against the wall time (the queue profiles every step, warm-up included).\n"
              "--algo: force a convolution algorithm (default auto: checked and timed per shape at first\n"
              "use, remembered in the find-db; rule: the fixed rule). Each conv row shows the algorithm\n"
              "used and where it came from (timed, find-db, rule, forced).\n"
@@ -478,6 +484,7 @@ int cmd_bench(int argc, char **argv) {
     else if (FLAG("--op")) { NEED("--op"); op = v; }
     else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v); algo_set = 1; }
     else if (!strcmp(argv[i], "--show-algos")) show = 1;
+    else if (!strcmp(argv[i], "--profile")) profile = 1;
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
     else if (FLAG("--model")) { NEED("--model"); model = v; }
     else if (FLAG("--batch")) { NEED("--batch"); if (!cli_parse_pos_int(v, 65536, &batch)) return cli_usage_error("bench", "--batch must be in 1..65536"); }
@@ -497,6 +504,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(model, "resnet34")) depth = 34;
     else return cli_usage_error("bench", "--model must be resnet18 or resnet34, got '%s'", model);
   }
+  if (profile && !model) return cli_usage_error("bench", "--profile profiles training steps: it needs --model");
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) return rc;
@@ -516,7 +524,7 @@ int cmd_bench(int argc, char **argv) {
   printf("clnet bench on %s: ResNet-%d, input %dx%dx%d, width %d, batch %d\n", clnet_ctx_device_name(ctx), (int)depth,
          ih, iw, ic, (int)width, (int)batch);
   if (model) {
-    rc = bench_model(ctx, g, (int32_t)batch, (int32_t)steps, t_start);
+    rc = bench_model(ctx, g, (int32_t)batch, (int32_t)steps, t_start, profile);
     clnet_graph_free(g);
     clnet_ctx_free(ctx);
     return rc;

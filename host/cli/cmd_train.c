@@ -22,6 +22,8 @@ typedef struct {
   int tty;
   double last_print;
   int32_t last_epoch;
+  clnet_ctx *const *profiled; /* --profile: the contexts whose profile each epoch prints, else NULL */
+  int32_t n_profiled;
 } progress_state;
 
 static double mono(void) {
@@ -70,6 +72,13 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
   if (s->tty) printf("\r\033[K");
   printf("epoch %d: loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f %.1f s %.0f img/s%s\n", r->epoch, r->loss,
          r->accuracy, r->val_loss, r->val_accuracy, r->seconds, r->images_per_s, is_best ? " (best)" : "");
+  for (int32_t i = 0; i < s->n_profiled; ++i) {
+    if (s->n_profiled > 1) printf("device %d: ", (int)i);
+    printf("epoch %d, training and validation: ", r->epoch);
+    clnet_status st = cli_print_profile(s->profiled[i], 0, 0, 15);
+    if (st != CLNET_SUCCESS) fprintf(stderr, "clnet: train --profile: %s\n", clnet_last_error());
+    clnet_profile_reset(s->profiled[i]);
+  }
   fflush(stdout);
 }
 
@@ -87,7 +96,7 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
-          "                   [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
+          "                   [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip] [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains the seed's ResNet with Adam and softmax cross-entropy, validating on the\n"
           "test split after every epoch.\n"
@@ -112,6 +121,8 @@ static void train_usage(FILE *f) {
           "                for equal devices, measured speed otherwise)\n"
           "  --verify-replicas  check after every step that all replicas hold identical weights\n"
           "  --step-log F  write epoch,batch,step,loss,accuracy,images per step to F (CSV)\n"
+          "  --profile     after every epoch, the device time of its commands (training and\n"
+          "                validation) by kernel and by op, from OpenCL events (also CLNET_PROFILE=1)\n"
           "Ctrl-C or SIGTERM (to clnet, or to mpirun for a whole MPI job)\n"
           "finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
@@ -201,6 +212,8 @@ int cmd_train(int argc, char **argv) {
   int64_t iv;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
   int algo_set = 0;
+  const char *profile_env = getenv("CLNET_PROFILE");
+  int profile = profile_env && *profile_env && strcmp(profile_env, "0") != 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -273,6 +286,8 @@ int cmd_train(int argc, char **argv) {
       cfg.verify_replicas = 1;
     } else if (!strcmp(argv[i], "--resume")) {
       cfg.resume = 1;
+    } else if (!strcmp(argv[i], "--profile")) {
+      profile = 1;
     } else {
       return cli_usage_error("train", "unknown argument '%s'", argv[i]);
     }
@@ -304,6 +319,15 @@ int cmd_train(int argc, char **argv) {
     cfg.shares = shares;
   }
   for (int32_t i = 0; algo_set && i < devs.n; ++i) clnet_ctx_set_conv_algo(devs.ctx[i], algo);
+  for (int32_t i = 0; profile && i < devs.n_owned; ++i) {
+    st = clnet_ctx_set_profiling(devs.owned[i], 1);
+    if (st != CLNET_SUCCESS) {
+      close_devices(&devs);
+      clnet_comm_abort(comm, CLI_FAIL);
+      clnet_comm_free(comm);
+      return cli_fail(st, "train --profile");
+    }
+  }
   if (rank == 0) {
     for (int32_t i = 0; i < devs.n; ++i)
       if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));
@@ -311,7 +335,8 @@ int cmd_train(int argc, char **argv) {
     if (ranks > 1) printf("MPI: %d ranks\n", ranks);
   }
   /* under mpirun stdout is a pseudo-terminal of the launcher, whatever the user's is: plain lines */
-  progress_state ps = {.tty = cli_is_tty() && !clnet_mpi_launched(), .last_print = 0, .last_epoch = 0};
+  progress_state ps = {.tty = cli_is_tty() && !clnet_mpi_launched(), .last_print = 0, .last_epoch = 0,
+                       .profiled = profile ? devs.owned : NULL, .n_profiled = profile ? devs.n_owned : 0};
   clnet_train_callbacks cb = {.progress = on_progress, .epoch_end = on_epoch, .info = on_info,
                               .should_stop = on_should_stop, .user = &ps};
   signal(SIGINT, on_stop_signal);

@@ -769,8 +769,11 @@ clnet_status clnet_graph_set_batch(clnet_graph *g, const float *images, const in
     if (labels[i] < 0 || labels[i] >= classes)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "label %d of image %d is outside [0, %d)", labels[i], i, classes);
   g->batch = n;
+  clnet_profile_op(g->ctx, "upload batch");
   CLNET_TRY(clnet_buf_write(g->ctx, &g->tensors[0].value, 0, (size_t)tensor_floats(&g->tensors[0], n) * 4, images));
-  return clnet_buf_write(g->ctx, &g->labels, 0, (size_t)n * 4, labels);
+  CLNET_TRY(clnet_buf_write(g->ctx, &g->labels, 0, (size_t)n * 4, labels));
+  clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
 }
 
 /* ---- execution ---- */
@@ -798,6 +801,31 @@ static clnet_batchnorm_desc bn_desc(const clnet_graph *g, const layer *l) {
   return (clnet_batchnorm_desc){.rows = g->batch * x->h * x->w, .c = x->c, .eps = 1e-3f, .momentum = 0.99f};
 }
 
+/* While profiling: the op label of layer l's `pass` ("fwd", "eval", "bwd", "bwd-data",
+ * "bwd-filter"), made of the kind and the shapes but not the layer's name, so that the layers
+ * of one shape add up, e.g. "conv2d 3x3/2 fwd 30x30x64->15x15x128" (the conv appends its
+ * algorithm), "bn+add+relu bwd 15x15x128", "dense fwd 512->10". */
+static void profile_layer(clnet_graph *g, const layer *l, const char *pass) {
+  if (!clnet_ctx_profiling(g->ctx)) return;
+  const tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
+  switch (l->kind) {
+    case L_CONV:
+      clnet_profile_op(g->ctx, "conv2d %dx%d/%d %s %dx%dx%d->%dx%dx%d", l->k, l->k, l->stride, pass, x->h, x->w, x->c,
+                       y->h, y->w, y->c);
+      break;
+    case L_BN: clnet_profile_op(g->ctx, "batchnorm %s %dx%dx%d", pass, y->h, y->w, y->c); break;
+    case L_RELU:
+      clnet_profile_op(g->ctx, "%s %s %dx%dx%d",
+                       l->fuse == F_BN_ADD_RELU ? "bn+add+relu" : l->fuse == F_BN_RELU ? "bn+relu" : "relu", pass,
+                       y->h, y->w, y->c);
+      break;
+    case L_MAXPOOL: clnet_profile_op(g->ctx, "maxpool %dx%d/%d %s %dx%dx%d", l->k, l->k, l->stride, pass, x->h, x->w, x->c); break;
+    case L_ADD: clnet_profile_op(g->ctx, "add %s %dx%dx%d", pass, y->h, y->w, y->c); break;
+    case L_GAP: clnet_profile_op(g->ctx, "global_avgpool %s %dx%dx%d", pass, x->h, x->w, x->c); break;
+    case L_DENSE: clnet_profile_op(g->ctx, "dense %s %d->%d", pass, x->h * x->w * x->c, l->units); break;
+  }
+}
+
 /* The fused ReLU layer l: y = relu(bn(x) [+ res]) straight into the ReLU's output. */
 static clnet_status fused_forward(clnet_graph *g, layer *l, int32_t training) {
   layer *bn = &g->layers[l->fused_bn];
@@ -819,6 +847,7 @@ static clnet_status forward(clnet_graph *g, int32_t training) {
     tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
     clnet_status st = CLNET_SUCCESS;
     if (l->fuse == F_INSIDE) continue;
+    profile_layer(g, l, training ? "fwd" : "eval");
     if (l->fuse != F_NONE) {
       st = fused_forward(g, l, training);
       if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "forward of layer '%s' (fused)", l->name);
@@ -864,13 +893,16 @@ static clnet_status forward(clnet_graph *g, int32_t training) {
 /* Enqueues the loss kernel: dlogits into the output's gradient, [loss, correct] into g->result. */
 static clnet_status loss_enqueue(clnet_graph *g) {
   tensor *o = &g->tensors[g->output];
+  clnet_profile_op(g->ctx, "softmax cross-entropy");
   return clnet_softmax_xent(g->ctx, g->batch, o->c, &o->value, &g->labels, grad_of(g, g->output), &g->result);
 }
 
 /* The one read-back of a step. */
 static clnet_status loss_read(clnet_graph *g, float *loss_out, int32_t *correct) {
   float r[2];
+  clnet_profile_op(g->ctx, "read loss");
   CLNET_TRY(clnet_buf_read(g->ctx, &g->result, 0, sizeof r, r));
+  clnet_profile_op(g->ctx, NULL);
   *loss_out = r[0];
   *correct = (int32_t)lrintf(r[1]);
   return CLNET_SUCCESS;
@@ -906,6 +938,7 @@ static clnet_status fused_backward(clnet_graph *g, layer *l) {
 /* With streaming on: enqueue the host copies of layer l's parameter gradients (just enqueued). */
 static clnet_status stream_layer_gradients(clnet_graph *g, const layer *l) {
   if (!g->grad_host || !(l->kind == L_CONV || l->kind == L_BN || l->kind == L_DENSE)) return CLNET_SUCCESS;
+  clnet_profile_op(g->ctx, "gradients to host");
   for (int32_t j = 0; j < 2; ++j) {
     int32_t i = l->p[j];
     param *p = &g->params[i];
@@ -923,6 +956,7 @@ static clnet_status backward(clnet_graph *g) {
     layer *l = &g->layers[i];
     tensor *x = &g->tensors[l->in[0]], *y = &g->tensors[l->out];
     if (l->fuse == F_INSIDE) continue;
+    profile_layer(g, l, l->kind == L_CONV ? "bwd-filter" : "bwd");
     if (l->fuse != F_NONE) {
       clnet_status st = fused_backward(g, l);
       if (st == CLNET_SUCCESS) st = stream_layer_gradients(g, &g->layers[l->fused_bn]); /* the BN's gamma, beta */
@@ -937,6 +971,7 @@ static clnet_status backward(clnet_graph *g) {
       case L_CONV: {
         clnet_conv2d_desc d = conv_desc(g, l);
         st = clnet_conv2d_backward_filter(c, &d, &x->value, dy, &p[l->p[0]].grad, &p[l->p[1]].grad);
+        if (need_dx) profile_layer(g, l, "bwd-data");
         if (st == CLNET_SUCCESS && need_dx) st = clnet_conv2d_backward_data(c, &d, dy, &p[l->p[0]].value, dx_target(g, l, 0));
         break;
       }
@@ -983,17 +1018,20 @@ clnet_status clnet_graph_step_start(clnet_graph *g) {
   CLNET_TRY(require_batch(g));
   g->step_started = 0;
   g->step_serial++;
+  clnet_profile_op(g->ctx, "bn statistics backup");
   for (int32_t i = 0; g->keep_stats && i < g->n_params; ++i)
     if (g->params[i].kind == CLNET_PARAM_STATISTIC)
       CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].value, 0, &g->params[i].shadow, 0, (size_t)g->params[i].count * 4));
   CLNET_TRY(forward(g, 1));
   CLNET_TRY(loss_enqueue(g));
   CLNET_TRY(backward(g)); /* enqueued before any read-back so the device never idles */
+  clnet_profile_op(g->ctx, "nonfinite check");
   CLNET_TRY(clnet_buf_fill(g->ctx, &g->nonfinite, 0, 4, 0));
   for (int32_t i = 0; i < g->n_params; ++i)
     if (g->params[i].kind == CLNET_PARAM_TRAINABLE)
       CLNET_TRY(clnet_nonfinite_flag(g->ctx, g->params[i].count, &g->params[i].grad, &g->nonfinite));
   if (!g->ctx->is_ref) CLNET_CL_CHECK(clFlush(g->ctx->queue)); /* start the device while the host goes on */
+  clnet_profile_op(g->ctx, NULL);
   g->step_started = 1;
   return CLNET_SUCCESS;
 }
@@ -1004,7 +1042,9 @@ clnet_status clnet_graph_step_finish(clnet_graph *g, float *loss_out, int32_t *c
   g->step_started = 0;
   clnet_status st = loss_read(g, loss_out, correct);
   int32_t flag = 0;
+  clnet_profile_op(g->ctx, "nonfinite check");
   if (st == CLNET_SUCCESS) st = clnet_buf_read(g->ctx, &g->nonfinite, 0, 4, &flag);
+  clnet_profile_op(g->ctx, NULL);
   drain_gradient_copies(g); /* the queue is past them: no waiting, only releases */
   g->grads_finite = !flag;
   return st;
@@ -1048,11 +1088,13 @@ clnet_status clnet_graph_wait_gradient(clnet_graph *g, int32_t i) {
 
 clnet_status clnet_graph_write_gradients(clnet_graph *g, const float *host) {
   if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  clnet_profile_op(g->ctx, "gradients from host");
   for (int32_t i = 0; i < g->n_params; ++i) {
     param *p = &g->params[i];
     if (p->kind == CLNET_PARAM_TRAINABLE)
       CLNET_TRY(clnet_buf_write_async(g->ctx, &p->grad, 0, (size_t)p->count * 4, host + g->grad_offset[i]));
   }
+  clnet_profile_op(g->ctx, NULL);
   return CLNET_SUCCESS;
 }
 
@@ -1073,15 +1115,18 @@ clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable) {
 
 clnet_status clnet_graph_restore_statistics(clnet_graph *g) {
   if (!g->keep_stats) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "statistics were not kept (clnet_graph_keep_statistics)");
+  clnet_profile_op(g->ctx, "bn statistics restore");
   for (int32_t i = 0; i < g->n_params; ++i)
     if (g->params[i].kind == CLNET_PARAM_STATISTIC)
       CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].shadow, 0, &g->params[i].value, 0, (size_t)g->params[i].count * 4));
+  clnet_profile_op(g->ctx, NULL);
   return CLNET_SUCCESS;
 }
 
 clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps) {
   if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
   clnet_adam_desc d = {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .t = g->adam_t + 1};
+  clnet_profile_op(g->ctx, "adam");
   for (int32_t i = 0; i < g->n_params; ++i) {
     param *p = &g->params[i];
     if (p->kind != CLNET_PARAM_TRAINABLE) continue;
@@ -1089,6 +1134,7 @@ clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float
     if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "Adam update of '%s'", p->name);
   }
   g->adam_t++;
+  clnet_profile_op(g->ctx, NULL);
   return CLNET_SUCCESS;
 }
 
@@ -1102,7 +1148,10 @@ clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss_out, int32_t *corr
 clnet_status clnet_graph_read_logits(clnet_graph *g, float *dst) {
   CLNET_TRY(require_batch(g));
   const tensor *o = &g->tensors[g->output];
-  return clnet_buf_read(g->ctx, &o->value, 0, (size_t)tensor_floats(o, g->batch) * 4, dst);
+  clnet_profile_op(g->ctx, "read logits");
+  CLNET_TRY(clnet_buf_read(g->ctx, &o->value, 0, (size_t)tensor_floats(o, g->batch) * 4, dst));
+  clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
 }
 
 int32_t clnet_graph_param_count(const clnet_graph *g) { return g->n_params; }

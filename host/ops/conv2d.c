@@ -321,6 +321,7 @@ clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, co
   const clnet_conv_io io = {.x = x, .w = w, .b = d->has_bias ? b : NULL, .y = y};
   clnet_conv_algo_choice c;
   CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_FORWARD, &io, &c));
+  clnet_profile_op_detail(ctx, clnet_conv_algo_str(c.algo));
   return run_algo(ctx, d, CLNET_CONV_PASS_FORWARD, c.algo, &io);
 }
 
@@ -364,6 +365,7 @@ clnet_status clnet_conv2d_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc 
   const clnet_conv_io io = {.dy = dy, .w = w, .dx = dx};
   clnet_conv_algo_choice c;
   CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_BACKWARD_DATA, &io, &c));
+  clnet_profile_op_detail(ctx, clnet_conv_algo_str(c.algo));
   return run_algo(ctx, d, CLNET_CONV_PASS_BACKWARD_DATA, c.algo, &io);
 }
 
@@ -408,6 +410,7 @@ clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_des
   const clnet_conv_io io = {.x = x, .dy = dy, .dw = dw, .db = d->has_bias ? db : NULL};
   clnet_conv_algo_choice c;
   CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_BACKWARD_FILTER, &io, &c));
+  clnet_profile_op_detail(ctx, clnet_conv_algo_str(c.algo));
   return run_algo(ctx, d, CLNET_CONV_PASS_BACKWARD_FILTER, c.algo, &io);
 }
 

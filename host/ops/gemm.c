@@ -53,10 +53,15 @@ clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_
     return CLNET_SUCCESS;
   }
   if (ctx->gemm_log) return clnet_gemm_log_add(ctx->gemm_log, trans_a, trans_b, m, n, k); /* clnet tune */
+  /* profiling: CLBlast's event is its last kernel only (the indirect path runs pad/transpose
+   * kernels before it), so the interval starts at a marker enqueued just before the call */
+  cl_event start = NULL, end;
+  if (ctx->profiling) CLNET_CL_CHECK(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &start));
   CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                      trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, (size_t)m, (size_t)n,
                                      (size_t)k, alpha, a->mem, a_off, (size_t)lda, b->mem, b_off, (size_t)ldb,
-                                     beta, c->mem, c_off, (size_t)ldc, &ctx->queue, NULL);
+                                     beta, c->mem, c_off, (size_t)ldc, &ctx->queue, clnet_profile_event(ctx, &end));
+  clnet_profile_record(ctx, "CLBlastSgemm", start, end);
   if (s != CLBlastSuccess)
     return clnet_set_error(s > -1000 ? s : CLNET_ERR_CLBLAST,
                            "CLBlastSgemm(m=%d, n=%d, k=%d, trans_a=%d, trans_b=%d) on %s failed: %s (%d)", m, n, k,

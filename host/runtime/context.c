@@ -92,6 +92,7 @@ fail:
 void clnet_ctx_free(clnet_ctx *ctx) {
   if (!ctx) return;
   if (!ctx->is_ref && ctx->queue) clFinish(ctx->queue);
+  clnet_profile_free(ctx);
   clnet_buf_free(ctx, &ctx->scratch);
   clnet_conv_finddb_free(ctx->conv_finddb);
   for (int32_t i = 0; i < ctx->n_kernels; ++i) clReleaseKernel(ctx->kernels[i].kernel);
@@ -111,5 +112,6 @@ clnet_ctx_stats clnet_ctx_get_stats(const clnet_ctx *ctx) { return ctx->stats; }
 clnet_status clnet_ctx_finish(clnet_ctx *ctx) {
   if (ctx->is_ref) return CLNET_SUCCESS;
   CLNET_CL_CHECK(clFinish(ctx->queue));
+  clnet_profile_collect(ctx);
   return CLNET_SUCCESS;
 }

@@ -49,6 +49,10 @@ struct clnet_ctx {
   /* fault injection (clnet_ctx_inject_faults): fail the Nth allocation /
    * kernel enqueue counted from the call; 0 = off */
   int64_t fault_alloc_at, fault_enqueue_at, allocs_seen, enqueues_seen;
+  /* profiling (host/runtime/profile.c, clnet_ctx_set_profiling): NULL until first turned on;
+   * kept after it is turned off so the report survives */
+  struct clnet_profile *prof;
+  int32_t profiling; /* 1 while on: the queue has CL_QUEUE_PROFILING_ENABLE and enqueues record */
 };
 
 /* Frees the find-db state of a ctx (host/ops/conv_finddb.c); NULL is fine. */
@@ -68,6 +72,28 @@ clnet_status clnet_buf_read_async(clnet_ctx *ctx, const clnet_buf *buf, size_t o
 clnet_status clnet_buf_write_async(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src);
 /* Waits for *ev (NULL: nothing to wait for), releases it and sets it to NULL. */
 clnet_status clnet_event_wait_release(cl_event *ev);
+
+/* Profiling, for the few places that enqueue (clnet_launch, memory.c, gemm.c):
+ *   cl_event ev;
+ *   clEnqueue...(..., clnet_profile_event(ctx, &ev));
+ *   clnet_profile_record(ctx, "read buffer", NULL, ev);
+ * clnet_profile_event returns NULL (request no event) while profiling is off, and
+ * clnet_profile_record then does nothing. record takes over the references to `start` (an
+ * event whose end opens the interval instead of `end`'s start, as the marker before a CLBlast
+ * call; may be NULL) and `end`. */
+static inline cl_event *clnet_profile_event(clnet_ctx *ctx, cl_event *slot) {
+  *slot = NULL;
+  return ctx->profiling ? slot : NULL;
+}
+void clnet_profile_record(clnet_ctx *ctx, const char *kernel, cl_event start, cl_event end);
+/* Reads and releases the recorded events that have completed (all of them after a clFinish or
+ * a blocking transfer, which the in-order queue orders after everything before it). */
+void clnet_profile_collect(clnet_ctx *ctx);
+/* Appends " <detail>" to the current op label (a conv's algorithm); nothing when there is no
+ * label or profiling is off. */
+void clnet_profile_op_detail(clnet_ctx *ctx, const char *detail);
+/* Drops the pending events and frees the state (clnet_ctx_free). */
+void clnet_profile_free(clnet_ctx *ctx);
 
 /* One kernel argument. Build with the CLNET_ARG_* macros. */
 typedef struct clnet_karg {

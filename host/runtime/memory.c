@@ -109,7 +109,11 @@ clnet_status clnet_buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size
     memcpy((char *)buf->host + offset, src, bytes);
     return CLNET_SUCCESS;
   }
-  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL));
+  cl_event ev;
+  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL,
+                                      clnet_profile_event(ctx, &ev)));
+  clnet_profile_record(ctx, "write buffer", NULL, ev);
+  clnet_profile_collect(ctx); /* a blocking write: the queue has passed everything before it */
   return CLNET_SUCCESS;
 }
 
@@ -120,7 +124,11 @@ clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset,
     memcpy(dst, (const char *)buf->host + offset, bytes);
     return CLNET_SUCCESS;
   }
-  CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL));
+  cl_event ev;
+  CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL,
+                                     clnet_profile_event(ctx, &ev)));
+  clnet_profile_record(ctx, "read buffer", NULL, ev);
+  clnet_profile_collect(ctx); /* a blocking read: the queue has passed everything before it */
   return CLNET_SUCCESS;
 }
 
@@ -134,6 +142,7 @@ clnet_status clnet_buf_read_async(clnet_ctx *ctx, const clnet_buf *buf, size_t o
     return CLNET_SUCCESS;
   }
   CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, dst, 0, NULL, done));
+  if (ctx->profiling && clRetainEvent(*done) == CL_SUCCESS) clnet_profile_record(ctx, "read buffer", NULL, *done);
   return CLNET_SUCCESS;
 }
 
@@ -144,7 +153,10 @@ clnet_status clnet_buf_write_async(clnet_ctx *ctx, clnet_buf *buf, size_t offset
     memcpy((char *)buf->host + offset, src, bytes);
     return CLNET_SUCCESS;
   }
-  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, src, 0, NULL, NULL));
+  cl_event ev;
+  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, src, 0, NULL,
+                                      clnet_profile_event(ctx, &ev)));
+  clnet_profile_record(ctx, "write buffer", NULL, ev);
   return CLNET_SUCCESS;
 }
 
@@ -169,7 +181,10 @@ clnet_status clnet_buf_fill(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_
     for (size_t i = 0; i < bytes / 4; ++i) p[i] = pattern;
     return CLNET_SUCCESS;
   }
-  CLNET_CL_CHECK(clEnqueueFillBuffer(ctx->queue, buf->mem, &pattern, sizeof pattern, offset, bytes, 0, NULL, NULL));
+  cl_event ev;
+  CLNET_CL_CHECK(clEnqueueFillBuffer(ctx->queue, buf->mem, &pattern, sizeof pattern, offset, bytes, 0, NULL,
+                                     clnet_profile_event(ctx, &ev)));
+  clnet_profile_record(ctx, "fill buffer", NULL, ev);
   return CLNET_SUCCESS;
 }
 
@@ -182,7 +197,10 @@ clnet_status clnet_buf_copy(clnet_ctx *ctx, const clnet_buf *src, size_t src_off
     memmove((char *)dst->host + dst_offset, (const char *)src->host + src_offset, bytes);
     return CLNET_SUCCESS;
   }
-  CLNET_CL_CHECK(clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, src_offset, dst_offset, bytes, 0, NULL, NULL));
+  cl_event ev;
+  CLNET_CL_CHECK(clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, src_offset, dst_offset, bytes, 0, NULL,
+                                     clnet_profile_event(ctx, &ev)));
+  clnet_profile_record(ctx, "copy buffer", NULL, ev);
   return CLNET_SUCCESS;
 }
 

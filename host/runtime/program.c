@@ -294,14 +294,16 @@ clnet_status clnet_launch(clnet_ctx *ctx, const char *program, const char *kerne
     g[d] = local ? clnet_round_up(global[d], local[d]) : global[d];
     if (g[d] == 0) return CLNET_SUCCESS; /* empty index space: nothing to do */
   }
-  cl_int err = clnet_fault_enqueue_now(ctx)
-                   ? CL_OUT_OF_RESOURCES
-                   : clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
+  cl_event ev;
+  cl_int err = clnet_fault_enqueue_now(ctx) ? CL_OUT_OF_RESOURCES
+                                            : clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local,
+                                                                     0, NULL, clnet_profile_event(ctx, &ev));
   if (err != CL_SUCCESS)
     return clnet_set_error(err, "clEnqueueNDRangeKernel(%s) on %s failed: %s (global %zux%zux%zu, local %zux%zux%zu)%s",
                            kernel, ctx->info.name, clnet_status_str(err), g[0], g[1], g[2],
                            local ? local[0] : 0, local && dims > 1 ? local[1] : 1,
                            local && dims > 2 ? local[2] : 1,
                            ctx->fault_enqueue_at && ctx->enqueues_seen == ctx->fault_enqueue_at ? " (injected fault)" : "");
+  clnet_profile_record(ctx, kernel, NULL, ev);
   return CLNET_SUCCESS;
 }

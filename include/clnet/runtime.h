@@ -125,6 +125,64 @@ clnet_status clnet_buf_fill(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_
 clnet_status clnet_buf_copy(clnet_ctx *ctx, const clnet_buf *src, size_t src_offset, clnet_buf *dst,
                             size_t dst_offset, size_t bytes);
 
+/* --- Profiling: where the device time goes (host/runtime/profile.c) ---------------------------
+ *
+ * Off by default, and then nothing below costs anything: the queue is created without
+ * CL_QUEUE_PROFILING_ENABLE and no event is requested. While it is on, every command clnet
+ * enqueues on ctx — each kernel (clnet_launch), each CLBlast GEMM, each buffer write, read,
+ * fill and copy — is recorded under two labels:
+ *   kernel  the OpenCL kernel's name; "CLBlastSgemm" for a GEMM (its time runs from a marker
+ *           enqueued just before the call to the end of CLBlast's last kernel, so CLBlast's
+ *           pad/transpose helpers are included, and so is CLBlast's host time before its first
+ *           kernel when the queue was empty, e.g. its program load at its first call);
+ *           "write buffer", "read buffer", "fill buffer", "copy buffer" for transfers;
+ *   op      the label the caller set last with clnet_profile_op ("" when none). The graph sets
+ *           one per layer and pass, named by kind and shape so layers of one shape add up, e.g.
+ *           "conv2d 3x3/1 fwd 30x30x64->30x30x64 winograd" (convolutions append the algorithm
+ *           they ran; a conv label without one is AUTO's one-time timing of the candidates).
+ * Device time is CL_PROFILING_COMMAND_END - CL_PROFILING_COMMAND_START, summed per (op, kernel)
+ * pair as commands complete: events are read and released at clnet_ctx_finish, after blocking
+ * reads and writes, at clnet_profile_report, and when 1024 are pending (the host then waits
+ * for the older half). Memory is bounded: at most 1024 events and 4096 (op, kernel) pairs;
+ * pairs beyond that are counted under "(more than 4096 labels)".
+ * The reference backend has no queue to time: enabling it there is CLNET_ERR_UNSUPPORTED. */
+
+/* Turns profiling on (1) or off (0). Either way the queue is finished and re-created with or
+ * without CL_QUEUE_PROFILING_ENABLE (nothing when it is already in that state). Turning it off
+ * keeps what was recorded for clnet_profile_report. */
+clnet_status clnet_ctx_set_profiling(clnet_ctx *ctx, int32_t on);
+/* 1 while profiling is on. */
+int32_t clnet_ctx_profiling(const clnet_ctx *ctx);
+/* Sets the op label later commands are recorded under (printf-style, cut at 127 bytes); NULL
+ * or "" clears it. Does nothing (and formats nothing) while profiling is off. */
+void clnet_profile_op(clnet_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Forgets everything recorded so far (commands still pending are waited for and dropped). */
+void clnet_profile_reset(clnet_ctx *ctx);
+
+typedef enum clnet_profile_group {
+  CLNET_PROFILE_BY_KERNEL = 0,    /* label: the kernel */
+  CLNET_PROFILE_BY_OP = 1,        /* label: the op label ("(no op label)" for "") */
+  CLNET_PROFILE_BY_OP_KERNEL = 2, /* label: "op | kernel" */
+} clnet_profile_group;
+
+typedef struct clnet_profile_row {
+  char label[200];
+  int64_t count; /* commands */
+  double ms;     /* summed device time */
+  double share;  /* ms / the total of all rows, in [0, 1] */
+} clnet_profile_row;
+
+/* Waits for the queue, then returns what was recorded since profiling was turned on (or since
+ * the last clnet_profile_reset), grouped by `by`, sorted by time (longest first; ties by
+ * label). *rows is malloc'd (free with free(); NULL when *n_rows is 0). total_ms (may be NULL)
+ * receives the sum of all rows. A ctx that never profiled gives 0 rows. */
+clnet_status clnet_profile_report(clnet_ctx *ctx, clnet_profile_group by, clnet_profile_row **rows,
+                                  int32_t *n_rows, double *total_ms);
+
 #ifdef __cplusplus
 }
 #endif
