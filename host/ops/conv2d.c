@@ -168,7 +168,8 @@ static clnet_status gemm_split_k(clnet_ctx *ctx, int32_t m, int32_t n, int32_t K
 /* ---- direct kernels (cl/conv2d_direct.cl) ------------------------------------------------- */
 
 #define DIRECT_PT 8  /* output pixels per work-item: CONV_PT in the .cl file */
-#define DIRECT_CT 8  /* input channels per filter-gradient work-item: CONV_CT */
+/* input channels per filter-gradient work-item: the CT of conv2d_direct_wgrad_tT_cCT */
+static int32_t direct_wgrad_ct(int32_t c_in) { return c_in >= 16 ? 16 : 8; }
 static const size_t direct_local2[2] = {64, 1}; /* (pixel tile, channel tile) */
 /* Forward of a strided conv with small outputs (ResNet-18's k3 s2 into 15x15x128, 8x8x256,
  * 4x4x512 at batch 64): its input is ~4x its output, so a work-group of 64 pixel tiles x 1
@@ -274,9 +275,13 @@ static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_de
     pb = pw;
     db_off = n_blocks * KC;
   }
-  size_t global = (size_t)n_blocks * ceil_div_i32(d->out_c, T) * ceil_div_i32(d->in_c, DIRECT_CT) * d->k_h * d->k_w;
+  const int32_t CT = direct_wgrad_ct(d->in_c);
+  size_t global = (size_t)n_blocks * ceil_div_i32(d->out_c, T) * ceil_div_i32(d->in_c, CT) * d->k_h * d->k_w;
   size_t local = CLNET_WG_1D;
-  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_direct", T == 8 ? "conv2d_direct_wgrad_t8" : "conv2d_direct_wgrad_t16", 1,
+  static const char *const knames[2][2] = {{"conv2d_direct_wgrad_t8_c8", "conv2d_direct_wgrad_t8_c16"},
+                                            {"conv2d_direct_wgrad_t16_c8", "conv2d_direct_wgrad_t16_c16"}};
+  const char *kname = knames[T == 16][CT == 16];
+  CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_direct", kname, 1,
                          &global, &local, CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&pw), CLNET_ARG_BUF(&pb),
                          CLNET_ARG_I32(d->n), CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w), CLNET_ARG_I32(d->in_c),
                          CLNET_ARG_I32(d->out_h), CLNET_ARG_I32(d->out_w), CLNET_ARG_I32(d->out_c),
