@@ -294,7 +294,10 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                          wi_out1 = {1, 3, 3, 20, 9, 3, 3, 1, V, 1},
                          wi_thin = {2, 2, 5, 3, 33, 3, 3, 1, S, 1},
                          /* V + M of one image is 1.8 MiB: chunks of 2, 2 and 1 images (4 MiB limit) */
-                         wi_chunked = {5, 30, 30, 64, 64, 3, 3, 1, S, 1};
+                         wi_chunked = {5, 30, 30, 64, 64, 3, 3, 1, S, 1},
+                         /* F(4x4): V + M of one image is 6.0 MiB: chunks of 2 and 1 images
+                          * (16 MiB limit) */
+                         wi4_chunked = {3, 72, 72, 64, 64, 3, 3, 1, S, 1};
 
 /* gradient-check shapes */
 static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 before, 1 after */
@@ -381,7 +384,7 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     WINO4("n2 30x30x64->64 k3 s1 same", r_l1),
     WINO4("n2 15x15x128->128 k3 s1 same", r_l2b),
     WINO4("n2 8x8x256->256 k3 s1 same", r_l3b),
-    WINO4("n2 4x4x512->512 k3 s1 same", r_l4b),
+    /* (F(4x4) does not apply to 512 x 512 channels: r_l4b is not a WINO4 case) */
     WINO4("n2 28x28x1->64 k3 s1 valid", f_stem),
     WINO4("n2 28x28x1->8 k3 s1 valid", w8_stem),
     WINO4("n2 26x26x8->8 k3 s1 same", w8_l1),
@@ -393,7 +396,8 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     WINO4("n2 9x7x17->7 k3 s1 valid nobias", wi_odd_v),
     WINO4("n1 3x3x20->9 k3 s1 valid", wi_out1),
     WINO4("n2 2x5x3->33 k3 s1 same", wi_thin),
-    WINO4("n5 30x30x64->64 k3 s1 same chunked", wi_chunked),
+    WINO4("n5 30x30x64->64 k3 s1 same", wi_chunked),
+    WINO4("n3 72x72x64->64 k3 s1 same chunked", wi4_chunked),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

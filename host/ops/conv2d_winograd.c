@@ -8,21 +8,28 @@
  *                  and transposed (g[i, j, co, ci] = w[2-i, 2-j, ci, co]), pads 2 - pad (so 'valid'
  *                  becomes the full correlation and TF 'same' stays 1 before).
  * Steps: U = filter transform of g (once per call); then per chunk of images: V = input transform
- * of the chunk's 2x2-output tiles, the 16 per-frequency GEMMs M[f] = V[f] . U[f], and the output
- * transform (+ bias) into out. Scratch (floats): U (16, KT, R, T) | V (16, Pc, R) | M (16, Pc, KT*T)
- * with R the reduction channels, T the GEMM's channel tile (8, 16 or 32), KT = ceil(out channels / T) and
- * Pc the tiles of one chunk. A chunk is as many images as keep V + M within WINO_CHUNK_BYTES
- * (at least one). Fixed partition and fixed sum orders: bit-identical run to run. */
+ * of the chunk's m x m-output tiles (m = 2 for F(2x2), 4 for F(4x4)), the F = (m+2)^2
+ * per-frequency GEMMs M[f] = V[f] . U[f], and the output transform (+ bias) into out. Scratch
+ * (floats): U (F, KT, R, T) | V (F, Pc, R) | M (F, Pc, KT*T) with R the reduction channels, T the
+ * GEMM's channel tile (8, 16 or 32), KT = ceil(out channels / T) and Pc the tiles of one chunk. A
+ * chunk is as many images as keep V + M within WINO_CHUNK_BYTES (WINO4_CHUNK_BYTES; at least one).
+ * Fixed partition and fixed sum orders: bit-identical run to run. */
 #include "ops/conv_winograd.h"
 
 #include <stdio.h>
 
 #include "ops/common.h"
 
-/* V + M of one chunk. Measured on PoCL (2-core AVX-512, ResNet-18 width 64, batch 64, every 3x3
- * stride-1 layer, both passes): chunks of 2, 4, 8, 16 and 32 MiB within the noise of each other
- * (the GEMM dominates); the smaller keeps scratch close to what the graph plans for convs. */
+/* V + M of one chunk. F(2x2), measured on PoCL (2-core AVX-512, ResNet-18 width 64, batch 64, every
+ * 3x3 stride-1 layer, both passes): chunks of 2, 4, 8, 16 and 32 MiB within the noise of each
+ * other (the GEMM dominates); the smaller keeps scratch close to what the graph plans for convs.
+ * F(4x4): 16 MiB. Its tiles cover 4x the pixels, so a chunk has a quarter of the GEMM rows per
+ * image, and with 4 MiB the filter gradient's Z round trip and the per-chunk launches showed:
+ * 16 MiB made layers of 64-256 channels 1.05-1.15x faster (the same session, alternating), and
+ * its scratch (at most 9 MiB of transformed filter + 16 MiB) stays near F(2x2)'s 512-channel
+ * need (16 + 4 MiB). */
 #define WINO_CHUNK_BYTES ((size_t)4 << 20)
+#define WINO4_CHUNK_BYTES ((size_t)16 << 20)
 #define WINO_PT 8 /* GEMM rows per work-item: WINO_PT in the .cl file */
 
 static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
@@ -71,10 +78,11 @@ static void transform_local(size_t groups, size_t local[2]) {
   local[1] = 64 / l0;
 }
 
-/* Images per chunk: as many as keep the chunk's V + M (or V + W) within WINO_CHUNK_BYTES. */
+/* Images per chunk: as many as keep the chunk's V + M (or V + W) within WINO_CHUNK_BYTES
+ * (WINO4_CHUNK_BYTES for F(4x4)), at least one. */
 static int32_t chunk_images(const wino_geom *g) {
   const size_t per_image = (size_t)g->nf * g->th * g->tw * ((size_t)g->r + (size_t)g->kp) * sizeof(float);
-  size_t nc = WINO_CHUNK_BYTES / per_image;
+  size_t nc = (g->m == 4 ? WINO4_CHUNK_BYTES : WINO_CHUNK_BYTES) / per_image;
   if (nc < 1) nc = 1;
   if (nc > (size_t)g->n) nc = (size_t)g->n;
   return (int32_t)nc;

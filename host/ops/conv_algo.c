@@ -401,7 +401,7 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
     CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
     const int32_t bit = 1 << clnet_conv_algo_winograd_tile(a);
     if (!(db->winograd_fallback_noted & bit) && (db->winograd_fallback_noted |= bit))
-      clnet_conv_finddb_note(db, "conv algorithm %s applies to 3x3 stride-1 convs only%s; other convs use "
+      clnet_conv_finddb_note(db, "conv algorithm %s applies only to 3x3 stride-1 convs%s; other convs use "
                                  "auto's choice", clnet_conv_algo_str(a),
                              a == CLNET_CONV_ALGO_WINOGRAD4 ? " of at most 256 x 256 channels" : "");
   }

@@ -37,7 +37,7 @@ double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int b
  * coefficients. Its tolerance is statistical instead, for the checks' data (every input U(-1, 1),
  * independent): 10 standard deviations of a rounding-error model in which every addition and
  * transform level rounds independently by at most u of its value (tolerance.c, wino4_error_sigma),
- * plus the bias's rounding. Measured errors are 0-27 % of it; a 2 % error in one filter-transform
+ * plus the bias's rounding. Measured errors are 0-21 % of it; a 2 % error in one filter-transform
  * coefficient fails every forward and backward-data case. See docs/CHECKS.md. */
 double clnet_conv2d_algo_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad, clnet_conv_algo algo);
 
