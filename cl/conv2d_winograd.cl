@@ -297,12 +297,26 @@ __kernel void wino_wgemm_t32(__global float *S, const int v_off, const int w_off
       acc0[r] = acc1[r] = (float16)(0.0f);
     }
   }
-  for (int p = 0; p < P; ++p) {
-    const float16 w0 = vload16(0, w + p * KP), w1 = vload16(0, w + p * KP + 16);
-    _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
-      const float16 vr = (float16)(v[p * C + cr[r]]);
-      acc0[r] = fma(vr, w0, acc0[r]);
-      acc1[r] = fma(vr, w1, acc1[r]);
+  /* a full channel tile reads its WINO_PT channels at constant offsets from one pointer (the
+   * clamped indices of the last tile cost a vector-to-scalar extraction per load) */
+  if (c0 + WINO_PT <= C) {
+    for (int p = 0; p < P; ++p) {
+      const float16 w0 = vload16(0, w + p * KP), w1 = vload16(0, w + p * KP + 16);
+      __global const float *vp = v + p * C + c0;
+      _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+        const float16 vr = (float16)(vp[r]);
+        acc0[r] = fma(vr, w0, acc0[r]);
+        acc1[r] = fma(vr, w1, acc1[r]);
+      }
+    }
+  } else {
+    for (int p = 0; p < P; ++p) {
+      const float16 w0 = vload16(0, w + p * KP), w1 = vload16(0, w + p * KP + 16);
+      _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
+        const float16 vr = (float16)(v[p * C + cr[r]]);
+        acc0[r] = fma(vr, w0, acc0[r]);
+        acc1[r] = fma(vr, w1, acc1[r]);
+      }
     }
   }
   _Pragma("unroll") for (int r = 0; r < WINO_PT; ++r) {
