@@ -178,6 +178,7 @@ typedef struct {
   clnet_pool_desc pool;
   clnet_batchnorm_desc bn;
   clnet_buf x, y, dx, dy, w, dw, b, db, s1, s2, s3, s4;
+  clnet_buf res, dres; /* fused BN + Add + ReLU: the residual and its gradient */
 } layer_bench;
 
 static clnet_status run_layer(void *p, int which) {
@@ -372,6 +373,81 @@ out:;
   return st;
 }
 
+/* The fused BasicBlock tails (clnet_batchnorm_act_*), what a training step on an OpenCL device
+ * runs in place of BN -> ReLU and BN -> Add -> ReLU: s->w, s->b are gamma and beta, s->s1..s4
+ * save_mean, save_invstd, moving_mean, moving_var, s->dw, s->db dgamma and dbeta. */
+static clnet_status run_fused(void *p, int which) {
+  layer_bench *s = p;
+  const clnet_buf *res = s->li.kind == CLNET_LAYER_ADD ? &s->res : NULL;
+  if (which == B_FWD)
+    return clnet_batchnorm_act_forward_train(s->e->ctx, &s->bn, &s->x, &s->w, &s->b, res, &s->y, &s->s1, &s->s2,
+                                             &s->s3, &s->s4);
+  return clnet_batchnorm_act_backward(s->e->ctx, &s->bn, &s->x, &s->y, &s->dy, &s->w, &s->s1, &s->s2, &s->dx,
+                                      res ? &s->dres : NULL, &s->dw, &s->db);
+}
+
+/* Rows "batchnorm+relu" or "batchnorm+add+relu" (fusion) at the shape of the pattern's BN layer bn. */
+static clnet_status bench_fused(bench_env *e, const char *op, clnet_layer_fusion fusion, const clnet_layer_info *bn,
+                                int32_t n) {
+  layer_bench s;
+  memset(&s, 0, sizeof s);
+  s.e = e;
+  s.li = *bn;
+  s.li.kind = fusion == CLNET_FUSION_BN_ADD_RELU ? CLNET_LAYER_ADD : CLNET_LAYER_RELU; /* tells run_fused */
+  s.n = n;
+  s.bn = (clnet_batchnorm_desc){.rows = n * bn->in_h * bn->in_w, .c = bn->in_c, .eps = 1e-3f, .momentum = 0.99f};
+  clnet_ctx *c = e->ctx;
+  const size_t count = (size_t)n * bn->in_h * bn->in_w * bn->in_c, ch = (size_t)bn->in_c;
+  clnet_status st = CLNET_SUCCESS;
+  struct { clnet_buf *b; size_t floats; const char *what; } bufs[] = {
+      {&s.x, count, "x"}, {&s.y, count, "y"}, {&s.dx, count, "dx"}, {&s.dy, count, "dy"}, {&s.res, count, "res"},
+      {&s.dres, count, "dres"}, {&s.w, ch, "gamma"}, {&s.b, ch, "beta"}, {&s.dw, ch, "dgamma"}, {&s.db, ch, "dbeta"},
+      {&s.s1, ch, "save_mean"}, {&s.s2, ch, "save_invstd"}, {&s.s3, ch, "moving_mean"}, {&s.s4, ch, "moving_var"}};
+  const size_t n_bufs = sizeof bufs / sizeof bufs[0];
+  for (size_t i = 0; i < n_bufs && st == CLNET_SUCCESS; ++i) st = alloc_filled(c, bufs[i].floats, bufs[i].what, bufs[i].b);
+  char shape[96], name[64];
+  snprintf(shape, sizeof shape, "n%d %dx%dx%d->%dx%dx%d", n, bn->in_h, bn->in_w, bn->in_c, bn->out_h, bn->out_w,
+           bn->out_c);
+  /* bytes: the minimal traffic, each (rows, C) tensor read or written once and the per-channel
+   * vectors not counted (as the batchnorm rows; the statistics pass reads x a second time):
+   * forward reads x (and res) and writes y; backward reads x, y (the ReLU mask) and dy and writes
+   * dx (and dres). */
+  const double t_bytes = 4.0 * (double)count, add = fusion == CLNET_FUSION_BN_ADD_RELU;
+  const double fwd_bytes = (2 + add) * t_bytes, bwd_bytes = (4 + add) * t_bytes;
+  double first = 0, t = 0;
+  if (st == CLNET_SUCCESS) st = time_op(e, run_fused, &s, B_FWD, &first, &t);
+  if (st == CLNET_SUCCESS) {
+    snprintf(name, sizeof name, "%s forward", op);
+    report(e, name, shape, first, t, 0, fwd_bytes / 1e9);
+    st = time_op(e, run_fused, &s, B_BWD, &first, &t);
+  }
+  if (st == CLNET_SUCCESS) {
+    snprintf(name, sizeof name, "%s backward", op);
+    report(e, name, shape, first, t, 0, bwd_bytes / 1e9);
+  }
+  for (size_t i = 0; i < n_bufs; ++i) clnet_buf_free(c, bufs[i].b);
+  return st;
+}
+
+/* Layer i's fused tail when it ends one and no earlier layer ended the same pattern at the same
+ * shape: 1 with *op its row name and *bn the BN layer's info, else 0. */
+static int fused_rows_at(clnet_graph *g, int32_t i, const char **op, clnet_layer_fusion *fusion,
+                         clnet_layer_info *bn) {
+  int32_t b = -1;
+  if (clnet_graph_layer_fusion(g, i, fusion, &b) != CLNET_SUCCESS || *fusion == CLNET_FUSION_NONE) return 0;
+  clnet_graph_layer_info(g, b, bn);
+  *op = *fusion == CLNET_FUSION_BN_RELU ? "batchnorm+relu" : "batchnorm+add+relu";
+  for (int32_t j = 0; j < i; ++j) {
+    clnet_layer_fusion fj;
+    clnet_layer_info lj;
+    int32_t bj = -1;
+    if (clnet_graph_layer_fusion(g, j, &fj, &bj) != CLNET_SUCCESS || fj != *fusion) continue;
+    clnet_graph_layer_info(g, bj, &lj);
+    if (lj.in_h == bn->in_h && lj.in_w == bn->in_w && lj.in_c == bn->in_c) return 0;
+  }
+  return 1;
+}
+
 static int same_shape(const clnet_layer_info *a, const clnet_layer_info *b) {
   return a->kind == b->kind && a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
          a->out_h == b->out_h && a->out_w == b->out_w && a->out_c == b->out_c && a->k == b->k &&
@@ -469,6 +545,10 @@ int cmd_bench(int argc, char **argv) {
              "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
              "GB/s (minimal traffic), and the share of the device's measured peak.\n"
              "--model: training-step throughput and peak device memory after two warm-up steps.\n"
+             "--op NAME: only the ops whose name contains NAME: conv, batchnorm, relu, maxpool, add,\n"
+             "global_avgpool, dense, sgemm, and the fused BasicBlock tails a training step runs in their\n"
+             "place, batchnorm+relu and batchnorm+add+relu (so batchnorm, relu and add select those\n"
+             "too; batchnorm+ selects only them).\n"
              "--algo: force a convolution algorithm (default auto: checked and timed per shape at first\n"
              "use, remembered in the find-db; rule: the fixed rule). Each conv row shows the algorithm\n"
              "used and where it came from (timed, find-db, rule, forced).\n"
@@ -554,8 +634,13 @@ int cmd_bench(int argc, char **argv) {
       clnet_graph_layer_info(g, j, &lj);
       seen = same_shape(&li, &lj);
     }
-    if (seen || (op && !strstr(clnet_layer_kind_str(li.kind), op))) continue;
-    st = bench_layer(&e, &li, (int32_t)batch);
+    if (!seen && (!op || strstr(clnet_layer_kind_str(li.kind), op))) st = bench_layer(&e, &li, (int32_t)batch);
+    /* at the ReLU that ends a fused tail: the fused op, once per pattern and shape */
+    const char *fop = NULL;
+    clnet_layer_fusion fusion;
+    clnet_layer_info bn;
+    if (st == CLNET_SUCCESS && fused_rows_at(g, i, &fop, &fusion, &bn) && (!op || strstr(fop, op)))
+      st = bench_fused(&e, fop, fusion, &bn, (int32_t)batch);
   }
   if (st == CLNET_SUCCESS) print_algo_stats(ctx);
   if (e.json) {
