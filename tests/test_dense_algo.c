@@ -1,13 +1,15 @@
 /* The dense layer's GEMM choice (clnet_dense_algo): the dense find-db file round trip and corrupt
  * files, a timed choice recorded and re-read by the next context, a wrong candidate rejected by
  * the reference check, forcing (setter and CLNET_DENSE_ALGO), the rule without a cache, a choice
- * another process committed first adopted. The GEMM kernel itself and the dense op with each
+ * another process committed first adopted, and processes sharing a cache directory agreeing on
+ * every choice (what `clnet bench` reports). The GEMM kernel itself and the dense op with each
  * GEMM forced are cross-checked against the reference by the check table (test_ops: gemm_tiled,
  * dense ... clblast / clnet). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clnet/ops.h"
@@ -294,4 +296,63 @@ Test(dense_finddb, a_concurrent_commit_is_adopted, .init = make_tmp, .fini = rem
   cr_assert_eq(n, 2);
   cr_assert_eq(out[0].choice.algo, CLNET_DENSE_ALGO_CLBLAST);
   free(out);
+}
+
+/* "[gemm, source]" of every dense row of a `clnet bench --op dense` output, in order; the
+ * backward row's "[dx+dw, source]" splits into its two GEMMs. */
+static int dense_rows(const char *file, char algos[][24], char sources[][24], int cap) {
+  FILE *f = fopen(file, "r");
+  cr_assert_not_null(f, "%s", file);
+  char line[512];
+  int n = 0;
+  while (fgets(line, sizeof line, f) && n < cap) {
+    const char *b = strchr(line, '[');
+    if (strncmp(line, "dense ", 6) || !b) continue;
+    cr_assert_eq(sscanf(b, "[%23[a-z+], %23[a-z+-]]", algos[n], sources[n]), 2, "%s", line);
+    ++n;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Two processes timing the same shapes at the same time into one cache directory end with the
+ * same GEMM for every pass (first writer wins), and a third reads them all back. */
+Test(dense_finddb, processes_sharing_a_cache_agree, .init = make_tmp, .fini = remove_tmp, .timeout = 600) {
+  const char *cli = getenv("CLNET_CLI");
+  cr_assert_not_null(cli, "CLNET_CLI must point to the clnet executable (ctest sets it)");
+  const char *args = "bench --op dense --batch 6 --width 8 --input 12x12x3 --repeat 1";
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "%s %s > %s/a.txt 2>&1 & %s %s > %s/b.txt 2>&1 & wait; %s %s > %s/c.txt 2>&1", cli,
+           args, tmpdir, cli, args, tmpdir, cli, args, tmpdir);
+  cr_assert_eq(system(cmd), 0);
+  char algos[3][8][24], sources[3][8][24];
+  int n[3];
+  for (int r = 0; r < 3; ++r) {
+    char file[512];
+    snprintf(file, sizeof file, "%s/%c.txt", tmpdir, 'a' + r);
+    n[r] = dense_rows(file, algos[r], sources[r], 8);
+    cr_assert_eq(n[r], 2, "run %c: a forward and a backward dense row", 'a' + r);
+  }
+  for (int i = 0; i < 2; ++i) {
+    cr_assert_str_eq(algos[0][i], algos[1][i], "row %d: the two concurrent processes disagree", i);
+    cr_assert_str_eq(algos[0][i], algos[2][i], "row %d: the later process disagrees", i);
+    cr_assert_str_eq(sources[2][i], "find-db", "row %d: the later process must read the find-db", i);
+    cr_assert(!strcmp(sources[0][i], "timed") || !strcmp(sources[0][i], "find-db") ||
+                  !strcmp(sources[0][i], "timed+find-db") || !strcmp(sources[0][i], "find-db+timed"),
+              "row %d: %s", i, sources[0][i]);
+  }
+  cr_assert(strstr(algos[0][1], "+"), "the backward row names dx's and dw's GEMM: %s", algos[0][1]);
+  /* --dense-algo forces, and a bad value is a usage error */
+  snprintf(cmd, sizeof cmd, "%s %s --dense-algo clblast > %s/d.txt 2>&1", cli, args, tmpdir);
+  cr_assert_eq(system(cmd), 0);
+  char file[512];
+  snprintf(file, sizeof file, "%s/d.txt", tmpdir);
+  char fa[8][24], fs[8][24];
+  cr_assert_eq(dense_rows(file, fa, fs, 8), 2);
+  cr_assert_str_eq(fa[0], "clblast");
+  cr_assert_str_eq(fa[1], "clblast+clblast");
+  cr_assert_str_eq(fs[1], "forced");
+  snprintf(cmd, sizeof cmd, "%s %s --dense-algo fastest > /dev/null 2>&1", cli, args);
+  const int rc = system(cmd);
+  cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "a bad --dense-algo is a usage error (status %d)", rc);
 }

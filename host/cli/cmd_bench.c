@@ -340,10 +340,31 @@ static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_
     if (e->openblas) openblas_conv_row(e, li, n, rates);
   } else if (li->kind == CLNET_LAYER_DENSE) {
     double gflop = 2.0 * (double)nin * li->out_c / 1e9;
+    /* the GEMM each pass ran and where the choice came from, as for convs; backward: dx's, dw's */
+    const int32_t in = li->in_h * li->in_w * li->in_c;
+    clnet_dense_algo_choice ch[3];
     CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
-    report(e, "dense forward", shape, first, t, gflop, 0);
+    if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "dense forward [ref]");
+    else {
+      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_FORWARD, &ch[0]), st, out);
+      snprintf(name, sizeof name, "dense forward [%s, %s]", clnet_dense_algo_str(ch[0].algo),
+               clnet_conv_algo_source_str(ch[0].source));
+    }
+    report(e, name, shape, first, t, gflop, 0);
     CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_BWD, &first, &t), st, out);
-    report(e, "dense backward", shape, first, t, 2 * gflop, 0);
+    if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "dense backward [ref]");
+    else {
+      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_BACKWARD_DATA, &ch[1]), st, out);
+      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_BACKWARD_FILTER, &ch[2]), st, out);
+      if (ch[1].source == ch[2].source)
+        snprintf(name, sizeof name, "dense backward [%s+%s, %s]", clnet_dense_algo_str(ch[1].algo),
+                 clnet_dense_algo_str(ch[2].algo), clnet_conv_algo_source_str(ch[1].source));
+      else
+        snprintf(name, sizeof name, "dense backward [%s+%s, %s+%s]", clnet_dense_algo_str(ch[1].algo),
+                 clnet_dense_algo_str(ch[2].algo), clnet_conv_algo_source_str(ch[1].source),
+                 clnet_conv_algo_source_str(ch[2].source));
+    }
+    report(e, name, shape, first, t, 2 * gflop, 0);
   } else {
     if (li->kind == CLNET_LAYER_BATCHNORM)
       s.bn = (clnet_batchnorm_desc){.rows = n * li->in_h * li->in_w, .c = li->in_c, .eps = 1e-3f, .momentum = 0.99f};
@@ -454,7 +475,8 @@ static int same_shape(const clnet_layer_info *a, const clnet_layer_info *b) {
          a->stride == b->stride && a->padding == b->padding;
 }
 
-/* What the conv algorithm choice cost and where its answers came from (AUTO: docs/PERFORMANCE.md). */
+/* What the algorithm choices cost and where their answers came from (AUTO: docs/PERFORMANCE.md):
+ * the convolutions', and the dense GEMMs' when a dense row ran. */
 static void print_algo_stats(clnet_ctx *ctx) {
   if (clnet_ctx_is_ref(ctx)) return;
   clnet_conv_algo_stats a = clnet_conv_algo_get_stats(ctx);
@@ -464,9 +486,29 @@ static void print_algo_stats(clnet_ctx *ctx) {
          "%d from the find-db, %d by the rule, %d candidates rejected; find-db: %s\n",
          a.timed, a.tune_seconds, a.first_call_seconds, a.build_seconds, a.from_finddb, a.from_rule, a.rejected,
          *path ? path : "none (no cache: AUTO uses the rule)");
+  a = clnet_dense_algo_get_stats(ctx);
+  if (a.timed + a.from_finddb + a.from_rule == 0) return;
+  clnet_dense_algo_db_path(ctx, path, sizeof path);
+  printf("dense GEMMs: %d (shape, pass) timed in %.2f s (+ %.2f s first calls, %.2f s of it kernel builds), "
+         "%d from the find-db, %d by the rule, %d candidates rejected; find-db: %s\n",
+         a.timed, a.tune_seconds, a.first_call_seconds, a.build_seconds, a.from_finddb, a.from_rule, a.rejected,
+         *path ? path : "none (no cache: AUTO uses the rule)");
 }
 
-/* --show-algos: the find-db file of the device, as stored. */
+/* One find-db file as stored (`what` names it). */
+static void show_file(const char *what, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+    return;
+  }
+  printf("%s %s:\n", what, path);
+  char line[1024];
+  while (fgets(line, sizeof line, f)) fputs(line, stdout);
+  fclose(f);
+}
+
+/* --show-algos: the device's find-db files, the convolutions' and the dense GEMMs'. */
 static int show_algos(clnet_ctx *ctx) {
   char path[4600];
   clnet_conv_algo_db_path(ctx, path, sizeof path);
@@ -475,15 +517,9 @@ static int show_algos(clnet_ctx *ctx) {
                                                     : "no cache directory (CLNET_NO_CACHE), AUTO uses the rule");
     return CLI_OK;
   }
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    printf("find-db %s: empty (nothing timed yet on this device)\n", path);
-    return CLI_OK;
-  }
-  printf("find-db %s:\n", path);
-  char line[1024];
-  while (fgets(line, sizeof line, f)) fputs(line, stdout);
-  fclose(f);
+  show_file("find-db", path);
+  clnet_dense_algo_db_path(ctx, path, sizeof path);
+  if (*path) show_file("dense GEMM find-db", path);
   return CLI_OK;
 }
 
@@ -531,7 +567,8 @@ int cmd_bench(int argc, char **argv) {
   int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
   int32_t ih = 32, iw = 32, ic = 3;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-  int algo_set = 0, show = 0;
+  clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
+  int algo_set = 0, dense_algo_set = 0, show = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -539,7 +576,7 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
-             "                   [--algo auto|gemm|direct|winograd|rule] [--show-algos]\n"
+             "                   [--algo auto|gemm|direct|winograd|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
              "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
              "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
              "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
@@ -552,11 +589,15 @@ int cmd_bench(int argc, char **argv) {
              "--algo: force a convolution algorithm (default auto: checked and timed per shape at first\n"
              "use, remembered in the find-db; rule: the fixed rule). Each conv row shows the algorithm\n"
              "used and where it came from (timed, find-db, rule, forced).\n"
-             "--show-algos: print the device's find-db file (AUTO's remembered choices) and exit.\n");
+             "--dense-algo: force the dense layer's GEMMs onto CLBlast or clnet's own kernel (default auto:\n"
+             "checked and timed per shape and pass at first use, remembered in the dense find-db; rule: the\n"
+             "fixed rule). The dense rows show the GEMM used and where it came from (backward: dx's+dw's).\n"
+             "--show-algos: print the device's find-db files (AUTO's remembered choices) and exit.\n");
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
     else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd or rule, got '%s'", v); algo_set = 1; }
+    else if (FLAG("--dense-algo")) { NEED("--dense-algo"); if (clnet_dense_algo_parse(v, &dense_algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--dense-algo must be auto, clblast, clnet or rule, got '%s'", v); dense_algo_set = 1; }
     else if (!strcmp(argv[i], "--show-algos")) show = 1;
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
     else if (FLAG("--model")) { NEED("--model"); model = v; }
@@ -581,6 +622,7 @@ int cmd_bench(int argc, char **argv) {
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) return rc;
   if (algo_set) clnet_ctx_set_conv_algo(ctx, algo);
+  if (dense_algo_set) clnet_ctx_set_dense_algo(ctx, dense_algo);
   if (show) {
     rc = show_algos(ctx);
     clnet_ctx_free(ctx);

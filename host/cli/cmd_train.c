@@ -101,6 +101,9 @@ static void train_usage(FILE *f) {
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
           "                winograd (3x3 stride-1 convs; auto elsewhere) or rule\n"
+          "  --dense-algo A  the dense layer's GEMMs: auto (default: timed per shape and pass at first\n"
+          "                use, remembered in the cache directory), clblast, clnet (clnet's own kernel)\n"
+          "                or rule\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
@@ -199,7 +202,8 @@ int cmd_train(int argc, char **argv) {
   const char *device = NULL, *v = NULL, *shares_arg = NULL;
   int64_t iv;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-  int algo_set = 0;
+  clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
+  int algo_set = 0, dense_algo_set = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -249,6 +253,11 @@ int cmd_train(int argc, char **argv) {
       if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
         return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd or rule, got '%s'", v);
       algo_set = 1;
+    } else if (FLAG("--dense-algo")) {
+      NEED("--dense-algo");
+      if (clnet_dense_algo_parse(v, &dense_algo) != CLNET_SUCCESS)
+        return cli_usage_error("train", "--dense-algo must be auto, clblast, clnet or rule, got '%s'", v);
+      dense_algo_set = 1;
     } else if (FLAG("--on-nan")) {
       NEED("--on-nan");
       if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
@@ -303,6 +312,7 @@ int cmd_train(int argc, char **argv) {
     cfg.shares = shares;
   }
   for (int32_t i = 0; algo_set && i < devs.n; ++i) clnet_ctx_set_conv_algo(devs.ctx[i], algo);
+  for (int32_t i = 0; dense_algo_set && i < devs.n; ++i) clnet_ctx_set_dense_algo(devs.ctx[i], dense_algo);
   if (rank == 0) {
     for (int32_t i = 0; i < devs.n; ++i)
       if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));
