@@ -1,4 +1,4 @@
-/* Dense (fully connected) layer helpers; the two GEMMs go through CLBlast.
+/* Dense (fully connected) layer helpers; the GEMMs run on CLBlast or cl/gemm.cl (host/ops/dense_algo.c).
  *
  * dense_bias_add: y (N, OUT) += b (OUT) broadcast over rows.
  *   Index space: 1-D, one work-item per element of y (N*OUT, rounded up to the

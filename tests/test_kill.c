@@ -17,6 +17,12 @@
 
 static char dir[256];
 
+/* Long enough that 24 kills 100-700 ms after each start land before the work runs out (each
+ * restart resumes from the last checkpoint, so every kill takes some of the remaining epochs). */
+#define KILL_EPOCHS 120
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* A fresh directory under /tmp with data/ holding a small CIFAR-format set. */
 static void make_kill_data(const char *pattern) {
   snprintf(dir, sizeof dir, "%s", pattern);
@@ -41,7 +47,7 @@ static int run_train(const char *out_dir, int resume, int kill_after_ms, int *ki
     freopen("/dev/null", "w", stdout);
     char data[300];
     snprintf(data, sizeof data, "%s/data", dir);
-    execl(cli, cli, "train", "--data", data, "--epochs", "80", "--batch", "32", "--width", "2", "--seed", "3",
+    execl(cli, cli, "train", "--data", data, "--epochs", STR(KILL_EPOCHS), "--batch", "32", "--width", "2", "--seed", "3",
           "--out", out_dir, resume ? "--resume" : NULL, (char *)NULL);
     _exit(127);
   }
@@ -78,7 +84,7 @@ Test(kill, sigkill_anywhere_then_resume_is_exact, .timeout = 900) {
     snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", killed_dir);
     struct stat sb;
     int have = stat(ckpt, &sb) == 0;
-    int after = kills < 24 ? 100 + (int)clnet_rng_below(&r, 800) : -1; /* the last run goes to the end */
+    int after = kills < 24 ? 100 + (int)clnet_rng_below(&r, 600) : -1; /* the last run goes to the end */
     int rc = run_train(killed_dir, have, after, &k);
     if (k) {
       ++kills;
@@ -123,9 +129,9 @@ Test(kill, sigkill_anywhere_then_resume_is_exact, .timeout = 900) {
   clnet_history x = {0}, y = {0};
   cr_assert_eq(clnet_history_read_csv(a, &x), CLNET_SUCCESS, "%s", clnet_last_error());
   cr_assert_eq(clnet_history_read_csv(b, &y), CLNET_SUCCESS, "%s", clnet_last_error());
-  cr_assert_eq(x.count, 80);
-  cr_assert_eq(y.count, 80);
-  for (int i = 0; i < 80; ++i)
+  cr_assert_eq(x.count, KILL_EPOCHS);
+  cr_assert_eq(y.count, KILL_EPOCHS);
+  for (int i = 0; i < KILL_EPOCHS; ++i)
     cr_assert(x.rows[i].loss == y.rows[i].loss && x.rows[i].val_accuracy == y.rows[i].val_accuracy,
               "epoch %d differs after %d kills", i + 1, kills);
   clnet_history_free(&x);

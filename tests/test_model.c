@@ -141,3 +141,50 @@ Test(model, whole_graph_gradients_match_finite_differences, .timeout = 300) {
   clnet_graph_free(g);
   clnet_ctx_free(ref);
 }
+
+/* clnet_graph_layer_fusion: ResNet-18's fused tails (the stem's BN + ReLU, each block's bn1 +
+ * relu1 and bn2 + add + relu2), and a BN whose output has a second reader is not fused. */
+Test(model, fused_tails_are_reported) {
+  clnet_resnet_config rc = {.depth = 18, .width = 4, .in_h = 12, .in_w = 12, .in_c = 1, .classes = 3};
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_resnet_build(&rc, &g), CLNET_SUCCESS);
+  int bn_relu = 0, bn_add_relu = 0;
+  for (int32_t i = 0; i < clnet_graph_layer_count(g); ++i) {
+    clnet_layer_fusion f = CLNET_FUSION_NONE;
+    int32_t bn = -2;
+    cr_assert_eq(clnet_graph_layer_fusion(g, i, &f, &bn), CLNET_SUCCESS);
+    clnet_layer_info li, lb;
+    clnet_graph_layer_info(g, i, &li);
+    if (f == CLNET_FUSION_NONE) {
+      cr_assert_eq(bn, -1, "layer %s", li.name);
+      continue;
+    }
+    cr_assert_eq(li.kind, CLNET_LAYER_RELU, "layer %s: only a ReLU ends a fused tail", li.name);
+    cr_assert(bn >= 0 && bn < i, "layer %s: BN layer %d", li.name, bn);
+    clnet_graph_layer_info(g, bn, &lb);
+    cr_assert_eq(lb.kind, CLNET_LAYER_BATCHNORM, "layer %s: fused with %s", li.name, lb.name);
+    cr_assert(lb.in_h == li.in_h && lb.in_w == li.in_w && lb.in_c == li.in_c, "layer %s", li.name);
+    const char *want = f == CLNET_FUSION_BN_RELU ? (i < 4 ? "stem.bn" : ".bn1") : ".bn2";
+    cr_assert(strstr(lb.name, want), "layer %s fused with %s, expected *%s", li.name, lb.name, want);
+    bn_relu += f == CLNET_FUSION_BN_RELU;
+    bn_add_relu += f == CLNET_FUSION_BN_ADD_RELU;
+  }
+  cr_assert_eq(bn_relu, 9, "the stem and 8 blocks' bn1 + relu1");
+  cr_assert_eq(bn_add_relu, 8, "8 blocks' bn2 + add + relu2");
+  clnet_layer_fusion f;
+  cr_assert_eq(clnet_graph_layer_fusion(g, clnet_graph_layer_count(g), &f, NULL), CLNET_ERR_INVALID_ARGUMENT);
+  clnet_graph_free(g);
+
+  /* conv -> BN -> ReLU, and the BN output also feeds an Add: not fusable */
+  cr_assert_eq(clnet_graph_create(4, 4, 2, &g), CLNET_SUCCESS);
+  int32_t c = 0, b = 0, r = 0, a = 0;
+  cr_assert_eq(clnet_graph_add_conv(g, "conv", 0, 2, 3, 1, CLNET_PADDING_SAME, &c), CLNET_SUCCESS);
+  cr_assert_eq(clnet_graph_add_batchnorm(g, "bn", c, &b), CLNET_SUCCESS);
+  cr_assert_eq(clnet_graph_add_relu(g, "relu", b, &r), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_graph_add_add(g, "add", b, c, &a), CLNET_SUCCESS, "%s", clnet_last_error());
+  for (int32_t i = 0; i < clnet_graph_layer_count(g); ++i) {
+    cr_assert_eq(clnet_graph_layer_fusion(g, i, &f, NULL), CLNET_SUCCESS);
+    cr_assert_eq(f, CLNET_FUSION_NONE, "layer %d", i);
+  }
+  clnet_graph_free(g);
+}

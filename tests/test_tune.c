@@ -1,6 +1,7 @@
 /* clnet tune and the CLBlast parameter file: a quick tuning run writes a file that a second
  * process applies; parameters from a file reach CLBlast and GEMMs stay correct with them; corrupt
- * or foreign files are rejected naming the file; clnet bench emits the OpenBLAS comparison. */
+ * or foreign files are rejected naming the file; clnet bench emits the OpenBLAS comparison and the
+ * rows of the fused batch-norm ops. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -273,4 +274,43 @@ Test(bench, openblas_comparison_fields, .init = setup, .fini = teardown, .timeou
   cr_assert_gt(rows, 0);
   cr_assert_eq(rows, convs, "%d OpenBLAS rows for %d conv shapes", rows, convs);
   cJSON_Delete(j);
+}
+
+/* The fused BasicBlock tails get rows at each distinct shape where the model runs them (width 4,
+ * 12x12x1: 10x10x4, 5x5x8, 3x3x16, 2x2x32 for both), selected by --op batchnorm; batchnorm+
+ * selects only them. */
+Test(bench, fused_batchnorm_rows, .init = setup, .fini = teardown, .timeout = 300) {
+  char json[512], args[1024];
+  snprintf(json, sizeof json, "%s/bench.json", tmpdir);
+  snprintf(args, sizeof args, "bench --op batchnorm --width 4 --batch 2 --input 12x12x1 --repeat 1 --json %s", json);
+  int rc = run_cli(args, out, sizeof out);
+  cr_assert_eq(rc, 0, "%s", out);
+  cJSON *j = read_json(json);
+  const cJSON *results = cJSON_GetObjectItemCaseSensitive(j, "results");
+  cr_assert(cJSON_IsArray(results));
+  static const char *const ops[] = {"batchnorm+relu forward", "batchnorm+relu backward", "batchnorm+add+relu forward",
+                                    "batchnorm+add+relu backward"};
+  static const char *const shapes[] = {"n2 10x10x4->10x10x4", "n2 5x5x8->5x5x8", "n2 3x3x16->3x3x16",
+                                       "n2 2x2x32->2x2x32"};
+  for (int o = 0; o < 4; ++o) {
+    int found[4] = {0, 0, 0, 0}, rows = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, results) {
+      const cJSON *op = cJSON_GetObjectItemCaseSensitive(row, "op"), *sh = cJSON_GetObjectItemCaseSensitive(row, "shape");
+      if (!cJSON_IsString(op) || strcmp(op->valuestring, ops[o])) continue;
+      ++rows;
+      cr_assert(cJSON_IsString(sh));
+      for (int k = 0; k < 4; ++k) found[k] += !strcmp(sh->valuestring, shapes[k]);
+      cr_assert_gt(num(row, "gbytes_per_s"), 0, "%s %s", ops[o], sh->valuestring);
+      cr_assert_gt(num(row, "ms"), 0);
+    }
+    cr_assert_eq(rows, 4, "%s: %d rows, one per distinct shape expected:\n%s", ops[o], rows, out);
+    for (int k = 0; k < 4; ++k) cr_assert_eq(found[k], 1, "%s at %s:\n%s", ops[o], shapes[k], out);
+  }
+  cr_assert_not_null(find_row(results, "batchnorm forward"), "the plain batchnorm rows stay");
+  cJSON_Delete(j);
+  rc = run_cli("bench --op batchnorm+ --width 4 --batch 2 --input 12x12x1 --repeat 1", out, sizeof out);
+  cr_assert_eq(rc, 0, "%s", out);
+  cr_assert(strstr(out, "batchnorm+add+relu backward") && !strstr(out, "\nbatchnorm forward") &&
+                !strstr(out, "\nrelu forward"), "%s", out);
 }

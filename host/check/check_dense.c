@@ -11,7 +11,9 @@
  * dx = NULL, dx must stay NaN.
  * Shapes: the ResNet-18 head 512->10 at batch 2 (SPEC table) and 256 (the
  * training batch), and awkward ones: 1->1, 7->13, 13->7 at batch 1/3/7, and
- * 7->100 at batch 13 (OUT above the 64-wide work-group).
+ * 7->100 at batch 13 (OUT above the 64-wide work-group). Each cross-check runs
+ * twice, with the device's dense GEMMs forced to CLBlast and to clnet's kernel
+ * (clnet_dense_algo), so both candidates AUTO may pick are checked.
  *
  * Gradient checks (double reference): L = <dy, dense_forward(x, w, b)> with
  * random dy; L is linear in each of x, w, b, so central differences have no
@@ -24,14 +26,19 @@
 
 typedef struct { int32_t n, in, out, dx_null; } dense_params;
 
+/* One cross-check case: a shape and the GEMM forced on the device under test. */
+typedef struct dense_cross {
+  const dense_params *p;
+  clnet_dense_algo algo;
+} dense_cross;
+
 static clnet_status fill_nan(clnet_check_env *env, check_tensor *t) {
   float *p = t->host;
   for (int64_t i = 0; i < t->count; ++i) p[i] = NAN;
   return check_tensor_set(env, t, t->host);
 }
 
-static clnet_status run_dense(clnet_check_env *env, const void *pp) {
-  const dense_params *p = pp;
+static clnet_status run_dense_shape(clnet_check_env *env, const dense_params *p) {
   const int64_t nx = (int64_t)p->n * p->in, nw = (int64_t)p->out * p->in, ny = (int64_t)p->n * p->out;
   check_tensor x, w, b, y, dy, dx, dw, db;
   check_tensor *all[] = {&x, &w, &b, &y, &dy, &dx, &dw, &db};
@@ -69,6 +76,17 @@ static clnet_status run_dense(clnet_check_env *env, const void *pp) {
 out:
   for (size_t i = 0; i < n_all; ++i)
     if (all[i]->host) check_tensor_free(env, all[i]);
+  return st;
+}
+
+/* Runs the case with the device's dense GEMMs forced to c->algo, then restores the device's
+ * setting (including "not chosen yet", so CLNET_DENSE_ALGO still applies to later users). */
+static clnet_status run_dense(clnet_check_env *env, const void *pp) {
+  const dense_cross *c = pp;
+  const int32_t saved = env->dev->dense_algo;
+  clnet_status st = clnet_ctx_set_dense_algo(env->dev, c->algo);
+  if (st == CLNET_SUCCESS) st = run_dense_shape(env, c->p);
+  env->dev->dense_algo = saved;
   return st;
 }
 
@@ -138,15 +156,20 @@ static const dense_params d_1 = {1, 1, 1, 0}, d_7_13 = {3, 7, 13, 0}, d_13_7 = {
                           d_13_7_n1 = {1, 13, 7, 0}, d_wide = {13, 7, 100, 0}, d_head2 = {2, 512, 10, 0},
                           d_head256 = {256, 512, 10, 0}, d_head_nodx = {7, 512, 10, 1};
 
+/* a shape's cross-check with each GEMM (file-scope compound literals are static) */
+#define CROSS2(label, p)                                                                                       \
+  {"dense", label " clblast", CLNET_CHECK_CROSS, run_dense, &(const dense_cross){&(p), CLNET_DENSE_ALGO_CLBLAST}}, \
+  {"dense", label " clnet", CLNET_CHECK_CROSS, run_dense, &(const dense_cross){&(p), CLNET_DENSE_ALGO_CLNET}}
+
 const clnet_check_case clnet_check_cases_dense[] = {
-    {"dense", "n1 1->1", CLNET_CHECK_CROSS, run_dense, &d_1},
-    {"dense", "n3 7->13", CLNET_CHECK_CROSS, run_dense, &d_7_13},
-    {"dense", "n7 13->7", CLNET_CHECK_CROSS, run_dense, &d_13_7},
-    {"dense", "n1 13->7", CLNET_CHECK_CROSS, run_dense, &d_13_7_n1},
-    {"dense", "n13 7->100", CLNET_CHECK_CROSS, run_dense, &d_wide},
-    {"dense", "n2 512->10 (head)", CLNET_CHECK_CROSS, run_dense, &d_head2},
-    {"dense", "n256 512->10 (head, train batch)", CLNET_CHECK_CROSS, run_dense, &d_head256},
-    {"dense", "n7 512->10 dx=NULL", CLNET_CHECK_CROSS, run_dense, &d_head_nodx},
+    CROSS2("n1 1->1", d_1),
+    CROSS2("n3 7->13", d_7_13),
+    CROSS2("n7 13->7", d_13_7),
+    CROSS2("n1 13->7", d_13_7_n1),
+    CROSS2("n13 7->100", d_wide),
+    CROSS2("n2 512->10 (head)", d_head2),
+    CROSS2("n256 512->10 (head, train batch)", d_head256),
+    CROSS2("n7 512->10 dx=NULL", d_head_nodx),
     {"dense_backward", "n1 1->1", CLNET_CHECK_GRAD, run_dense_grad, &d_1},
     {"dense_backward", "n3 7->13", CLNET_CHECK_GRAD, run_dense_grad, &d_7_13},
     {"dense_backward", "n7 13->7", CLNET_CHECK_GRAD, run_dense_grad, &d_13_7},

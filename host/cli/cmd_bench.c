@@ -178,6 +178,7 @@ typedef struct {
   clnet_pool_desc pool;
   clnet_batchnorm_desc bn;
   clnet_buf x, y, dx, dy, w, dw, b, db, s1, s2, s3, s4;
+  clnet_buf res, dres; /* fused BN + Add + ReLU: the residual and its gradient */
 } layer_bench;
 
 static clnet_status run_layer(void *p, int which) {
@@ -339,10 +340,31 @@ static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_
     if (e->openblas) openblas_conv_row(e, li, n, rates);
   } else if (li->kind == CLNET_LAYER_DENSE) {
     double gflop = 2.0 * (double)nin * li->out_c / 1e9;
+    /* the GEMM each pass ran and where the choice came from, as for convs; backward: dx's, dw's */
+    const int32_t in = li->in_h * li->in_w * li->in_c;
+    clnet_dense_algo_choice ch[3];
     CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
-    report(e, "dense forward", shape, first, t, gflop, 0);
+    if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "dense forward [ref]");
+    else {
+      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_FORWARD, &ch[0]), st, out);
+      snprintf(name, sizeof name, "dense forward [%s, %s]", clnet_dense_algo_str(ch[0].algo),
+               clnet_conv_algo_source_str(ch[0].source));
+    }
+    report(e, name, shape, first, t, gflop, 0);
     CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_BWD, &first, &t), st, out);
-    report(e, "dense backward", shape, first, t, 2 * gflop, 0);
+    if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "dense backward [ref]");
+    else {
+      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_BACKWARD_DATA, &ch[1]), st, out);
+      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_BACKWARD_FILTER, &ch[2]), st, out);
+      if (ch[1].source == ch[2].source)
+        snprintf(name, sizeof name, "dense backward [%s+%s, %s]", clnet_dense_algo_str(ch[1].algo),
+                 clnet_dense_algo_str(ch[2].algo), clnet_conv_algo_source_str(ch[1].source));
+      else
+        snprintf(name, sizeof name, "dense backward [%s+%s, %s+%s]", clnet_dense_algo_str(ch[1].algo),
+                 clnet_dense_algo_str(ch[2].algo), clnet_conv_algo_source_str(ch[1].source),
+                 clnet_conv_algo_source_str(ch[2].source));
+    }
+    report(e, name, shape, first, t, 2 * gflop, 0);
   } else {
     if (li->kind == CLNET_LAYER_BATCHNORM)
       s.bn = (clnet_batchnorm_desc){.rows = n * li->in_h * li->in_w, .c = li->in_c, .eps = 1e-3f, .momentum = 0.99f};
@@ -372,13 +394,89 @@ out:;
   return st;
 }
 
+/* The fused BasicBlock tails (clnet_batchnorm_act_*), what a training step on an OpenCL device
+ * runs in place of BN -> ReLU and BN -> Add -> ReLU: s->w, s->b are gamma and beta, s->s1..s4
+ * save_mean, save_invstd, moving_mean, moving_var, s->dw, s->db dgamma and dbeta. */
+static clnet_status run_fused(void *p, int which) {
+  layer_bench *s = p;
+  const clnet_buf *res = s->li.kind == CLNET_LAYER_ADD ? &s->res : NULL;
+  if (which == B_FWD)
+    return clnet_batchnorm_act_forward_train(s->e->ctx, &s->bn, &s->x, &s->w, &s->b, res, &s->y, &s->s1, &s->s2,
+                                             &s->s3, &s->s4);
+  return clnet_batchnorm_act_backward(s->e->ctx, &s->bn, &s->x, &s->y, &s->dy, &s->w, &s->s1, &s->s2, &s->dx,
+                                      res ? &s->dres : NULL, &s->dw, &s->db);
+}
+
+/* Rows "batchnorm+relu" or "batchnorm+add+relu" (fusion) at the shape of the pattern's BN layer bn. */
+static clnet_status bench_fused(bench_env *e, const char *op, clnet_layer_fusion fusion, const clnet_layer_info *bn,
+                                int32_t n) {
+  layer_bench s;
+  memset(&s, 0, sizeof s);
+  s.e = e;
+  s.li = *bn;
+  s.li.kind = fusion == CLNET_FUSION_BN_ADD_RELU ? CLNET_LAYER_ADD : CLNET_LAYER_RELU; /* tells run_fused */
+  s.n = n;
+  s.bn = (clnet_batchnorm_desc){.rows = n * bn->in_h * bn->in_w, .c = bn->in_c, .eps = 1e-3f, .momentum = 0.99f};
+  clnet_ctx *c = e->ctx;
+  const size_t count = (size_t)n * bn->in_h * bn->in_w * bn->in_c, ch = (size_t)bn->in_c;
+  clnet_status st = CLNET_SUCCESS;
+  struct { clnet_buf *b; size_t floats; const char *what; } bufs[] = {
+      {&s.x, count, "x"}, {&s.y, count, "y"}, {&s.dx, count, "dx"}, {&s.dy, count, "dy"}, {&s.res, count, "res"},
+      {&s.dres, count, "dres"}, {&s.w, ch, "gamma"}, {&s.b, ch, "beta"}, {&s.dw, ch, "dgamma"}, {&s.db, ch, "dbeta"},
+      {&s.s1, ch, "save_mean"}, {&s.s2, ch, "save_invstd"}, {&s.s3, ch, "moving_mean"}, {&s.s4, ch, "moving_var"}};
+  const size_t n_bufs = sizeof bufs / sizeof bufs[0];
+  for (size_t i = 0; i < n_bufs && st == CLNET_SUCCESS; ++i) st = alloc_filled(c, bufs[i].floats, bufs[i].what, bufs[i].b);
+  char shape[96], name[64];
+  snprintf(shape, sizeof shape, "n%d %dx%dx%d->%dx%dx%d", n, bn->in_h, bn->in_w, bn->in_c, bn->out_h, bn->out_w,
+           bn->out_c);
+  /* bytes: the minimal traffic, each (rows, C) tensor read or written once and the per-channel
+   * vectors not counted (as the batchnorm rows; the statistics pass reads x a second time):
+   * forward reads x (and res) and writes y; backward reads x, y (the ReLU mask) and dy and writes
+   * dx (and dres). */
+  const double t_bytes = 4.0 * (double)count, add = fusion == CLNET_FUSION_BN_ADD_RELU;
+  const double fwd_bytes = (2 + add) * t_bytes, bwd_bytes = (4 + add) * t_bytes;
+  double first = 0, t = 0;
+  if (st == CLNET_SUCCESS) st = time_op(e, run_fused, &s, B_FWD, &first, &t);
+  if (st == CLNET_SUCCESS) {
+    snprintf(name, sizeof name, "%s forward", op);
+    report(e, name, shape, first, t, 0, fwd_bytes / 1e9);
+    st = time_op(e, run_fused, &s, B_BWD, &first, &t);
+  }
+  if (st == CLNET_SUCCESS) {
+    snprintf(name, sizeof name, "%s backward", op);
+    report(e, name, shape, first, t, 0, bwd_bytes / 1e9);
+  }
+  for (size_t i = 0; i < n_bufs; ++i) clnet_buf_free(c, bufs[i].b);
+  return st;
+}
+
+/* Layer i's fused tail when it ends one and no earlier layer ended the same pattern at the same
+ * shape: 1 with *op its row name and *bn the BN layer's info, else 0. */
+static int fused_rows_at(clnet_graph *g, int32_t i, const char **op, clnet_layer_fusion *fusion,
+                         clnet_layer_info *bn) {
+  int32_t b = -1;
+  if (clnet_graph_layer_fusion(g, i, fusion, &b) != CLNET_SUCCESS || *fusion == CLNET_FUSION_NONE) return 0;
+  clnet_graph_layer_info(g, b, bn);
+  *op = *fusion == CLNET_FUSION_BN_RELU ? "batchnorm+relu" : "batchnorm+add+relu";
+  for (int32_t j = 0; j < i; ++j) {
+    clnet_layer_fusion fj;
+    clnet_layer_info lj;
+    int32_t bj = -1;
+    if (clnet_graph_layer_fusion(g, j, &fj, &bj) != CLNET_SUCCESS || fj != *fusion) continue;
+    clnet_graph_layer_info(g, bj, &lj);
+    if (lj.in_h == bn->in_h && lj.in_w == bn->in_w && lj.in_c == bn->in_c) return 0;
+  }
+  return 1;
+}
+
 static int same_shape(const clnet_layer_info *a, const clnet_layer_info *b) {
   return a->kind == b->kind && a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
          a->out_h == b->out_h && a->out_w == b->out_w && a->out_c == b->out_c && a->k == b->k &&
          a->stride == b->stride && a->padding == b->padding;
 }
 
-/* What the conv algorithm choice cost and where its answers came from (AUTO: docs/PERFORMANCE.md). */
+/* What the algorithm choices cost and where their answers came from (AUTO: docs/PERFORMANCE.md):
+ * the convolutions', and the dense GEMMs' when a dense row ran. */
 static void print_algo_stats(clnet_ctx *ctx) {
   if (clnet_ctx_is_ref(ctx)) return;
   clnet_conv_algo_stats a = clnet_conv_algo_get_stats(ctx);
@@ -388,9 +486,29 @@ static void print_algo_stats(clnet_ctx *ctx) {
          "%d from the find-db, %d by the rule, %d candidates rejected; find-db: %s\n",
          a.timed, a.tune_seconds, a.first_call_seconds, a.build_seconds, a.from_finddb, a.from_rule, a.rejected,
          *path ? path : "none (no cache: AUTO uses the rule)");
+  a = clnet_dense_algo_get_stats(ctx);
+  if (a.timed + a.from_finddb + a.from_rule == 0) return;
+  clnet_dense_algo_db_path(ctx, path, sizeof path);
+  printf("dense GEMMs: %d (shape, pass) timed in %.2f s (+ %.2f s first calls, %.2f s of it kernel builds), "
+         "%d from the find-db, %d by the rule, %d candidates rejected; find-db: %s\n",
+         a.timed, a.tune_seconds, a.first_call_seconds, a.build_seconds, a.from_finddb, a.from_rule, a.rejected,
+         *path ? path : "none (no cache: AUTO uses the rule)");
 }
 
-/* --show-algos: the find-db file of the device, as stored. */
+/* One find-db file as stored (`what` names it). */
+static void show_file(const char *what, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+    return;
+  }
+  printf("%s %s:\n", what, path);
+  char line[1024];
+  while (fgets(line, sizeof line, f)) fputs(line, stdout);
+  fclose(f);
+}
+
+/* --show-algos: the device's find-db files, the convolutions' and the dense GEMMs'. */
 static int show_algos(clnet_ctx *ctx) {
   char path[4600];
   clnet_conv_algo_db_path(ctx, path, sizeof path);
@@ -399,15 +517,9 @@ static int show_algos(clnet_ctx *ctx) {
                                                     : "no cache directory (CLNET_NO_CACHE), AUTO uses the rule");
     return CLI_OK;
   }
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    printf("find-db %s: empty (nothing timed yet on this device)\n", path);
-    return CLI_OK;
-  }
-  printf("find-db %s:\n", path);
-  char line[1024];
-  while (fgets(line, sizeof line, f)) fputs(line, stdout);
-  fclose(f);
+  show_file("find-db", path);
+  clnet_dense_algo_db_path(ctx, path, sizeof path);
+  if (*path) show_file("dense GEMM find-db", path);
   return CLI_OK;
 }
 
@@ -458,7 +570,8 @@ int cmd_bench(int argc, char **argv) {
   int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
   int32_t ih = 32, iw = 32, ic = 3;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-  int algo_set = 0, show = 0, profile = 0;
+  clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
+  int algo_set = 0, dense_algo_set = 0, show = 0, profile = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -466,7 +579,7 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
-             "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--show-algos]\n"
+             "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
              "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
              "                   [--profile]\n"
              "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
@@ -475,14 +588,22 @@ int cmd_bench(int argc, char **argv) {
              "--model: training-step throughput and peak device memory after two warm-up steps.\n"
              "--profile (with --model): device time of the timed steps by kernel and by op, from OpenCL\n"
              "events, against the wall time (the queue profiles every step, warm-up included).\n"
+             "--op NAME: only the ops whose name contains NAME: conv, batchnorm, relu, maxpool, add,\n"
+             "global_avgpool, dense, sgemm, and the fused BasicBlock tails a training step runs in their\n"
+             "place, batchnorm+relu and batchnorm+add+relu (so batchnorm, relu and add select those\n"
+             "too; batchnorm+ selects only them).\n"
              "--algo: force a convolution algorithm (default auto: checked and timed per shape at first\n"
              "use, remembered in the find-db; rule: the fixed rule). Each conv row shows the algorithm\n"
              "used and where it came from (timed, find-db, rule, forced).\n"
-             "--show-algos: print the device's find-db file (AUTO's remembered choices) and exit.\n");
+             "--dense-algo: force the dense layer's GEMMs onto CLBlast or clnet's own kernel (default auto:\n"
+             "checked and timed per shape and pass at first use, remembered in the dense find-db; rule: the\n"
+             "fixed rule). The dense rows show the GEMM used and where it came from (backward: dx's+dw's).\n"
+             "--show-algos: print the device's find-db files (AUTO's remembered choices) and exit.\n");
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
     else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v); algo_set = 1; }
+    else if (FLAG("--dense-algo")) { NEED("--dense-algo"); if (clnet_dense_algo_parse(v, &dense_algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--dense-algo must be auto, clblast, clnet or rule, got '%s'", v); dense_algo_set = 1; }
     else if (!strcmp(argv[i], "--show-algos")) show = 1;
     else if (!strcmp(argv[i], "--profile")) profile = 1;
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
@@ -509,6 +630,7 @@ int cmd_bench(int argc, char **argv) {
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) return rc;
   if (algo_set) clnet_ctx_set_conv_algo(ctx, algo);
+  if (dense_algo_set) clnet_ctx_set_dense_algo(ctx, dense_algo);
   if (show) {
     rc = show_algos(ctx);
     clnet_ctx_free(ctx);
@@ -562,8 +684,13 @@ int cmd_bench(int argc, char **argv) {
       clnet_graph_layer_info(g, j, &lj);
       seen = same_shape(&li, &lj);
     }
-    if (seen || (op && !strstr(clnet_layer_kind_str(li.kind), op))) continue;
-    st = bench_layer(&e, &li, (int32_t)batch);
+    if (!seen && (!op || strstr(clnet_layer_kind_str(li.kind), op))) st = bench_layer(&e, &li, (int32_t)batch);
+    /* at the ReLU that ends a fused tail: the fused op, once per pattern and shape */
+    const char *fop = NULL;
+    clnet_layer_fusion fusion;
+    clnet_layer_info bn;
+    if (st == CLNET_SUCCESS && fused_rows_at(g, i, &fop, &fusion, &bn) && (!op || strstr(fop, op)))
+      st = bench_fused(&e, fop, fusion, &bn, (int32_t)batch);
   }
   if (st == CLNET_SUCCESS) print_algo_stats(ctx);
   if (e.json) {

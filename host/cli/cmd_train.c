@@ -111,6 +111,9 @@ static void train_usage(FILE *f) {
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
           "                winograd, winograd4 (F(2x2) / F(4x4) Winograd, 3x3 stride-1 convs; auto\n"
           "                elsewhere) or rule\n"
+          "  --dense-algo A  the dense layer's GEMMs: auto (default: timed per shape and pass at first\n"
+          "                use, remembered in the cache directory), clblast, clnet (clnet's own kernel)\n"
+          "                or rule\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
@@ -211,9 +214,10 @@ int cmd_train(int argc, char **argv) {
   const char *device = NULL, *v = NULL, *shares_arg = NULL;
   int64_t iv;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
-  int algo_set = 0;
   const char *profile_env = getenv("CLNET_PROFILE");
   int profile = profile_env && *profile_env && strcmp(profile_env, "0") != 0;
+  clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
+  int algo_set = 0, dense_algo_set = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -263,6 +267,11 @@ int cmd_train(int argc, char **argv) {
       if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
         return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v);
       algo_set = 1;
+    } else if (FLAG("--dense-algo")) {
+      NEED("--dense-algo");
+      if (clnet_dense_algo_parse(v, &dense_algo) != CLNET_SUCCESS)
+        return cli_usage_error("train", "--dense-algo must be auto, clblast, clnet or rule, got '%s'", v);
+      dense_algo_set = 1;
     } else if (FLAG("--on-nan")) {
       NEED("--on-nan");
       if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
@@ -328,6 +337,7 @@ int cmd_train(int argc, char **argv) {
       return cli_fail(st, "train --profile");
     }
   }
+  for (int32_t i = 0; dense_algo_set && i < devs.n; ++i) clnet_ctx_set_dense_algo(devs.ctx[i], dense_algo);
   if (rank == 0) {
     for (int32_t i = 0; i < devs.n; ++i)
       if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));

@@ -423,9 +423,33 @@ static int32_t fusion_wanted(const clnet_ctx *ctx) {
   return !(ctx && ctx->is_ref);
 }
 
-/* Marks the fused patterns (see the top of the file) and sets every layer's
- * executed inputs ein[]. A BN qualifies when its output has no other reader;
- * an Add when its output's only reader is the in-place ReLU. */
+/* The fused pattern that ends at layer i by the rules at the top of the file: F_BN_RELU (a ReLU
+ * whose input is a BN output with no other reader) or F_BN_ADD_RELU (a ReLU whose input is an Add
+ * output with no other reader, one of whose inputs is a BN output with no other reader), else
+ * F_NONE. *bn is the BN layer, *bn_k (BN -> Add -> ReLU) the Add input that is the BN's output. */
+static int32_t fusion_at(const clnet_graph *g, int32_t i, int32_t *bn, int32_t *bn_k) {
+  const layer *r = &g->layers[i];
+  *bn = -1;
+  *bn_k = -1;
+  const int32_t t = r->in[0];
+  if (r->kind != L_RELU || g->tensors[t].producer < 0 || g->tensors[t].n_readers != 1) return F_NONE;
+  const layer *p = &g->layers[g->tensors[t].producer];
+  if (p->kind == L_BN) {
+    *bn = g->tensors[t].producer;
+    return F_BN_RELU;
+  }
+  if (p->kind != L_ADD || p->in[0] == p->in[1]) return F_NONE;
+  for (int32_t k = 0; k < 2; ++k) {
+    const int32_t bt = p->in[k];
+    if (bt == 0 || g->tensors[bt].n_readers != 1 || g->layers[g->tensors[bt].producer].kind != L_BN) continue;
+    *bn = g->tensors[bt].producer;
+    *bn_k = k;
+    return F_BN_ADD_RELU;
+  }
+  return F_NONE;
+}
+
+/* Marks the fused patterns (fusion_at) and sets every layer's executed inputs ein[]. */
 static void plan_fusion(clnet_graph *g, int32_t enable) {
   for (int32_t t = 0; t < g->n_tensors; ++t) g->tensors[t].virt = 0;
   for (int32_t i = 0; i < g->n_layers; ++i) {
@@ -438,34 +462,36 @@ static void plan_fusion(clnet_graph *g, int32_t enable) {
   }
   for (int32_t i = 0; enable && i < g->n_layers; ++i) {
     layer *r = &g->layers[i];
-    if (r->kind != L_RELU) continue;
-    int32_t t = r->in[0];
-    layer *p = &g->layers[g->tensors[t].producer];
-    if (p->kind == L_BN && g->tensors[t].n_readers == 1) {
-      r->fuse = F_BN_RELU;
-      r->fused_bn = g->tensors[t].producer;
-      r->ein[0] = p->in[0];
+    int32_t b = -1, k = -1;
+    const int32_t f = fusion_at(g, i, &b, &k);
+    if (f == F_NONE) continue;
+    layer *bn = &g->layers[b];
+    r->fuse = f;
+    r->fused_bn = b;
+    r->ein[0] = bn->in[0];
+    bn->fuse = F_INSIDE;
+    bn->en_in = 0;
+    if (f == F_BN_RELU) {
       r->en_in = 1;
-      p->fuse = F_INSIDE;
-      p->en_in = 0;
-    } else if (p->kind == L_ADD && g->tensors[t].n_readers == 1 && p->in[0] != p->in[1]) {
-      for (int32_t k = 0; k < 2; ++k) {
-        int32_t bt = p->in[k];
-        if (bt == 0 || g->tensors[bt].n_readers != 1) continue;
-        layer *bn = &g->layers[g->tensors[bt].producer];
-        if (bn->kind != L_BN) continue;
-        r->fuse = F_BN_ADD_RELU;
-        r->fused_bn = g->tensors[bt].producer;
-        r->ein[0] = bn->in[0];
-        r->ein[1] = p->in[1 - k];
-        r->en_in = 2;
-        p->fuse = bn->fuse = F_INSIDE;
-        p->en_in = bn->en_in = 0;
-        g->tensors[bt].virt = 1;
-        break;
-      }
+    } else {
+      layer *add = &g->layers[g->tensors[r->in[0]].producer];
+      r->ein[1] = add->in[1 - k];
+      r->en_in = 2;
+      add->fuse = F_INSIDE;
+      add->en_in = 0;
+      g->tensors[add->in[k]].virt = 1;
     }
   }
+}
+
+clnet_status clnet_graph_layer_fusion(const clnet_graph *g, int32_t i, clnet_layer_fusion *out, int32_t *bn_layer) {
+  if (!g || !out || i < 0 || i >= g->n_layers)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_graph_layer_fusion: no layer %d", i);
+  int32_t bn = -1, k = -1;
+  const int32_t f = fusion_at(g, i, &bn, &k);
+  *out = f == F_BN_RELU ? CLNET_FUSION_BN_RELU : f == F_BN_ADD_RELU ? CLNET_FUSION_BN_ADD_RELU : CLNET_FUSION_NONE;
+  if (bn_layer) *bn_layer = bn;
+  return CLNET_SUCCESS;
 }
 
 /* Backward step of layer i (the last layer runs first). */

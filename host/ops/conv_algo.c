@@ -350,7 +350,7 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
   CLNET_TRY(clnet_conv_finddb_open(ctx, &db));
   const conv_fdb_key key = clnet_conv_fdb_key(d, pass);
   conv_fdb_entry *e = clnet_conv_finddb_find(db, &key);
-  if (!e && db->use_disk) {
+  if (!e && db->t.use_disk) {
     conv_fdb_entry fresh;
     clnet_buf bufs[4];
     clnet_conv_io own;
@@ -365,8 +365,8 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
       char shape[160];
       shape_str(shape, sizeof shape, d, pass);
       clnet_conv_finddb_note(db, "%s: cannot record the timed choice in %s (%s); using the fixed rule for this "
-                             "and every shape not yet recorded", shape, db->path, clnet_last_error());
-      db->use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
+                             "and every shape not yet recorded", shape, db->t.path, clnet_last_error());
+      db->t.use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
       e = NULL;
     } else if (e->choice.source == CLNET_CONV_SOURCE_TIMED && !e->counted) {
       e->counted = 1;
@@ -438,8 +438,8 @@ clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d
 void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap) {
   struct clnet_conv_finddb *db = NULL;
   if (cap) dst[0] = '\0';
-  if (!ctx || ctx->is_ref || clnet_conv_finddb_open(ctx, &db) != CLNET_SUCCESS || !db->use_disk) return;
-  snprintf(dst, cap, "%s", db->path);
+  if (!ctx || ctx->is_ref || clnet_conv_finddb_open(ctx, &db) != CLNET_SUCCESS || !db->t.use_disk) return;
+  snprintf(dst, cap, "%s", db->t.path);
 }
 
 clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {

@@ -1,8 +1,8 @@
-/* Internal: the conv find-db, AUTO's remembered choice per (device, kernels, shape, pass).
+/* Internal: the conv find-db, AUTO's remembered choice per (device, kernels, shape, pass): the
+ * conv kind of find-db (finddb.h, which has the file's rules, checks and locking).
  *
  * In memory: one table per ctx (ctx->conv_finddb). On disk: one text file per device,
  *   $CLNET_CACHE_DIR/conv-algos-<16 hex: FNV-1a of device name, driver, platform>.txt
- * next to the program binaries (same directory rules, CLNET_NO_CACHE=1 turns it off):
  *
  *   # clnet conv find-db 1
  *   # device: <name> | driver: <version> | platform: <version>
@@ -14,16 +14,14 @@
  * One line per (shape, pass); ms is the best measured time, "rejected" a candidate that failed
  * the reference check, "-" an algorithm that does not apply (WINOGRAD and WINOGRAD4 outside 3x3
  * stride-1 convs, WINOGRAD4 where its transformed filter would be too large). winograd_ms and
- * winograd4_ms may be missing (read as "-"), as in files written before those algorithms existed. A file whose kernels line differs is stale (other kernels): its entries
- * are ignored and replaced. Any other deviation makes the whole file corrupt: it is ignored with a
- * note naming the file and line, the shapes are timed again and the file is rewritten.
- * Writers take an fcntl lock on <file>.lock, re-read the file, keep any entry another process
- * committed first (first writer wins, so concurrent processes agree), and replace the file
- * atomically (temp file, fsync, rename). */
+ * winograd4_ms may be missing (read as "-"), as in files written before those algorithms existed.
+ * The struct also holds what is per ctx rather than per kind: the note function (which
+ * the dense GEMM choice, dense_algo.h, reports through too). */
 #ifndef CLNET_OPS_CONV_FINDDB_H
 #define CLNET_OPS_CONV_FINDDB_H
 
 #include "clnet/ops.h"
+#include "ops/finddb.h"
 #include "runtime/ctx.h"
 
 /* Index of an algorithm in clnet_conv_algo_choice.ms and in the find-db's time columns: GEMM 0,
@@ -49,17 +47,10 @@ typedef struct conv_fdb_entry {
 } conv_fdb_entry;
 
 struct clnet_conv_finddb {
-  int32_t opened;   /* path resolved and the file read (first AUTO use) */
-  int32_t use_disk; /* 0: no cache directory, AUTO falls back to the rule */
-  char dir[4096], path[4400];
-  uint64_t kernels_hash;
-  char device_line[600];
-  conv_fdb_entry *entries;
-  int32_t n, cap;
+  clnet_fdb t; /* the table (conv_fdb_entry) and its file */
   clnet_conv_note_fn note_fn;
   void *note_user;
   char last_note[640];
-  int32_t bad_file_noted; /* a corrupt file is noted once per process */
   int32_t winograd_fallback_noted; /* bit 1 << tile: WINOGRAD(4) forced where it does not apply, noted once */
   clnet_conv_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_conv_algo_test_sabotage): algo + 1 whose check output is
@@ -74,19 +65,15 @@ clnet_status clnet_conv_finddb_open(clnet_ctx *ctx, struct clnet_conv_finddb **o
 conv_fdb_entry *clnet_conv_finddb_find(struct clnet_conv_finddb *db, const conv_fdb_key *key);
 /* Adds an entry to memory only (the rule's choices, which need no file). */
 clnet_status clnet_conv_finddb_add(struct clnet_conv_finddb *db, const conv_fdb_entry *e, conv_fdb_entry **out);
-/* Records a timed choice: under the file lock, re-reads the file; an entry for the same key
- * that another process wrote first wins (returned with source FINDDB), else e is added and the
- * file rewritten. *persisted = 0 when the file could not be written (the caller must not rely
- * on the choice then). */
+/* Records a timed choice (clnet_fdb_commit): an entry for the same key that another process wrote
+ * first wins (returned with source FINDDB). *persisted = 0 when the file could not be written
+ * (the caller must not rely on the choice then). */
 clnet_status clnet_conv_finddb_commit(struct clnet_conv_finddb *db, const conv_fdb_entry *e, conv_fdb_entry **out,
                                       int32_t *persisted);
 /* A note: kept as the last one and passed to the ctx's note function. */
 void clnet_conv_finddb_note(struct clnet_conv_finddb *db, const char *fmt, ...) CLNET_PRINTF(2, 3);
 
-/* File level, for the tests and the writer above.
- * Reads `path`: *entries (malloc'd, caller frees) and *n. A missing file gives n = 0 and success;
- * a stale file (other kernels_hash) *stale = 1 and n = 0; a corrupt one CLNET_ERR_FORMAT with the
- * message "<path>:<line>: <what>". */
+/* File level (clnet_fdb_read_file / write_file with the conv format), for the tests and fuzzers. */
 clnet_status clnet_conv_finddb_read_file(const char *path, uint64_t kernels_hash, conv_fdb_entry **entries,
                                          int32_t *n, int32_t *stale);
 /* Writes the whole file atomically. */

@@ -1,7 +1,9 @@
 /* Dense layer: y (N, OUT) = x (N, IN) . w^T + b with w (OUT, IN).
- * OpenCL: the GEMMs through clnet_gemm (CLBlast), bias add and bias gradient
- * in cl/dense.cl. Reference: ops/ref/dense_ref.c. */
+ * OpenCL: each GEMM on CLBlast or clnet's own kernel, chosen per shape and pass
+ * (ops/dense_algo.h), bias add and bias gradient in cl/dense.cl.
+ * Reference: ops/ref/dense_ref.c. */
 #include "ops/common.h"
+#include "ops/dense_algo.h"
 
 /* n, in, out >= 1 and every tensor's element count below 2^31 (kernels index with int). */
 static clnet_status check_shape(const char *op, int32_t n, int32_t in, int32_t out) {
@@ -27,7 +29,8 @@ clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t 
     return CLNET_SUCCESS;
   }
   /* y (N, OUT) = x (N, IN) . w^T (IN, OUT) */
-  CLNET_TRY(clnet_gemm(ctx, 0, 1, n, out, in, 1.0f, x, 0, in, w, 0, in, 0.0f, y, 0, out));
+  const clnet_dense_gemm_io io = {x, w, y};
+  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_FORWARD, n, in, out, &io));
   size_t global = (size_t)n * (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_add", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
                       CLNET_ARG_BUF(b), CLNET_ARG_BUF(y));
@@ -49,9 +52,10 @@ clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t
     return CLNET_SUCCESS;
   }
   /* dx (N, IN) = dy (N, OUT) . w (OUT, IN) */
-  if (dx) CLNET_TRY(clnet_gemm(ctx, 0, 0, n, in, out, 1.0f, dy, 0, out, w, 0, in, 0.0f, dx, 0, in));
+  const clnet_dense_gemm_io data = {dy, w, dx}, filter = {dy, x, dw};
+  if (dx) CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_DATA, n, in, out, &data));
   /* dw (OUT, IN) = dy^T (OUT, N) . x (N, IN) */
-  CLNET_TRY(clnet_gemm(ctx, 1, 0, out, in, n, 1.0f, dy, 0, out, x, 0, in, 0.0f, dw, 0, in));
+  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_FILTER, n, in, out, &filter));
   size_t global = (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_grad", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
                       CLNET_ARG_BUF(dy), CLNET_ARG_BUF(db));

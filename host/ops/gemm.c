@@ -1,7 +1,9 @@
-/* GEMM: CLBlast on OpenCL, ops/ref/gemm_ref.c on the reference. */
+/* GEMM: CLBlast on OpenCL (clnet_gemm), or clnet's own kernel cl/gemm.cl (clnet_gemm_tiled, for
+ * the dense layer: ops/dense_algo.h); ops/ref/gemm_ref.c on the reference. */
 #include <clblast_c.h>
 
 #include "ops/common.h"
+#include "ops/dense_algo.h"
 #include "runtime/clblast_tune.h"
 
 static const char *clblast_status_name(CLBlastStatusCode s) {
@@ -26,20 +28,36 @@ static const char *clblast_status_name(CLBlastStatusCode s) {
   }
 }
 
-clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
-                        float alpha, const clnet_buf *a, size_t a_off, int32_t lda, const clnet_buf *b,
-                        size_t b_off, int32_t ldb, float beta, clnet_buf *c, size_t c_off, int32_t ldc) {
+/* The sizes, leading dimensions and buffers of a GEMM call (offsets in floats); *empty = 1 when
+ * m or n is 0 (nothing to do). The floats each matrix spans go to spans[3] (A, B, C) when not NULL. */
+static clnet_status check_args(const char *op, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                               const clnet_buf *a, size_t a_off, int32_t lda, const clnet_buf *b, size_t b_off,
+                               int32_t ldb, const clnet_buf *c, size_t c_off, int32_t ldc, int *empty,
+                               int64_t spans[3]) {
   if (m < 0 || n < 0 || k < 0)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "gemm: negative size m=%d n=%d k=%d", m, n, k);
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: negative size m=%d n=%d k=%d", op, m, n, k);
   int32_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
   int32_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
   if (lda < (a_cols > 1 ? a_cols : 1) || ldb < (b_cols > 1 ? b_cols : 1) || ldc < (n > 1 ? n : 1))
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "gemm: leading dimension too small (lda=%d ldb=%d ldc=%d "
-                           "for m=%d n=%d k=%d)", lda, ldb, ldc, m, n, k);
-  if (m == 0 || n == 0) return CLNET_SUCCESS;
-  if (a_rows > 0) CLNET_TRY(clnet_require_buf("gemm", "A", a, (int64_t)a_off + (int64_t)(a_rows - 1) * lda + a_cols, 4));
-  if (b_rows > 0) CLNET_TRY(clnet_require_buf("gemm", "B", b, (int64_t)b_off + (int64_t)(b_rows - 1) * ldb + b_cols, 4));
-  CLNET_TRY(clnet_require_buf("gemm", "C", c, (int64_t)c_off + (int64_t)(m - 1) * ldc + n, 4));
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: leading dimension too small (lda=%d ldb=%d ldc=%d "
+                           "for m=%d n=%d k=%d)", op, lda, ldb, ldc, m, n, k);
+  *empty = m == 0 || n == 0;
+  if (*empty) return CLNET_SUCCESS;
+  const int64_t sa = a_rows > 0 ? (int64_t)(a_rows - 1) * lda + a_cols : 0,
+                sb = b_rows > 0 ? (int64_t)(b_rows - 1) * ldb + b_cols : 0, sc = (int64_t)(m - 1) * ldc + n;
+  if (a_rows > 0) CLNET_TRY(clnet_require_buf(op, "A", a, (int64_t)a_off + sa, 4));
+  if (b_rows > 0) CLNET_TRY(clnet_require_buf(op, "B", b, (int64_t)b_off + sb, 4));
+  CLNET_TRY(clnet_require_buf(op, "C", c, (int64_t)c_off + sc, 4));
+  if (spans) spans[0] = sa, spans[1] = sb, spans[2] = sc;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                        float alpha, const clnet_buf *a, size_t a_off, int32_t lda, const clnet_buf *b,
+                        size_t b_off, int32_t ldb, float beta, clnet_buf *c, size_t c_off, int32_t ldc) {
+  int empty = 0;
+  CLNET_TRY(check_args("gemm", trans_a, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, c, c_off, ldc, &empty, NULL));
+  if (empty) return CLNET_SUCCESS;
   if (ctx->is_ref) {
     clnet_ref_gemm(trans_a, trans_b, m, n, k, alpha, CF32(a) + a_off, lda, CF32(b) + b_off, ldb, beta,
                    F32(c) + c_off, ldc);
@@ -67,4 +85,37 @@ clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_
                            "CLBlastSgemm(m=%d, n=%d, k=%d, trans_a=%d, trans_b=%d) on %s failed: %s (%d)", m, n, k,
                            trans_a, trans_b, ctx->info.name, clblast_status_name(s), (int)s);
   return CLNET_SUCCESS;
+}
+
+/* Work-group of the tiled kernels: 8 column tiles x 1 row tile (a GPU's lanes along the
+ * contiguous columns; on a CPU each work-item is already 8 or 16 lanes wide). */
+#define GEMM_WG_COLS 8
+
+clnet_status clnet_gemm_tiled(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                              const clnet_buf *a, int32_t lda, const clnet_buf *b, int32_t ldb, clnet_buf *c,
+                              int32_t ldc) {
+  const char *op = "gemm_tiled";
+  if (trans_a && trans_b)
+    return clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: op(A) = A^T with op(B) = B^T is not implemented (the dense "
+                           "layer uses NN, NT and TN)", op);
+  int empty = 0;
+  int64_t spans[3] = {0, 0, 0};
+  CLNET_TRY(check_args(op, trans_a, trans_b, m, n, k, a, 0, lda, b, 0, ldb, c, 0, ldc, &empty, spans));
+  if (empty) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    clnet_ref_gemm(trans_a, trans_b, m, n, k, 1.0f, CF32(a), lda, CF32(b), ldb, 0.0f, F32(c), ldc);
+    return CLNET_SUCCESS;
+  }
+  for (int i = 0; i < 3; ++i) CLNET_TRY(clnet_require_int_range(op, spans[i]));
+  if (k == 0) { /* C = 0 */
+    for (int32_t i = 0; i < m; ++i) CLNET_TRY(clnet_buf_fill(ctx, c, (size_t)i * (size_t)ldc * 4, (size_t)n * 4, 0));
+    return CLNET_SUCCESS;
+  }
+  const int32_t tn = trans_b ? GEMM_TILED_NT_COLS : 8; /* columns of C per work-item (cl/gemm.cl) */
+  const size_t global[2] = {(size_t)((n + tn - 1) / tn), (size_t)((m + GEMM_TILED_ROWS - 1) / GEMM_TILED_ROWS)};
+  const size_t local[2] = {GEMM_WG_COLS, 1};
+  const char *kernel = trans_b ? "gemm_nt" : trans_a ? "gemm_tn" : "gemm_nn";
+  return CLNET_LAUNCH(ctx, "gemm", kernel, 2, global, local, CLNET_ARG_I32(m), CLNET_ARG_I32(n), CLNET_ARG_I32(k),
+                      CLNET_ARG_BUF(a), CLNET_ARG_I32(lda), CLNET_ARG_BUF(b), CLNET_ARG_I32(ldb), CLNET_ARG_BUF(c),
+                      CLNET_ARG_I32(ldc));
 }

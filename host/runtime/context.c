@@ -95,6 +95,7 @@ void clnet_ctx_free(clnet_ctx *ctx) {
   clnet_profile_free(ctx);
   clnet_buf_free(ctx, &ctx->scratch);
   clnet_conv_finddb_free(ctx->conv_finddb);
+  clnet_dense_algos_free(ctx->dense_algos);
   for (int32_t i = 0; i < ctx->n_kernels; ++i) clReleaseKernel(ctx->kernels[i].kernel);
   for (int32_t i = 0; i < ctx->n_programs; ++i) clReleaseProgram(ctx->programs[i].program);
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);

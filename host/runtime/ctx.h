@@ -41,6 +41,11 @@ struct clnet_ctx {
   /* AUTO's per-(shape, pass) choices and the find-db file behind them (host/ops/conv_finddb.c);
    * NULL until the first use */
   struct clnet_conv_finddb *conv_finddb;
+  /* the dense layer's GEMMs (host/ops/dense_algo.c): clnet_dense_algo + 1 once chosen by
+   * clnet_ctx_set_dense_algo or CLNET_DENSE_ALGO, 0 until then; AUTO's choices and their find-db,
+   * NULL until the first use */
+  int32_t dense_algo;
+  struct clnet_dense_algos *dense_algos;
   /* CLBlast tuning (runtime/clblast_tune.h): the parameter file applied at creation ("" if
    * none), and, while `clnet tune` collects shapes, the log every clnet_gemm call goes to
    * instead of CLBlast */
@@ -57,6 +62,8 @@ struct clnet_ctx {
 
 /* Frees the find-db state of a ctx (host/ops/conv_finddb.c); NULL is fine. */
 void clnet_conv_finddb_free(struct clnet_conv_finddb *db);
+/* Frees the dense GEMM choice state of a ctx (host/ops/dense_algo.c); NULL is fine. */
+void clnet_dense_algos_free(struct clnet_dense_algos *d);
 
 /* 1 when this allocation / enqueue is the one to fail (counts every call). */
 int32_t clnet_fault_alloc_now(clnet_ctx *ctx);

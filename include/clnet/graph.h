@@ -75,6 +75,21 @@ clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer
 /* "conv", "batchnorm", ... */
 const char *clnet_layer_kind_str(clnet_layer_kind kind);
 
+/* The fused op an OpenCL device runs at layer i (clnet_batchnorm_act_*, docs/DESIGN.md "Fused
+ * BasicBlock tails"): BN_RELU at a ReLU whose input is a BN output read by nothing else;
+ * BN_ADD_RELU at a ReLU whose input is an Add output read by nothing else, one of whose inputs
+ * is a BN output read by nothing else; NONE elsewhere (the BN and Add layers of a pattern
+ * included: the fused op runs at the ReLU's place). The pattern is a property of the graph:
+ * reported whether or not fusion is on (CLNET_NO_FUSION, the reference backend).
+ *   out       the pattern
+ *   bn_layer  NULL, or the index of the pattern's BN layer (-1 for NONE) */
+typedef enum clnet_layer_fusion {
+  CLNET_FUSION_NONE = 0,
+  CLNET_FUSION_BN_RELU = 1,
+  CLNET_FUSION_BN_ADD_RELU = 2,
+} clnet_layer_fusion;
+clnet_status clnet_graph_layer_fusion(const clnet_graph *g, int32_t i, clnet_layer_fusion *out, int32_t *bn_layer);
+
 /* The context the graph was set up on (NULL before setup). */
 clnet_ctx *clnet_graph_context(const clnet_graph *g);
 /* Largest batch the graph was set up for (0 before setup). */

@@ -130,7 +130,8 @@ typedef struct clnet_conv_algo_stats {
 clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx);
 
 /* Notes about AUTO that are not errors (the library never prints): a candidate that failed the
- * reference check, a corrupt find-db file that was ignored, a find-db that could not be written.
+ * reference check, a corrupt find-db file that was ignored, a find-db that could not be written;
+ * for convolutions and for the dense layer's GEMMs (clnet_dense_algo).
  * Each is one line; `fn` (NULL to stop) receives each as it happens, and the last one is kept
  * (clnet_conv_algo_last_note, "" if none). */
 typedef void (*clnet_conv_note_fn)(void *user, const char *line);
@@ -258,6 +259,53 @@ clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t 
 clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
                                   const clnet_buf *x, const clnet_buf *w, const clnet_buf *dy,
                                   clnet_buf *dx, clnet_buf *dw, clnet_buf *db);
+
+/* How OpenCL dense layers compute their three GEMMs, one per clnet_conv_pass: FORWARD
+ * y = x . w^T, BACKWARD_DATA dx = dy . w, BACKWARD_FILTER dw = dy^T . x (the reference backend
+ * ignores it). CLBLAST: clnet_gemm (CLBlast, with any `clnet tune` parameters); CLNET: clnet's own
+ * register-tiled kernel (cl/gemm.cl); RULE: the fixed rule documented at dense_rule_algo in
+ * host/ops/dense_algo.c. AUTO (the default): per (n, in, out, pass), as for convolutions: at the
+ * first call both are checked against the float reference GEMM and the ones that pass are timed;
+ * the fastest is recorded in the dense find-db, a text file per device next to the conv find-db
+ * (clnet_dense_algo_db_path), before it is used, and later processes read it from there. Without a
+ * cache directory AUTO uses RULE. Both are deterministic. Notes (a rejected candidate, a corrupt
+ * file) go to the ctx's conv note function (clnet_ctx_set_conv_note_fn). */
+typedef enum clnet_dense_algo {
+  CLNET_DENSE_ALGO_AUTO = 0,
+  CLNET_DENSE_ALGO_CLBLAST = 1,
+  CLNET_DENSE_ALGO_CLNET = 2,
+  CLNET_DENSE_ALGO_RULE = 3,
+} clnet_dense_algo;
+
+/* Sets the dense GEMM algorithm for all later dense calls on ctx.
+ *   algo  CLNET_DENSE_ALGO_AUTO, _CLBLAST, _CLNET or _RULE; anything else is CLNET_ERR_INVALID_ARGUMENT
+ * Until it is called, a ctx uses the environment variable CLNET_DENSE_ALGO (clblast | clnet | rule |
+ * auto; unset or empty = auto), read at its first dense call; an unknown value makes that call
+ * fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
+clnet_status clnet_ctx_set_dense_algo(clnet_ctx *ctx, clnet_dense_algo algo);
+
+typedef struct clnet_dense_algo_choice {
+  clnet_dense_algo algo;         /* CLBLAST or CLNET, never AUTO or RULE */
+  clnet_conv_algo_source source; /* forced, rule, timed or find-db, as for convolutions */
+  /* timed or find-db only: best measured ms of [0] CLBLAST, [1] CLNET; -1 for a candidate that
+   * failed the reference check (never chosen) */
+  double ms[2];
+} clnet_dense_algo_choice;
+
+/* The algorithm the GEMM of `pass` of a dense call (n, in, out) runs on ctx, and where it came
+ * from: what `clnet bench` reports. Under AUTO a shape not seen yet is checked and timed now, on
+ * buffers allocated for the purpose. The reference ctx: CLNET_ERR_UNSUPPORTED. */
+clnet_status clnet_dense_gemm_choice(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, clnet_conv_pass pass,
+                                     clnet_dense_algo_choice *out_choice);
+/* "auto", "clblast", "clnet", "rule"; parse returns INVALID_ARGUMENT for anything else. */
+const char *clnet_dense_algo_str(clnet_dense_algo algo);
+clnet_status clnet_dense_algo_parse(const char *name, clnet_dense_algo *out);
+/* The dense find-db file of ctx's device: $CLNET_CACHE_DIR/dense-gemm-<hash of device name,
+ * driver, platform>.txt; "" without a cache (CLNET_NO_CACHE=1) or for the reference. Format: see
+ * host/ops/dense_algo.h. */
+void clnet_dense_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap);
+/* What AUTO did for dense GEMMs in this process on ctx (the fields as for convolutions). */
+clnet_conv_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx);
 
 /* ---- softmax cross-entropy on logits, mean over the batch ----------------- */
 /* logits (N, K), labels (N) int32 in [0, K). Writes dlogits (N, K) =

@@ -1,0 +1,85 @@
+/* Internal: the dense layer's GEMMs -- clnet's own kernel (cl/gemm.cl) and the choice per (shape,
+ * pass) between it and CLBlast, forced, by the fixed rule, or AUTO's checked-and-timed choice
+ * remembered in the dense find-db (finddb.h has the file's rules and locking):
+ *   $CLNET_CACHE_DIR/dense-gemm-<16 hex: FNV-1a of device name, driver, platform>.txt
+ *
+ *   # clnet dense GEMM find-db 1
+ *   # device: <name> | driver: <version> | platform: <version>
+ *   # kernels: <16 hex: hash of cl/gemm.cl>
+ *   # pass n in out algo clblast_ms clnet_ms
+ *   forward 256 128 10 clnet 0.112 0.031
+ *   backward-filter 256 128 10 clblast 0.052 rejected
+ *
+ * One line per (n, in, out, pass) of clnet_dense_forward / _backward (pass: forward y = x.w^T,
+ * backward-data dx = dy.w, backward-filter dw = dy^T.x); ms is the best measured time of each
+ * candidate's GEMM, "rejected" a candidate that failed the reference check. */
+#ifndef CLNET_OPS_DENSE_ALGO_H
+#define CLNET_OPS_DENSE_ALGO_H
+
+#include "clnet/ops.h"
+#include "ops/finddb.h"
+#include "runtime/ctx.h"
+
+/* cl/gemm.cl's register tile: rows of C per work-item (GEMM_TM) and gemm_nt's columns (GEMM_TN) */
+#define GEMM_TILED_ROWS 4
+#define GEMM_TILED_NT_COLS 4
+
+/* C (M, N) = op(A) (M, K) . op(B) (K, N), row-major, overwritten (alpha 1, beta 0), on clnet's
+ * kernel (cl/gemm.cl); shapes and leading dimensions as clnet_gemm, no offsets, every matrix below
+ * 2^31 floats. NN, NT and TN (what the dense layer uses); TT is CLNET_ERR_UNSUPPORTED. The
+ * reference backend runs its GEMM. Deterministic: each element's sum order depends on K alone. */
+clnet_status clnet_gemm_tiled(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                              const clnet_buf *a, int32_t lda, const clnet_buf *b, int32_t ldb, clnet_buf *c,
+                              int32_t ldc);
+
+/* The operands of one of the dense layer's GEMMs, a (N, IN) x (OUT, IN) layer:
+ *   forward          a = x (N, IN),   b = w (OUT, IN), c = y (N, OUT)   C = A . B^T
+ *   backward data    a = dy (N, OUT), b = w (OUT, IN), c = dx (N, IN)   C = A . B
+ *   backward filter  a = dy (N, OUT), b = x (N, IN),   c = dw (OUT, IN) C = A^T . B */
+typedef struct clnet_dense_gemm_io {
+  const clnet_buf *a, *b;
+  clnet_buf *c;
+} clnet_dense_gemm_io;
+
+/* Runs the GEMM of `pass` with the algorithm this call resolves to (below); under AUTO a (shape,
+ * pass) seen for the first time is checked and timed first, on io's buffers (c overwritten). */
+clnet_status clnet_dense_gemm(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+                              const clnet_dense_gemm_io *io);
+
+/* The same GEMM with a given algorithm (CLBLAST or CLNET). */
+clnet_status clnet_dense_gemm_run(clnet_ctx *ctx, clnet_conv_pass pass, clnet_dense_algo algo, int32_t n,
+                                  int32_t in, int32_t out, const clnet_dense_gemm_io *io);
+
+typedef struct dense_fdb_key {
+  int32_t pass; /* clnet_conv_pass */
+  int32_t n, in, out;
+} dense_fdb_key;
+
+typedef struct dense_fdb_entry {
+  dense_fdb_key key;
+  clnet_dense_algo_choice choice;
+  int32_t counted; /* already counted in the stats of this process */
+} dense_fdb_entry;
+
+/* Per ctx (ctx->dense_algos): the table and its file, what AUTO did, the test hook. Notes go to
+ * the ctx's conv note function (clnet_ctx_set_conv_note_fn). */
+struct clnet_dense_algos {
+  clnet_fdb t;
+  clnet_conv_algo_stats stats;
+  int32_t sabotage; /* test hook (clnet_dense_algo_test_sabotage): algo + 1 whose check output is
+                       perturbed; 0 in every normal run */
+};
+
+/* Test hook, never called in a normal run: from now on the reference check of `algo` on ctx
+ * sees its output perturbed (one element + 1), as a wrong kernel would give. AUTO = off. */
+void clnet_dense_algo_test_sabotage(clnet_ctx *ctx, clnet_dense_algo algo);
+
+/* File level (clnet_fdb_read_file / write_file with the dense format), for the tests and fuzzers. */
+clnet_status clnet_dense_finddb_read_file(const char *path, uint64_t kernels_hash, dense_fdb_entry **entries,
+                                          int32_t *n, int32_t *stale);
+clnet_status clnet_dense_finddb_write_file(const char *path, uint64_t kernels_hash, const char *device_line,
+                                           const dense_fdb_entry *entries, int32_t n);
+/* The kernels hash the dense find-db of ctx's device is written with (0 without a cache). */
+uint64_t clnet_dense_finddb_kernels_hash(clnet_ctx *ctx);
+
+#endif
