@@ -41,6 +41,25 @@
 #define VST_8(v, p) vstore8((v), 0, (p))
 #define VST_16(v, p) vstore16((v), 0, (p))
 
+/* g[i][j] (VW output channels from k, input channel c) = w[(i*3 + j)*tap_stride + c*c_stride +
+ * k*k_stride], read at (2-i, 2-j) when flip; k_stride 1 reads a vector, else VW lanes one by one;
+ * channels at k >= K read 0. Shared by both filter transforms. */
+#define WINO_LOAD_TAPS(VW, g)                                                                          \
+  for (int i = 0; i < 3; ++i)                                                                          \
+    for (int j = 0; j < 3; ++j) {                                                                      \
+      const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;                                          \
+      __global const float *src = w + t * tap_stride + c * c_stride + k * k_stride;                    \
+      if (k >= K) {                                                                                    \
+        g[i][j] = (VT_##VW)(0.0f);                                                                     \
+      } else if (k_stride == 1) {                                                                      \
+        g[i][j] = VLD_##VW(src);                                                                       \
+      } else {                                                                                         \
+        float tmp[VW];                                                                                 \
+        for (int l = 0; l < VW; ++l) tmp[l] = src[l * k_stride];                                       \
+        g[i][j] = VLD_##VW(tmp);                                                                       \
+      }                                                                                                \
+    }
+
 /* U from g. Work-item (dim0, dim1) = (k group of VW output channels < KT*T, c < C); VW divides T
  * and, when it is not 1, K. g[i, j] = w[(i*3 + j)*tap_stride + c*c_stride + k*k_stride], read at
  * (2-i, 2-j) when flip; k_stride 1 reads a vector, else VW lanes one by one. */
@@ -52,20 +71,7 @@
     const int k = get_global_id(0) * VW, c = get_global_id(1);                                         \
     if (k >= KT * T || c >= C) return;                                                                 \
     VT_##VW g[3][3];                                                                                   \
-    for (int i = 0; i < 3; ++i)                                                                        \
-      for (int j = 0; j < 3; ++j) {                                                                    \
-        const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;                                        \
-        __global const float *src = w + t * tap_stride + c * c_stride + k * k_stride;                  \
-        if (k >= K) {                                                                                  \
-          g[i][j] = (VT_##VW)(0.0f);                                                                   \
-        } else if (k_stride == 1) {                                                                    \
-          g[i][j] = VLD_##VW(src);                                                                     \
-        } else {                                                                                       \
-          float tmp[VW];                                                                               \
-          for (int l = 0; l < VW; ++l) tmp[l] = src[l * k_stride];                                     \
-          g[i][j] = VLD_##VW(tmp);                                                                     \
-        }                                                                                              \
-      }                                                                                                \
+    WINO_LOAD_TAPS(VW, g);                                                                             \
     /* t = G g (4x3), then U = t G^T (4x4) */                                                          \
     VT_##VW t[4][3];                                                                                   \
     for (int j = 0; j < 3; ++j) {                                                                      \
@@ -417,20 +423,7 @@ __kernel void wino_wgrad_out(__global const float *S, const int z_off, __global 
     const int k = get_global_id(0) * VW, c = get_global_id(1);                                         \
     if (k >= KT * T || c >= C) return;                                                                 \
     VT_##VW g[3][3];                                                                                   \
-    for (int i = 0; i < 3; ++i)                                                                        \
-      for (int j = 0; j < 3; ++j) {                                                                    \
-        const int t = flip ? (2 - i) * 3 + (2 - j) : i * 3 + j;                                        \
-        __global const float *src = w + t * tap_stride + c * c_stride + k * k_stride;                  \
-        if (k >= K) {                                                                                  \
-          g[i][j] = (VT_##VW)(0.0f);                                                                   \
-        } else if (k_stride == 1) {                                                                    \
-          g[i][j] = VLD_##VW(src);                                                                     \
-        } else {                                                                                       \
-          float tmp[VW];                                                                               \
-          for (int l = 0; l < VW; ++l) tmp[l] = src[l * k_stride];                                     \
-          g[i][j] = VLD_##VW(tmp);                                                                     \
-        }                                                                                              \
-      }                                                                                                \
+    WINO_LOAD_TAPS(VW, g);                                                                             \
     VT_##VW t[6][3]; /* t = G g, column by column */                                                   \
     for (int j = 0; j < 3; ++j) {                                                                      \
       VT_##VW x[3] = {g[0][j], g[1][j], g[2][j]}, o[6];                                                \
