@@ -349,3 +349,76 @@ DEFINE_CONV_WGRAD(8, 8)
 DEFINE_CONV_WGRAD(16, 8)
 DEFINE_CONV_WGRAD(8, 16)
 DEFINE_CONV_WGRAD(16, 16)
+
+/* conv2d_direct_wgrad_t32_c8: the filter gradient with 8 input channels x 32 output channels per
+ * work-item, for C_in % 8 == 0 and C_out % 32 == 0 only (no partial tiles). Per pixel it loads two
+ * dy vectors and 8 x values for 16 FMAs (the _t16_c16 variant: one dy vector and 16 x values),
+ * which keeps the FMA units rather than the load ports busy. Same partition, work-item order
+ * (co tile fastest) and per-element sum order as conv2d_direct_wgrad_tT_cCT. */
+__kernel void conv2d_direct_wgrad_t32_c8(__global const float *x, __global const float *dy, __global float *partial,
+                                         __global float *db_part, const int N, const int H, const int W,
+                                         const int C_in, const int OH, const int OW, const int C_out, const int KH,
+                                         const int KW, const int stride, const int pad_top, const int pad_left,
+                                         const int rows_per_block, const int n_blocks, const int has_bias,
+                                         const int db_off) {
+  const int ci_tiles = C_in / 8, co_tiles = C_out / 32;
+  const int n_f = co_tiles * ci_tiles * KH * KW;
+  const int g = get_global_id(0);
+  if (g >= n_blocks * n_f) return;
+  const int blk = g / n_f;
+  if (blk * rows_per_block >= N * OH) return;
+  int f = g - blk * n_f;
+  const int co0 = (f % co_tiles) * 32;
+  f /= co_tiles;
+  const int ci0 = (f % ci_tiles) * 8;
+  const int tap = f / ci_tiles;
+  const int kh = tap / KW, kw = tap % KW;
+  const int ow_lo = max(0, (pad_left - kw + stride - 1) / stride);
+  const int hnum = W - 1 + pad_left - kw;
+  const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride + 1);
+  const int xstep = stride * C_in;
+  float16 acc0[8], acc1[8];
+  _Pragma("unroll") for (int c = 0; c < 8; ++c) acc0[c] = acc1[c] = (float16)(0.0f);
+  const int row1 = min(N * OH, (blk + 1) * rows_per_block);
+  int row = blk * rows_per_block;
+  int oh = row % OH, n = row / OH;
+  for (; row < row1; ++row) {
+    const int ih = oh * stride - pad_top + kh;
+    if (ih >= 0 && ih < H) {
+      __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride - pad_left + kw) * C_in + ci0;
+      __global const float *dp = dy + (row * OW + ow_lo) * C_out + co0;
+      for (int ow = ow_lo; ow < ow_hi; ++ow) {
+        const float16 d0 = vload16(0, dp), d1 = vload16(0, dp + 16);
+        _Pragma("unroll") for (int c = 0; c < 8; ++c) {
+          const float16 xv = (float16)(xp[c]);
+          acc0[c] = fma(xv, d0, acc0[c]);
+          acc1[c] = fma(xv, d1, acc1[c]);
+        }
+        xp += xstep;
+        dp += C_out;
+      }
+    }
+    if (++oh == OH) {
+      oh = 0;
+      ++n;
+    }
+  }
+  const int K = KH * KW * C_in;
+  __global float *out = partial + (blk * K + tap * C_in) * C_out;
+  _Pragma("unroll") for (int c = 0; c < 8; ++c) {
+    vstore16(acc0[c], 0, out + (ci0 + c) * C_out + co0);
+    vstore16(acc1[c], 0, out + (ci0 + c) * C_out + co0 + 16);
+  }
+  if (has_bias && tap == 0 && ci0 == 0) {
+    const int row0 = blk * rows_per_block;
+    __global const float *dp = dy + (row0 * OW) * C_out + co0;
+    float16 s0 = (float16)(0.0f), s1 = (float16)(0.0f);
+    for (int i = (row1 - row0) * OW; i > 0; --i) {
+      s0 += vload16(0, dp);
+      s1 += vload16(0, dp + 16);
+      dp += C_out;
+    }
+    vstore16(s0, 0, db_part + db_off + blk * C_out + co0);
+    vstore16(s1, 0, db_part + db_off + blk * C_out + co0 + 16);
+  }
+}

@@ -168,7 +168,10 @@ static clnet_status gemm_split_k(clnet_ctx *ctx, int32_t m, int32_t n, int32_t K
 /* ---- direct kernels (cl/conv2d_direct.cl) ------------------------------------------------- */
 
 #define DIRECT_PT 8  /* output pixels per work-item: CONV_PT in the .cl file */
-/* input channels per filter-gradient work-item: the CT of conv2d_direct_wgrad_tT_cCT */
+/* input channels per filter-gradient work-item: the CT of conv2d_direct_wgrad_tT_cCT. Layers with
+ * C_in % 8 == 0 and C_out % 32 == 0 use conv2d_direct_wgrad_t32_c8 instead (8 x 32 tiles: two dy
+ * loads and 8 x loads per 16 FMAs; 1.05-1.35x faster than 16 x 16 on every such ResNet-18 layer,
+ * PoCL, batch 64, alternating runs). */
 static int32_t direct_wgrad_ct(int32_t c_in) { return c_in >= 16 ? 16 : 8; }
 static const size_t direct_local2[2] = {64, 1}; /* (pixel tile, channel tile) */
 /* Forward of a strided conv with small outputs (ResNet-18's k3 s2 into 15x15x128, 8x8x256,
@@ -276,11 +279,16 @@ static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_de
     db_off = n_blocks * KC;
   }
   const int32_t CT = direct_wgrad_ct(d->in_c);
-  size_t global = (size_t)n_blocks * ceil_div_i32(d->out_c, T) * ceil_div_i32(d->in_c, CT) * d->k_h * d->k_w;
   size_t local = CLNET_WG_1D;
   static const char *const knames[2][2] = {{"conv2d_direct_wgrad_t8_c8", "conv2d_direct_wgrad_t8_c16"},
                                             {"conv2d_direct_wgrad_t16_c8", "conv2d_direct_wgrad_t16_c16"}};
   const char *kname = knames[T == 16][CT == 16];
+  int32_t tiles_co = ceil_div_i32(d->out_c, T), tiles_ci = ceil_div_i32(d->in_c, CT);
+  if (d->in_c % 8 == 0 && d->out_c % 32 == 0) { /* no partial tiles: 8 x 32, FMA-bound */
+    kname = "conv2d_direct_wgrad_t32_c8";
+    tiles_co = d->out_c / 32, tiles_ci = d->in_c / 8;
+  }
+  size_t global = (size_t)n_blocks * tiles_co * tiles_ci * d->k_h * d->k_w;
   CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_direct", kname, 1,
                          &global, &local, CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&pw), CLNET_ARG_BUF(&pb),
                          CLNET_ARG_I32(d->n), CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w), CLNET_ARG_I32(d->in_c),
