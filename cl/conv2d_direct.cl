@@ -45,7 +45,8 @@
  *                      from 16 input channels up, else 8). Per pixel a work-item loads one dy
  *                      vector and CT x values for CT FMAs: CT = 16 halves the dy traffic, which
  *                      streams from cache once per input-channel tile (PoCL, 8x8x256 -> 512
- *                      stride 2 and 4x4x512 -> 512: about 1.2-2x faster than CT = 8). With has_bias, the
+ *                      stride 2 and 4x4x512 -> 512: about 1.2-2x faster than CT = 8). Where the
+ *                      channels allow it, conv2d_direct_wgrad_t32_c8 (below) is used instead. With has_bias, the
  *                      work-items of tap 0, input-channel tile 0 also write db_part (n_blocks,
  *                      C_out): the block's column sums of dy, pixels in order. The host then sums
  *                      the partials over b in block order (conv2d_direct_sum_blocks): a fixed
