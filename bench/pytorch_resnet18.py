@@ -12,8 +12,12 @@ throughputs and their ratio.
 
     python3 bench/pytorch_resnet18.py [--batch 64] [--width 64] [--input 32x32x3]
                                       [--steps 10] [--threads N] [--clnet build/clnet]
+                                      [--device D] [--torch-device cpu|cuda]
 
 PyTorch uses --threads intra-op threads (default: every core, as PoCL does).
+--torch-device cuda runs PyTorch on the GPU in fp32 with TF32 off (OpenCL
+cannot reach tensor cores), timed between CUDA synchronisations; --device
+picks clnet's device (`clnet devices`).
 """
 import argparse
 import math
@@ -112,6 +116,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--clnet", default=os.path.join(os.path.dirname(__file__), "..", "build", "clnet"))
     ap.add_argument("--device", default=None, help="clnet --device")
+    ap.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"],
+                    help="where PyTorch runs (cuda: fp32, TF32 off)")
     a = ap.parse_args()
     h, w, c = (int(v) for v in a.input.split("x"))
 
@@ -123,12 +129,19 @@ def main():
     print(out.stdout, end="")
     clnet_ips = float(re.search(r"([0-9.]+) images/s", out.stdout).group(1))
 
+    dev = torch.device(a.torch_device)
+    if a.torch_device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("--torch-device cuda: PyTorch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    model = ResNet([2, 2, 2, 2], a.width, c, 10).train()
+    model = ResNet([2, 2, 2, 2], a.width, c, 10).to(dev).train()
     opt = KerasAdam(model.parameters())
-    x = torch.randn(a.batch, c, h, w)
-    y = torch.randint(0, 10, (a.batch,))
+    x = torch.randn(a.batch, c, h, w, device=dev)
+    y = torch.randint(0, 10, (a.batch,), device=dev)
+    sync = torch.cuda.synchronize if a.torch_device == "cuda" else (lambda: None)
 
     def step():
         model.zero_grad(set_to_none=True)
@@ -137,12 +150,16 @@ def main():
 
     for _ in range(2):
         step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
+    sync()
     secs = time.perf_counter() - t0
     torch_ips = a.batch * a.steps / secs
-    print(f"PyTorch {torch.__version__} CPU, {a.threads} threads: {secs / a.steps * 1e3:.1f} ms per step, "
+    where = (f"CUDA ({torch.cuda.get_device_name(0)}), fp32, TF32 off" if a.torch_device == "cuda"
+             else f"CPU, {a.threads} threads")
+    print(f"PyTorch {torch.__version__} {where}: {secs / a.steps * 1e3:.1f} ms per step, "
           f"{torch_ips:.1f} images/s")
     print(f"clnet / PyTorch: {clnet_ips / torch_ips:.2f}x")
 
