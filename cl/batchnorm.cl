@@ -140,6 +140,42 @@ __kernel void bn_infer(const int rows, const int C, const float eps,
   y[i] = (x[i] - moving_mean[c]) * (gamma[c] * rsqrt(moving_var[c] + eps)) + beta[c];
 }
 
+/* Backward stage 1's body: per block, g = sum dz and h = sum dz * (x - mean) over its rows, in 4
+ * interleaved partial sums, with dz = DZ(i) (dy, or dy masked by the ReLU). The kernels below
+ * define gc (dy), xc (x) and, for the mask, yc (y) at channel cc. */
+#define BN_BACKWARD_PARTIAL_BODY(DZ)                                                   \
+  const int r0 = b * rpb, r1 = min(r0 + rpb, rows);                                    \
+  const float mean = save_mean[cc];                                                    \
+  float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f; /* sum dz */                       \
+  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f; /* sum dz * (x - mean) */          \
+  int r = r0;                                                                          \
+  for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {                                        \
+    const size_t i = (size_t)r * C;                                                    \
+    const float d0 = DZ(i), d1 = DZ(i + C), d2 = DZ(i + 2 * C), d3 = DZ(i + 3 * C);    \
+    g0 += d0;                                                                          \
+    g1 += d1;                                                                          \
+    g2 += d2;                                                                          \
+    g3 += d3;                                                                          \
+    h0 += d0 * (xc[i] - mean);                                                         \
+    h1 += d1 * (xc[i + C] - mean);                                                     \
+    h2 += d2 * (xc[i + 2 * C] - mean);                                                 \
+    h3 += d3 * (xc[i + 3 * C] - mean);                                                 \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                      \
+  }                                                                                    \
+  for (; r < r1; ++r) {                                                                \
+    const size_t i = (size_t)r * C;                                                    \
+    const float d = DZ(i);                                                             \
+    g0 += d;                                                                           \
+    h0 += d * (xc[i] - mean);                                                          \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                      \
+  }                                                                                    \
+  if (c < C) {                                                                         \
+    scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);                                \
+    scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);                    \
+  }
+#define BN_DZ_PLAIN(i) gc[i]
+#define BN_DZ_RELU(i) (yc[i] > 0.0f ? gc[i] : 0.0f)
+
 /* Backward stage 1: per block, sum dy and sum dy * (x - mean) in one pass.
  * Index space (C, nblocks). */
 __kernel void bn_backward_partial(const int rows, const int C, const int rpb, const int nblocks,
@@ -150,35 +186,8 @@ __kernel void bn_backward_partial(const int rows, const int C, const int rpb, co
 {
   const int c = get_global_id(0), b = get_global_id(1);
   const int cc = min(c, C - 1);
-  const int r0 = b * rpb, r1 = min(r0 + rpb, rows);
-  const float mean = save_mean[cc];
   __global const float *xc = x + cc, *gc = dy + cc;
-  float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f; /* sum dy */
-  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f; /* sum dy * (x - mean) */
-  int r = r0;
-  for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {
-    const size_t i = (size_t)r * C;
-    const float d0 = gc[i], d1 = gc[i + C], d2 = gc[i + 2 * C], d3 = gc[i + 3 * C];
-    g0 += d0;
-    g1 += d1;
-    g2 += d2;
-    g3 += d3;
-    h0 += d0 * (xc[i] - mean);
-    h1 += d1 * (xc[i + C] - mean);
-    h2 += d2 * (xc[i + 2 * C] - mean);
-    h3 += d3 * (xc[i + 3 * C] - mean);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  for (; r < r1; ++r) {
-    const size_t i = (size_t)r * C;
-    g0 += gc[i];
-    h0 += gc[i] * (xc[i] - mean);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (c < C) {
-    scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);
-    scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);
-  }
+  BN_BACKWARD_PARTIAL_BODY(BN_DZ_PLAIN)
 }
 
 /* Backward stage 2: dbeta = sum dy, dgamma = invstd * sum dy*(x - mean), summed
@@ -292,37 +301,8 @@ __kernel void bn_backward_partial_relu(const int rows, const int C, const int rp
 {
   const int c = get_global_id(0), b = get_global_id(1);
   const int cc = min(c, C - 1);
-  const int r0 = b * rpb, r1 = min(r0 + rpb, rows);
-  const float mean = save_mean[cc];
   __global const float *xc = x + cc, *gc = dy + cc, *yc = y + cc;
-  float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f; /* sum dz */
-  float h0 = 0.0f, h1 = 0.0f, h2 = 0.0f, h3 = 0.0f; /* sum dz * (x - mean) */
-  int r = r0;
-  for (; r + BN_UNROLL <= r1; r += BN_UNROLL) {
-    const size_t i = (size_t)r * C;
-    const float d0 = yc[i] > 0.0f ? gc[i] : 0.0f, d1 = yc[i + C] > 0.0f ? gc[i + C] : 0.0f;
-    const float d2 = yc[i + 2 * C] > 0.0f ? gc[i + 2 * C] : 0.0f, d3 = yc[i + 3 * C] > 0.0f ? gc[i + 3 * C] : 0.0f;
-    g0 += d0;
-    g1 += d1;
-    g2 += d2;
-    g3 += d3;
-    h0 += d0 * (xc[i] - mean);
-    h1 += d1 * (xc[i + C] - mean);
-    h2 += d2 * (xc[i + 2 * C] - mean);
-    h3 += d3 * (xc[i + 3 * C] - mean);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  for (; r < r1; ++r) {
-    const size_t i = (size_t)r * C;
-    const float d = yc[i] > 0.0f ? gc[i] : 0.0f;
-    g0 += d;
-    h0 += d * (xc[i] - mean);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (c < C) {
-    scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);
-    scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);
-  }
+  BN_BACKWARD_PARTIAL_BODY(BN_DZ_RELU)
 }
 
 /* dx = gamma*invstd * (dz - dbeta/M - xhat * dgamma/M). dx may alias dy (each

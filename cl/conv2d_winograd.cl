@@ -41,6 +41,10 @@
 #define VST_8(v, p) vstore8((v), 0, (p))
 #define VST_16(v, p) vstore16((v), 0, (p))
 
+/* Tile p of a chunk -> (image n, tile row th, tile column tw), p = ((n - n0)*TH + th)*TW + tw. */
+#define WINO_TILE_OF(p)                                                                                \
+  const int tw = (p) % TW, th = (p) / TW % TH, n = n0 + (p) / TW / TH
+
 /* g[i][j] (VW output channels from k, input channel c) = w[(i*3 + j)*tap_stride + c*c_stride +
  * k*k_stride], read at (2-i, 2-j) when flip; k_stride 1 reads a vector, else VW lanes one by one;
  * channels at k >= K read 0. Shared by both filter transforms. */
@@ -102,8 +106,7 @@
     const int c = get_global_id(0) * VW, p = get_global_id(1);                                         \
     const int P = nc * TH * TW;                                                                        \
     if (c >= C || p >= P) return;                                                                      \
-    const int tw = p % TW, r = p / TW;                                                                 \
-    const int th = r % TH, n = n0 + r / TH;                                                            \
+    WINO_TILE_OF(p);                                                                                   \
     const int h0 = 2 * th - pad_top, w0 = 2 * tw - pad_left;                                           \
     VT_##VW d[4][4];                                                                                   \
     for (int i = 0; i < 4; ++i)                                                                        \
@@ -198,8 +201,7 @@ __kernel void wino_gemm_t32(__global float *S, const int v_off, const int u_off,
     const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
     const int P = nc * TH * TW;                                                                        \
     if (k >= K || p >= P) return;                                                                      \
-    const int tw = p % TW, r = p / TW;                                                                 \
-    const int th = r % TH, n = n0 + r / TH;                                                            \
+    WINO_TILE_OF(p);                                                                                   \
     __global const float *src = S + m_off + p * KP + k;                                                \
     const int fs = P * KP;                                                                             \
     VT_##VW m[4][4];                                                                                   \
@@ -249,8 +251,7 @@ DEFINE_WINO_OUTPUT(16)
     const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
     const int P = nc * TH * TW;                                                                        \
     if (k >= KP || p >= P) return;                                                                     \
-    const int tw = p % TW, r = p / TW;                                                                 \
-    const int th = r % TH, n = n0 + r / TH;                                                            \
+    WINO_TILE_OF(p);                                                                                   \
     VT_##VW e[2][2];                                                                                   \
     for (int i = 0; i < 2; ++i)                                                                        \
       for (int j = 0; j < 2; ++j) {                                                                    \
@@ -449,8 +450,7 @@ __kernel void wino_wgrad_out(__global const float *S, const int z_off, __global 
     const int c = get_global_id(0) * VW, p = get_global_id(1);                                         \
     const int P = nc * TH * TW;                                                                        \
     if (c >= C || p >= P) return;                                                                      \
-    const int tw = p % TW, r = p / TW;                                                                 \
-    const int th = r % TH, n = n0 + r / TH;                                                            \
+    WINO_TILE_OF(p);                                                                                   \
     const int h0 = 4 * th - pad_top, w0 = 4 * tw - pad_left;                                           \
     VT_##VW t[6][6]; /* t = B^T d, column by column */                                                 \
     for (int j = 0; j < 6; ++j) {                                                                      \
@@ -482,8 +482,7 @@ __kernel void wino_wgrad_out(__global const float *S, const int z_off, __global 
     const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
     const int P = nc * TH * TW;                                                                        \
     if (k >= K || p >= P) return;                                                                      \
-    const int tw = p % TW, r = p / TW;                                                                 \
-    const int th = r % TH, n = n0 + r / TH;                                                            \
+    WINO_TILE_OF(p);                                                                                   \
     __global const float *src = S + m_off + p * KP + k;                                                \
     const int fs = P * KP;                                                                             \
     VT_##VW t[4][6]; /* t = A^T m, column by column */                                                 \
@@ -521,8 +520,7 @@ DEFINE_WINO4_OUTPUT(16)
     const int k = get_global_id(0) * VW, p = get_global_id(1);                                         \
     const int P = nc * TH * TW;                                                                        \
     if (k >= KP || p >= P) return;                                                                     \
-    const int tw = p % TW, r = p / TW;                                                                 \
-    const int th = r % TH, n = n0 + r / TH;                                                            \
+    WINO_TILE_OF(p);                                                                                   \
     VT_##VW t[6][4]; /* t = A e, column by column */                                                   \
     for (int j = 0; j < 4; ++j) {                                                                      \
       const int ow = 4 * tw + j;                                                                       \

@@ -168,11 +168,6 @@ static clnet_status gemm_split_k(clnet_ctx *ctx, int32_t m, int32_t n, int32_t K
 /* ---- direct kernels (cl/conv2d_direct.cl) ------------------------------------------------- */
 
 #define DIRECT_PT 8  /* output pixels per work-item: CONV_PT in the .cl file */
-/* input channels per filter-gradient work-item: the CT of conv2d_direct_wgrad_tT_cCT. Layers with
- * C_in % 8 == 0 and C_out % 32 == 0 use conv2d_direct_wgrad_t32_c8 instead (8 x 32 tiles: two dy
- * loads and 8 x loads per 16 FMAs; 1.05-1.35x faster than 16 x 16 on every such ResNet-18 layer,
- * PoCL, batch 64, alternating runs). */
-static int32_t direct_wgrad_ct(int32_t c_in) { return c_in >= 16 ? 16 : 8; }
 static const size_t direct_local2[2] = {64, 1}; /* (pixel tile, channel tile) */
 /* Forward of a strided conv with small outputs (ResNet-18's k3 s2 into 15x15x128, 8x8x256,
  * 4x4x512 at batch 64): its input is ~4x its output, so a work-group of 64 pixel tiles x 1
@@ -193,6 +188,22 @@ static const size_t direct_local_fwd_small[2] = {16, 4};
 
 /* Channel tile (kernel variant) for a dimension of c channels: 8 for narrow, else 16. */
 static int32_t direct_tile(int32_t c) { return c <= 8 ? 8 : 16; }
+
+/* The filter-gradient kernel for d and its tile of *ci input x *co output channels per work-item:
+ * conv2d_direct_wgrad_t32_c8 (8 x 32: two dy loads and 8 x loads per 16 FMAs; 1.05-1.35x faster
+ * than 16 x 16 on every such ResNet-18 layer, PoCL, batch 64, alternating runs) where
+ * C_in % 8 == 0 and C_out % 32 == 0 (it has no partial tiles), else conv2d_direct_wgrad_tT_cCT with
+ * T = direct_tile(C_out) and CT = 16 from 16 input channels up, else 8. */
+static const char *direct_wgrad_kernel(const clnet_conv2d_desc *d, int32_t *ci, int32_t *co) {
+  if (d->in_c % 8 == 0 && d->out_c % 32 == 0) {
+    *ci = 8, *co = 32;
+    return "conv2d_direct_wgrad_t32_c8";
+  }
+  *ci = d->in_c >= 16 ? 16 : 8, *co = direct_tile(d->out_c);
+  static const char *const names[2][2] = {{"conv2d_direct_wgrad_t8_c8", "conv2d_direct_wgrad_t8_c16"},
+                                          {"conv2d_direct_wgrad_t16_c8", "conv2d_direct_wgrad_t16_c16"}};
+  return names[*co == 16][*ci == 16];
+}
 static int32_t round_up_i32(int32_t n, int32_t m) { return (n + m - 1) / m * m; }
 static int32_t ceil_div_i32(int32_t n, int32_t m) { return (n + m - 1) / m; }
 
@@ -267,7 +278,7 @@ static void direct_wgrad_blocks(const clnet_conv2d_desc *d, int32_t *rows_per_bl
  * scratch, then each summed over the blocks in order. A single block writes dw and db itself. */
 static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
                                            const clnet_buf *dy, clnet_buf *dw, clnet_buf *db) {
-  const int32_t T = direct_tile(d->out_c), KC = (int32_t)w_count(d);
+  const int32_t KC = (int32_t)w_count(d);
   int32_t rpb, n_blocks;
   direct_wgrad_blocks(d, &rpb, &n_blocks);
   clnet_buf pw = *dw, pb = d->has_bias ? *db : *dw; /* partial dw, partial db (unused without bias) */
@@ -278,17 +289,10 @@ static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_de
     pb = pw;
     db_off = n_blocks * KC;
   }
-  const int32_t CT = direct_wgrad_ct(d->in_c);
+  int32_t ci_tile, co_tile;
+  const char *kname = direct_wgrad_kernel(d, &ci_tile, &co_tile);
+  size_t global = (size_t)n_blocks * ceil_div_i32(d->out_c, co_tile) * ceil_div_i32(d->in_c, ci_tile) * d->k_h * d->k_w;
   size_t local = CLNET_WG_1D;
-  static const char *const knames[2][2] = {{"conv2d_direct_wgrad_t8_c8", "conv2d_direct_wgrad_t8_c16"},
-                                            {"conv2d_direct_wgrad_t16_c8", "conv2d_direct_wgrad_t16_c16"}};
-  const char *kname = knames[T == 16][CT == 16];
-  int32_t tiles_co = ceil_div_i32(d->out_c, T), tiles_ci = ceil_div_i32(d->in_c, CT);
-  if (d->in_c % 8 == 0 && d->out_c % 32 == 0) { /* no partial tiles: 8 x 32, FMA-bound */
-    kname = "conv2d_direct_wgrad_t32_c8";
-    tiles_co = d->out_c / 32, tiles_ci = d->in_c / 8;
-  }
-  size_t global = (size_t)n_blocks * tiles_co * tiles_ci * d->k_h * d->k_w;
   CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_direct", kname, 1,
                          &global, &local, CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&pw), CLNET_ARG_BUF(&pb),
                          CLNET_ARG_I32(d->n), CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w), CLNET_ARG_I32(d->in_c),

@@ -44,13 +44,10 @@ int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pa
           pass == CLNET_CONV_PASS_BACKWARD_FILTER);
 }
 
-int clnet_conv2d_winograd4_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
-  return clnet_conv2d_winograd_applies(d, pass) &&
-         (uint64_t)36 * (uint64_t)d->in_c * (uint64_t)d->out_c * sizeof(float) <= CLNET_WINO4_MAX_FILTER_BYTES;
-}
-
 int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, int tile) {
-  return tile == 2 ? clnet_conv2d_winograd_applies(d, pass) : tile == 4 ? clnet_conv2d_winograd4_applies(d, pass) : 0;
+  if (tile == 2) return clnet_conv2d_winograd_applies(d, pass);
+  return tile == 4 && clnet_conv2d_winograd_applies(d, pass) &&
+         (uint64_t)36 * (uint64_t)d->in_c * (uint64_t)d->out_c * sizeof(float) <= CLNET_WINO4_MAX_FILTER_BYTES;
 }
 
 /* The geometry of one correlation. */

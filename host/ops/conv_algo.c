@@ -265,7 +265,7 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
                                                                CLNET_CONV_ALGO_WINOGRAD4, CLNET_CONV_ALGO_GEMM};
   /* indexed like choice.ms; -2: the algorithm does not apply here */
   double best[CLNET_CONV_ALGO_SLOTS] = {-1, -1, clnet_conv2d_winograd_applies(d, pass) ? -1 : -2,
-                                        clnet_conv2d_winograd4_applies(d, pass) ? -1 : -2};
+                                        clnet_conv2d_winograd_tile_applies(d, pass, 4) ? -1 : -2};
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
   conv_check_data check;

@@ -10,10 +10,8 @@
 /* 1 when WINOGRAD implements `pass` of d: any pass of a 3x3 stride-1 conv (any padding, any
  * sizes). */
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass);
-/* 1 when WINOGRAD4 does: the same convs, as long as the transformed filter (36 C_in C_out floats)
- * stays within CLNET_WINO4_MAX_FILTER_BYTES. */
-int clnet_conv2d_winograd4_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass);
-/* The one of the two for the algorithm with output tile `tile` (2 or 4). */
+/* The same for the algorithm with output tile `tile` (2: WINOGRAD; 4: WINOGRAD4, which also needs
+ * its transformed filter, 36 C_in C_out floats, within CLNET_WINO4_MAX_FILTER_BYTES). */
 int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, int tile);
 
 /* F(4x4)'s transformed filter is 2.25x F(2x2)'s: 36 MiB for 512 x 512 channels, which would raise

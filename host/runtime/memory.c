@@ -102,7 +102,10 @@ static clnet_status range_check(const clnet_buf *buf, size_t offset, size_t byte
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src) {
+/* A write, blocking or not. A blocking one has passed everything queued before it, so the
+ * profile collects there. */
+static clnet_status buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src,
+                              cl_bool blocking) {
   CLNET_TRY(range_check(buf, offset, bytes, "write"));
   if (bytes == 0) return CLNET_SUCCESS;
   if (ctx->is_ref) {
@@ -110,18 +113,35 @@ clnet_status clnet_buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size
     return CLNET_SUCCESS;
   }
   cl_event ev;
-  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL,
+  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, blocking, offset, bytes, src, 0, NULL,
                                       clnet_profile_event(ctx, &ev)));
   clnet_profile_record(ctx, "write buffer", NULL, ev);
-  clnet_profile_collect(ctx); /* a blocking write: the queue has passed everything before it */
+  if (blocking) clnet_profile_collect(ctx);
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst) {
+clnet_status clnet_buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src) {
+  return buf_write(ctx, buf, offset, bytes, src, CL_TRUE);
+}
+
+clnet_status clnet_buf_write_async(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src) {
+  return buf_write(ctx, buf, offset, bytes, src, CL_FALSE);
+}
+
+/* A read: blocking when done is NULL, else non-blocking with its event in *done (NULL when there
+ * was nothing to wait for: an empty read, or the reference, which has finished when it returns). */
+static clnet_status buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst,
+                             cl_event *done) {
+  if (done) *done = NULL;
   CLNET_TRY(range_check(buf, offset, bytes, "read"));
   if (bytes == 0) return CLNET_SUCCESS;
   if (ctx->is_ref) {
     memcpy(dst, (const char *)buf->host + offset, bytes);
+    return CLNET_SUCCESS;
+  }
+  if (done) {
+    CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, dst, 0, NULL, done));
+    if (ctx->profiling && clRetainEvent(*done) == CL_SUCCESS) clnet_profile_record(ctx, "read buffer", NULL, *done);
     return CLNET_SUCCESS;
   }
   cl_event ev;
@@ -132,32 +152,13 @@ clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset,
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_buf_read_async(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst,
-                                  cl_event *done) {
-  *done = NULL;
-  CLNET_TRY(range_check(buf, offset, bytes, "read"));
-  if (bytes == 0) return CLNET_SUCCESS;
-  if (ctx->is_ref) { /* the reference backend has finished every op when it returns */
-    memcpy(dst, (const char *)buf->host + offset, bytes);
-    return CLNET_SUCCESS;
-  }
-  CLNET_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, dst, 0, NULL, done));
-  if (ctx->profiling && clRetainEvent(*done) == CL_SUCCESS) clnet_profile_record(ctx, "read buffer", NULL, *done);
-  return CLNET_SUCCESS;
+clnet_status clnet_buf_read(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst) {
+  return buf_read(ctx, buf, offset, bytes, dst, NULL);
 }
 
-clnet_status clnet_buf_write_async(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src) {
-  CLNET_TRY(range_check(buf, offset, bytes, "write"));
-  if (bytes == 0) return CLNET_SUCCESS;
-  if (ctx->is_ref) {
-    memcpy((char *)buf->host + offset, src, bytes);
-    return CLNET_SUCCESS;
-  }
-  cl_event ev;
-  CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_FALSE, offset, bytes, src, 0, NULL,
-                                      clnet_profile_event(ctx, &ev)));
-  clnet_profile_record(ctx, "write buffer", NULL, ev);
-  return CLNET_SUCCESS;
+clnet_status clnet_buf_read_async(clnet_ctx *ctx, const clnet_buf *buf, size_t offset, size_t bytes, void *dst,
+                                  cl_event *done) {
+  return buf_read(ctx, buf, offset, bytes, dst, done);
 }
 
 clnet_status clnet_event_wait_release(cl_event *ev) {
