@@ -142,8 +142,11 @@ static int run_relu_once(void) {
   return st != CLNET_SUCCESS ? -1 : s.programs_built * 100 + s.programs_cached;
 }
 
+/* The binary cache itself, forced on (PoCL caches its builds and clnet does not store its
+ * binaries there by default: program_binaries_are_not_stored_on_pocl). */
 Test(program, disk_cache_second_run_compiles_nothing, .init = make_tmp) {
   setenv("CLNET_CACHE_DIR", tmpdir, 1);
+  setenv("CLNET_PROGRAM_BINARIES", "1", 1);
   unsetenv("CLNET_NO_CACHE");
   cr_assert_eq(run_relu_once(), 100, "first run must build from source");
   cr_assert_eq(run_relu_once(), 1, "second run must load from the cache and build nothing");
@@ -154,6 +157,28 @@ Test(program, disk_cache_second_run_compiles_nothing, .init = make_tmp) {
   cr_assert_eq(run_relu_once(), 100, "corrupt entry must be rebuilt");
   setenv("CLNET_NO_CACHE", "1", 1);
   cr_assert_eq(run_relu_once(), 100, "CLNET_NO_CACHE=1 must bypass the cache");
+  unsetenv("CLNET_NO_CACHE");
+  setenv("CLNET_PROGRAM_BINARIES", "0", 1);
+  cr_assert_eq(run_relu_once(), 100, "CLNET_PROGRAM_BINARIES=0 must bypass the cache");
+  unsetenv("CLNET_PROGRAM_BINARIES");
+}
+
+/* On PoCL, asking for a program's binary compiles every kernel of the program, and PoCL keeps its
+ * own cache of builds: clnet stores no binary there unless told to. */
+Test(program, program_binaries_are_not_stored_on_pocl, .init = make_tmp) {
+  setenv("CLNET_CACHE_DIR", tmpdir, 1);
+  unsetenv("CLNET_NO_CACHE");
+  unsetenv("CLNET_PROGRAM_BINARIES");
+  clnet_ctx *ctx = NULL;
+  cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+  const int pocl = strstr(clnet_ctx_device_info(ctx)->platform_name, "Portable Computing Language") != NULL;
+  clnet_ctx_free(ctx);
+  cr_assert(pocl, "the suite runs on PoCL");
+  cr_assert_eq(run_relu_once(), 100);
+  cr_assert_eq(run_relu_once(), 100, "no binary was stored, so the second run builds again (from PoCL's cache)");
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "ls %s/*.bin >/dev/null 2>&1", tmpdir);
+  cr_assert_neq(system(cmd), 0, "a program binary was written to %s", tmpdir);
 }
 
 Test(program, kernel_dir_build_error_names_the_file, .init = make_tmp) {

@@ -157,6 +157,19 @@ static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char 
   return st;
 }
 
+/* Whether clnet keeps this device's program binaries on disk. Not on PoCL, which caches every
+ * build itself (~/.cache/pocl, keyed by source, options and device) and whose
+ * clGetProgramInfo(CL_PROGRAM_BINARIES) first compiles a generic work-group function for every
+ * kernel of the program, used or not: on a cold start of the default training run that was 87
+ * extra kernel compilations, 31.7 s to the first step against 18.2 s without (measured with
+ * CLNET_CONV_ALGO=direct; docs/PERFORMANCE.md, "Cold start"). CLNET_PROGRAM_BINARIES=1 stores
+ * them anyway (the cache's tests), =0 never. */
+static int store_binaries(const clnet_ctx *ctx) {
+  const char *e = getenv("CLNET_PROGRAM_BINARIES");
+  if (e && *e) return strcmp(e, "0") != 0;
+  return strstr(ctx->info.platform_name, "Portable Computing Language") == NULL;
+}
+
 static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *options,
                                   cl_program *out) {
   const char *src = NULL;
@@ -165,7 +178,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
   CLNET_TRY(clnet_kernel_source(name, &src, &len, &owned));
 
   char dir[4096], path[4400];
-  int use_cache = clnet_cache_dir(dir, sizeof dir);
+  int use_cache = store_binaries(ctx) && clnet_cache_dir(dir, sizeof dir);
   if (use_cache) {
     hash128 h = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
     uint32_t v = CACHE_VERSION;
