@@ -20,6 +20,9 @@ static void make_tmp(void) {
   setenv("CLNET_CACHE_DIR", tmpdir, 1);
   unsetenv("CLNET_NO_CACHE");
   unsetenv("CLNET_CONV_ALGO");
+  /* these tests are about AUTO's checking and timing of every candidate; which candidates a CPU
+   * device times by default is cpu_devices_do_not_time_clblast's */
+  setenv("CLNET_TUNE_ALL", "1", 1);
 }
 
 
@@ -400,5 +403,79 @@ Test(finddb, unwritable_cache_falls_back_to_the_rule, .init = make_tmp) {
   cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).from_rule, 2);
+  clnet_ctx_free(ctx);
+}
+
+/* On a CPU device AUTO does not time the im2col + CLBlast path (it cannot win there and would cost
+ * CLBlast's compilation): its column reads "-", in memory and in the file, and forcing it still
+ * works. */
+Test(finddb, cpu_devices_do_not_time_clblast, .init = make_tmp) {
+  unsetenv("CLNET_TUNE_ALL");
+  const clnet_conv2d_desc d = small_desc();
+  clnet_ctx *ctx = open_ctx();
+  cr_assert(clnet_ctx_device_info(ctx)->type & CL_DEVICE_TYPE_CPU, "the suite runs on PoCL's CPU device");
+  for (int p = 0; p < 3; ++p) {
+    clnet_conv_algo_choice c;
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "pass %d", p);
+    cr_assert_eq(c.ms[0], -2, "pass %d: gemm must not be timed (%g ms)", p, c.ms[0]);
+    cr_assert(c.ms[1] >= 0, "pass %d: direct is timed", p);
+    cr_assert_neq(c.algo, CLNET_CONV_ALGO_GEMM, "pass %d", p);
+  }
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path);
+  clnet_ctx_free(ctx);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  char line[512];
+  int entries = 0;
+  while (fgets(line, sizeof line, f))
+    if (line[0] != '#') {
+      char algo[16], gms[16];
+      cr_assert_eq(sscanf(line, "%*s %*d %*d %*d %*d %*d %*d %*d %*d %*s %15s %15s", algo, gms), 2, "%s", line);
+      cr_assert_str_eq(gms, "-", "gemm_ms of an untimed gemm: %s", line);
+      ++entries;
+    }
+  fclose(f);
+  cr_assert_eq(entries, 3);
+  ctx = open_ctx();
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "a '-' column must read back");
+  cr_assert_eq(c.ms[0], -2);
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_GEMM), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(c.algo == CLNET_CONV_ALGO_GEMM && c.source == CLNET_CONV_SOURCE_FORCED, "forcing gemm still works");
+  clnet_ctx_free(ctx);
+}
+
+static void count_progress(void *user, const char *what) {
+  int *n = user;
+  cr_assert(!strncmp(what, "conv2d ", 7) || !strncmp(what, "dense ", 6), "progress names its shape: '%s'", what);
+  ++*n;
+}
+
+/* The progress function hears of every (shape, pass) AUTO times, and of nothing read back. */
+Test(finddb, progress_is_reported_for_each_timed_shape, .init = make_tmp) {
+  const clnet_conv2d_desc d = small_desc();
+  int calls = 0;
+  clnet_ctx *ctx = open_ctx();
+  clnet_ctx_set_algo_progress_fn(ctx, count_progress, &calls);
+  clnet_conv_algo_choice c;
+  for (int p = 0; p < 3; ++p)
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(calls, 3);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(calls, 3, "asked again: nothing timed");
+  clnet_ctx_free(ctx);
+  ctx = open_ctx();
+  clnet_ctx_set_algo_progress_fn(ctx, count_progress, &calls);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB);
+  cr_assert_eq(calls, 3, "read from the find-db: nothing timed");
+  clnet_dense_algo_choice dc;
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, 4, 32, 10, CLNET_CONV_PASS_FORWARD, &dc), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(calls, 4, "the dense layer's GEMMs report too");
   clnet_ctx_free(ctx);
 }

@@ -24,6 +24,9 @@ static void make_tmp(void) {
   setenv("CLNET_CACHE_DIR", tmpdir, 1);
   unsetenv("CLNET_NO_CACHE");
   unsetenv("CLNET_DENSE_ALGO");
+  /* these tests are about AUTO's checking and timing of both GEMMs; which ones a CPU device times
+   * by default is cpu_devices_do_not_time_clblast's */
+  setenv("CLNET_TUNE_ALL", "1", 1);
 }
 
 static void remove_tmp(void) {
@@ -355,4 +358,31 @@ Test(dense_finddb, processes_sharing_a_cache_agree, .init = make_tmp, .fini = re
   snprintf(cmd, sizeof cmd, "%s %s --dense-algo fastest > /dev/null 2>&1", cli, args);
   const int rc = system(cmd);
   cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "a bad --dense-algo is a usage error (status %d)", rc);
+}
+
+/* On a CPU device AUTO does not time CLBlast for the dense layer: its column reads "-" and reads
+ * back; forcing it still works. */
+Test(dense_finddb, cpu_devices_do_not_time_clblast, .init = make_tmp, .fini = remove_tmp) {
+  unsetenv("CLNET_TUNE_ALL");
+  clnet_ctx *ctx = open_ctx();
+  cr_assert(clnet_ctx_device_info(ctx)->type & CL_DEVICE_TYPE_CPU, "the suite runs on PoCL's CPU device");
+  for (int p = 0; p < 3; ++p) {
+    clnet_dense_algo_choice c;
+    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+                 clnet_last_error());
+    cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "pass %d", p);
+    cr_assert_eq(c.ms[0], -2, "pass %d: CLBlast must not be timed (%g ms)", p, c.ms[0]);
+    cr_assert(c.ms[1] >= 0 && c.algo == CLNET_DENSE_ALGO_CLNET, "pass %d", p);
+  }
+  clnet_ctx_free(ctx);
+  ctx = open_ctx();
+  clnet_dense_algo_choice c;
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert(c.source == CLNET_CONV_SOURCE_FINDDB && c.ms[0] == -2, "a '-' column must read back");
+  cr_assert_eq(clnet_ctx_set_dense_algo(ctx, CLNET_DENSE_ALGO_CLBLAST), CLNET_SUCCESS);
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert(c.algo == CLNET_DENSE_ALGO_CLBLAST && c.source == CLNET_CONV_SOURCE_FORCED, "forcing CLBlast still works");
+  clnet_ctx_free(ctx);
 }

@@ -263,9 +263,13 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
   /* DIRECT first: usually the fastest, so a slow candidate stops after one timed run */
   static const clnet_conv_algo order[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD,
                                                                CLNET_CONV_ALGO_WINOGRAD4, CLNET_CONV_ALGO_GEMM};
-  /* indexed like choice.ms; -2: the algorithm does not apply here */
-  double best[CLNET_CONV_ALGO_SLOTS] = {-1, -1, clnet_conv2d_winograd_applies(d, pass) ? -1 : -2,
-                                        clnet_conv2d_winograd_tile_applies(d, pass, 4) ? -1 : -2};
+  /* indexed like choice.ms; -2: the algorithm does not apply here, or cannot win on this kind of
+   * device (clnet_fdb_candidate_can_win) */
+  const int gemm_can_win = clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_CLBLAST);
+  const int wino4 = clnet_conv2d_winograd_tile_applies(d, pass, 4);
+  const int wino2 = clnet_conv2d_winograd_applies(d, pass) &&
+                    (!wino4 || clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_WINOGRAD2_BESIDE_4));
+  double best[CLNET_CONV_ALGO_SLOTS] = {gemm_can_win ? -1 : -2, -1, wino2 ? -1 : -2, wino4 ? -1 : -2};
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
   conv_check_data check;
@@ -355,6 +359,11 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
     clnet_buf bufs[4];
     clnet_conv_io own;
     if (!io) CLNET_TRY(alloc_io(ctx, d, bufs, &own));
+    if (db->progress_fn) {
+      char shape[160];
+      shape_str(shape, sizeof shape, d, pass);
+      db->progress_fn(db->progress_user, shape);
+    }
     clnet_status st = tune(ctx, db, d, pass, io ? io : &own, &fresh);
     if (!io)
       for (int i = 0; i < 4; ++i) clnet_buf_free(ctx, &bufs[i]);
@@ -453,6 +462,13 @@ void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *use
   if (!ctx || clnet_conv_finddb_state(ctx, &db) != CLNET_SUCCESS) return;
   db->note_fn = fn;
   db->note_user = user;
+}
+
+void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, void *user) {
+  struct clnet_conv_finddb *db = NULL;
+  if (!ctx || clnet_conv_finddb_state(ctx, &db) != CLNET_SUCCESS) return;
+  db->progress_fn = fn;
+  db->progress_user = user;
 }
 
 const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {

@@ -53,8 +53,9 @@ static const char *parse_line(const char *line, conv_fdb_entry *e) {
   else if (!strcmp(algo, "winograd")) e->choice.algo = CLNET_CONV_ALGO_WINOGRAD;
   else if (!strcmp(algo, "winograd4")) e->choice.algo = CLNET_CONV_ALGO_WINOGRAD4;
   else return "algo must be gemm, direct, winograd or winograd4";
-  if (!parse_ms(gms, &e->choice.ms[0]) || !parse_ms(dms, &e->choice.ms[1]))
-    return "times must be milliseconds >= 0 or 'rejected'";
+  if (!strcmp(gms, "-")) e->choice.ms[0] = -2; /* not timed: cannot win on this kind of device */
+  else if (!parse_ms(gms, &e->choice.ms[0])) return "gemm_ms must be milliseconds >= 0, 'rejected' or '-'";
+  if (!parse_ms(dms, &e->choice.ms[1])) return "times must be milliseconds >= 0 or 'rejected'";
   if (!strcmp(wms, "-")) e->choice.ms[2] = -2;
   else if (!parse_ms(wms, &e->choice.ms[2])) return "winograd_ms must be milliseconds >= 0, 'rejected' or '-'";
   if (!strcmp(w4ms, "-")) e->choice.ms[3] = -2;

@@ -50,6 +50,8 @@ struct clnet_conv_finddb {
   clnet_fdb t; /* the table (conv_fdb_entry) and its file */
   clnet_conv_note_fn note_fn;
   void *note_user;
+  clnet_algo_progress_fn progress_fn; /* clnet_ctx_set_algo_progress_fn, for conv and dense AUTO */
+  void *progress_user;
   char last_note[640];
   int32_t winograd_fallback_noted; /* bit 1 << tile: WINOGRAD(4) forced where it does not apply, noted once */
   clnet_conv_algo_stats stats;

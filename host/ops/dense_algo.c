@@ -124,8 +124,9 @@ static const char *parse_line(const char *line, void *entry) {
   if (!strcmp(algo, "clblast")) e->choice.algo = CLNET_DENSE_ALGO_CLBLAST;
   else if (!strcmp(algo, "clnet")) e->choice.algo = CLNET_DENSE_ALGO_CLNET;
   else return "algo must be clblast or clnet";
-  if (!clnet_fdb_parse_ms(bms, &e->choice.ms[0]) || !clnet_fdb_parse_ms(cms, &e->choice.ms[1]))
-    return "times must be milliseconds >= 0 or 'rejected'";
+  if (!strcmp(bms, "-")) e->choice.ms[0] = -2; /* not timed: cannot win on this kind of device */
+  else if (!clnet_fdb_parse_ms(bms, &e->choice.ms[0])) return "clblast_ms must be milliseconds >= 0, 'rejected' or '-'";
+  if (!clnet_fdb_parse_ms(cms, &e->choice.ms[1])) return "times must be milliseconds >= 0 or 'rejected'";
   if (e->choice.ms[algo_slot(e->choice.algo)] < 0) return "the chosen algorithm is rejected";
   e->choice.source = CLNET_CONV_SOURCE_FINDDB;
   return NULL;
@@ -314,13 +315,15 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_dense_algos *d, clnet_conv
   const double t0 = now_s(), b0 = ctx->stats.build_seconds;
   double first_calls = 0;
   static const clnet_dense_algo order[2] = {CLNET_DENSE_ALGO_CLNET, CLNET_DENSE_ALGO_CLBLAST};
-  double best[2] = {-1, -1}; /* indexed like choice.ms */
+  /* indexed like choice.ms; -2: not timed (clnet_fdb_candidate_can_win) */
+  double best[2] = {clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_CLBLAST) ? -1 : -2, -1};
   char shape[96];
   shape_str(shape, sizeof shape, pass, n, in, out);
   gemm_check_data check;
   clnet_status st = check_data_init(pass, n, in, out, &check);
   for (int c = 0; c < 2 && st == CLNET_SUCCESS; ++c) {
     const clnet_dense_algo a = order[c];
+    if (best[algo_slot(a)] == -2) continue;
     double t = 0;
     st = run_finished(ctx, pass, a, n, in, out, io, &t); /* warm-up */
     if (st != CLNET_SUCCESS) break;
@@ -405,6 +408,12 @@ static clnet_status auto_choice(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n,
     if (!io) {
       const gemm_shape g = pass_gemm(pass, n, in, out);
       CLNET_TRY(alloc_io(ctx, &g, bufs, &own));
+    }
+    struct clnet_conv_finddb *cdb = NULL; /* the progress function lives with the note function */
+    if (clnet_conv_finddb_state(ctx, &cdb) == CLNET_SUCCESS && cdb->progress_fn) {
+      char shape[96];
+      shape_str(shape, sizeof shape, pass, n, in, out);
+      cdb->progress_fn(cdb->progress_user, shape);
     }
     clnet_status st = tune(ctx, d, pass, n, in, out, io ? io : &own, &fresh);
     if (!io)

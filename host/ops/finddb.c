@@ -265,3 +265,13 @@ clnet_status clnet_fdb_commit(clnet_fdb *t, const void *entry, void **out, int32
   if (st == CLNET_ERR_IO) return CLNET_SUCCESS; /* not persisted: the caller falls back */
   return st;
 }
+
+int clnet_fdb_candidate_can_win(const clnet_ctx *ctx, clnet_fdb_candidate c) {
+  const char *all = getenv("CLNET_TUNE_ALL");
+  if (all && *all && strcmp(all, "0") != 0) return 1;
+  switch (c) {
+    case CLNET_FDB_CANDIDATE_CLBLAST:
+    case CLNET_FDB_CANDIDATE_WINOGRAD2_BESIDE_4: return !(ctx->info.type & CL_DEVICE_TYPE_CPU);
+  }
+  return 1;
+}

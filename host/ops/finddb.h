@@ -86,6 +86,23 @@ clnet_status clnet_fdb_read_file(const clnet_fdb_format *fmt, const char *path, 
 clnet_status clnet_fdb_write_file(const clnet_fdb_format *fmt, const char *path, uint64_t kernels_hash,
                                   const char *device_line, const void *entries, int32_t n);
 
+/* Whether AUTO times a kind of candidate on ctx's device (time only candidates that can win).
+ * CLBlast's GEMMs (the conv im2col path,
+ * the dense layer's CLBlast GEMMs) are not timed on CPU devices: measured on PoCL they lost on
+ * every pass of every ResNet layer (2.2-25x, docs/PERFORMANCE.md) and on the dense layer (2-6x),
+ * and timing them costs CLBlast's compilation, 15 s of a cold start. Their find-db column then
+ * reads "-". CLNET_TUNE_ALL=1 times every candidate that applies. Forcing an algorithm
+ * (CLNET_CONV_ALGO=gemm, CLNET_DENSE_ALGO=clblast) is not affected. */
+typedef enum clnet_fdb_candidate {
+  CLNET_FDB_CANDIDATE_CLBLAST = 0,
+  /* Winograd F(2x2) where F(4x4) applies too: not timed on CPU devices, where F(4x4) was faster on
+   * every pass of 64-256 channels (1.08-1.74x at width 64) and at width 16 F(2x2) beat both F(4x4)
+   * and direct on one pass of 21, by 3 % (docs/PERFORMANCE.md, "Cold start"); timing it costs a
+   * second set of transform kernels to compile. */
+  CLNET_FDB_CANDIDATE_WINOGRAD2_BESIDE_4 = 1,
+} clnet_fdb_candidate;
+int clnet_fdb_candidate_can_win(const clnet_ctx *ctx, clnet_fdb_candidate c);
+
 /* A time in ms as the files hold it: "-" (not a candidate, -2), "rejected" (< 0) or "%.3f"; and
  * back: 1 on success. parse_ms takes "rejected" and milliseconds in [0, 1e9]; "-" is the kind's. */
 void clnet_fdb_format_ms(char *dst, size_t cap, double ms);

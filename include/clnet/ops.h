@@ -135,6 +135,11 @@ clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx);
  * Each is one line; `fn` (NULL to stop) receives each as it happens, and the last one is kept
  * (clnet_conv_algo_last_note, "" if none). */
 typedef void (*clnet_conv_note_fn)(void *user, const char *line);
+/* Progress of AUTO's timing (a first run on a device spends seconds there): `fn` (NULL to stop)
+ * is called before each (shape, pass) is checked and timed, with what it is, e.g.
+ * "conv2d forward n256 28x28x1->16 k3x3 s1 valid" or "dense backward-data n256 64->10". */
+typedef void (*clnet_algo_progress_fn)(void *user, const char *what);
+void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, void *user);
 void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user);
 const char *clnet_conv_algo_last_note(clnet_ctx *ctx);
 
