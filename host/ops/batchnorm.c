@@ -43,19 +43,23 @@ static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d)
   return CLNET_SUCCESS;
 }
 
-/* Work-items along C (contiguous). A group is lc = min(WG_1D, C rounded up to
- * a power of two) channels wide, so narrow layers (C = 16, 32) do not idle
- * most of it: reductions take one block per group (lc x 1; their loops carry
- * barriers, so every work-item of a group must run the same trip count),
- * elementwise kernels fill the group with rows (lc x WG_1D/lc). The local
- * size does not change any result. */
+/* Work-items along C (contiguous). A group is lc = min(BN_LC, C rounded up to a power of two)
+ * channels wide: reductions take one block per group (lc x 1; their loops carry barriers, so every
+ * work-item of a group must run the same trip count), elementwise kernels fill the group with
+ * rows (lc x WG_1D/lc). lc is 16 from 16 channels up (one AVX-512 vector, half a GPU warp): a
+ * local size that depends on C would make a CPU implementation that specialises kernels per local
+ * size (PoCL) compile each kernel once per channel count, which on a cold start of ResNet-18
+ * (16/32/64 channels) was 16 extra compilations of the BN kernels (docs/PERFORMANCE.md, "Cold
+ * start"). The local size does not change any result. */
+#define BN_LC 16
+
 typedef struct bn_geometry {
   size_t red[2], elem[2];
 } bn_geometry;
 
 static bn_geometry bn_geometry_of(int64_t C) {
   size_t lc = 1;
-  while (lc < (size_t)C && lc < CLNET_WG_1D) lc *= 2;
+  while (lc < (size_t)C && lc < BN_LC) lc *= 2;
   bn_geometry g = {{lc, 1}, {lc, CLNET_WG_1D / lc}};
   return g;
 }
