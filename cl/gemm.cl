@@ -111,13 +111,11 @@ __kernel void gemm_nt(const int M, const int N, const int K, __global const floa
     _Pragma("unroll") for (int i = 0; i < GEMM_TM; ++i)
       _Pragma("unroll") for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
   }
-  _Pragma("unroll") for (int i = 0; i < GEMM_TM; ++i) {
-    if (r0 + i >= M) break;
+  /* guarded stores, not early exits: a loop with a break cannot be fully unrolled */
+  _Pragma("unroll") for (int i = 0; i < GEMM_TM; ++i)
     _Pragma("unroll") for (int j = 0; j < GEMM_TN; ++j) {
-      if (c0 + j >= N) break;
       float s = hsum8(acc[i][j]);
       for (int p = k8; p < K; ++p) s = fma(a[i][p], b[j][p], s);
-      C[(size_t)(r0 + i) * ldc + c0 + j] = s;
+      if (r0 + i < M && c0 + j < N) C[(size_t)(r0 + i) * ldc + c0 + j] = s;
     }
-  }
 }
