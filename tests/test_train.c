@@ -255,3 +255,68 @@ Test(train, unwritable_output_is_reported, .init = make_data, .timeout = 120) {
   cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
   cr_assert(strstr(out, "plainfile"), "the message must name the directory:\n%s", out);
 }
+
+/* A first run on a device says that it is timing algorithms and how many it chose; the progress
+ * lines give no rate or ETA before they mean something (the first step builds kernels and times
+ * algorithms); a second run on the same cache times nothing and says nothing about it. */
+Test(train, first_run_explains_its_wait_and_no_early_eta, .init = make_data, .timeout = 600) {
+  char cache[300], args[1024], prefix[400];
+  snprintf(cache, sizeof cache, "%s/cache", dir);
+  snprintf(prefix, sizeof prefix, "CLNET_CACHE_DIR='%s'", cache);
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 32 --width 4 --out %s/run1", dir, dir);
+  int rc = clnet_cli_run(prefix, args, out, sizeof out);
+  cr_assert_eq(rc, 0, "clnet train failed:\n%s", out);
+  const char *first = strstr(out, "first run on this device: timing");
+  const char *chose = strstr(out, "chose the algorithms of ");
+  const char *b1 = strstr(out, "epoch 1/1 batch 1/");
+  cr_assert(first && chose && b1 && first < chose && chose < b1, "no explanation before the first step:\n%s", out);
+  int n = 0;
+  cr_assert_eq(sscanf(chose, "chose the algorithms of %d layer shapes", &n), 1, "%s", chose);
+  cr_assert_gt(n, 3, "%s", chose);
+  const char *eol = strchr(b1, '\n');
+  cr_assert_not_null(eol);
+  char line[256];
+  snprintf(line, sizeof line, "%.*s", (int)(eol - b1), b1);
+  cr_assert(strstr(line, "(first step ") && !strstr(line, "ETA") && !strstr(line, "img/s"),
+            "the first step's line must not show a rate or an ETA: '%s'", line);
+  const char *last = strstr(out, "epoch 1/1 batch 8/8");
+  cr_assert(last && strstr(last, "img/s ETA 0:00"), "the last batch's line has its rate and ETA:\n%s", out);
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 32 --width 4 --out %s/run2", dir, dir);
+  rc = clnet_cli_run(prefix, args, out, sizeof out);
+  cr_assert_eq(rc, 0, "clnet train failed:\n%s", out);
+  cr_assert(!strstr(out, "first run on this device") && !strstr(out, "chose the algorithms"),
+            "a warm cache times nothing:\n%s", out);
+}
+
+static void record_progress(const clnet_train_progress *p, void *user) {
+  clnet_train_progress *log = user;
+  if (p->phase == 0 && p->batch >= 1 && p->batch <= 8) log[p->batch - 1] = *p;
+}
+
+/* The library's progress: images/s and ETA are -1 until two steps after the first are timed. */
+Test(train, progress_rate_and_eta_start_after_the_first_step, .init = make_data, .timeout = 600) {
+  clnet_ctx *ctx = NULL;
+  cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+  char outdir[300];
+  snprintf(outdir, sizeof outdir, "%s/api", dir);
+  clnet_train_config cfg = {.data_dir = dir, .out_dir = outdir, .epochs = 1, .batch = 32, .depth = 18, .width = 4,
+                            .lr = 1e-3, .seed = 1};
+  clnet_train_progress log[8];
+  memset(log, 0, sizeof log);
+  clnet_train_callbacks cb = {.progress = record_progress, .user = log};
+  clnet_train_summary sum;
+  cr_assert_eq(clnet_train_run(ctx, &cfg, &cb, &sum), CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_ctx_free(ctx);
+  for (int i = 0; i < 8; ++i) {
+    cr_assert_eq(log[i].batch, i + 1, "batch %d reported", i + 1);
+    cr_assert_gt(log[i].first_step_s, 0, "batch %d: the first step's time", i + 1);
+    if (i < 2) {
+      cr_assert(log[i].eta_s == -1 && log[i].images_per_s == -1, "batch %d: eta %g, rate %g", i + 1, log[i].eta_s,
+                log[i].images_per_s);
+    } else {
+      cr_assert(log[i].eta_s >= 0 && log[i].images_per_s > 0, "batch %d: eta %g, rate %g", i + 1, log[i].eta_s,
+                log[i].images_per_s);
+    }
+  }
+  cr_assert_eq(log[7].eta_s, 0, "nothing is left after the last batch");
+}

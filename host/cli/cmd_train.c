@@ -22,6 +22,8 @@ typedef struct {
   int tty;
   double last_print;
   int32_t last_epoch;
+  int32_t algos_timed;   /* (shape, pass) pairs AUTO has timed in this run (on_algo_progress) */
+  int first_step_said;
   clnet_ctx *const *profiled; /* --profile: the contexts whose profile each epoch prints, else NULL */
   int32_t n_profiled;
 } progress_state;
@@ -39,11 +41,38 @@ static void fmt_time(char *dst, size_t cap, double s) {
   else snprintf(dst, cap, "%d:%02d", t / 60, t % 60);
 }
 
+/* A first run on a device times the algorithms of every layer shape before its first step: say so,
+ * once (and, on a terminal, which shape it is at), so that the wait is explained. */
+static void on_algo_progress(void *user, const char *what) {
+  progress_state *s = user;
+  if (s->algos_timed++ == 0 && !s->tty)
+    printf("first run on this device: timing the convolution and dense-layer algorithms of every layer shape "
+           "(remembered for later runs)...\n");
+  if (s->tty) printf("\r\033[Kchoosing algorithms (first run on this device), %d: %s", s->algos_timed, what);
+  fflush(stdout);
+}
+
+/* " 812 img/s ETA 1:24", or "" while they mean nothing yet (the first steps). */
+static void fmt_rate(char *dst, size_t cap, const clnet_train_progress *p) {
+  char eta[32];
+  fmt_time(eta, sizeof eta, p->eta_s);
+  if (p->images_per_s >= 0 && p->eta_s >= 0) snprintf(dst, cap, " %.0f img/s ETA %s", p->images_per_s, eta);
+  else if (p->first_step_s > 0) snprintf(dst, cap, " (first step %.1f s)", p->first_step_s);
+  else dst[0] = '\0';
+}
+
 static void on_progress(const clnet_train_progress *p, void *user) {
   progress_state *s = user;
   double now = mono();
-  char eta[32];
-  fmt_time(eta, sizeof eta, p->eta_s);
+  char rate[64];
+  fmt_rate(rate, sizeof rate, p);
+  if (!s->first_step_said && p->first_step_s > 0) {
+    s->first_step_said = 1;
+    if (s->tty) printf("\r\033[K");
+    if (s->algos_timed)
+      printf("chose the algorithms of %d layer shapes and passes during the first step (%.1f s)\n", s->algos_timed,
+             p->first_step_s);
+  }
   if (p->phase == 1) {
     if (s->tty) printf("\r\033[K");
     if (s->tty) printf("epoch %d/%d: validating...", p->epoch, p->epochs);
@@ -55,12 +84,12 @@ static void on_progress(const clnet_train_progress *p, void *user) {
     char bar[64];
     for (int i = 0; i < width; ++i) bar[i] = i < filled ? '=' : (i == filled ? '>' : '.');
     bar[width] = '\0';
-    printf("\r\033[Kepoch %d/%d [%s] %d/%d loss %.4f acc %.4f %.0f img/s ETA %s", p->epoch, p->epochs, bar,
-           p->batch, p->batches, p->loss, p->accuracy, p->images_per_s, eta);
+    printf("\r\033[Kepoch %d/%d [%s] %d/%d loss %.4f acc %.4f%s", p->epoch, p->epochs, bar, p->batch, p->batches,
+           p->loss, p->accuracy, rate);
     fflush(stdout);
   } else if (p->batch == 1 || p->batch == p->batches || now - s->last_print >= 30 || s->last_epoch != p->epoch) {
-    printf("epoch %d/%d batch %d/%d loss %.4f acc %.4f %.0f img/s ETA %s\n", p->epoch, p->epochs, p->batch,
-           p->batches, p->loss, p->accuracy, p->images_per_s, eta);
+    printf("epoch %d/%d batch %d/%d loss %.4f acc %.4f%s\n", p->epoch, p->epochs, p->batch, p->batches, p->loss,
+           p->accuracy, rate);
     fflush(stdout);
     s->last_print = now;
     s->last_epoch = p->epoch;
@@ -347,6 +376,7 @@ int cmd_train(int argc, char **argv) {
   /* under mpirun stdout is a pseudo-terminal of the launcher, whatever the user's is: plain lines */
   progress_state ps = {.tty = cli_is_tty() && !clnet_mpi_launched(), .last_print = 0, .last_epoch = 0,
                        .profiled = profile ? devs.owned : NULL, .n_profiled = profile ? devs.n_owned : 0};
+  for (int32_t i = 0; i < devs.n_owned; ++i) clnet_ctx_set_algo_progress_fn(devs.owned[i], on_algo_progress, &ps);
   clnet_train_callbacks cb = {.progress = on_progress, .epoch_end = on_epoch, .info = on_info,
                               .should_stop = on_should_stop, .user = &ps};
   signal(SIGINT, on_stop_signal);

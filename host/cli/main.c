@@ -86,9 +86,20 @@ static void print_conv_note(void *user, const char *line) {
   fprintf(stderr, "clnet: note: %s\n", line);
 }
 
+/* AUTO's first timing on a device, said once per context (clnet train says more). */
+static void print_algo_progress(void *user, const char *what) {
+  int *said = user;
+  if (*said) return;
+  *said = 1;
+  fprintf(stderr, "clnet: first run on this device: timing the algorithms of each layer shape (from %s on; "
+                  "remembered for later runs)\n", what);
+}
+
 int cli_open_ctx(const char *device, clnet_ctx **ctx) {
+  static int said = 0;
   clnet_status st = clnet_ctx_create(device, ctx);
   if (st == CLNET_SUCCESS) clnet_ctx_set_conv_note_fn(*ctx, print_conv_note, NULL);
+  if (st == CLNET_SUCCESS) clnet_ctx_set_algo_progress_fn(*ctx, print_algo_progress, &said);
   if (st == CLNET_SUCCESS) return CLI_OK;
   if (st == CLNET_ERR_DEVICE_NOT_FOUND || st == CLNET_ERR_DEVICE_AMBIGUOUS) {
     fprintf(stderr, "clnet: %s\n", clnet_last_error());

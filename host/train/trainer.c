@@ -254,6 +254,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   double resume_loss_sum = 0;
   int64_t resume_correct = 0, resume_seen = 0, steps_run = 0;
   int stop_pending = 0, calibrated = 0;
+  double first_step_s = 0;
   if (cfg->resume && root) {
     if (!file_exists(path_last)) {
       st = clnet_set_error(CLNET_ERR_IO, "%s: nothing to resume (no checkpoint there yet)", path_last);
@@ -312,6 +313,11 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     double e0 = now_s(), loss_sum = epoch == first_epoch ? resume_loss_sum : 0;
     int64_t seen = epoch == first_epoch ? resume_seen : 0, correct_sum = epoch == first_epoch ? resume_correct : 0;
     int64_t seen_here = 0; /* images of this process, for images/s */
+    /* the progress rate and ETA: timed from the end of this process's first step (which builds
+     * kernels and, on a first run, chooses algorithms) and shown once two steps are timed */
+    double rate_t0 = e0;
+    int64_t rate_images = 0;
+    int32_t rate_steps = 0;
     CLNET_TRY_GOTO(clnet_loader_start_epoch(ld, epoch, start), st, out);
     clnet_train_progress pr = {.epoch = epoch + 1, .epochs = cfg->epochs, .batches = batches};
     for (int32_t bi = start; bi < batches; ++bi) {
@@ -374,12 +380,21 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
                 (double)correct / b.global_count, b.global_count);
         fflush(step_log);
       }
-      double el = now_s() - e0;
+      const double t_now = now_s();
       pr.batch = bi + 1;
       pr.loss = loss_sum / (double)seen;
       pr.accuracy = (double)correct_sum / (double)seen;
-      pr.images_per_s = seen_here / (el > 0 ? el : 1e-9);
-      pr.eta_s = el / (pr.batch - start) * (batches - pr.batch);
+      if (steps_run == 1) {
+        rate_t0 = t_now; /* the run's first step: not a measure of what follows */
+        first_step_s = t_now - e0;
+      } else {
+        rate_images += b.global_count;
+        rate_steps++;
+      }
+      const double rate_el = t_now - rate_t0;
+      pr.images_per_s = rate_steps >= 2 && rate_el > 0 ? rate_images / rate_el : -1;
+      pr.eta_s = rate_steps >= 2 ? rate_el / rate_steps * (batches - pr.batch) : -1;
+      pr.first_step_s = first_step_s;
       if (cb && cb->progress) cb->progress(&pr, cb->user);
       int32_t stop = cfg->stop_after > 0 && steps_run >= cfg->stop_after;
       if (user_cb && user_cb->should_stop && user_cb->should_stop(user_cb->user)) stop = 1;

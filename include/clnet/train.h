@@ -43,7 +43,11 @@ typedef struct clnet_train_progress {
   int32_t epoch, epochs;    /* 1-based epoch */
   int32_t batch, batches;   /* batches done / in this epoch */
   double loss, accuracy;    /* running means over the epoch so far */
+  /* training images/s and the seconds left in this epoch, measured from the end of the run's
+   * first step (kernel builds and, on a first run on a device, the choice of algorithms land
+   * there); -1 until two steps after it are timed */
   double images_per_s, eta_s;
+  double first_step_s;      /* the run's first step took this long (set from then on; 0 before) */
   int32_t phase;            /* 0 training, 1 validating */
 } clnet_train_progress;
 
