@@ -299,19 +299,33 @@ Test(finddb, no_cache_means_the_rule, .init = make_tmp) {
   clnet_ctx_free(ctx);
 }
 
-/* "[algo, source]" of every conv row of a `clnet bench --op conv` output, in order. */
-static int conv_rows(const char *file, char algos[][16], char sources[][16], int cap) {
+/* The algorithm of every conv row of a `clnet bench --op conv` output ("conv2d 3x3/1 fwd
+ * 12x12x3->12x12x8 direct  n4 ..."): keys[i] the label without the algorithm, algos[i] the
+ * algorithm; sorted by key (the rows of a layer come longest first, which may differ). */
+static int conv_rows(const char *file, char keys[][96], char algos[][16], int cap) {
   FILE *f = fopen(file, "r");
   cr_assert_not_null(f, "%s", file);
   char line[512];
   int n = 0;
   while (fgets(line, sizeof line, f) && n < cap) {
-    const char *b = strchr(line, '[');
-    if (strncmp(line, "conv ", 5) || !b) continue;
-    cr_assert_eq(sscanf(b, "[%15[a-z0-9], %15[a-z-]]", algos[n], sources[n]), 2, "%s", line);
+    if (strncmp(line, "conv2d ", 7)) continue;
+    char *end = strstr(line, "  ");
+    cr_assert_not_null(end, "%s", line);
+    *end = '\0';
+    char *sp = strrchr(line, ' ');
+    cr_assert_not_null(sp);
+    snprintf(algos[n], 16, "%s", sp + 1);
+    *sp = '\0';
+    snprintf(keys[n], 96, "%.95s", line);
     ++n;
   }
   fclose(f);
+  for (int i = 1; i < n; ++i)
+    for (int j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; --j) {
+      char tk[96], ta[16];
+      memcpy(tk, keys[j], 96), memcpy(keys[j], keys[j - 1], 96), memcpy(keys[j - 1], tk, 96);
+      memcpy(ta, algos[j], 16), memcpy(algos[j], algos[j - 1], 16), memcpy(algos[j - 1], ta, 16);
+    }
   return n;
 }
 
@@ -325,22 +339,39 @@ Test(finddb, processes_sharing_a_cache_agree, .init = make_tmp, .timeout = 600) 
   snprintf(cmd, sizeof cmd, "%s %s > %s/a.txt 2>&1 & %s %s > %s/b.txt 2>&1 & wait; %s %s > %s/c.txt 2>&1", cli,
            args, tmpdir, cli, args, tmpdir, cli, args, tmpdir);
   cr_assert_eq(system(cmd), 0);
-  char algos[3][64][16], sources[3][64][16];
+  static char keys[3][64][96], algos[3][64][16];
   int n[3];
   for (int r = 0; r < 3; ++r) {
     char file[512];
     snprintf(file, sizeof file, "%s/%c.txt", tmpdir, 'a' + r);
-    n[r] = conv_rows(file, algos[r], sources[r], 64);
+    n[r] = conv_rows(file, keys[r], algos[r], 64);
   }
   cr_assert_gt(n[0], 10, "the bench must print its conv rows");
   cr_assert_eq(n[0], n[1]);
   cr_assert_eq(n[0], n[2]);
   for (int i = 0; i < n[0]; ++i) {
-    cr_assert_str_eq(algos[0][i], algos[1][i], "row %d: the two concurrent processes disagree", i);
-    cr_assert_str_eq(algos[0][i], algos[2][i], "row %d: the later process disagrees", i);
-    cr_assert_str_eq(sources[2][i], "find-db", "row %d: the later process must read the find-db", i);
-    cr_assert(!strcmp(sources[0][i], "timed") || !strcmp(sources[0][i], "find-db"), "row %d: %s", i, sources[0][i]);
+    cr_assert_str_eq(keys[0][i], keys[1][i]);
+    cr_assert_str_eq(keys[0][i], keys[2][i]);
+    cr_assert_str_eq(algos[0][i], algos[1][i], "%s: the two concurrent processes disagree", keys[0][i]);
+    cr_assert_str_eq(algos[0][i], algos[2][i], "%s: the later process disagrees", keys[0][i]);
   }
+  /* the later process timed nothing: every choice came from the find-db */
+  char file[512], text[1 << 15];
+  snprintf(file, sizeof file, "%s/c.txt", tmpdir);
+  FILE *f = fopen(file, "r");
+  cr_assert_not_null(f);
+  size_t got = fread(text, 1, sizeof text - 1, f);
+  text[got] = '\0';
+  fclose(f);
+  const char *stats = strstr(text, "conv algorithms: ");
+  int timed = -1, from_db = -1;
+  cr_assert(stats && sscanf(stats, "conv algorithms: %d (shape, pass) timed", &timed) == 1, "%s", text);
+  const char *fd = strstr(stats, " from the find-db");
+  cr_assert_not_null(fd);
+  while (fd > stats && fd[-1] != ' ') --fd;
+  cr_assert_eq(sscanf(fd, "%d", &from_db), 1);
+  cr_assert_eq(timed, 0, "the later process must read the find-db: %s", stats);
+  cr_assert_gt(from_db, 10, "%s", stats);
 }
 
 /* First writer wins: an entry another process commits while this one is timing the same shape

@@ -231,7 +231,7 @@ Test(profile, graph_step_labels) {
   expect(ops, no, "upload batch", 2);
   expect(ops, no, "softmax cross-entropy", 1);
   expect(ops, no, "read loss", 1);
-  expect(ops, no, "dense fwd 32->10", 2); /* CLBlastSgemm + dense_bias_add */
+  expect(ops, no, "dense fwd 32->10 clnet", 2); /* the dense GEMM (the rule on a CPU) + dense_bias_add */
   cr_assert_not_null(row(ops, no, "conv2d 3x3/1 fwd 12x12x3->10x10x4 direct"), "the stem's forward");
   cr_assert_not_null(row(ops, no, "bn+relu fwd 10x10x4"), "the stem's fused BN + ReLU");
   cr_assert_null(row(ops, no, "(no op label)"), "every command of a step belongs to an op");

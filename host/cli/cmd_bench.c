@@ -11,13 +11,9 @@
 
 #include "cli/cli.h"
 #include "clnet/graph.h"
+#include "core/error.h"
 #include "runtime/clblast_tune.h"
 
-#define CLNET_TRY_GOTO(expr, st, label) \
-  do {                                   \
-    (st) = (expr);                       \
-    if ((st) != CLNET_SUCCESS) goto label; \
-  } while (0)
 
 static double now_s(void) {
   struct timespec ts;
@@ -70,7 +66,7 @@ static void report(bench_env *e, const char *op, const char *shape, double first
   double rate = gflop > 0 ? gflop / t : gbytes / t;
   e->last_rate = rate;
   double peak = gflop > 0 ? e->peak_gflops : e->peak_gbs;
-  printf("%-40s %-34s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
+  printf("%-62s %-14s %9.1f %9.3f %9.1f %-6s %6.1f%%\n", op, shape, (first - t) * 1e3 > 0 ? (first - t) * 1e3 : 0,
          t * 1e3, rate, gflop > 0 ? "GF/s" : "GB/s", peak > 0 ? 100 * rate / peak : 0);
   fflush(stdout);
   if (e->json)
@@ -149,71 +145,6 @@ static double openblas_gflops(openblas *ob, int threads, int m, int n, int k, in
   return rate;
 }
 
-/* After a conv's three rows: OpenBLAS at the conv's GEMM-equivalent shape, and each pass's
- * clnet GFLOP/s (rates[3]: forward, backward data, backward filter) as a share of it. */
-static void openblas_conv_row(bench_env *e, const clnet_layer_info *li, int32_t n, const double rates[3]) {
-  openblas *ob = e->openblas;
-  int m = n * li->out_h * li->out_w, nn = li->out_c, k = li->k * li->k * li->in_c;
-  /* all threads first, 1 thread last: OpenBLAS's idle workers then sleep during clnet's rows */
-  double gt = openblas_gflops(ob, ob->threads, m, nn, k, e->repeat), g1 = openblas_gflops(ob, 1, m, nn, k, e->repeat);
-  if (gt <= 0) return;
-  printf("  OpenBLAS sgemm %dx%dx%d: %.1f GF/s 1 thread, %.1f GF/s %d threads; clnet = %.0f%% / %.0f%% / %.0f%% "
-         "(fwd / bwd-data / bwd-filter) of %d threads\n",
-         m, nn, k, g1, gt, ob->threads, 100 * rates[0] / gt, 100 * rates[1] / gt, 100 * rates[2] / gt, ob->threads);
-  fflush(stdout);
-  if (e->json)
-    fprintf(e->json, "%s  {\"op\": \"openblas sgemm (conv GEMM-equivalent)\", \"shape\": \"%dx%dx%d\", \"m\": %d, \"n\": %d, "
-            "\"k\": %d, \"openblas_gflops_1_thread\": %.3f, \"openblas_gflops_threads\": %.3f, \"openblas_threads\": %d, "
-            "\"clnet_share_of_openblas\": {\"forward\": %.4f, \"backward_data\": %.4f, \"backward_filter\": %.4f}}",
-            e->json_rows++ ? ",\n" : "", m, nn, k, m, nn, k, g1, gt, ob->threads, rates[0] / gt, rates[1] / gt,
-            rates[2] / gt);
-}
-
-/* ---- state of one layer's benchmark ---- */
-typedef struct {
-  bench_env *e;
-  clnet_layer_info li;
-  int32_t n;
-  clnet_conv2d_desc conv;
-  clnet_pool_desc pool;
-  clnet_batchnorm_desc bn;
-  clnet_buf x, y, dx, dy, w, dw, b, db, s1, s2, s3, s4;
-  clnet_buf res, dres; /* fused BN + Add + ReLU: the residual and its gradient */
-} layer_bench;
-
-static clnet_status run_layer(void *p, int which) {
-  layer_bench *s = p;
-  clnet_ctx *c = s->e->ctx;
-  int64_t nin = (int64_t)s->n * s->li.in_h * s->li.in_w * s->li.in_c;
-  int64_t nout = (int64_t)s->n * s->li.out_h * s->li.out_w * s->li.out_c;
-  switch (s->li.kind) {
-    case CLNET_LAYER_CONV:
-      if (which == B_FWD) return clnet_conv2d_forward(c, &s->conv, &s->x, &s->w, &s->b, &s->y);
-      if (which == B_BWD_DATA) return clnet_conv2d_backward_data(c, &s->conv, &s->dy, &s->w, &s->dx);
-      return clnet_conv2d_backward_filter(c, &s->conv, &s->x, &s->dy, &s->dw, &s->db);
-    case CLNET_LAYER_BATCHNORM:
-      if (which == B_FWD)
-        return clnet_batchnorm_forward_train(c, &s->bn, &s->x, &s->w, &s->b, &s->y, &s->s1, &s->s2, &s->s3, &s->s4);
-      return clnet_batchnorm_backward(c, &s->bn, &s->x, &s->dy, &s->w, &s->s1, &s->s2, &s->dx, &s->dw, &s->db);
-    case CLNET_LAYER_RELU:
-      return which == B_FWD ? clnet_relu_forward(c, nin, &s->x, &s->y) : clnet_relu_backward(c, nin, &s->y, &s->dy, &s->dx);
-    case CLNET_LAYER_MAXPOOL:
-      return which == B_FWD ? clnet_maxpool_forward(c, &s->pool, &s->x, &s->y, &s->s1)
-                            : clnet_maxpool_backward(c, &s->pool, &s->s1, &s->dy, &s->dx);
-    case CLNET_LAYER_ADD:
-      return which == B_FWD ? clnet_add_forward(c, nout, &s->x, &s->dy, &s->y) : clnet_accumulate(c, nout, &s->dy, &s->dx);
-    case CLNET_LAYER_GLOBAL_AVGPOOL:
-      return which == B_FWD ? clnet_global_avgpool_forward(c, s->n, s->li.in_h, s->li.in_w, s->li.in_c, &s->x, &s->y)
-                            : clnet_global_avgpool_backward(c, s->n, s->li.in_h, s->li.in_w, s->li.in_c, &s->dy, &s->dx);
-    case CLNET_LAYER_DENSE: {
-      int32_t in = s->li.in_h * s->li.in_w * s->li.in_c;
-      return which == B_FWD ? clnet_dense_forward(c, s->n, in, s->li.out_c, &s->x, &s->w, &s->b, &s->y)
-                            : clnet_dense_backward(c, s->n, in, s->li.out_c, &s->x, &s->w, &s->dy, &s->dx, &s->dw, &s->db);
-    }
-  }
-  return CLNET_SUCCESS;
-}
-
 static clnet_status alloc_filled(clnet_ctx *c, size_t floats, const char *what, clnet_buf *b) {
   clnet_status st = clnet_buf_alloc(c, floats * 4, what, b);
   if (st != CLNET_SUCCESS) return st;
@@ -288,191 +219,151 @@ static void bench_gemm_setup(bench_env *e, openblas *ob) {
 }
 
 
-static clnet_status bench_layer(bench_env *e, const clnet_layer_info *li, int32_t n) {
-  layer_bench s;
-  memset(&s, 0, sizeof s);
-  s.e = e;
-  s.li = *li;
-  s.n = n;
-  clnet_ctx *c = e->ctx;
-  size_t nin = (size_t)n * li->in_h * li->in_w * li->in_c, nout = (size_t)n * li->out_h * li->out_w * li->out_c;
-  size_t wcount = li->kind == CLNET_LAYER_CONV ? (size_t)li->k * li->k * li->in_c * li->out_c
-                  : li->kind == CLNET_LAYER_DENSE ? (size_t)li->in_h * li->in_w * li->in_c * li->out_c
-                                                  : (size_t)li->in_c;
-  clnet_status st = CLNET_SUCCESS;
-  CLNET_TRY_GOTO(alloc_filled(c, nin, "x", &s.x), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, nin, "dx", &s.dx), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, nout > nin ? nout : nin, "y", &s.y), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, nout > nin ? nout : nin, "dy", &s.dy), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, wcount, "w", &s.w), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, wcount, "dw", &s.dw), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->out_c, "b", &s.b), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->out_c, "db", &s.db), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, li->kind == CLNET_LAYER_MAXPOOL ? nout : (size_t)li->in_c, "s1", &s.s1), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->in_c, "s2", &s.s2), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->in_c, "s3", &s.s3), st, out);
-  CLNET_TRY_GOTO(alloc_filled(c, (size_t)li->in_c, "s4", &s.s4), st, out);
-  char shape[96];
-  snprintf(shape, sizeof shape, "n%d %dx%dx%d->%dx%dx%d", n, li->in_h, li->in_w, li->in_c, li->out_h, li->out_w, li->out_c);
-  if (li->kind == CLNET_LAYER_CONV || li->kind == CLNET_LAYER_MAXPOOL)
-    snprintf(shape + strlen(shape), sizeof shape - strlen(shape), " k%d s%d %s", li->k, li->stride,
-             li->padding == CLNET_PADDING_SAME ? "same" : "valid");
-  double first, t, bytes_in = 4.0 * (double)nin, bytes_out = 4.0 * (double)nout;
-  const char *kind = clnet_layer_kind_str(li->kind);
-  char name[64];
-  if (li->kind == CLNET_LAYER_CONV) {
-    s.conv = (clnet_conv2d_desc){.n = n, .in_h = li->in_h, .in_w = li->in_w, .in_c = li->in_c, .out_c = li->out_c,
-                                 .k_h = li->k, .k_w = li->k, .stride = li->stride, .padding = li->padding, .has_bias = 1};
-    CLNET_TRY_GOTO(clnet_conv2d_desc_init(&s.conv), st, out);
-    double gflop = 2.0 * (double)nout * li->k * li->k * li->in_c / 1e9;
-    static const char *const names[3] = {"conv forward", "conv backward-data", "conv backward-filter"};
-    double rates[3] = {0, 0, 0};
-    for (int wh = B_FWD; wh <= B_BWD_FILTER; ++wh) {
-      CLNET_TRY_GOTO(time_op(e, run_layer, &s, wh, &first, &t), st, out);
-      clnet_conv_algo_choice ch = {.algo = CLNET_CONV_ALGO_AUTO};
-      if (!clnet_ctx_is_ref(c)) CLNET_TRY_GOTO(clnet_conv2d_algo_choice(c, &s.conv, (clnet_conv_pass)wh, &ch), st, out);
-      /* the algorithm run and where it came from: timed now, the find-db, the rule, or forced */
-      if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "%s [ref]", names[wh]);
-      else snprintf(name, sizeof name, "%s [%s, %s]", names[wh], clnet_conv_algo_str(ch.algo), clnet_conv_algo_source_str(ch.source));
-      report(e, name, shape, first, t, gflop, 0);
-      rates[wh] = e->last_rate;
-    }
-    if (e->openblas) openblas_conv_row(e, li, n, rates);
-  } else if (li->kind == CLNET_LAYER_DENSE) {
-    double gflop = 2.0 * (double)nin * li->out_c / 1e9;
-    /* the GEMM each pass ran and where the choice came from, as for convs; backward: dx's, dw's */
-    const int32_t in = li->in_h * li->in_w * li->in_c;
-    clnet_dense_algo_choice ch[3];
-    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
-    if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "dense forward [ref]");
-    else {
-      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_FORWARD, &ch[0]), st, out);
-      snprintf(name, sizeof name, "dense forward [%s, %s]", clnet_dense_algo_str(ch[0].algo),
-               clnet_conv_algo_source_str(ch[0].source));
-    }
-    report(e, name, shape, first, t, gflop, 0);
-    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_BWD, &first, &t), st, out);
-    if (clnet_ctx_is_ref(c)) snprintf(name, sizeof name, "dense backward [ref]");
-    else {
-      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_BACKWARD_DATA, &ch[1]), st, out);
-      CLNET_TRY_GOTO(clnet_dense_gemm_choice(c, n, in, li->out_c, CLNET_CONV_PASS_BACKWARD_FILTER, &ch[2]), st, out);
-      if (ch[1].source == ch[2].source)
-        snprintf(name, sizeof name, "dense backward [%s+%s, %s]", clnet_dense_algo_str(ch[1].algo),
-                 clnet_dense_algo_str(ch[2].algo), clnet_conv_algo_source_str(ch[1].source));
-      else
-        snprintf(name, sizeof name, "dense backward [%s+%s, %s+%s]", clnet_dense_algo_str(ch[1].algo),
-                 clnet_dense_algo_str(ch[2].algo), clnet_conv_algo_source_str(ch[1].source),
-                 clnet_conv_algo_source_str(ch[2].source));
-    }
-    report(e, name, shape, first, t, 2 * gflop, 0);
-  } else {
-    if (li->kind == CLNET_LAYER_BATCHNORM)
-      s.bn = (clnet_batchnorm_desc){.rows = n * li->in_h * li->in_w, .c = li->in_c, .eps = 1e-3f, .momentum = 0.99f};
-    if (li->kind == CLNET_LAYER_MAXPOOL) {
-      s.pool = (clnet_pool_desc){.n = n, .in_h = li->in_h, .in_w = li->in_w, .c = li->in_c, .k = li->k,
-                                 .stride = li->stride, .padding = li->padding};
-      CLNET_TRY_GOTO(clnet_pool_desc_init(&s.pool), st, out);
-    }
-    /* bytes: the minimal traffic (each tensor read or written once) */
-    double fwd_bytes = bytes_in + bytes_out + (li->kind == CLNET_LAYER_ADD ? bytes_in : 0) +
-                       (li->kind == CLNET_LAYER_MAXPOOL ? bytes_out : 0);
-    double bwd_bytes = li->kind == CLNET_LAYER_BATCHNORM ? 3 * bytes_in
-                       : li->kind == CLNET_LAYER_RELU    ? 3 * bytes_in
-                       : li->kind == CLNET_LAYER_ADD     ? 3 * bytes_in
-                       : li->kind == CLNET_LAYER_MAXPOOL ? 2 * bytes_out + bytes_in
-                                                         : bytes_in + bytes_out;
-    snprintf(name, sizeof name, "%s forward", kind);
-    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_FWD, &first, &t), st, out);
-    report(e, name, shape, first, t, 0, fwd_bytes / 1e9);
-    snprintf(name, sizeof name, "%s backward", kind);
-    CLNET_TRY_GOTO(time_op(e, run_layer, &s, B_BWD, &first, &t), st, out);
-    report(e, name, shape, first, t, 0, bwd_bytes / 1e9);
+/* ---- one executed layer's rows ----
+ * The graph is set up and has run one training step (kernels built, algorithms chosen), so every
+ * buffer holds a step's values. Each pass of each distinct layer (kind, attributes, input shapes,
+ * fusion) runs alone (clnet_graph_layer_run) `repeat` times with the queue finished around each
+ * run; on an OpenCL device the queue profiles, and each op label the pass produced (a conv's
+ * backward gives two, "bwd-filter" and "bwd-data", each naming its algorithm) is a row with its
+ * device time per run. Rates: a layer with multiply-adds does 2*macs FLOPs forward and twice that
+ * backward, shared evenly by the backward's labels; other layers move their minimal bytes
+ * (clnet_graph_layer_cost). */
+typedef struct {
+  clnet_graph *g;
+  int32_t layer, backward;
+} layer_run;
+
+static clnet_status run_layer_pass(void *p, int which) {
+  (void)which;
+  layer_run *r = p;
+  return clnet_graph_layer_run(r->g, r->layer, r->backward);
+}
+
+/* OpenBLAS at a layer's GEMM-equivalent shape (M = N*OH*OW, N = C_out, K = macs per output), and
+ * the share of it each of the pass rows reached. */
+static void openblas_layer_row(bench_env *e, const clnet_layer_info *li, int32_t n, double macs, const double *rates,
+                               const char *const *labels, int32_t n_rates) {
+  openblas *ob = e->openblas;
+  const int m = n * li->out_h * li->out_w, nn = li->out_c;
+  const int k = (int)(macs / ((double)li->out_h * li->out_w * li->out_c) + 0.5);
+  if (m < 1 || nn < 1 || k < 1) return;
+  /* all threads first, 1 thread last: OpenBLAS's idle workers then sleep during clnet's rows */
+  double gt = openblas_gflops(ob, ob->threads, m, nn, k, e->repeat), g1 = openblas_gflops(ob, 1, m, nn, k, e->repeat);
+  if (gt <= 0) return;
+  printf("  OpenBLAS sgemm %dx%dx%d: %.1f GF/s 1 thread, %.1f GF/s %d threads; clnet =", m, nn, k, g1, gt, ob->threads);
+  for (int32_t i = 0; i < n_rates; ++i) printf("%s %.0f%%", i ? " /" : "", 100 * rates[i] / gt);
+  printf(" of %d threads\n", ob->threads);
+  fflush(stdout);
+  if (e->json) {
+    fprintf(e->json, "%s  {\"op\": \"openblas sgemm (GEMM-equivalent)\", \"shape\": \"%dx%dx%d\", \"m\": %d, \"n\": %d, "
+            "\"k\": %d, \"openblas_gflops_1_thread\": %.3f, \"openblas_gflops_threads\": %.3f, \"openblas_threads\": %d, "
+            "\"clnet_share_of_openblas\": {", e->json_rows++ ? ",\n" : "", m, nn, k, m, nn, k, g1, gt, ob->threads);
+    for (int32_t i = 0; i < n_rates; ++i) fprintf(e->json, "%s\"%s\": %.4f", i ? ", " : "", labels[i], rates[i] / gt);
+    fprintf(e->json, "}}");
   }
-out:;
-  clnet_buf *bufs[] = {&s.x, &s.y, &s.dx, &s.dy, &s.w, &s.dw, &s.b, &s.db, &s.s1, &s.s2, &s.s3, &s.s4};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; ++i) clnet_buf_free(c, bufs[i]);
-  return st;
 }
 
-/* The fused BasicBlock tails (clnet_batchnorm_act_*), what a training step on an OpenCL device
- * runs in place of BN -> ReLU and BN -> Add -> ReLU: s->w, s->b are gamma and beta, s->s1..s4
- * save_mean, save_invstd, moving_mean, moving_var, s->dw, s->db dgamma and dbeta. */
-static clnet_status run_fused(void *p, int which) {
-  layer_bench *s = p;
-  const clnet_buf *res = s->li.kind == CLNET_LAYER_ADD ? &s->res : NULL;
-  if (which == B_FWD)
-    return clnet_batchnorm_act_forward_train(s->e->ctx, &s->bn, &s->x, &s->w, &s->b, res, &s->y, &s->s1, &s->s2,
-                                             &s->s3, &s->s4);
-  return clnet_batchnorm_act_backward(s->e->ctx, &s->bn, &s->x, &s->y, &s->dy, &s->w, &s->s1, &s->s2, &s->dx,
-                                      res ? &s->dres : NULL, &s->dw, &s->db);
-}
+#define MAX_PASS_ROWS 8
 
-/* Rows "batchnorm+relu" or "batchnorm+add+relu" (fusion) at the shape of the pattern's BN layer bn. */
-static clnet_status bench_fused(bench_env *e, const char *op, clnet_layer_fusion fusion, const clnet_layer_info *bn,
-                                int32_t n) {
-  layer_bench s;
-  memset(&s, 0, sizeof s);
-  s.e = e;
-  s.li = *bn;
-  s.li.kind = fusion == CLNET_FUSION_BN_ADD_RELU ? CLNET_LAYER_ADD : CLNET_LAYER_RELU; /* tells run_fused */
-  s.n = n;
-  s.bn = (clnet_batchnorm_desc){.rows = n * bn->in_h * bn->in_w, .c = bn->in_c, .eps = 1e-3f, .momentum = 0.99f};
-  clnet_ctx *c = e->ctx;
-  const size_t count = (size_t)n * bn->in_h * bn->in_w * bn->in_c, ch = (size_t)bn->in_c;
-  clnet_status st = CLNET_SUCCESS;
-  struct { clnet_buf *b; size_t floats; const char *what; } bufs[] = {
-      {&s.x, count, "x"}, {&s.y, count, "y"}, {&s.dx, count, "dx"}, {&s.dy, count, "dy"}, {&s.res, count, "res"},
-      {&s.dres, count, "dres"}, {&s.w, ch, "gamma"}, {&s.b, ch, "beta"}, {&s.dw, ch, "dgamma"}, {&s.db, ch, "dbeta"},
-      {&s.s1, ch, "save_mean"}, {&s.s2, ch, "save_invstd"}, {&s.s3, ch, "moving_mean"}, {&s.s4, ch, "moving_var"}};
-  const size_t n_bufs = sizeof bufs / sizeof bufs[0];
-  for (size_t i = 0; i < n_bufs && st == CLNET_SUCCESS; ++i) st = alloc_filled(c, bufs[i].floats, bufs[i].what, bufs[i].b);
-  char shape[96], name[64];
-  snprintf(shape, sizeof shape, "n%d %dx%dx%d->%dx%dx%d", n, bn->in_h, bn->in_w, bn->in_c, bn->out_h, bn->out_w,
-           bn->out_c);
-  /* bytes: the minimal traffic, each (rows, C) tensor read or written once and the per-channel
-   * vectors not counted (as the batchnorm rows; the statistics pass reads x a second time):
-   * forward reads x (and res) and writes y; backward reads x, y (the ReLU mask) and dy and writes
-   * dx (and dres). */
-  const double t_bytes = 4.0 * (double)count, add = fusion == CLNET_FUSION_BN_ADD_RELU;
-  const double fwd_bytes = (2 + add) * t_bytes, bwd_bytes = (4 + add) * t_bytes;
+/* One pass of layer i: its rows. On OpenCL, per op label of the pass from the profile; on the
+ * reference, one row of wall time. Fills rates/labels for the OpenBLAS line. */
+static clnet_status bench_pass(bench_env *e, clnet_graph *g, int32_t i, int32_t backward, const char *shape, double flops,
+                               double bytes, double *rates, char labels[][200], int32_t *n_rows) {
+  layer_run r = {g, i, backward};
   double first = 0, t = 0;
-  if (st == CLNET_SUCCESS) st = time_op(e, run_fused, &s, B_FWD, &first, &t);
-  if (st == CLNET_SUCCESS) {
-    snprintf(name, sizeof name, "%s forward", op);
-    report(e, name, shape, first, t, 0, fwd_bytes / 1e9);
-    st = time_op(e, run_fused, &s, B_BWD, &first, &t);
+  *n_rows = 0;
+  if (!clnet_ctx_is_ref(e->ctx)) clnet_profile_reset(e->ctx);
+  clnet_status tst = time_op(e, run_layer_pass, &r, 0, &first, &t);
+  if (tst != CLNET_SUCCESS) return tst;
+  clnet_layer_info li;
+  clnet_graph_layer_info(g, i, &li);
+  if (clnet_ctx_is_ref(e->ctx)) {
+    char name[160];
+    snprintf(name, sizeof name, "%s %s %dx%dx%d->%dx%dx%d [ref]", li.kind, backward ? "bwd" : "fwd", li.in_h, li.in_w,
+             li.in_c, li.out_h, li.out_w, li.out_c);
+    report(e, name, shape, first, t, flops / 1e9, bytes / 1e9);
+    rates[0] = e->last_rate;
+    snprintf(labels[0], 200, "%s", backward ? "backward" : "forward");
+    *n_rows = 1;
+    return CLNET_SUCCESS;
   }
-  if (st == CLNET_SUCCESS) {
-    snprintf(name, sizeof name, "%s backward", op);
-    report(e, name, shape, first, t, 0, bwd_bytes / 1e9);
+  clnet_profile_row *rows = NULL;
+  int32_t nr = 0;
+  CLNET_TRY(clnet_profile_report(e->ctx, CLNET_PROFILE_BY_OP, &rows, &nr, NULL));
+  const int32_t runs = e->repeat + 1; /* the first call is profiled too */
+  int32_t shown = 0;
+  for (int32_t k = 0; k < nr && shown < MAX_PASS_ROWS; ++k)
+    if (strcmp(rows[k].label, "(no op label)") != 0) ++shown;
+  for (int32_t k = 0, row = 0; k < nr && row < MAX_PASS_ROWS; ++k) {
+    if (!strcmp(rows[k].label, "(no op label)")) continue;
+    const double ms = rows[k].ms / runs;
+    char op[200];
+    snprintf(op, sizeof op, "%s", rows[k].label);
+    /* the first-call column: how much longer the pass's first run took than its median run */
+    report(e, op, shape, ms * 1e-3 + (row == 0 ? first - t : 0), ms * 1e-3, flops / shown / 1e9, bytes / shown / 1e9);
+    rates[row] = e->last_rate;
+    snprintf(labels[row], 200, "%s", rows[k].label);
+    ++row;
+    *n_rows = row;
   }
-  for (size_t i = 0; i < n_bufs; ++i) clnet_buf_free(c, bufs[i].b);
-  return st;
+  free(rows);
+  return CLNET_SUCCESS;
 }
 
-/* Layer i's fused tail when it ends one and no earlier layer ended the same pattern at the same
- * shape: 1 with *op its row name and *bn the BN layer's info, else 0. */
-static int fused_rows_at(clnet_graph *g, int32_t i, const char **op, clnet_layer_fusion *fusion,
-                         clnet_layer_info *bn) {
-  int32_t b = -1;
-  if (clnet_graph_layer_fusion(g, i, fusion, &b) != CLNET_SUCCESS || *fusion == CLNET_FUSION_NONE) return 0;
-  clnet_graph_layer_info(g, b, bn);
-  *op = *fusion == CLNET_FUSION_BN_RELU ? "batchnorm+relu" : "batchnorm+add+relu";
+/* The rows of layer i (both passes) and, for a layer with multiply-adds on a CPU device,
+ * OpenBLAS at its GEMM-equivalent shape. */
+static clnet_status bench_layer(bench_env *e, clnet_graph *g, int32_t i, int32_t n) {
+  clnet_layer_info li;
+  CLNET_TRY(clnet_graph_layer_info(g, i, &li));
+  double macs = 0, fb = 0, bb = 0;
+  CLNET_TRY(clnet_graph_layer_cost(g, i, &macs, &fb, &bb));
+  char shape[32];
+  snprintf(shape, sizeof shape, "n%d", n);
+  double rates[2 * MAX_PASS_ROWS];
+  char labels[2 * MAX_PASS_ROWS][200];
+  int32_t nf = 0, nb = 0;
+  const int gemm_like = macs > 0;
+  CLNET_TRY(bench_pass(e, g, i, 0, shape, gemm_like ? 2 * macs * n : 0, gemm_like ? 0 : fb * n, rates, labels, &nf));
+  if (!li.is_loss)
+    CLNET_TRY(bench_pass(e, g, i, 1, shape, gemm_like ? 4 * macs * n : 0, gemm_like ? 0 : bb * n, rates + nf,
+                         labels + nf, &nb));
+  if (e->openblas && gemm_like) {
+    const char *lp[2 * MAX_PASS_ROWS];
+    for (int32_t k = 0; k < nf + nb; ++k) lp[k] = labels[k];
+    openblas_layer_row(e, &li, n, macs, rates, lp, nf + nb);
+  }
+  return CLNET_SUCCESS;
+}
+
+/* Layer i runs as a different op than every layer before it: another kind, attributes, input
+ * shapes or fusion. Layers run inside a fused tail have no rows (their tail does). */
+static int distinct_layer(clnet_graph *g, int32_t i) {
+  clnet_layer_info li;
+  clnet_graph_layer_info(g, i, &li);
+  if (li.runs_as == CLNET_RUNS_INSIDE) return 0;
   for (int32_t j = 0; j < i; ++j) {
-    clnet_layer_fusion fj;
     clnet_layer_info lj;
-    int32_t bj = -1;
-    if (clnet_graph_layer_fusion(g, j, &fj, &bj) != CLNET_SUCCESS || fj != *fusion) continue;
-    clnet_graph_layer_info(g, bj, &lj);
-    if (lj.in_h == bn->in_h && lj.in_w == bn->in_w && lj.in_c == bn->in_c) return 0;
+    clnet_graph_layer_info(g, j, &lj);
+    if (lj.runs_as != li.runs_as || strcmp(li.kind, lj.kind) || strcmp(li.attrs, lj.attrs) || li.n_inputs != lj.n_inputs) continue;
+    int same = 1;
+    for (int32_t k = 0; k < li.n_inputs && same; ++k) {
+      int32_t h1, w1, c1, h2, w2, c2;
+      clnet_graph_tensor_shape(g, li.inputs[k], &h1, &w1, &c1);
+      clnet_graph_tensor_shape(g, lj.inputs[k], &h2, &w2, &c2);
+      same = h1 == h2 && w1 == w2 && c1 == c2;
+    }
+    if (same) return 0;
   }
   return 1;
 }
 
-static int same_shape(const clnet_layer_info *a, const clnet_layer_info *b) {
-  return a->kind == b->kind && a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
-         a->out_h == b->out_h && a->out_w == b->out_w && a->out_c == b->out_c && a->k == b->k &&
-         a->stride == b->stride && a->padding == b->padding;
+/* The name --op matches against: the kind, or the fused tail's ops ("batchnorm+relu"). */
+static void layer_op_name(clnet_graph *g, int32_t i, char *dst, size_t cap) {
+  clnet_layer_info li;
+  clnet_graph_layer_info(g, i, &li);
+  snprintf(dst, cap, "%s", li.runs_as == CLNET_RUNS_BN_RELU       ? "batchnorm+relu"
+                           : li.runs_as == CLNET_RUNS_BN_ADD_RELU ? "batchnorm+add+relu"
+                                                                  : li.kind);
 }
 
 /* What the algorithm choices cost and where their answers came from (AUTO: docs/PERFORMANCE.md):
@@ -521,6 +412,26 @@ static int show_algos(clnet_ctx *ctx) {
   clnet_dense_algo_db_path(ctx, path, sizeof path);
   if (*path) show_file("dense GEMM find-db", path);
   return CLI_OK;
+}
+
+/* One training step on synthetic images (values in [-1, 1), labels cycling over the classes). */
+static clnet_status warm_step(clnet_graph *g, int32_t batch) {
+  int32_t h = 0, w = 0, c = 0;
+  clnet_graph_tensor_shape(g, 0, &h, &w, &c);
+  const size_t n_img = (size_t)batch * h * w * c;
+  float *images = malloc(n_img * sizeof *images);
+  int32_t *labels = malloc((size_t)batch * sizeof *labels);
+  clnet_status st = images && labels ? CLNET_SUCCESS : CLNET_ERR_OUT_OF_HOST_MEMORY;
+  for (size_t i = 0; images && i < n_img; ++i) images[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  for (int32_t i = 0; labels && i < batch; ++i) labels[i] = i % clnet_graph_classes(g);
+  float loss = 0;
+  int32_t correct = 0;
+  if (st == CLNET_SUCCESS) st = clnet_graph_set_batch(g, images, labels, batch);
+  if (st == CLNET_SUCCESS) st = clnet_graph_forward_backward(g, &loss, &correct);
+  if (st == CLNET_SUCCESS) st = clnet_ctx_finish(clnet_graph_context(g));
+  free(images);
+  free(labels);
+  return st;
 }
 
 static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t steps, double t_start, int profile) {
@@ -672,25 +583,23 @@ int cmd_bench(int argc, char **argv) {
             clnet_ctx_device_name(ctx), e.peak_gflops, e.peak_gbs, (int)batch);
   openblas ob;
   bench_gemm_setup(&e, &ob);
-  printf("%-40s %-34s %9s %9s %9s %-6s %7s\n", "op", "shape", "build ms", "ms", "rate", "", "of peak");
+  printf("%-62s %-14s %9s %9s %9s %-6s %7s\n", "op (its shapes per image; conv and dense: the algorithm run)", "batch",
+         "first ms", "ms", "rate", "", "of peak");
   if (!clnet_ctx_is_ref(ctx) && (!op || strstr("sgemm", op))) st = bench_sgemm_1024(&e);
-  int32_t nl = clnet_graph_layer_count(g);
+  /* the layers as a training step runs them, after one step (kernels built, algorithms chosen) */
+  if (st == CLNET_SUCCESS && !clnet_ctx_is_ref(ctx)) st = clnet_ctx_set_profiling(ctx, 1);
+  if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, ctx, (int32_t)batch);
+  if (st == CLNET_SUCCESS) st = clnet_graph_init_params(g, 1);
+  if (st == CLNET_SUCCESS) {
+    const double w0 = now_s();
+    st = warm_step(g, (int32_t)batch);
+    if (st == CLNET_SUCCESS) printf("warm-up training step: %.2f s (kernel builds, algorithm choices)\n", now_s() - w0);
+  }
+  const int32_t nl = clnet_graph_layer_count(g);
   for (int32_t i = 0; i < nl && st == CLNET_SUCCESS; ++i) {
-    clnet_layer_info li;
-    clnet_graph_layer_info(g, i, &li);
-    int seen = 0;
-    for (int32_t j = 0; j < i && !seen; ++j) {
-      clnet_layer_info lj;
-      clnet_graph_layer_info(g, j, &lj);
-      seen = same_shape(&li, &lj);
-    }
-    if (!seen && (!op || strstr(clnet_layer_kind_str(li.kind), op))) st = bench_layer(&e, &li, (int32_t)batch);
-    /* at the ReLU that ends a fused tail: the fused op, once per pattern and shape */
-    const char *fop = NULL;
-    clnet_layer_fusion fusion;
-    clnet_layer_info bn;
-    if (st == CLNET_SUCCESS && fused_rows_at(g, i, &fop, &fusion, &bn) && (!op || strstr(fop, op)))
-      st = bench_fused(&e, fop, fusion, &bn, (int32_t)batch);
+    char name[64];
+    layer_op_name(g, i, name, sizeof name);
+    if (distinct_layer(g, i) && (!op || strstr(name, op))) st = bench_layer(&e, g, i, (int32_t)batch);
   }
   if (st == CLNET_SUCCESS) print_algo_stats(ctx);
   if (e.json) {

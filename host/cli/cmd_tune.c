@@ -23,48 +23,26 @@ static double now_s(void) {
 
 /* ---- recording the workload ---- */
 
-static clnet_status record_layer(clnet_ctx *c, const clnet_layer_info *li, int32_t n) {
-  size_t nin = (size_t)n * li->in_h * li->in_w * li->in_c, nout = (size_t)n * li->out_h * li->out_w * li->out_c;
-  size_t nw = li->kind == CLNET_LAYER_CONV ? (size_t)li->k * li->k * li->in_c * li->out_c
-                                           : (size_t)li->in_h * li->in_w * li->in_c * li->out_c;
-  clnet_buf b[7];
-  memset(b, 0, sizeof b);
-  const size_t count[7] = {nin, nin, nout, nout, nw, nw, (size_t)li->out_c};
-  clnet_status st = CLNET_SUCCESS;
-  for (int i = 0; i < 7 && st == CLNET_SUCCESS; ++i) {
-    st = clnet_buf_alloc(c, count[i] * 4, "tune: layer buffer", &b[i]);
-    if (st == CLNET_SUCCESS) st = clnet_buf_fill(c, &b[i], 0, b[i].bytes, 0);
-  }
-  clnet_buf *x = &b[0], *dx = &b[1], *y = &b[2], *dy = &b[3], *w = &b[4], *dw = &b[5], *bias = &b[6];
-  if (st == CLNET_SUCCESS && li->kind == CLNET_LAYER_CONV) {
-    clnet_conv2d_desc d = {.n = n, .in_h = li->in_h, .in_w = li->in_w, .in_c = li->in_c, .out_c = li->out_c,
-                           .k_h = li->k, .k_w = li->k, .stride = li->stride, .padding = li->padding, .has_bias = 1};
-    st = clnet_conv2d_desc_init(&d);
-    if (st == CLNET_SUCCESS) st = clnet_conv2d_forward(c, &d, x, w, bias, y);
-    if (st == CLNET_SUCCESS) st = clnet_conv2d_backward_data(c, &d, dy, w, dx);
-    if (st == CLNET_SUCCESS) st = clnet_conv2d_backward_filter(c, &d, x, dy, dw, bias);
-  } else if (st == CLNET_SUCCESS) {
-    int32_t in = li->in_h * li->in_w * li->in_c;
-    st = clnet_dense_forward(c, n, in, li->out_c, x, w, bias, y);
-    if (st == CLNET_SUCCESS) st = clnet_dense_backward(c, n, in, li->out_c, x, w, dy, dx, dw, bias);
-  }
-  if (st == CLNET_SUCCESS) st = clnet_ctx_finish(c);
-  for (int i = 0; i < 7; ++i) clnet_buf_free(c, &b[i]);
-  return st;
-}
-
-/* Every GEMM one training step of the model issues with the GEMM conv algorithm: each conv and
- * dense layer's forward and backward, run with clnet_gemm recording instead of computing. */
+/* Every GEMM one training step of the model issues with the GEMM conv algorithm: the graph set up
+ * at `batch` runs one step with clnet_gemm recording each call instead of computing it (the
+ * values are meaningless; the shapes are the step's). */
 static clnet_status record_model(clnet_ctx *c, clnet_graph *g, int32_t batch, clnet_gemm_log *log) {
   clnet_status st = clnet_ctx_set_conv_algo(c, CLNET_CONV_ALGO_GEMM);
+  int32_t h = 0, w = 0, ch = 0;
+  clnet_graph_tensor_shape(g, 0, &h, &w, &ch);
+  float *images = calloc((size_t)batch * h * w * ch, sizeof *images);
+  int32_t *labels = calloc((size_t)batch, sizeof *labels);
+  if (!images || !labels) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "tune: a batch");
+  if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, c, batch);
   clnet_tune_record(c, log);
-  for (int32_t i = 0; i < clnet_graph_layer_count(g) && st == CLNET_SUCCESS; ++i) {
-    clnet_layer_info li;
-    st = clnet_graph_layer_info(g, i, &li);
-    if (st == CLNET_SUCCESS && (li.kind == CLNET_LAYER_CONV || li.kind == CLNET_LAYER_DENSE))
-      st = record_layer(c, &li, batch);
-  }
+  float loss = 0;
+  int32_t correct = 0;
+  if (st == CLNET_SUCCESS) st = clnet_graph_set_batch(g, images, labels, batch);
+  if (st == CLNET_SUCCESS) st = clnet_graph_forward_backward(g, &loss, &correct);
+  if (st == CLNET_SUCCESS) st = clnet_ctx_finish(c);
   clnet_tune_record(c, NULL);
+  free(images);
+  free(labels);
   return st;
 }
 

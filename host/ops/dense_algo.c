@@ -474,6 +474,7 @@ clnet_status clnet_dense_gemm(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, i
   if (ctx->gemm_log) return clnet_dense_gemm_run(ctx, pass, CLNET_DENSE_ALGO_CLBLAST, n, in, out, io);
   clnet_dense_algo_choice c;
   CLNET_TRY(resolve(ctx, pass, n, in, out, io, &c));
+  if (pass == CLNET_CONV_PASS_FORWARD) clnet_profile_op_detail(ctx, clnet_dense_algo_str(c.algo)); /* "dense fwd 512->10 clnet" */
   return clnet_dense_gemm_run(ctx, pass, c.algo, n, in, out, io);
 }
 

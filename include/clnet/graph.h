@@ -18,8 +18,9 @@ extern "C" {
 typedef struct clnet_graph clnet_graph;
 
 typedef enum clnet_param_kind {
-  CLNET_PARAM_TRAINABLE = 0, /* updated by Adam */
+  CLNET_PARAM_TRAINABLE = 0, /* updated by the optimizer */
   CLNET_PARAM_STATISTIC = 1, /* BN moving mean / variance: updated by the forward pass */
+  CLNET_PARAM_FIXED = 2,     /* stored, never updated (BN's gamma and beta without affine) */
 } clnet_param_kind;
 
 typedef enum clnet_param_field {
@@ -38,42 +39,74 @@ typedef struct clnet_param_info {
 } clnet_param_info;
 
 /* --- description --- */
-/* A graph whose input is (H, W, C) images and whose output is `classes` logits. */
+/* A graph whose input is (H, W, C) images. Tensor ids: 0 is the input; every layer adds one
+ * output tensor, whose id it returns. */
 clnet_status clnet_graph_create(int32_t in_h, int32_t in_w, int32_t in_c, clnet_graph **out);
 void clnet_graph_free(clnet_graph *g);
-/* Tensor ids: 0 is the input. Each add_* returns the output tensor id in *out. */
+
+/* Adds a layer of kind `kind` ("conv", "batchnorm", ...: `clnet layers` lists every kind with its
+ * attributes, docs/LAYERS.md describes them) reading the tensors inputs[0..n_inputs-1], with its
+ * attributes as text, "name=value" words separated by spaces, integer lists comma-separated:
+ *   clnet_graph_add_layer(g, "conv", "stem.conv", (int32_t[]){0}, 1, "filters=64 kernel=3 padding=same", &t);
+ * Attributes not given take the kind's default; a missing required one, an unknown name or a bad
+ * value is CLNET_ERR_INVALID_ARGUMENT naming the layer, the attribute and the rule. A loss kind
+ * (softmax_cross_entropy) becomes the graph's output: it must be the last layer and takes the
+ * logits, a (1, 1, K) tensor, K = the number of classes.
+ *   name  unique in the graph; its parameters are "<name>.<param>" ("stem.conv.kernel") */
+clnet_status clnet_graph_add_layer(clnet_graph *g, const char *kind, const char *name, const int32_t *inputs,
+                                   int32_t n_inputs, const char *attrs, int32_t *out);
+
+/* Shorthands for the seed's layers (the same as add_layer with these attributes). */
 clnet_status clnet_graph_add_conv(clnet_graph *g, const char *name, int32_t in, int32_t filters, int32_t k,
                                   int32_t stride, clnet_padding padding, int32_t *out);
 clnet_status clnet_graph_add_batchnorm(clnet_graph *g, const char *name, int32_t in, int32_t *out);
-/* In place: the output shares the input's storage (the input must have no other reader). */
+/* In place when the graph allows it (the input has no other reader and its producer's backward
+ * does not read it), else into a tensor of its own. */
 clnet_status clnet_graph_add_relu(clnet_graph *g, const char *name, int32_t in, int32_t *out);
 clnet_status clnet_graph_add_maxpool(clnet_graph *g, const char *name, int32_t in, int32_t k, int32_t stride,
                                      clnet_padding padding, int32_t *out);
 clnet_status clnet_graph_add_add(clnet_graph *g, const char *name, int32_t a, int32_t b, int32_t *out);
 clnet_status clnet_graph_add_global_avgpool(clnet_graph *g, const char *name, int32_t in, int32_t *out);
 clnet_status clnet_graph_add_dense(clnet_graph *g, const char *name, int32_t in, int32_t units, int32_t *out);
-/* Marks `logits` (a (units) tensor) as the output trained with softmax cross-entropy. */
+/* Marks `logits` (a (1, 1, K) tensor) as the output, trained with softmax cross-entropy: adds the
+ * loss layer "loss" (kind softmax_cross_entropy, no label smoothing). */
 clnet_status clnet_graph_set_output(clnet_graph *g, int32_t logits);
 
 int32_t clnet_graph_layer_count(const clnet_graph *g);
-typedef enum clnet_layer_kind {
-  CLNET_LAYER_CONV = 0, CLNET_LAYER_BATCHNORM, CLNET_LAYER_RELU, CLNET_LAYER_MAXPOOL, CLNET_LAYER_ADD,
-  CLNET_LAYER_GLOBAL_AVGPOOL, CLNET_LAYER_DENSE,
-} clnet_layer_kind;
+int32_t clnet_graph_tensor_count(const clnet_graph *g);
 
-/* One layer as built: per-image input/output shapes (H, W, C) and its settings. */
+/* One layer as built: its kind, its attributes in canonical text (every attribute, defaults
+ * included), its tensors and the per-image shapes (H, W, C) of its first input and its output.
+ * The strings live as long as the graph. */
 typedef struct clnet_layer_info {
   const char *name;
-  clnet_layer_kind kind;
-  int32_t in_h, in_w, in_c;    /* first input */
+  const char *kind;   /* "conv" */
+  const char *attrs;  /* "filters=64 kernel=3 stride=1 padding=same ..." */
+  int32_t n_inputs;
+  int32_t inputs[16]; /* tensor ids */
+  int32_t output;     /* tensor id */
+  int32_t in_h, in_w, in_c; /* first input */
   int32_t out_h, out_w, out_c;
-  int32_t k, stride;           /* conv and max-pool */
-  clnet_padding padding;       /* conv and max-pool */
+  int32_t is_loss;    /* the graph's loss layer */
+  /* once set up, how a step runs it: CLNET_RUNS_ALONE, _INSIDE (inside a fused tail, at its
+   * ReLU), _BN_RELU or _BN_ADD_RELU (a ReLU that runs the fused tail) */
+  int32_t runs_as;
 } clnet_layer_info;
+enum { CLNET_RUNS_ALONE = 0, CLNET_RUNS_INSIDE = 1, CLNET_RUNS_BN_RELU = 2, CLNET_RUNS_BN_ADD_RELU = 3 };
 
 clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer_info *info);
-/* "conv", "batchnorm", ... */
-const char *clnet_layer_kind_str(clnet_layer_kind kind);
+/* The per-image shape of tensor t. */
+clnet_status clnet_graph_tensor_shape(const clnet_graph *g, int32_t t, int32_t *h, int32_t *w, int32_t *c);
+
+/* The layer kinds this build knows, for listings (`clnet layers`). */
+typedef struct clnet_layer_kind_info {
+  const char *name, *doc;
+  int32_t min_inputs, max_inputs;
+  int32_t n_attrs;
+  const char *attr_name[12], *attr_default[12], *attr_doc[12]; /* default NULL: required */
+} clnet_layer_kind_info;
+int32_t clnet_layer_kinds(void);
+clnet_status clnet_layer_kind_describe(int32_t i, clnet_layer_kind_info *info);
 
 /* The fused op an OpenCL device runs at layer i (clnet_batchnorm_act_*, docs/DESIGN.md "Fused
  * BasicBlock tails"): BN_RELU at a ReLU whose input is a BN output read by nothing else;
@@ -94,7 +127,7 @@ clnet_status clnet_graph_layer_fusion(const clnet_graph *g, int32_t i, clnet_lay
 clnet_ctx *clnet_graph_context(const clnet_graph *g);
 /* Largest batch the graph was set up for (0 before setup). */
 int32_t clnet_graph_max_batch(const clnet_graph *g);
-int32_t clnet_graph_classes(const clnet_graph *g);
+int32_t clnet_graph_classes(const clnet_graph *g); /* K of the loss layer's logits, 0 without one */
 int64_t clnet_graph_param_total(const clnet_graph *g, clnet_param_kind kind); /* number of floats */
 /* Forward multiply-accumulates per image (convolutions and dense). */
 double clnet_graph_macs_per_image(const clnet_graph *g);
@@ -153,6 +186,17 @@ clnet_status clnet_graph_restore_statistics(clnet_graph *g);
 clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps);
 /* Inference-mode forward and loss on the current batch. */
 clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss, int32_t *correct);
+/* For benchmarks: enqueues layer i alone, forward (training mode) or backward, on the buffers
+ * planned for a step of the current batch (clnet_graph_set_batch; run a step first so that they
+ * hold a step's values): as a step executes it — a fused tail at its ReLU, nothing for a layer
+ * run inside one, the loss layer in the forward only (its backward does nothing). The profile
+ * labels its commands as a step does. */
+clnet_status clnet_graph_layer_run(clnet_graph *g, int32_t i, int32_t backward);
+/* What layer i costs per image: forward multiply-adds, and the bytes its forward and backward
+ * read and write at the least (each tensor once: inputs and output forward; dy, the inputs'
+ * gradients and what the backward reads back, backward). */
+clnet_status clnet_graph_layer_cost(const clnet_graph *g, int32_t i, double *macs, double *fwd_bytes,
+                                    double *bwd_bytes);
 /* Logits of the last forward: (n, classes) floats. */
 clnet_status clnet_graph_read_logits(clnet_graph *g, float *dst);
 

@@ -1,0 +1,101 @@
+/* Parameters: initialisation, host access, the BN-statistics shadow, and the Adam update. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "graph/graph_internal.h"
+
+/* Keras initialisation (SPEC): Glorot-uniform kernels, zero biases, gamma 1, beta 0, moving mean 0,
+ * moving variance 1; Adam state zero, step 0. One RNG stream over the parameters in order. */
+clnet_status clnet_graph_init_params(clnet_graph *g, uint64_t seed) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  clnet_rng rng;
+  clnet_rng_seed(&rng, seed);
+  g->seed = seed;
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    g_param *p = &g->params[i];
+    float *h = malloc((size_t)p->count * sizeof *h);
+    if (!h) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "initialising %s", p->name);
+    const int glorot = p->init == CLNET_INIT_GLOROT_UNIFORM;
+    const double limit = glorot ? sqrt(6.0 / (double)(p->fan_in + p->fan_out)) : 0;
+    for (int64_t j = 0; j < p->count; ++j)
+      h[j] = glorot ? (float)((2.0 * clnet_rng_uniform_double(&rng) - 1.0) * limit)
+                    : (p->init == CLNET_INIT_ONES ? 1.0f : 0.0f);
+    clnet_status st = clnet_buf_write(g->ctx, &p->value, 0, (size_t)p->count * 4, h);
+    free(h);
+    CLNET_TRY(st);
+    if (p->kind == CLNET_PARAM_TRAINABLE) {
+      CLNET_TRY(clnet_buf_fill(g->ctx, &p->m, 0, (size_t)p->count * 4, 0));
+      CLNET_TRY(clnet_buf_fill(g->ctx, &p->v, 0, (size_t)p->count * 4, 0));
+    }
+    if (p->kind != CLNET_PARAM_STATISTIC) CLNET_TRY(clnet_buf_fill(g->ctx, &p->grad, 0, (size_t)p->count * 4, 0));
+  }
+  g->adam_t = 0;
+  return CLNET_SUCCESS;
+}
+
+static clnet_status field_buf(clnet_graph *g, int32_t i, clnet_param_field f, clnet_buf **out) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  if (i < 0 || i >= g->n_params) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "no parameter %d", i);
+  g_param *p = &g->params[i];
+  if (f != CLNET_FIELD_VALUE && p->kind != CLNET_PARAM_TRAINABLE)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s is %s: it has no gradient or Adam state", p->name,
+                           p->kind == CLNET_PARAM_STATISTIC ? "a statistic" : "fixed");
+  *out = f == CLNET_FIELD_VALUE ? &p->value : f == CLNET_FIELD_GRAD ? &p->grad : f == CLNET_FIELD_ADAM_M ? &p->m : &p->v;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_param_read(clnet_graph *g, int32_t i, clnet_param_field f, float *dst) {
+  clnet_buf *b = NULL;
+  CLNET_TRY(field_buf(g, i, f, &b));
+  return clnet_buf_read(g->ctx, b, 0, (size_t)g->params[i].count * 4, dst);
+}
+
+clnet_status clnet_graph_param_write(clnet_graph *g, int32_t i, clnet_param_field f, const float *src) {
+  clnet_buf *b = NULL;
+  CLNET_TRY(field_buf(g, i, f, &b));
+  return clnet_buf_write(g->ctx, b, 0, (size_t)g->params[i].count * 4, src);
+}
+
+int64_t clnet_graph_adam_step(const clnet_graph *g) { return g->adam_t; }
+void clnet_graph_set_adam_step(clnet_graph *g, int64_t t) { g->adam_t = t; }
+
+clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  for (int32_t i = 0; enable && i < g->n_params; ++i) {
+    g_param *p = &g->params[i];
+    if (p->kind != CLNET_PARAM_STATISTIC || p->shadow.bytes) continue;
+    char what[200];
+    snprintf(what, sizeof what, "%s (before the step)", p->name);
+    CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)p->count * 4, what, &p->shadow));
+  }
+  g->keep_stats = enable;
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_restore_statistics(clnet_graph *g) {
+  if (!g->keep_stats) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "statistics were not kept (clnet_graph_keep_statistics)");
+  clnet_profile_op(g->ctx, "bn statistics restore");
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if (g->params[i].kind == CLNET_PARAM_STATISTIC)
+      CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].shadow, 0, &g->params[i].value, 0, (size_t)g->params[i].count * 4));
+  clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  clnet_adam_desc d = {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .t = g->adam_t + 1};
+  clnet_profile_op(g->ctx, "adam");
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    g_param *p = &g->params[i];
+    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
+    clnet_status st = clnet_adam_update(g->ctx, &d, p->count, &p->value, &p->grad, &p->m, &p->v);
+    if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "Adam update of '%s'", p->name);
+  }
+  g->adam_t++;
+  clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
+}

@@ -1,0 +1,165 @@
+/* The layer registry and the generic builder: every kind's table is complete, attributes parse
+ * against their schema with errors that name what is wrong, the builder rejects what it must, and
+ * a ReLU whose input has another reader runs out of place with the right values. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clnet/clnet.h"
+#include "graph/layer_kind.h"
+
+Test(layers, every_kind_is_complete_and_its_defaults_parse) {
+  const int32_t n = clnet_layer_kind_count();
+  cr_assert_geq(n, 8, "the seed's kinds and the loss at least");
+  for (int32_t i = 0; i < n; ++i) {
+    const clnet_layer_kind *k = clnet_layer_kind_at(i);
+    cr_assert_not_null(k);
+    cr_assert(k->name && *k->name && k->doc && *k->doc, "kind %d", i);
+    cr_assert(k->infer && k->params && k->aux && k->scratch && k->forward && k->backward && k->macs && k->label,
+              "%s: a table entry is missing", k->name);
+    cr_assert(k->min_inputs >= 1 && k->max_inputs >= k->min_inputs && k->max_inputs <= CLNET_MAX_LAYER_INPUTS, "%s",
+              k->name);
+    cr_assert(k->n_attrs >= 0 && k->n_attrs <= CLNET_MAX_ATTRS, "%s", k->name);
+    cr_assert_eq(clnet_layer_kind_find(k->name), k, "%s: names are unique", k->name);
+    for (int32_t a = 0; a < k->n_attrs; ++a) {
+      cr_assert(k->attrs[a].name && k->attrs[a].doc, "%s attribute %d", k->name, a);
+      cr_assert(k->attrs[a].type != CLNET_ATTR_ENUM || k->attrs[a].choices, "%s.%s", k->name, k->attrs[a].name);
+    }
+    clnet_layer_kind_info info;
+    cr_assert_eq(clnet_layer_kind_describe(i, &info), CLNET_SUCCESS);
+    cr_assert_str_eq(info.name, k->name);
+  }
+  cr_assert_null(clnet_layer_kind_find("no-such-kind"));
+}
+
+Test(layers, attributes_parse_against_the_schema) {
+  const clnet_layer_kind *conv = clnet_layer_kind_find("conv");
+  cr_assert_not_null(conv);
+  clnet_attr_value v[CLNET_MAX_ATTRS];
+  cr_assert_eq(clnet_attrs_parse(conv, "c", "filters=8 kernel=3,3 stride=2 padding=same", v), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  char text[512];
+  clnet_attrs_format(conv, v, text, sizeof text);
+  cr_assert(strstr(text, "filters=8") && strstr(text, "kernel=3,3") && strstr(text, "padding=same") &&
+                strstr(text, "bias=1"),
+            "canonical text with the defaults: %s", text);
+  clnet_attr_value w[CLNET_MAX_ATTRS];
+  cr_assert_eq(clnet_attrs_parse(conv, "c", text, w), CLNET_SUCCESS, "the canonical text parses back");
+  cr_assert_eq(memcmp(v, w, sizeof v), 0, "to the same values");
+  static const struct {
+    const char *text, *msg;
+  } bad[] = {
+      {"kernel=3", "filters"},                              /* required */
+      {"filters=8 kernel=3 strdie=2", "strdie"},            /* unknown name */
+      {"filters=8 kernel=3 stride=two", "stride"},          /* not integers */
+      {"filters=8 kernel=3 kernel=5", "given twice"},       /* repeated */
+      {"filters=8 kernel=3 padding=full", "valid|same"},    /* not a choice */
+      {"filters=8 kernel=3,3,3", "kernel"},                 /* too many values */
+      {"filters=8 kernel", "name=value"},                   /* no value */
+      {"filters=8 kernel=3,", "ends with a comma"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    cr_assert_eq(clnet_attrs_parse(conv, "layer9", bad[i].text, v), CLNET_ERR_INVALID_ARGUMENT, "'%s'", bad[i].text);
+    cr_assert(strstr(clnet_last_error(), "layer9") && strstr(clnet_last_error(), bad[i].msg),
+              "'%s': the message must name the layer and '%s': %s", bad[i].text, bad[i].msg, clnet_last_error());
+  }
+  const clnet_layer_kind *bn = clnet_layer_kind_find("batchnorm");
+  cr_assert_eq(clnet_attrs_parse(bn, "b", "eps=1e-5 momentum=0.9", v), CLNET_SUCCESS);
+  cr_assert_float_eq(v[0].f, 1e-5, 1e-12);
+  cr_assert_eq(clnet_attrs_parse(bn, "b", "eps=nan", v), CLNET_ERR_INVALID_ARGUMENT);
+}
+
+Test(layers, the_builder_rejects_what_it_must) {
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_graph_create(8, 8, 3, &g), CLNET_SUCCESS);
+  int32_t t = -1, in0 = 0;
+  cr_assert_eq(clnet_graph_add_layer(g, "convolution", "c", &in0, 1, "", &t), CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(clnet_last_error(), "unknown kind 'convolution'") && strstr(clnet_last_error(), "conv"), "%s",
+            clnet_last_error());
+  cr_assert_eq(clnet_graph_add_layer(g, "add", "a", &in0, 1, "", &t), CLNET_ERR_INVALID_ARGUMENT, "add takes 2 inputs");
+  const int32_t nine = 9;
+  cr_assert_eq(clnet_graph_add_layer(g, "relu", "r", &nine, 1, "", &t), CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(clnet_last_error(), "tensor 9"), "%s", clnet_last_error());
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "c1", &in0, 1, "filters=4 kernel=3", &t), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "c1", &t, 1, "filters=4 kernel=3", &t), CLNET_ERR_INVALID_ARGUMENT,
+               "layer names are unique");
+  /* 6x6 -> valid 3x3 -> 4x4 -> 2x2 -> a 3x3 valid conv no longer fits: the message names the layer */
+  int32_t u = t;
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "c2", &u, 1, "filters=4 kernel=3", &u), CLNET_SUCCESS);
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "c3", &u, 1, "filters=4 kernel=3", &u), CLNET_SUCCESS);
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "too-far", &u, 1, "filters=4 kernel=3", &u), CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(clnet_last_error(), "too-far"), "%s", clnet_last_error());
+  clnet_layer_info li;
+  cr_assert_eq(clnet_graph_layer_info(g, 0, &li), CLNET_SUCCESS);
+  cr_assert_str_eq(li.kind, "conv");
+  cr_assert(strstr(li.attrs, "filters=4"), "%s", li.attrs);
+  cr_assert_eq(clnet_graph_layer_count(g), 3);
+  clnet_graph_free(g);
+}
+
+/* logits = fc(gap(relu(c) + c)), c = conv3x3 same (2 -> 2 channels) of x (2, 4, 4, 2), on the host */
+static void host_logits(const float *x, const float *k, const float *b, const float *fk, const float *fb, float *out) {
+  for (int n = 0; n < 2; ++n) {
+    double pooled[2] = {0, 0};
+    for (int h = 0; h < 4; ++h)
+      for (int w = 0; w < 4; ++w)
+        for (int co = 0; co < 2; ++co) {
+          double c = b[co];
+          for (int kh = 0; kh < 3; ++kh)
+            for (int kw = 0; kw < 3; ++kw) {
+              const int ih = h + kh - 1, iw = w + kw - 1;
+              if (ih < 0 || ih >= 4 || iw < 0 || iw >= 4) continue;
+              for (int ci = 0; ci < 2; ++ci)
+                c += (double)x[((n * 4 + ih) * 4 + iw) * 2 + ci] * k[((kh * 3 + kw) * 2 + ci) * 2 + co];
+            }
+          pooled[co] += (c > 0 ? c : 0) + c;
+        }
+    for (int o = 0; o < 3; ++o)
+      out[n * 3 + o] = (float)(fb[o] + pooled[0] / 16 * fk[o * 2] + pooled[1] / 16 * fk[o * 2 + 1]);
+  }
+}
+
+/* conv -> relu and the same conv output read by an add: the ReLU must not overwrite its input (it
+ * gets storage of its own); the logits equal the host's on PoCL and on the reference. */
+Test(layers, relu_whose_input_has_another_reader_runs_out_of_place) {
+  float logits[2][2 * 3];
+  for (int dev = 0; dev < 2; ++dev) {
+    clnet_ctx *ctx = NULL;
+    cr_assert_eq(clnet_ctx_create(dev ? "ref" : NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+    clnet_graph *g = NULL;
+    cr_assert_eq(clnet_graph_create(4, 4, 2, &g), CLNET_SUCCESS);
+    int32_t c = 0, r = 0, a = 0, p = 0, d = 0;
+    cr_assert_eq(clnet_graph_add_conv(g, "conv", 0, 2, 3, 1, CLNET_PADDING_SAME, &c), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_add_relu(g, "relu", c, &r), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_graph_add_add(g, "add", r, c, &a), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_graph_add_global_avgpool(g, "pool", a, &p), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_add_dense(g, "fc", p, 3, &d), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_set_output(g, d), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_setup(g, ctx, 2), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_graph_init_params(g, 3), CLNET_SUCCESS);
+    float x[2 * 4 * 4 * 2];
+    for (int i = 0; i < 64; ++i) x[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    const int32_t labels[2] = {0, 2};
+    float loss = 0;
+    int32_t correct = 0;
+    cr_assert_eq(clnet_graph_set_batch(g, x, labels, 2), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_forward_backward(g, &loss, &correct), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_graph_read_logits(g, logits[dev]), CLNET_SUCCESS);
+    cr_assert(isfinite(loss));
+    float k[36], b[2], fk[6], fb[3], want[6];
+    const char *names[4] = {"conv.kernel", "conv.bias", "fc.kernel", "fc.bias"};
+    float *dst[4] = {k, b, fk, fb};
+    for (int i = 0; i < 4; ++i)
+      cr_assert_eq(clnet_graph_param_read(g, clnet_graph_param_find(g, names[i]), CLNET_FIELD_VALUE, dst[i]),
+                   CLNET_SUCCESS, "%s", names[i]);
+    host_logits(x, k, b, fk, fb, want);
+    for (int i = 0; i < 6; ++i)
+      cr_assert(fabsf(logits[dev][i] - want[i]) < 1e-4f, "%s logit %d: %g, the host says %g", dev ? "ref" : "PoCL", i,
+                logits[dev][i], want[i]);
+    clnet_graph_free(g);
+    clnet_ctx_free(ctx);
+  }
+  for (int i = 0; i < 6; ++i) cr_assert(fabsf(logits[0][i] - logits[1][i]) < 1e-5f, "logit %d: %g vs %g", i, logits[0][i], logits[1][i]);
+}
