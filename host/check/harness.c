@@ -213,25 +213,40 @@ double check_dot_f64(const double *a, const double *b, int64_t n) {
   return s;
 }
 
-/* ---- the table ---- */
-static const clnet_check_case *const families[] = {
-    clnet_check_cases_eltwise, clnet_check_cases_gemm,  clnet_check_cases_conv2d,
-    clnet_check_cases_batchnorm, clnet_check_cases_bn_act, clnet_check_cases_pool, clnet_check_cases_dense,
-    clnet_check_cases_loss,    clnet_check_cases_adam,
-};
+/* ---- the table: the families cmake/check_registry.cmake generates from host/check/ ---- */
+extern const clnet_check_case *const clnet_check_family_table[];
+extern const char *const clnet_check_family_names[];
+extern const int clnet_check_family_table_count;
 
 int32_t clnet_check_case_count(void) {
   int32_t n = 0;
-  for (size_t f = 0; f < sizeof families / sizeof families[0]; ++f)
-    for (const clnet_check_case *c = families[f]; c->op; ++c) ++n;
+  for (int f = 0; f < clnet_check_family_table_count; ++f)
+    for (const clnet_check_case *c = clnet_check_family_table[f]; c->op; ++c) ++n;
   return n;
 }
 
-const clnet_check_case *clnet_check_case_get(int32_t i) {
-  for (size_t f = 0; f < sizeof families / sizeof families[0]; ++f)
-    for (const clnet_check_case *c = families[f]; c->op; ++c)
-      if (i-- == 0) return c;
+/* Case i and the index of its family. */
+static const clnet_check_case *case_at(int32_t i, int *family) {
+  for (int f = 0; f < clnet_check_family_table_count; ++f)
+    for (const clnet_check_case *c = clnet_check_family_table[f]; c->op; ++c)
+      if (i-- == 0) {
+        if (family) *family = f;
+        return c;
+      }
   return NULL;
+}
+
+const clnet_check_case *clnet_check_case_get(int32_t i) { return case_at(i, NULL); }
+
+int32_t clnet_check_family_count(void) { return clnet_check_family_table_count; }
+
+const char *clnet_check_family_name(int32_t f) {
+  return f >= 0 && f < clnet_check_family_table_count ? clnet_check_family_names[f] : NULL;
+}
+
+const char *clnet_check_case_family(int32_t i) {
+  int f = -1;
+  return case_at(i, &f) ? clnet_check_family_names[f] : NULL;
 }
 
 clnet_status clnet_check_run(clnet_ctx *dev, clnet_ctx *ref, const clnet_check_case *c, uint64_t seed,

@@ -70,18 +70,20 @@ double check_dot_f64(const double *a, const double *b, int64_t n);
 /* Records a failure message (first one wins) and marks the case failed. */
 void check_fail(clnet_check_env *env, const char *fmt, ...) CLNET_PRINTF(2, 3);
 
-/* Each op family exposes its cases as a {0}-terminated array. */
-extern const clnet_check_case clnet_check_cases_eltwise[];
-extern const clnet_check_case clnet_check_cases_gemm[];
-extern const clnet_check_case clnet_check_cases_conv2d[];
-extern const clnet_check_case clnet_check_cases_batchnorm[];
-extern const clnet_check_case clnet_check_cases_bn_act[];
-extern const clnet_check_case clnet_check_cases_pool[];
-extern const clnet_check_case clnet_check_cases_dense[];
-extern const clnet_check_case clnet_check_cases_loss[];
-extern const clnet_check_case clnet_check_cases_adam[];
+/* A layer kind through its descriptor (host/graph/layer_kind.h) on the device and on the reference
+ * (host/check/layer_check.c): `attrs` parsed, shapes inferred from in[0..n_in-1] (per image),
+ * parameters and inputs random (parameters around their initial value), outputs and gradients
+ * pre-filled with NaN so an element not written fails; forward in training mode, then backward
+ * with a random dy. Compares the output, every statistic the forward updates, every input's and
+ * every trainable parameter's gradient (a loss: the logits' gradient and [loss, correct], with
+ * labels in [0, C)), and for an in-place kind also the forward with y over x, at |a - b| <= atol +
+ * rtol*|b|. */
+typedef struct clnet_tshape clnet_tshape;
+clnet_status check_layer(clnet_check_env *env, const char *kind, const char *attrs, const clnet_tshape *in,
+                         int32_t n_in, int32_t batch, double atol, double rtol);
 
-
+/* Each family host/check/check_<family>.c exposes its cases as a {0}-terminated array
+ * clnet_check_cases_<family>[], which CMake registers (cmake/check_registry.cmake). */
 
 /* Absolute tolerance for a K-term dot product of values bounded by amax and
  * bmax in float against a double reference (see host/check/check_gemm.c). */

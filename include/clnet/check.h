@@ -39,6 +39,10 @@ typedef struct clnet_check_case {
 
 int32_t clnet_check_case_count(void);
 const clnet_check_case *clnet_check_case_get(int32_t i);
+/* The families (one per host/check/check_<family>.c: "conv2d", "pool", ...) and case i's. */
+int32_t clnet_check_family_count(void);
+const char *clnet_check_family_name(int32_t f);
+const char *clnet_check_case_family(int32_t i);
 
 /* Runs one case. `dev` is the device under test (may be a ref ctx: then
  * cross-checks are skipped); `ref` must be a reference ctx. Returns an error
