@@ -98,6 +98,13 @@ clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer
 /* The per-image shape of tensor t. */
 clnet_status clnet_graph_tensor_shape(const clnet_graph *g, int32_t t, int32_t *h, int32_t *w, int32_t *c);
 
+/* The graph's structure as text (JSON: input shape; per layer kind, name, input tensors and
+ * attributes; docs/CHECKPOINTS.md), and a graph built from such text. *text is malloc'd: free()
+ * it. Reading checks everything the builder checks; a malformed description is CLNET_ERR_FORMAT
+ * naming the layer and the problem. */
+clnet_status clnet_graph_describe(const clnet_graph *g, char **text);
+clnet_status clnet_graph_from_description(const char *text, clnet_graph **out);
+
 /* The layer kinds this build knows, for listings (`clnet layers`). */
 typedef struct clnet_layer_kind_info {
   const char *name, *doc;
@@ -214,7 +221,24 @@ void clnet_graph_set_adam_step(clnet_graph *g, int64_t t);
  * non-finite value after a forward_backward, or NULL when all are finite (reads back). */
 clnet_status clnet_graph_find_nonfinite(clnet_graph *g, const char **layer);
 
-/* --- models --- */
+/* --- models: the zoo (host/models/, built from this public API only) --- */
+typedef struct clnet_model_config {
+  int32_t in_h, in_w, in_c; /* input image */
+  int32_t classes;
+  int32_t width;            /* base channels (0: the model's default; ResNets: 64, the seed's) */
+} clnet_model_config;
+
+/* Builds zoo model `name`: "resnet18", "resnet34" (the seed's; clnet_resnet_build), "resnet50"
+ * (bottleneck blocks), "vgg11" (with BN), "mobilenet_v2", "lenet". An input too small for the
+ * model's downsampling is an error naming the layer where the size runs out. */
+clnet_status clnet_model_build(const char *name, const clnet_model_config *cfg, clnet_graph **out);
+/* The zoo: name, one line about it, and its default width, for listings. */
+int32_t clnet_model_count(void);
+const char *clnet_model_name(int32_t i);
+const char *clnet_model_doc(int32_t i);
+int32_t clnet_model_default_width(int32_t i);
+
+/* --- the seed's ResNet --- */
 typedef struct clnet_resnet_config {
   int32_t depth;             /* 18 ([2,2,2,2]) or 34 ([3,4,6,3]) BasicBlocks */
   int32_t width;             /* base channels: 64 in the seed */
