@@ -85,12 +85,60 @@ typedef void (*cblas_sgemm_fn)(int order, int trans_a, int trans_b, int m, int n
 typedef struct openblas {
   void *lib;
   char name[32];
+  char core[128]; /* the kernel set OpenBLAS runs (openblas_get_corename), and why */
   cblas_sgemm_fn sgemm;
   void (*set_threads)(int);
   int threads; /* online CPUs */
 } openblas;
 
 enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111 };
+
+/* The OpenBLAS core type the CPU's flags support (/proc/cpuinfo), or NULL. */
+static const char *cpu_core_type(void) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return NULL;
+  char line[8192];
+  int avx512 = 0, avx2 = 0, fma = 0, avx = 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "flags", 5)) {
+      avx512 = strstr(line, " avx512f") && strstr(line, " avx512bw") && strstr(line, " avx512vl") && strstr(line, " avx512dq");
+      avx2 = strstr(line, " avx2") != NULL;
+      fma = strstr(line, " fma") != NULL;
+      avx = strstr(line, " avx") != NULL;
+      break;
+    }
+  fclose(f);
+  return avx512 ? "SkylakeX" : avx2 && fma ? "Haswell" : avx ? "Sandybridge" : NULL;
+}
+
+/* OpenBLAS picks its kernels by CPU model; on a virtual CPU with a generic model name it falls
+ * back to its oldest (Prescott: SGEMM 1024^3 at 39 against 205 GFLOP/s with SkylakeX on a
+ * 2-core AVX-512 machine), which would make every "share of OpenBLAS" about 5x too kind. When it
+ * chose such a core and the CPU's flags support a newer one, reload it with OPENBLAS_CORETYPE set
+ * (unless the user set it). ob->core says what runs and why. */
+static void openblas_pick_core(openblas *ob) {
+  const char *(*corename)(void) = NULL;
+  *(void **)&corename = dlsym(ob->lib, "openblas_get_corename");
+  const char *got = corename ? corename() : "unknown";
+  snprintf(ob->core, sizeof ob->core, "%s, OpenBLAS's choice", got);
+  static const char *const legacy[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai",
+                                       "Coppermine", "Northwood", "Banias", "Athlon", "Opteron", "Barcelona"};
+  int old = 0;
+  for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; ++i) old |= !strcmp(got, legacy[i]);
+  const char *want = cpu_core_type();
+  const char *user = getenv("OPENBLAS_CORETYPE");
+  if (!old || !want || (user && *user)) return;
+  char was[32];
+  snprintf(was, sizeof was, "%s", got);
+  dlclose(ob->lib);
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  ob->lib = dlopen(ob->name, RTLD_NOW | RTLD_LOCAL);
+  *(void **)&ob->sgemm = ob->lib ? dlsym(ob->lib, "cblas_sgemm") : NULL;
+  *(void **)&ob->set_threads = ob->lib ? dlsym(ob->lib, "openblas_set_num_threads") : NULL;
+  *(void **)&corename = ob->lib ? dlsym(ob->lib, "openblas_get_corename") : NULL;
+  snprintf(ob->core, sizeof ob->core, "%s; OpenBLAS chose %s, the CPU's flags support %s", corename ? corename() : want,
+           was, want);
+}
 
 /* 1 and *ob filled, or 0 with the reason in why. */
 static int openblas_open(openblas *ob, char *why, size_t cap) {
@@ -117,6 +165,7 @@ static int openblas_open(openblas *ob, char *why, size_t cap) {
   }
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   ob->threads = cpus > 0 ? (int)cpus : 1;
+  openblas_pick_core(ob);
   return 1;
 }
 
@@ -207,8 +256,15 @@ static void bench_gemm_setup(bench_env *e, openblas *ob) {
     char why[512];
     if (openblas_open(ob, why, sizeof why)) {
       e->openblas = ob;
-      printf("OpenBLAS comparison: %s cblas_sgemm, 1 thread and %d threads (this machine's online CPUs), same run\n",
-             ob->name, ob->threads);
+      if (!ob->lib || !ob->sgemm || !ob->set_threads) {
+        printf("OpenBLAS comparison skipped: reloading %s with OPENBLAS_CORETYPE failed\n", ob->name);
+        e->openblas = NULL;
+        return;
+      }
+      printf("OpenBLAS comparison: %s cblas_sgemm (core %s), 1 thread and %d threads (this machine's online CPUs), "
+             "same run\n", ob->name, ob->core, ob->threads);
+      if (e->json)
+        fprintf(e->json, "%s  {\"op\": \"openblas core\", \"core\": \"%s\"}", e->json_rows++ ? ",\n" : "", ob->core);
     } else {
       printf("OpenBLAS comparison skipped: %s\n", why);
       if (e->json)
@@ -477,8 +533,9 @@ static int bench_model(clnet_ctx *ctx, clnet_graph *g, int32_t batch, int32_t st
 
 int cmd_bench(int argc, char **argv) {
   double t_start = now_s();
-  const char *device = NULL, *v = NULL, *json_path = NULL, *model = NULL, *op = NULL;
-  int64_t batch = 64, width = 64, steps = 5, repeat = 5, depth = 18;
+  const char *device = NULL, *v = NULL, *json_path = NULL, *model = NULL, *op = NULL, *layers_of = NULL;
+  int64_t batch = 64, width = 64, steps = 5, repeat = 5;
+  int width_set = 0;
   int32_t ih = 32, iw = 32, ic = 3;
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
   clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
@@ -491,11 +548,12 @@ int cmd_bench(int argc, char **argv) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
              "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
-             "       clnet bench --model resnet18|resnet34 [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N]\n"
-             "                   [--profile]\n"
-             "Per-op: every op at every distinct layer shape of ResNet-18 (default 32x32x3, width 64,\n"
-             "batch 64): first-call time (kernel build) apart, then the median of R runs, GFLOP/s or\n"
-             "GB/s (minimal traffic), and the share of the device's measured peak.\n"
+             "       clnet bench --model NAME [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N] [--profile]\n"
+             "Per-op: every distinct layer of a zoo model (--net NAME, default resnet18; 32x32x3, the\n"
+             "model's default width, batch 64) as a training step runs it, after one warm-up step: per\n"
+             "op label of each pass (a conv names its algorithm), device time per run, GFLOP/s or GB/s\n"
+             "(minimal traffic), and the share of the device's measured peak.\n"
+             "Zoo models: resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet.\n"
              "--model: training-step throughput and peak device memory after two warm-up steps.\n"
              "--profile (with --model): device time of the timed steps by kernel and by op, from OpenCL\n"
              "events, against the wall time (the queue profiles every step, warm-up included).\n"
@@ -519,8 +577,9 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(argv[i], "--profile")) profile = 1;
     else if (FLAG("--json")) { NEED("--json"); json_path = v; }
     else if (FLAG("--model")) { NEED("--model"); model = v; }
+    else if (FLAG("--net")) { NEED("--net"); layers_of = v; }
     else if (FLAG("--batch")) { NEED("--batch"); if (!cli_parse_pos_int(v, 65536, &batch)) return cli_usage_error("bench", "--batch must be in 1..65536"); }
-    else if (FLAG("--width")) { NEED("--width"); if (!cli_parse_pos_int(v, 4096, &width)) return cli_usage_error("bench", "--width must be in 1..4096"); }
+    else if (FLAG("--width")) { NEED("--width"); if (!cli_parse_pos_int(v, 4096, &width)) return cli_usage_error("bench", "--width must be in 1..4096"); width_set = 1; }
     else if (FLAG("--steps")) { NEED("--steps"); if (!cli_parse_pos_int(v, 100000, &steps)) return cli_usage_error("bench", "--steps must be a positive integer"); }
     else if (FLAG("--repeat")) { NEED("--repeat"); if (!cli_parse_pos_int(v, 64, &repeat)) return cli_usage_error("bench", "--repeat must be in 1..64"); }
     else if (FLAG("--input")) {
@@ -531,11 +590,19 @@ int cmd_bench(int argc, char **argv) {
 #undef FLAG
 #undef NEED
   }
-  if (model) {
-    if (!strcmp(model, "resnet18")) depth = 18;
-    else if (!strcmp(model, "resnet34")) depth = 34;
-    else return cli_usage_error("bench", "--model must be resnet18 or resnet34, got '%s'", model);
+  const char *net = model ? model : layers_of ? layers_of : "resnet18";
+  int32_t zoo_index = -1;
+  for (int32_t m = 0; m < clnet_model_count(); ++m)
+    if (!strcmp(clnet_model_name(m), net)) zoo_index = m;
+  if (zoo_index < 0) {
+    char known[256] = "";
+    for (int32_t m = 0; m < clnet_model_count(); ++m) {
+      strcat(known, m ? ", " : "");
+      strcat(known, clnet_model_name(m));
+    }
+    return cli_usage_error("bench", "%s must be a zoo model (%s), got '%s'", model ? "--model" : "--net", known, net);
   }
+  if (!width_set) width = clnet_model_default_width(zoo_index);
   if (profile && !model) return cli_usage_error("bench", "--profile profiles training steps: it needs --model");
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
@@ -548,14 +615,14 @@ int cmd_bench(int argc, char **argv) {
     return rc;
   }
   clnet_graph *g = NULL;
-  clnet_resnet_config cfg = {.depth = (int32_t)depth, .width = (int32_t)width, .in_h = ih, .in_w = iw, .in_c = ic, .classes = 10};
-  clnet_status st = clnet_resnet_build(&cfg, &g);
+  const clnet_model_config cfg = {.in_h = ih, .in_w = iw, .in_c = ic, .classes = 10, .width = (int32_t)width};
+  clnet_status st = clnet_model_build(net, &cfg, &g);
   if (st != CLNET_SUCCESS) {
     clnet_ctx_free(ctx);
     return cli_fail(st, "bench");
   }
-  printf("clnet bench on %s: ResNet-%d, input %dx%dx%d, width %d, batch %d\n", clnet_ctx_device_name(ctx), (int)depth,
-         ih, iw, ic, (int)width, (int)batch);
+  printf("clnet bench on %s: %s, input %dx%dx%d, width %d, batch %d\n", clnet_ctx_device_name(ctx), net, ih, iw, ic,
+         (int)width, (int)batch);
   if (model) {
     rc = bench_model(ctx, g, (int32_t)batch, (int32_t)steps, t_start, profile);
     clnet_graph_free(g);
