@@ -191,8 +191,8 @@ Test(profile, more_commands_than_the_pending_ring) {
   clnet_ctx_free(ctx);
 }
 
-/* A training step of a small ResNet: every op is labelled by the graph (adam once per trainable
- * parameter, convolutions with their algorithm), and kernels and ops account for the same
+/* A training step of a small ResNet: every op is labelled by the graph (one adam launch for every
+ * trainable parameter, convolutions with their algorithm), and kernels and ops account for the same
  * commands. */
 Test(profile, graph_step_labels) {
   clnet_ctx *ctx = open_ctx();
@@ -226,8 +226,9 @@ Test(profile, graph_step_labels) {
   int32_t nk = 0, no = 0;
   clnet_profile_row *kern = report(ctx, CLNET_PROFILE_BY_KERNEL, &nk);
   clnet_profile_row *ops = report(ctx, CLNET_PROFILE_BY_OP, &no);
-  expect(kern, nk, "adam_update", trainable);
-  expect(ops, no, "adam", trainable);
+  cr_assert_gt(trainable, 1);
+  expect(kern, nk, "adam_update", 1); /* one launch over every trainable parameter */
+  expect(ops, no, "adam", 1);
   expect(ops, no, "upload batch", 2);
   expect(ops, no, "softmax cross-entropy", 1);
   expect(ops, no, "read loss", 1);

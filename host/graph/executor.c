@@ -192,9 +192,8 @@ clnet_status clnet_graph_step_start(clnet_graph *g) {
   CLNET_TRY(backward(g));   /* enqueued before any read-back so the device never idles */
   clnet_profile_op(g->ctx, "nonfinite check");
   CLNET_TRY(clnet_buf_fill(g->ctx, &g->nonfinite, 0, 4, 0));
-  for (int32_t i = 0; i < g->n_params; ++i)
-    if (g->params[i].kind == CLNET_PARAM_TRAINABLE)
-      CLNET_TRY(clnet_nonfinite_flag(g->ctx, g->params[i].count, &g->params[i].grad, &g->nonfinite));
+  if (g->arena_floats) /* every trainable gradient at once (the gaps are zero) */
+    CLNET_TRY(clnet_nonfinite_flag(g->ctx, g->arena_floats, &g->arena_grad, &g->nonfinite));
   if (!g->ctx->is_ref) CLNET_CL_CHECK(clFlush(g->ctx->queue)); /* start the device while the host goes on */
   clnet_profile_op(g->ctx, NULL);
   g->step_started = 1;

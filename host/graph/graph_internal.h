@@ -45,7 +45,8 @@ typedef struct g_param {
   clnet_param_init init;
   int64_t fan_in, fan_out;
   int32_t layer;
-  clnet_buf value, grad, m, v;
+  int64_t arena_offset; /* trainable: its first float in the trainable arenas, -1 otherwise */
+  clnet_buf value, grad, m, v; /* trainable: views of the arenas */
   clnet_buf shadow; /* statistics only, with keep_stats: the value before the last step */
 } g_param;
 
@@ -81,6 +82,11 @@ struct clnet_graph {
   clnet_buf nonfinite;  /* int32 flag: some parameter gradient of the last step is NaN/Inf */
   int32_t grads_finite; /* read back with the loss */
   int32_t keep_stats;   /* shadow the BN statistics before each training forward */
+  /* The trainable parameters' values, gradients and Adam moments, each field one buffer (the
+   * arenas; params.c): every parameter is a view at arena_offset, aligned, the gaps zero, so the
+   * optimizer, the non-finite check and a statistics backup are one launch each. */
+  clnet_buf arena_value, arena_grad, arena_m, arena_v;
+  int64_t arena_floats;
   clnet_buf grad_bufs[CLNET_PLAN_MAX_BUFS];
   size_t grad_buf_floats[CLNET_PLAN_MAX_BUFS];
   int32_t n_grad_bufs;
@@ -113,6 +119,9 @@ extern const clnet_layer_kind clnet_layer_kind_batchnorm, clnet_layer_kind_relu,
 /* setup.c: the plan of every buffer for batch n (also before setup, for clnet_graph_memory_bytes) */
 void clnet_graph_plan(clnet_graph *g, int32_t batch, size_t *buf_floats, int32_t *n_bufs);
 void clnet_graph_release(clnet_graph *g);
+
+/* params.c: the trainable arenas' layout (floats, each parameter aligned to `align` bytes) */
+int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align);
 
 /* executor.c */
 clnet_buf *clnet_graph_grad_of(clnet_graph *g, int32_t t);

@@ -7,6 +7,19 @@
 #include "core/rng.h"
 #include "graph/graph_internal.h"
 
+int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align) {
+  const int64_t step = (int64_t)(align < 256 ? 256 : align) / 4; /* floats */
+  int64_t n = 0;
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    g_param *p = &g->params[i];
+    p->arena_offset = -1;
+    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
+    p->arena_offset = n;
+    n += (p->count + step - 1) / step * step;
+  }
+  return n;
+}
+
 /* Keras initialisation (SPEC): Glorot-uniform kernels, zero biases, gamma 1, beta 0, moving mean 0,
  * moving variance 1; Adam state zero, step 0. One RNG stream over the parameters in order. */
 clnet_status clnet_graph_init_params(clnet_graph *g, uint64_t seed) {
@@ -26,11 +39,13 @@ clnet_status clnet_graph_init_params(clnet_graph *g, uint64_t seed) {
     clnet_status st = clnet_buf_write(g->ctx, &p->value, 0, (size_t)p->count * 4, h);
     free(h);
     CLNET_TRY(st);
-    if (p->kind == CLNET_PARAM_TRAINABLE) {
-      CLNET_TRY(clnet_buf_fill(g->ctx, &p->m, 0, (size_t)p->count * 4, 0));
-      CLNET_TRY(clnet_buf_fill(g->ctx, &p->v, 0, (size_t)p->count * 4, 0));
-    }
-    if (p->kind != CLNET_PARAM_STATISTIC) CLNET_TRY(clnet_buf_fill(g->ctx, &p->grad, 0, (size_t)p->count * 4, 0));
+    if (p->kind == CLNET_PARAM_FIXED) CLNET_TRY(clnet_buf_fill(g->ctx, &p->grad, 0, (size_t)p->count * 4, 0));
+  }
+  const size_t arena = (size_t)g->arena_floats * 4; /* gradients and moments, gaps included */
+  if (arena) {
+    CLNET_TRY(clnet_buf_fill(g->ctx, &g->arena_grad, 0, arena, 0));
+    CLNET_TRY(clnet_buf_fill(g->ctx, &g->arena_m, 0, arena, 0));
+    CLNET_TRY(clnet_buf_fill(g->ctx, &g->arena_v, 0, arena, 0));
   }
   g->adam_t = 0;
   return CLNET_SUCCESS;
@@ -89,11 +104,11 @@ clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float
   if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
   clnet_adam_desc d = {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .t = g->adam_t + 1};
   clnet_profile_op(g->ctx, "adam");
-  for (int32_t i = 0; i < g->n_params; ++i) {
-    g_param *p = &g->params[i];
-    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
-    clnet_status st = clnet_adam_update(g->ctx, &d, p->count, &p->value, &p->grad, &p->m, &p->v);
-    if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "Adam update of '%s'", p->name);
+  /* one launch over every trainable parameter: the arenas; a gap has g = m = v = 0 and stays 0 */
+  if (g->arena_floats) {
+    clnet_status st = clnet_adam_update(g->ctx, &d, g->arena_floats, &g->arena_value, &g->arena_grad, &g->arena_m,
+                                        &g->arena_v);
+    if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "Adam update of the %lld trainable floats", (long long)g->arena_floats);
   }
   g->adam_t++;
   clnet_profile_op(g->ctx, NULL);

@@ -95,7 +95,9 @@ uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
     if (g->tensors[t].storage == t && !g->tensors[t].virt && g->tensors[t].fwd_buf < 0)
       bytes += (uint64_t)g_tensor_floats(&g->tensors[t], batch) * 4;
   for (int32_t b = 0; b < nb; ++b) bytes += bufs[b] * 4;
-  for (int32_t i = 0; i < g->n_params; ++i) bytes += (uint64_t)g->params[i].count * 4 * param_fields(g->params[i].kind);
+  for (int32_t i = 0; i < g->n_params; ++i)
+    if (g->params[i].kind != CLNET_PARAM_TRAINABLE) bytes += (uint64_t)g->params[i].count * 4 * param_fields(g->params[i].kind);
+  bytes += (uint64_t)clnet_graph_layout_arena(g, g->ctx ? clnet_buf_align(g->ctx) : 256) * 4 * param_fields(CLNET_PARAM_TRAINABLE);
   for (int32_t i = 0; i < g->n_layers; ++i) {
     const g_layer *l = &g->layers[i];
     for (int32_t a = 0; a < l->n_aux; ++a) bytes += l->aux_decl[a].per_image * (uint64_t)batch + l->aux_decl[a].fixed;
@@ -119,11 +121,14 @@ void clnet_graph_release(clnet_graph *g) {
     memset(&g->tensors[i].value, 0, sizeof g->tensors[i].value);
     g->tensors[i].borrowed = 0;
   }
-  for (int32_t i = 0; i < g->n_params; ++i) {
+  for (int32_t i = 0; i < g->n_params; ++i) { /* views first, then the arenas they are views of */
     g_param *p = &g->params[i];
     clnet_buf *f[5] = {&p->value, &p->grad, &p->m, &p->v, &p->shadow};
     for (int k = 0; k < 5; ++k) clnet_buf_free(c, f[k]);
   }
+  clnet_buf *arenas[4] = {&g->arena_value, &g->arena_grad, &g->arena_m, &g->arena_v};
+  for (int k = 0; k < 4; ++k) clnet_buf_free(c, arenas[k]);
+  g->arena_floats = 0;
   for (int32_t i = 0; i < g->n_layers; ++i)
     for (int32_t a = 0; a < CLNET_MAX_LAYER_AUX; ++a) clnet_buf_free(c, &g->layers[i].aux[a]);
   for (int32_t i = 0; i < g->n_grad_bufs; ++i) clnet_buf_free(c, &g->grad_bufs[i]);
@@ -169,14 +174,29 @@ clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch
     }
   for (int32_t t = 0; t < g->n_tensors; ++t)
     if (g->tensors[t].storage != t) g->tensors[t].value = g->tensors[g->tensors[t].storage].value;
+  g->arena_floats = clnet_graph_layout_arena(g, clnet_buf_align(ctx));
+  if (g->arena_floats) {
+    const size_t bytes = (size_t)g->arena_floats * 4;
+    clnet_buf *arenas[4] = {&g->arena_value, &g->arena_grad, &g->arena_m, &g->arena_v};
+    static const char *const names[4] = {"trainable parameters (values)", "trainable parameters (gradients)",
+                                        "trainable parameters (Adam m)", "trainable parameters (Adam v)"};
+    for (int k = 0; k < 4; ++k) {
+      CLNET_TRY_GOTO(clnet_buf_alloc(ctx, bytes, names[k], arenas[k]), st, fail);
+      CLNET_TRY_GOTO(clnet_buf_fill(ctx, arenas[k], 0, bytes, 0), st, fail);
+    }
+  }
   for (int32_t i = 0; i < g->n_params; ++i) {
     g_param *p = &g->params[i];
+    if (p->kind == CLNET_PARAM_TRAINABLE) {
+      const size_t off = (size_t)p->arena_offset * 4, bytes = (size_t)p->count * 4;
+      CLNET_TRY_GOTO(clnet_buf_view(ctx, &g->arena_value, off, bytes, &p->value), st, fail);
+      CLNET_TRY_GOTO(clnet_buf_view(ctx, &g->arena_grad, off, bytes, &p->grad), st, fail);
+      CLNET_TRY_GOTO(clnet_buf_view(ctx, &g->arena_m, off, bytes, &p->m), st, fail);
+      CLNET_TRY_GOTO(clnet_buf_view(ctx, &g->arena_v, off, bytes, &p->v), st, fail);
+      continue;
+    }
     CLNET_TRY_GOTO(alloc_param_field(g, p, &p->value, "value"), st, fail);
-    if (p->kind == CLNET_PARAM_STATISTIC) continue;
-    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->grad, "gradient"), st, fail);
-    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
-    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->m, "Adam m"), st, fail);
-    CLNET_TRY_GOTO(alloc_param_field(g, p, &p->v, "Adam v"), st, fail);
+    if (p->kind == CLNET_PARAM_FIXED) CLNET_TRY_GOTO(alloc_param_field(g, p, &p->grad, "gradient"), st, fail);
   }
   for (int32_t i = 0; i < g->n_layers; ++i) {
     g_layer *l = &g->layers[i];
