@@ -21,6 +21,8 @@ static void usage(FILE *f) {
           "  eval    --checkpoint FILE [--data DIR] [--device D]  evaluate a checkpoint\n"
           "  bench   [--device D] [--op NAME] [--model resnet18] ...  kernel and training-step benchmarks\n"
           "  tune    [--device D] [--quick] [--show] ...  tune CLBlast's GEMM kernels for the model's shapes\n"
+          "  layers  [KIND]          the layer kinds and their attributes\n"
+          "  models                  the model zoo\n"
           "\n"
           "--device D: a global index, P:D, a case-insensitive name substring, or 'ref'\n"
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
@@ -140,6 +142,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);
+  if (!strcmp(cmd, "models")) return cmd_models(argc - 1, argv + 1);
   fprintf(stderr, "clnet: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return CLI_USAGE;
