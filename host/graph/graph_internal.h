@@ -87,6 +87,7 @@ struct clnet_graph {
    * optimizer, the non-finite check and a statistics backup are one launch each. */
   clnet_buf arena_value, arena_grad, arena_m, arena_v;
   int64_t arena_floats;
+  int64_t arena_decay_floats; /* the first part of the arenas: parameters of >= 2 dimensions */
   clnet_buf grad_bufs[CLNET_PLAN_MAX_BUFS];
   size_t grad_buf_floats[CLNET_PLAN_MAX_BUFS];
   int32_t n_grad_bufs;
@@ -120,8 +121,10 @@ extern const clnet_layer_kind clnet_layer_kind_batchnorm, clnet_layer_kind_relu,
 void clnet_graph_plan(clnet_graph *g, int32_t batch, size_t *buf_floats, int32_t *n_bufs);
 void clnet_graph_release(clnet_graph *g);
 
-/* params.c: the trainable arenas' layout (floats, each parameter aligned to `align` bytes) */
-int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align);
+/* params.c: the trainable arenas' layout (floats, each parameter aligned to `align` bytes):
+ * parameters of two or more dimensions first (the weight-decayed ones), then the others, each
+ * group in creation order; *decay_floats (may be NULL) ends the first group */
+int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align, int64_t *decay_floats);
 
 /* executor.c */
 clnet_buf *clnet_graph_grad_of(clnet_graph *g, int32_t t);

@@ -7,15 +7,18 @@
 #include "core/rng.h"
 #include "graph/graph_internal.h"
 
-int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align) {
+int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align, int64_t *decay_floats) {
   const int64_t step = (int64_t)(align < 256 ? 256 : align) / 4; /* floats */
   int64_t n = 0;
-  for (int32_t i = 0; i < g->n_params; ++i) {
-    g_param *p = &g->params[i];
-    p->arena_offset = -1;
-    if (p->kind != CLNET_PARAM_TRAINABLE) continue;
-    p->arena_offset = n;
-    n += (p->count + step - 1) / step * step;
+  for (int32_t i = 0; i < g->n_params; ++i) g->params[i].arena_offset = -1;
+  for (int group = 0; group < 2; ++group) {
+    for (int32_t i = 0; i < g->n_params; ++i) {
+      g_param *p = &g->params[i];
+      if (p->kind != CLNET_PARAM_TRAINABLE || (p->ndim >= 2) != (group == 0)) continue;
+      p->arena_offset = n;
+      n += (p->count + step - 1) / step * step;
+    }
+    if (group == 0 && decay_floats) *decay_floats = n;
   }
   return n;
 }
@@ -112,5 +115,36 @@ clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float
   }
   g->adam_t++;
   clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_apply_optimizer(clnet_graph *g, const clnet_optimizer *o) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  if (!o) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_graph_apply_optimizer: NULL optimizer");
+  if (o->kind == CLNET_OPTIMIZER_ADAM) {
+    if (o->weight_decay != 0)
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "Adam (Keras') has no weight decay: use AdamW for weight_decay %g",
+                             (double)o->weight_decay);
+    return clnet_graph_apply_adam(g, o->lr, o->beta1, o->beta2, o->eps);
+  }
+  if (o->kind != CLNET_OPTIMIZER_ADAMW && o->kind != CLNET_OPTIMIZER_SGD)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "optimizer kind %d: must be ADAM (0), ADAMW (1) or SGD (2)",
+                           (int)o->kind);
+  const int64_t decay = o->decay_all ? g->arena_floats : g->arena_decay_floats;
+  clnet_status st = CLNET_SUCCESS;
+  clnet_profile_op(g->ctx, o->kind == CLNET_OPTIMIZER_SGD ? "sgd" : "adamw");
+  if (g->arena_floats && o->kind == CLNET_OPTIMIZER_ADAMW) {
+    const clnet_adamw_desc d = {.lr = o->lr, .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps,
+                                .weight_decay = o->weight_decay, .t = g->adam_t + 1};
+    st = clnet_adamw_update(g->ctx, &d, g->arena_floats, decay, &g->arena_value, &g->arena_grad, &g->arena_m,
+                            &g->arena_v);
+  } else if (g->arena_floats) {
+    const clnet_sgd_desc d = {.lr = o->lr, .momentum = o->momentum, .nesterov = o->nesterov,
+                              .weight_decay = o->weight_decay};
+    st = clnet_sgd_update(g->ctx, &d, g->arena_floats, decay, &g->arena_value, &g->arena_grad, &g->arena_m);
+  }
+  clnet_profile_op(g->ctx, NULL);
+  if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "optimizer step %lld", (long long)g->adam_t + 1);
+  g->adam_t++;
   return CLNET_SUCCESS;
 }

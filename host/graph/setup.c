@@ -97,7 +97,8 @@ uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
   for (int32_t b = 0; b < nb; ++b) bytes += bufs[b] * 4;
   for (int32_t i = 0; i < g->n_params; ++i)
     if (g->params[i].kind != CLNET_PARAM_TRAINABLE) bytes += (uint64_t)g->params[i].count * 4 * param_fields(g->params[i].kind);
-  bytes += (uint64_t)clnet_graph_layout_arena(g, g->ctx ? clnet_buf_align(g->ctx) : 256) * 4 * param_fields(CLNET_PARAM_TRAINABLE);
+  bytes += (uint64_t)clnet_graph_layout_arena(g, g->ctx ? clnet_buf_align(g->ctx) : 256, NULL) * 4 *
+           param_fields(CLNET_PARAM_TRAINABLE);
   for (int32_t i = 0; i < g->n_layers; ++i) {
     const g_layer *l = &g->layers[i];
     for (int32_t a = 0; a < l->n_aux; ++a) bytes += l->aux_decl[a].per_image * (uint64_t)batch + l->aux_decl[a].fixed;
@@ -174,7 +175,7 @@ clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch
     }
   for (int32_t t = 0; t < g->n_tensors; ++t)
     if (g->tensors[t].storage != t) g->tensors[t].value = g->tensors[g->tensors[t].storage].value;
-  g->arena_floats = clnet_graph_layout_arena(g, clnet_buf_align(ctx));
+  g->arena_floats = clnet_graph_layout_arena(g, clnet_buf_align(ctx), &g->arena_decay_floats);
   if (g->arena_floats) {
     const size_t bytes = (size_t)g->arena_floats * 4;
     clnet_buf *arenas[4] = {&g->arena_value, &g->arena_grad, &g->arena_m, &g->arena_v};

@@ -191,6 +191,27 @@ clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable);
 clnet_status clnet_graph_restore_statistics(clnet_graph *g);
 /* One Adam step (step counter + 1) over every trainable parameter. */
 clnet_status clnet_graph_apply_adam(clnet_graph *g, float lr, float beta1, float beta2, float eps);
+/* One optimizer step (step counter + 1) over every trainable parameter, one launch
+ * (docs/DESIGN.md, "Optimizers"). Weight decay, where the optimizer has it, applies to
+ * parameters of two or more dimensions (kernels, dense weights) and not to BN parameters and
+ * biases unless decay_all. The moments live in the parameters' ADAM_M / ADAM_V fields (SGD: its
+ * momentum buffer in ADAM_M). */
+typedef enum clnet_optimizer_kind {
+  CLNET_OPTIMIZER_ADAM = 0,  /* Keras' Adam (SPEC): lr, beta1, beta2, eps; no weight decay */
+  CLNET_OPTIMIZER_ADAMW = 1, /* PyTorch's AdamW: lr, beta1, beta2, eps, decoupled weight_decay */
+  CLNET_OPTIMIZER_SGD = 2,   /* PyTorch's SGD: lr, momentum, nesterov, decoupled weight_decay */
+} clnet_optimizer_kind;
+typedef struct clnet_optimizer {
+  clnet_optimizer_kind kind;
+  float lr;
+  float beta1, beta2, eps; /* Adam, AdamW */
+  float momentum;          /* SGD */
+  int32_t nesterov;        /* SGD */
+  float weight_decay;      /* AdamW, SGD: decoupled, p -= lr*weight_decay*p */
+  int32_t decay_all;       /* 1: decay BN parameters and biases too */
+} clnet_optimizer;
+clnet_status clnet_graph_apply_optimizer(clnet_graph *g, const clnet_optimizer *o);
+
 /* Inference-mode forward and loss on the current batch. */
 clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss, int32_t *correct);
 /* For benchmarks: enqueues layer i alone, forward (training mode) or backward, on the buffers

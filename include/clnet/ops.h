@@ -332,6 +332,27 @@ typedef struct clnet_adam_desc {
 clnet_status clnet_adam_update(clnet_ctx *ctx, const clnet_adam_desc *d, int64_t count,
                                clnet_buf *param, const clnet_buf *grad, clnet_buf *m, clnet_buf *v);
 
+/* ---- AdamW and SGD with momentum over `count` floats; the first decay_count are weight-decayed
+ * (cl/optim.cl has the formulas) ---------------------------------------------------------------- */
+/* AdamW as PyTorch's: t is the step number after this update (1 for the first). */
+typedef struct clnet_adamw_desc {
+  float lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-8 in PyTorch */
+  float weight_decay;          /* decoupled: p *= 1 - lr*weight_decay */
+  int64_t t;
+} clnet_adamw_desc;
+clnet_status clnet_adamw_update(clnet_ctx *ctx, const clnet_adamw_desc *d, int64_t count, int64_t decay_count,
+                                clnet_buf *param, const clnet_buf *grad, clnet_buf *m, clnet_buf *v);
+/* SGD with momentum as PyTorch's (no dampening), Nesterov optional; l2 is PyTorch's weight_decay
+ * (added to the gradient), weight_decay the decoupled one (p -= lr*weight_decay*p). buf is the
+ * momentum buffer (zero before the first step). */
+typedef struct clnet_sgd_desc {
+  float lr, momentum;
+  int32_t nesterov;
+  float weight_decay, l2;
+} clnet_sgd_desc;
+clnet_status clnet_sgd_update(clnet_ctx *ctx, const clnet_sgd_desc *d, int64_t count, int64_t decay_count,
+                              clnet_buf *param, const clnet_buf *grad, clnet_buf *buf);
+
 /* ---- GEMM (row-major): C (M, N) = alpha * op(A) . op(B) + beta * C ----------
  * op(A) is (M, K): A stored (M, K) with lda >= K, or (K, M) with lda >= M when
  * trans_a. Likewise op(B) (K, N). Offsets are in floats. OpenCL: CLBlast. */

@@ -12,6 +12,13 @@
 
 #include "clnet/ops.h"
 
+/* The step constants of an optimizer update, as the kernels get them (host/ops/optim.c). */
+typedef struct clnet_optim_consts {
+  float step_size, inv_sqrt_bc2, one_m_beta1, beta2, one_m_beta2, eps, lr_wd; /* AdamW */
+  float lr, momentum, l2;                                                     /* SGD (and lr_wd) */
+  int32_t nesterov;
+} clnet_optim_consts;
+
 #define CLNET_REF_DECLARE(real, REF) \
   /* eltwise */ \
   void REF(relu_forward)(int64_t count, const real *x, real *y); \
@@ -60,6 +67,11 @@
   /* loss: result[0] = mean loss, result[1] = correct count */ \
   void REF(softmax_xent)(int32_t n, int32_t k, const real *logits, const int32_t *labels, real *dlogits, \
                          real *result); \
+  /* optimizers over an arena (cl/optim.cl; clnet_optim_consts below) */ \
+  void REF(adamw_update)(const clnet_optim_consts *k, int64_t count, int64_t decay_count, real *param, \
+                         const real *grad, real *m, real *v); \
+  void REF(sgd_update)(const clnet_optim_consts *k, int64_t count, int64_t decay_count, real *param, \
+                       const real *grad, real *buf); \
   /* adam */ \
   void REF(adam_update)(const clnet_adam_desc *d, int64_t count, real *param, const real *grad, real *m, \
                         real *v);
