@@ -52,3 +52,21 @@ __kernel void sgd_update(const int count, const int decay_count, const float lr,
   const float s = nesterov ? g + momentum * b : b;
   param[i] = decayed ? p - lr * s - lr_wd * p : p - lr * s;
 }
+
+/* The exponential moving average of the weights: avg = decay*avg + (1 - decay)*x, in place. */
+__kernel void ema_update(const int count, const float decay, const float one_m_decay,
+                         __global const float *x, /* (count) */
+                         __global float *avg) {   /* (count), in place */
+  const size_t i = get_global_id(0);
+  if (i >= (size_t)count) return;
+  avg[i] = decay * avg[i] + one_m_decay * x[i];
+}
+
+/* Exchanges a and b element by element (putting the average in the model's place and back). */
+__kernel void swap_buffers(const int count, __global float *a, __global float *b) {
+  const size_t i = get_global_id(0);
+  if (i >= (size_t)count) return;
+  const float t = a[i];
+  a[i] = b[i];
+  b[i] = t;
+}

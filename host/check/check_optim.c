@@ -154,6 +154,33 @@ out:
   return st;
 }
 
+/* The weight average over T updates of x U(-1, 1) (decay 0.99: each update rounds twice, and an
+ * FMA-contracted device may round once: atol 2uT), and a swap (exact). */
+static clnet_status run_ema(clnet_check_env *env, const void *pp) {
+  const int64_t n = ((const optim_params *)pp)->count;
+  const int32_t T = ((const optim_params *)pp)->steps;
+  check_tensor x, avg;
+  clnet_status st;
+  CLNET_TRY(check_tensor_init(env, &x, n, 4, "x"));
+  CLNET_TRY_GOTO(check_tensor_init(env, &avg, n, 4, "average"), st, out_x);
+  CLNET_TRY_GOTO(check_tensor_uniform(env, &avg, -1, 1), st, out);
+  for (int32_t s = 0; s < T; ++s) {
+    CLNET_TRY_GOTO(check_tensor_uniform(env, &x, -1, 1), st, out);
+    CLNET_TRY_GOTO(clnet_ema_update(env->dev, n, 0.99f, &x.dev, &avg.dev), st, out);
+    CLNET_TRY_GOTO(clnet_ema_update(env->ref, n, 0.99f, &x.ref, &avg.ref), st, out);
+  }
+  CLNET_TRY_GOTO(check_compare(env, &avg, 2 * ldexp(1.0, -24) * T, 0), st, out);
+  CLNET_TRY_GOTO(clnet_swap_buffers(env->dev, n, &x.dev, &avg.dev), st, out);
+  CLNET_TRY_GOTO(clnet_swap_buffers(env->ref, n, &x.ref, &avg.ref), st, out);
+  x.name = "x (swapped with the average)";
+  CLNET_TRY_GOTO(check_compare(env, &x, 2 * ldexp(1.0, -24) * T, 0), st, out);
+out:
+  check_tensor_free(env, &avg);
+out_x:
+  check_tensor_free(env, &x);
+  return st;
+}
+
 #define OP(sgd_, nest, count, decay, steps, g) (&(const optim_params){sgd_, nest, count, decay, steps, g})
 
 const clnet_check_case clnet_check_cases_optim[] = {
@@ -170,5 +197,7 @@ const clnet_check_case clnet_check_cases_optim[] = {
      OP(1, 0, 1001, 500, 1, 0)},
     {"sgd_update", "first step, nesterov, 1001 (500 decayed)", CLNET_CHECK_GRAD, run_first_step,
      OP(1, 1, 1001, 500, 1, 0)},
+    {"ema_update", "13 x5, swap", CLNET_CHECK_CROSS, run_ema, OP(0, 0, 13, 0, 5, 0)},
+    {"ema_update", "100003 x5, swap", CLNET_CHECK_CROSS, run_ema, OP(0, 0, 100003, 0, 5, 0)},
     {0},
 };

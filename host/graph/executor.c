@@ -185,9 +185,8 @@ clnet_status clnet_graph_step_start(clnet_graph *g) {
   g->step_started = 0;
   g->step_serial++;
   clnet_profile_op(g->ctx, "bn statistics backup");
-  for (int32_t i = 0; g->keep_stats && i < g->n_params; ++i)
-    if (g->params[i].kind == CLNET_PARAM_STATISTIC)
-      CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].value, 0, &g->params[i].shadow, 0, (size_t)g->params[i].count * 4));
+  if (g->keep_stats && g->stats_floats)
+    CLNET_TRY(clnet_buf_copy(g->ctx, &g->stats, 0, &g->stats_shadow, 0, (size_t)g->stats_floats * 4));
   CLNET_TRY(forward(g, 1)); /* the loss layer included */
   CLNET_TRY(backward(g));   /* enqueued before any read-back so the device never idles */
   clnet_profile_op(g->ctx, "nonfinite check");

@@ -46,8 +46,8 @@ typedef struct g_param {
   int64_t fan_in, fan_out;
   int32_t layer;
   int64_t arena_offset; /* trainable: its first float in the trainable arenas, -1 otherwise */
+  int64_t stat_offset;  /* statistic: its first float in the statistics arena, -1 otherwise */
   clnet_buf value, grad, m, v; /* trainable: views of the arenas */
-  clnet_buf shadow; /* statistics only, with keep_stats: the value before the last step */
 } g_param;
 
 typedef struct g_layer {
@@ -88,6 +88,14 @@ struct clnet_graph {
   clnet_buf arena_value, arena_grad, arena_m, arena_v;
   int64_t arena_floats;
   int64_t arena_decay_floats; /* the first part of the arenas: parameters of >= 2 dimensions */
+  /* the BN statistics likewise in one arena (every statistic a view), its copy before the last
+   * step (keep_stats) */
+  clnet_buf stats, stats_shadow;
+  int64_t stats_floats;
+  /* exponential moving average of the trainable values and the statistics (clnet_graph_ema_*) */
+  clnet_buf ema_value, ema_stats;
+  float ema_decay;
+  int32_t ema_on;
   clnet_buf grad_bufs[CLNET_PLAN_MAX_BUFS];
   size_t grad_buf_floats[CLNET_PLAN_MAX_BUFS];
   int32_t n_grad_bufs;
@@ -125,6 +133,8 @@ void clnet_graph_release(clnet_graph *g);
  * parameters of two or more dimensions first (the weight-decayed ones), then the others, each
  * group in creation order; *decay_floats (may be NULL) ends the first group */
 int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align, int64_t *decay_floats);
+/* the statistics arena's layout (floats), likewise aligned */
+int64_t clnet_graph_layout_stats(clnet_graph *g, size_t align);
 
 /* executor.c */
 clnet_buf *clnet_graph_grad_of(clnet_graph *g, int32_t t);

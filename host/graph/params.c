@@ -1,4 +1,5 @@
-/* Parameters: initialisation, host access, the BN-statistics shadow, and the Adam update. */
+/* Parameters: their arenas' layout, initialisation, host access, the BN-statistics shadow, the
+ * optimizer step, and the moving average of the weights. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,19 @@ int64_t clnet_graph_layout_arena(clnet_graph *g, size_t align, int64_t *decay_fl
       n += (p->count + step - 1) / step * step;
     }
     if (group == 0 && decay_floats) *decay_floats = n;
+  }
+  return n;
+}
+
+int64_t clnet_graph_layout_stats(clnet_graph *g, size_t align) {
+  const int64_t step = (int64_t)(align < 256 ? 256 : align) / 4;
+  int64_t n = 0;
+  for (int32_t i = 0; i < g->n_params; ++i) {
+    g_param *p = &g->params[i];
+    p->stat_offset = -1;
+    if (p->kind != CLNET_PARAM_STATISTIC) continue;
+    p->stat_offset = n;
+    n += (p->count + step - 1) / step * step;
   }
   return n;
 }
@@ -82,13 +96,8 @@ void clnet_graph_set_adam_step(clnet_graph *g, int64_t t) { g->adam_t = t; }
 
 clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable) {
   if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
-  for (int32_t i = 0; enable && i < g->n_params; ++i) {
-    g_param *p = &g->params[i];
-    if (p->kind != CLNET_PARAM_STATISTIC || p->shadow.bytes) continue;
-    char what[200];
-    snprintf(what, sizeof what, "%s (before the step)", p->name);
-    CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)p->count * 4, what, &p->shadow));
-  }
+  if (enable && g->stats_floats && !g->stats_shadow.bytes)
+    CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)g->stats_floats * 4, "BN statistics (before the step)", &g->stats_shadow));
   g->keep_stats = enable;
   return CLNET_SUCCESS;
 }
@@ -96,9 +105,7 @@ clnet_status clnet_graph_keep_statistics(clnet_graph *g, int32_t enable) {
 clnet_status clnet_graph_restore_statistics(clnet_graph *g) {
   if (!g->keep_stats) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "statistics were not kept (clnet_graph_keep_statistics)");
   clnet_profile_op(g->ctx, "bn statistics restore");
-  for (int32_t i = 0; i < g->n_params; ++i)
-    if (g->params[i].kind == CLNET_PARAM_STATISTIC)
-      CLNET_TRY(clnet_buf_copy(g->ctx, &g->params[i].shadow, 0, &g->params[i].value, 0, (size_t)g->params[i].count * 4));
+  if (g->stats_floats) CLNET_TRY(clnet_buf_copy(g->ctx, &g->stats_shadow, 0, &g->stats, 0, (size_t)g->stats_floats * 4));
   clnet_profile_op(g->ctx, NULL);
   return CLNET_SUCCESS;
 }
@@ -147,4 +154,35 @@ clnet_status clnet_graph_apply_optimizer(clnet_graph *g, const clnet_optimizer *
   if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "optimizer step %lld", (long long)g->adam_t + 1);
   g->adam_t++;
   return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_ema_enable(clnet_graph *g, float decay) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  if (!(decay >= 0 && decay < 1)) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "EMA decay %g must lie in [0, 1)", (double)decay);
+  if (!g->ema_value.bytes && g->arena_floats)
+    CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)g->arena_floats * 4, "weight average (trainable)", &g->ema_value));
+  if (!g->ema_stats.bytes && g->stats_floats)
+    CLNET_TRY(clnet_buf_alloc(g->ctx, (size_t)g->stats_floats * 4, "weight average (statistics)", &g->ema_stats));
+  if (g->arena_floats) CLNET_TRY(clnet_buf_copy(g->ctx, &g->arena_value, 0, &g->ema_value, 0, (size_t)g->arena_floats * 4));
+  if (g->stats_floats) CLNET_TRY(clnet_buf_copy(g->ctx, &g->stats, 0, &g->ema_stats, 0, (size_t)g->stats_floats * 4));
+  g->ema_decay = decay;
+  g->ema_on = 1;
+  return CLNET_SUCCESS;
+}
+
+int32_t clnet_graph_ema_enabled(const clnet_graph *g) { return g->ema_on; }
+
+clnet_status clnet_graph_ema_update(clnet_graph *g) {
+  if (!g->ema_on) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "the weight average is off (clnet_graph_ema_enable)");
+  clnet_profile_op(g->ctx, "weight average");
+  CLNET_TRY(clnet_ema_update(g->ctx, g->arena_floats, g->ema_decay, &g->arena_value, &g->ema_value));
+  CLNET_TRY(clnet_ema_update(g->ctx, g->stats_floats, g->ema_decay, &g->stats, &g->ema_stats));
+  clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_ema_swap(clnet_graph *g) {
+  if (!g->ema_on) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "the weight average is off (clnet_graph_ema_enable)");
+  CLNET_TRY(clnet_swap_buffers(g->ctx, g->arena_floats, &g->arena_value, &g->ema_value));
+  return clnet_swap_buffers(g->ctx, g->stats_floats, &g->stats, &g->ema_stats);
 }

@@ -96,7 +96,8 @@ uint64_t clnet_graph_memory_bytes(const clnet_graph *gc, int32_t batch) {
       bytes += (uint64_t)g_tensor_floats(&g->tensors[t], batch) * 4;
   for (int32_t b = 0; b < nb; ++b) bytes += bufs[b] * 4;
   for (int32_t i = 0; i < g->n_params; ++i)
-    if (g->params[i].kind != CLNET_PARAM_TRAINABLE) bytes += (uint64_t)g->params[i].count * 4 * param_fields(g->params[i].kind);
+    if (g->params[i].kind == CLNET_PARAM_FIXED) bytes += (uint64_t)g->params[i].count * 4 * param_fields(g->params[i].kind);
+  bytes += (uint64_t)clnet_graph_layout_stats(g, g->ctx ? clnet_buf_align(g->ctx) : 256) * 4;
   bytes += (uint64_t)clnet_graph_layout_arena(g, g->ctx ? clnet_buf_align(g->ctx) : 256, NULL) * 4 *
            param_fields(CLNET_PARAM_TRAINABLE);
   for (int32_t i = 0; i < g->n_layers; ++i) {
@@ -124,12 +125,14 @@ void clnet_graph_release(clnet_graph *g) {
   }
   for (int32_t i = 0; i < g->n_params; ++i) { /* views first, then the arenas they are views of */
     g_param *p = &g->params[i];
-    clnet_buf *f[5] = {&p->value, &p->grad, &p->m, &p->v, &p->shadow};
-    for (int k = 0; k < 5; ++k) clnet_buf_free(c, f[k]);
+    clnet_buf *f[4] = {&p->value, &p->grad, &p->m, &p->v};
+    for (int k = 0; k < 4; ++k) clnet_buf_free(c, f[k]);
   }
-  clnet_buf *arenas[4] = {&g->arena_value, &g->arena_grad, &g->arena_m, &g->arena_v};
-  for (int k = 0; k < 4; ++k) clnet_buf_free(c, arenas[k]);
-  g->arena_floats = 0;
+  clnet_buf *arenas[8] = {&g->arena_value, &g->arena_grad, &g->arena_m, &g->arena_v,
+                          &g->stats, &g->stats_shadow, &g->ema_value, &g->ema_stats};
+  for (int k = 0; k < 8; ++k) clnet_buf_free(c, arenas[k]);
+  g->arena_floats = g->stats_floats = 0;
+  g->ema_on = 0;
   for (int32_t i = 0; i < g->n_layers; ++i)
     for (int32_t a = 0; a < CLNET_MAX_LAYER_AUX; ++a) clnet_buf_free(c, &g->layers[i].aux[a]);
   for (int32_t i = 0; i < g->n_grad_bufs; ++i) clnet_buf_free(c, &g->grad_bufs[i]);
@@ -186,8 +189,18 @@ clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch
       CLNET_TRY_GOTO(clnet_buf_fill(ctx, arenas[k], 0, bytes, 0), st, fail);
     }
   }
+  g->stats_floats = clnet_graph_layout_stats(g, clnet_buf_align(ctx));
+  if (g->stats_floats) {
+    CLNET_TRY_GOTO(clnet_buf_alloc(ctx, (size_t)g->stats_floats * 4, "BN statistics", &g->stats), st, fail);
+    CLNET_TRY_GOTO(clnet_buf_fill(ctx, &g->stats, 0, (size_t)g->stats_floats * 4, 0), st, fail);
+  }
   for (int32_t i = 0; i < g->n_params; ++i) {
     g_param *p = &g->params[i];
+    if (p->kind == CLNET_PARAM_STATISTIC) {
+      CLNET_TRY_GOTO(clnet_buf_view(ctx, &g->stats, (size_t)p->stat_offset * 4, (size_t)p->count * 4, &p->value), st,
+                     fail);
+      continue;
+    }
     if (p->kind == CLNET_PARAM_TRAINABLE) {
       const size_t off = (size_t)p->arena_offset * 4, bytes = (size_t)p->count * 4;
       CLNET_TRY_GOTO(clnet_buf_view(ctx, &g->arena_value, off, bytes, &p->value), st, fail);

@@ -73,3 +73,35 @@ clnet_status clnet_sgd_update(clnet_ctx *ctx, const clnet_sgd_desc *d, int64_t c
                       CLNET_ARG_F32(k.lr), CLNET_ARG_F32(k.momentum), CLNET_ARG_F32(k.l2), CLNET_ARG_F32(k.lr_wd),
                       CLNET_ARG_I32(k.nesterov), CLNET_ARG_BUF(param), CLNET_ARG_BUF(grad), CLNET_ARG_BUF(buf));
 }
+
+clnet_status clnet_ema_update(clnet_ctx *ctx, int64_t count, float decay, const clnet_buf *x, clnet_buf *avg) {
+  const char *op = "ema_update";
+  if (!(decay >= 0 && decay <= 1)) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: decay %g must lie in [0, 1]", op, (double)decay);
+  CLNET_TRY(clnet_require_int_range(op, count));
+  CLNET_TRY(clnet_require_buf(op, "x", x, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "avg", avg, count, 4));
+  if (count == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    clnet_ref_ema_update(count, decay, CF32(x), F32(avg));
+    return CLNET_SUCCESS;
+  }
+  const float one_m_decay = (float)(1.0 - (double)decay);
+  size_t global = (size_t)count, local = CLNET_WG_1D;
+  return CLNET_LAUNCH(ctx, "optim", "ema_update", 1, &global, &local, CLNET_ARG_I32(count), CLNET_ARG_F32(decay),
+                      CLNET_ARG_F32(one_m_decay), CLNET_ARG_BUF(x), CLNET_ARG_BUF(avg));
+}
+
+clnet_status clnet_swap_buffers(clnet_ctx *ctx, int64_t count, clnet_buf *a, clnet_buf *b) {
+  const char *op = "swap_buffers";
+  CLNET_TRY(clnet_require_int_range(op, count));
+  CLNET_TRY(clnet_require_buf(op, "a", a, count, 4));
+  CLNET_TRY(clnet_require_buf(op, "b", b, count, 4));
+  if (count == 0) return CLNET_SUCCESS;
+  if (ctx->is_ref) {
+    clnet_ref_swap_buffers(count, F32(a), F32(b));
+    return CLNET_SUCCESS;
+  }
+  size_t global = (size_t)count, local = CLNET_WG_1D;
+  return CLNET_LAUNCH(ctx, "optim", "swap_buffers", 1, &global, &local, CLNET_ARG_I32(count), CLNET_ARG_BUF(a),
+                      CLNET_ARG_BUF(b));
+}

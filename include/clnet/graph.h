@@ -212,6 +212,15 @@ typedef struct clnet_optimizer {
 } clnet_optimizer;
 clnet_status clnet_graph_apply_optimizer(clnet_graph *g, const clnet_optimizer *o);
 
+/* The exponential moving average of the weights (the trainable values and the BN statistics):
+ * enable starts it at the current values; update, after each optimizer step, moves it by
+ * avg = decay*avg + (1 - decay)*weights (one launch per arena); swap exchanges the average with the
+ * model's weights (twice: back), so that evaluation, saving or reading parameters see the average. */
+clnet_status clnet_graph_ema_enable(clnet_graph *g, float decay);
+clnet_status clnet_graph_ema_update(clnet_graph *g);
+clnet_status clnet_graph_ema_swap(clnet_graph *g);
+int32_t clnet_graph_ema_enabled(const clnet_graph *g);
+
 /* Inference-mode forward and loss on the current batch. */
 clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss, int32_t *correct);
 /* For benchmarks: enqueues layer i alone, forward (training mode) or backward, on the buffers

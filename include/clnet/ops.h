@@ -353,6 +353,11 @@ typedef struct clnet_sgd_desc {
 clnet_status clnet_sgd_update(clnet_ctx *ctx, const clnet_sgd_desc *d, int64_t count, int64_t decay_count,
                               clnet_buf *param, const clnet_buf *grad, clnet_buf *buf);
 
+/* avg (count) = decay*avg + (1 - decay)*x: the moving average of the weights. */
+clnet_status clnet_ema_update(clnet_ctx *ctx, int64_t count, float decay, const clnet_buf *x, clnet_buf *avg);
+/* Exchanges the first count floats of a and b. */
+clnet_status clnet_swap_buffers(clnet_ctx *ctx, int64_t count, clnet_buf *a, clnet_buf *b);
+
 /* ---- GEMM (row-major): C (M, N) = alpha * op(A) . op(B) + beta * C ----------
  * op(A) is (M, K): A stored (M, K) with lda >= K, or (K, M) with lda >= M when
  * trans_a. Likewise op(B) (K, N). Offsets are in floats. OpenCL: CLBlast. */

@@ -31,3 +31,17 @@ void REF(sgd_update)(const clnet_optim_consts *k, int64_t count, int64_t decay_c
     param[i] = (real)(decayed ? p - (double)k->lr * s - (double)k->lr_wd * p : p - (double)k->lr * s);
   }
 }
+
+void REF(ema_update)(int64_t count, float decay, const real *x, real *avg) {
+  const float one_m_decay = (float)(1.0 - (double)decay); /* as the launch computes it */
+  for (int64_t i = 0; i < count; ++i)
+    avg[i] = (real)((double)(real)((double)decay * (double)avg[i]) + (double)(real)((double)one_m_decay * (double)x[i]));
+}
+
+void REF(swap_buffers)(int64_t count, real *a, real *b) {
+  for (int64_t i = 0; i < count; ++i) {
+    const real t = a[i];
+    a[i] = b[i];
+    b[i] = t;
+  }
+}

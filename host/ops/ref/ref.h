@@ -72,6 +72,8 @@ typedef struct clnet_optim_consts {
                          const real *grad, real *m, real *v); \
   void REF(sgd_update)(const clnet_optim_consts *k, int64_t count, int64_t decay_count, real *param, \
                        const real *grad, real *buf); \
+  void REF(ema_update)(int64_t count, float decay, const real *x, real *avg); \
+  void REF(swap_buffers)(int64_t count, real *a, real *b); \
   /* adam */ \
   void REF(adam_update)(const clnet_adam_desc *d, int64_t count, real *param, const real *grad, real *m, \
                         real *v);
