@@ -9,4 +9,5 @@
 #include "clnet/io.h"
 #include "clnet/train.h"
 #include "clnet/dist.h"
+#include "clnet/schedule.h"
 #endif
