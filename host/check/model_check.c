@@ -45,17 +45,25 @@ static void compare(const char *name, const float *a, const float *b, int64_t n,
 
 clnet_status clnet_check_model(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed, clnet_model_check_fn fn, void *user,
                                int32_t *failures) {
+  return clnet_check_model_of(dev, ref, "resnet18", seed, fn, user, failures);
+}
+
+clnet_status clnet_check_model_of(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed,
+                                  clnet_model_check_fn fn, void *user, int32_t *failures) {
   *failures = 0;
   const int32_t batch = 4, h = 12, w = 12, c = 3, classes = 10;
-  clnet_resnet_config rc = {.depth = 18, .width = 4, .in_h = h, .in_w = w, .in_c = c, .classes = classes};
+  int32_t width = 4; /* narrow: a quick step whose structure is the model's */
+  for (int32_t m = 0; m < clnet_model_count(); ++m)
+    if (!strcmp(clnet_model_name(m), model) && clnet_model_default_width(m) < 16) width = 2;
+  const clnet_model_config mc = {.in_h = h, .in_w = w, .in_c = c, .classes = classes, .width = width};
   clnet_graph *gd = NULL, *gr = NULL;
   float *images = NULL, *va = NULL, *vb = NULL;
   unsigned char *mask = NULL;
   double *layer_scale = NULL;
   int32_t labels[4];
   clnet_status st = CLNET_SUCCESS;
-  CLNET_TRY_GOTO(clnet_resnet_build(&rc, &gd), st, out);
-  CLNET_TRY_GOTO(clnet_resnet_build(&rc, &gr), st, out);
+  CLNET_TRY_GOTO(clnet_model_build(model, &mc, &gd), st, out);
+  CLNET_TRY_GOTO(clnet_model_build(model, &mc, &gr), st, out);
   CLNET_TRY_GOTO(clnet_graph_setup(gd, dev, batch), st, out);
   CLNET_TRY_GOTO(clnet_graph_setup(gr, ref, batch), st, out);
   CLNET_TRY_GOTO(clnet_graph_init_params(gd, seed), st, out);

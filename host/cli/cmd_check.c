@@ -23,7 +23,7 @@ static void print_model_row(const clnet_model_check_row *r, void *user) {
   printf("\n");
 }
 
-static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed) {
+static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed) {
   if (clnet_ctx_is_ref(dev)) {
     printf("the device is the reference itself: --model compares an OpenCL device with it\n");
     return CLI_USAGE;
@@ -32,7 +32,8 @@ static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed) {
   int rows = 0;
   int32_t failures = 0;
   double t0 = now_s();
-  clnet_status st = clnet_check_model(dev, ref, seed, print_model_row, &rows, &failures);
+  printf("model: %s\n", model);
+  clnet_status st = clnet_check_model_of(dev, ref, model, seed, print_model_row, &rows, &failures);
   if (st != CLNET_SUCCESS) return cli_fail(st, "check --model");
   printf("\n%d passed, %d failed in %.1f s (seed %llu)\n", rows - failures, failures, now_s() - t0,
          (unsigned long long)seed);
@@ -40,7 +41,7 @@ static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed) {
 }
 
 int cmd_check(int argc, char **argv) {
-  const char *device = NULL, *op = NULL, *v = NULL;
+  const char *device = NULL, *op = NULL, *v = NULL, *model_name = "resnet18";
   int64_t seed = 1;
   int verbose = 0, model = 0;
   for (int i = 1; i < argc; ++i) {
@@ -53,7 +54,7 @@ int cmd_check(int argc, char **argv) {
              "every device buffer), and checks the reference's backward ops against central\n"
              "finite differences in double. Exit status 0 only when every case passes.\n"
              "  --op NAME   only cases whose op name contains NAME\n"
-             "  --model     instead: one whole training step of a small ResNet-18 on D and on\n"
+             "  --model [NAME]  instead: one whole training step of a small zoo model (default resnet18) on D and on\n"
              "              the reference (loss, logits, every gradient, BN statistics,\n"
              "              weights after one Adam step)\n"
              "  --seed S    base seed (case i uses S + i); printed with each failure\n");
@@ -68,6 +69,7 @@ int cmd_check(int argc, char **argv) {
         return cli_usage_error("check", "--seed needs a positive integer");
     } else if (!strcmp(argv[i], "--model")) {
       model = 1;
+      if (i + 1 < argc && argv[i + 1][0] != '-') model_name = argv[++i];
     } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
       verbose = 1;
     } else {
@@ -83,7 +85,7 @@ int cmd_check(int argc, char **argv) {
   }
   printf("clnet check%s on %s\n", model ? " --model" : "", clnet_ctx_device_name(dev));
   if (model) {
-    rc = run_model_check(dev, ref, (uint64_t)seed);
+    rc = run_model_check(dev, ref, model_name, (uint64_t)seed);
     clnet_ctx_free(dev);
     clnet_ctx_free(ref);
     return rc;

@@ -125,15 +125,18 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
-          "                   [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip] [--profile]\n"
+          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
+          "                   [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
-          "Trains the seed's ResNet with Adam and softmax cross-entropy, validating on the\n"
-          "test split after every epoch.\n"
+          "Trains a zoo model (default: the seed's ResNet-18 at width 16) with Adam and softmax\n"
+          "cross-entropy, validating on the test split after every epoch.\n"
+          "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models)\n"
           "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
           "                default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
           "  --lr X        Adam learning rate (1e-3)  --seed S   weights, shuffle, flips (1)\n"
-          "  --depth D     18 or 34 (default 18)      --width W  base channels (default 16; the seed uses 64)\n"
+          "  --depth D     18 or 34 (ResNet; default 18) --width W  base channels (ResNet default 16, the seed's\n"
+          "                64; other models: their own, clnet models)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
@@ -246,7 +249,7 @@ int cmd_train(int argc, char **argv) {
   const char *profile_env = getenv("CLNET_PROFILE");
   int profile = profile_env && *profile_env && strcmp(profile_env, "0") != 0;
   clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
-  int algo_set = 0, dense_algo_set = 0;
+  int algo_set = 0, dense_algo_set = 0, width_set = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -272,6 +275,12 @@ int cmd_train(int argc, char **argv) {
       NEED("--batch");
       if (!cli_parse_pos_int(v, 65536, &iv)) return cli_usage_error("train", "--batch must be an integer in 1..65536, got '%s'", v);
       cfg.batch = (int32_t)iv;
+    } else if (FLAG("--model")) {
+      NEED("--model");
+      int known = 0;
+      for (int32_t m = 0; m < clnet_model_count(); ++m) known |= !strcmp(clnet_model_name(m), v);
+      if (!known) return cli_usage_error("train", "--model must be a zoo model (clnet models lists them), got '%s'", v);
+      cfg.model = v;
     } else if (FLAG("--depth")) {
       NEED("--depth");
       if (!cli_parse_pos_int(v, 34, &iv) || (iv != 18 && iv != 34)) return cli_usage_error("train", "--depth must be 18 or 34, got '%s'", v);
@@ -280,6 +289,7 @@ int cmd_train(int argc, char **argv) {
       NEED("--width");
       if (!cli_parse_pos_int(v, 4096, &iv)) return cli_usage_error("train", "--width must be an integer in 1..4096, got '%s'", v);
       cfg.width = (int32_t)iv;
+      width_set = 1;
     } else if (FLAG("--seed")) {
       NEED("--seed");
       if (!cli_parse_pos_int(v, INT64_MAX, &iv)) return cli_usage_error("train", "--seed must be a positive integer, got '%s'", v);
@@ -332,6 +342,9 @@ int cmd_train(int argc, char **argv) {
 #undef FLAG
 #undef NEED
   }
+  /* the default run's ResNet is a quarter of the seed's width; other models default to their own */
+  if (!width_set && cfg.model && strcmp(cfg.model, "resnet18") && strcmp(cfg.model, "resnet34")) cfg.width = 0;
+  if (cfg.model && !strcmp(cfg.model, "resnet34")) cfg.depth = 34;
   clnet_comm *comm = NULL;
   clnet_status st = clnet_comm_create(&argc, &argv, &comm);
   if (st != CLNET_SUCCESS) return cli_fail(st, "starting MPI");
@@ -461,15 +474,13 @@ int cmd_eval(int argc, char **argv) {
     return rc;
   }
   clnet_graph *g = NULL;
-  clnet_resnet_config rcfg = {.depth = meta.depth, .width = meta.width, .in_h = meta.in_h, .in_w = meta.in_w,
-                              .in_c = meta.in_c, .classes = meta.classes};
   clnet_eval_result ev = {0};
-  st = clnet_resnet_build(&rcfg, &g);
+  st = clnet_checkpoint_read_graph(ckpt, &g); /* the network the checkpoint holds */
   if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, ctx, (int32_t)batch);
   if (st == CLNET_SUCCESS) st = clnet_checkpoint_load(g, ckpt, &meta);
   if (st == CLNET_SUCCESS) st = clnet_evaluate_dataset(g, &test, meta.norm_mean, meta.norm_std, 0, &ev);
   if (st == CLNET_SUCCESS) {
-    printf("checkpoint %s (epoch %d, ResNet-%d width %d) on %s\n", ckpt, meta.epoch, meta.depth, meta.width,
+    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", ckpt, meta.epoch, meta.model, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
     printf("test loss %.4f accuracy %.4f over %d images\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count);
     int32_t k = ev.classes;

@@ -81,7 +81,17 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   snprintf(v[14], sizeof v[14], "%d %" PRId64 " %" PRId64, m->batches_done, m->epoch_correct, m->epoch_seen);
   snprintf(v[15], sizeof v[15], "%.17g", m->epoch_loss_sum);
   for (int i = 0; i < N_META; ++i) vals[i] = v[i];
-  st = clnet_safetensors_write(path, t, nt, keys, vals, N_META);
+  /* the network itself (clnet_graph_describe), so that eval and --resume rebuild any graph */
+  char *graph_text = NULL;
+  CLNET_TRY_GOTO(clnet_graph_describe(g, &graph_text), st, out);
+  const char *all_keys[N_META + 2], *all_vals[N_META + 2];
+  for (int i = 0; i < N_META; ++i) all_keys[i] = keys[i], all_vals[i] = vals[i];
+  all_keys[N_META] = "clnet.graph";
+  all_vals[N_META] = graph_text;
+  all_keys[N_META + 1] = "clnet.model";
+  all_vals[N_META + 1] = m->model[0] ? m->model : "custom";
+  st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, N_META + 2);
+  free(graph_text);
 out:
   if (bufs)
     for (int32_t i = 0; i < nt; ++i) free(bufs[i]);
@@ -104,6 +114,14 @@ static clnet_status meta_int(const clnet_st_file *f, const char *path, const cha
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata '%s' = '%s' is out of range", path, key, clnet_printable(s, vb));
   *out = v;
   return CLNET_SUCCESS;
+}
+
+/* The model name (clnet.model; older files: the ResNet of clnet.depth). */
+static void parse_model(const clnet_st_file *f, clnet_checkpoint_meta *m) {
+  const char *s = clnet_st_meta(f, "clnet.model");
+  char vb[80];
+  if (s) snprintf(m->model, sizeof m->model, "%s", clnet_printable(s, vb));
+  else snprintf(m->model, sizeof m->model, "resnet%d", m->depth);
 }
 
 static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_checkpoint_meta *m) {
@@ -150,9 +168,33 @@ static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_c
     ms = *e1 == ',' ? e1 + 1 : e1;
     ss = *e2 == ',' ? e2 + 1 : e2;
   }
-  if (m->epoch < 0 || m->depth < 1 || m->width < 1 || m->classes < 1 || m->batch < 1)
+  if (m->epoch < 0 || m->depth < 0 || m->width < 0 || m->classes < 1 || m->batch < 1)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: configuration metadata out of range", path);
+  /* a file from before network descriptions is a ResNet of this depth and width */
+  if (!clnet_st_meta(f, "clnet.graph") && ((m->depth != 18 && m->depth != 34) || m->width < 1))
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: no network description (clnet.graph) and no ResNet depth/width", path);
+  parse_model(f, m);
   return CLNET_SUCCESS;
+}
+
+clnet_status clnet_checkpoint_read_graph(const char *path, clnet_graph **out) {
+  *out = NULL;
+  clnet_st_file *f = NULL;
+  CLNET_TRY(clnet_safetensors_read(path, &f));
+  clnet_checkpoint_meta m;
+  clnet_status st = parse_meta(f, path, &m);
+  const char *text = clnet_st_meta(f, "clnet.graph");
+  if (st == CLNET_SUCCESS && text) {
+    st = clnet_graph_from_description(text, out);
+    if (st != CLNET_SUCCESS) st = clnet_wrap_error(st, "%s: the network it holds", path);
+  } else if (st == CLNET_SUCCESS) { /* a file from before descriptions: the seed's ResNet */
+    const clnet_resnet_config rc = {.depth = m.depth, .width = m.width, .in_h = m.in_h, .in_w = m.in_w,
+                                    .in_c = m.in_c, .classes = m.classes};
+    st = clnet_resnet_build(&rc, out);
+    if (st != CLNET_SUCCESS) st = clnet_wrap_error(st, "%s: ResNet-%d width %d", path, m.depth, m.width);
+  }
+  clnet_st_free(f);
+  return st;
 }
 
 clnet_status clnet_checkpoint_read_meta(const char *path, clnet_checkpoint_meta *meta) {

@@ -173,15 +173,16 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   CLNET_TRY_GOTO(clnet_dataset_open_dir(data_dir, &train, &test, &format), st, out);
   say(cb, "data: %s (%s): %d training and %d test images, %dx%dx%d, %d classes (loaded in %.1f s)", data_dir,
       format, train.count, test.count, train.height, train.width, train.channels, train.classes, now_s() - t0);
-  if (train.channels > 4) {
+  if (train.channels > 4) { /* the normalisation (and its checkpoint keys) hold 4 channels */
     st = clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: %d channels, at most 4 are supported", data_dir, train.channels);
     goto out;
   }
   float mean[4] = {0}, std[4] = {1, 1, 1, 1};
   clnet_dataset_default_norm(&train, mean, std);
 
-  clnet_resnet_config rc = {.depth = cfg->depth, .width = cfg->width, .in_h = train.height, .in_w = train.width,
-                            .in_c = train.channels, .classes = train.classes};
+  const char *model = cfg->build ? "custom" : cfg->model ? cfg->model : cfg->depth == 34 ? "resnet34" : "resnet18";
+  const clnet_model_config mc = {.in_h = train.height, .in_w = train.width, .in_c = train.channels,
+                                 .classes = train.classes, .width = cfg->width};
   /* Batch sizes: this rank's share of the global batch (at most rank_batch images), and each
    * replica's share of that. Equal devices get equal shares; different ones are set up for
    * the whole rank share, so that shares can follow their measured speed. */
@@ -193,16 +194,21 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
                          cfg->batch, ranks * n_ctx, ranks, n_ctx);
     goto out;
   }
+  char width_note[32] = "";
+  for (int32_t m = 0; !cfg->build && m < clnet_model_count(); ++m)
+    if (!strcmp(clnet_model_name(m), model))
+      snprintf(width_note, sizeof width_note, " width %d", cfg->width ? cfg->width : clnet_model_default_width(m));
   for (int32_t i = 0; i < n_ctx; ++i) {
-    CLNET_TRY_GOTO(clnet_resnet_build(&rc, &graphs[i]), st, out);
+    CLNET_TRY_GOTO(cfg->build ? cfg->build(cfg->build_user, &mc, &graphs[i]) : clnet_model_build(model, &mc, &graphs[i]),
+                   st, out);
     clnet_graph *gi = graphs[i];
     uint64_t need = clnet_graph_memory_bytes(gi, replica_batch);
     const clnet_device_info *di = clnet_ctx_device_info(ctxs[i]);
     char need_s[32], have_s[32];
     fmt_mib(need_s, sizeof need_s, need);
     if (i == 0)
-      say(cb, "model: ResNet-%d width %d, %lld parameters, %.1f MMAC forward per image; a training step at batch %d needs %s of device memory",
-          cfg->depth, cfg->width, (long long)clnet_graph_param_total(gi, CLNET_PARAM_TRAINABLE),
+      say(cb, "model: %s%s, %d layers, %lld parameters, %.1f MMAC forward per image; a training step at batch %d needs %s of device memory",
+          model, width_note, clnet_graph_layer_count(gi), (long long)clnet_graph_param_total(gi, CLNET_PARAM_TRAINABLE),
           clnet_graph_macs_per_image(gi) / 1e6, replica_batch, need_s);
     if (di && need > di->global_mem_bytes) {
       int32_t lo = 0, hi = replica_batch;
@@ -245,9 +251,12 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   }
   int64_t skipped = 0;
 
-  clnet_checkpoint_meta meta = {.epoch = 0, .depth = cfg->depth, .width = cfg->width, .in_h = train.height,
+  const int resnet = !strcmp(model, "resnet18") || !strcmp(model, "resnet34");
+  clnet_checkpoint_meta meta = {.epoch = 0, .depth = resnet ? (model[6] == '1' ? 18 : 34) : 0,
+                                .width = cfg->width, .in_h = train.height,
                                 .in_w = train.width, .in_c = train.channels, .classes = train.classes,
                                 .batch = cfg->batch, .lr = cfg->lr, .seed = cfg->seed, .best_val_accuracy = -1};
+  snprintf(meta.model, sizeof meta.model, "%s", model);
   memcpy(meta.norm_mean, mean, sizeof mean);
   memcpy(meta.norm_std, std, sizeof std);
   int32_t first_epoch = 0, first_batch = 0;
@@ -262,12 +271,32 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     }
     clnet_checkpoint_meta saved;
     CLNET_TRY_GOTO(clnet_checkpoint_read_meta(path_last, &saved), st, out);
-    if (saved.depth != meta.depth || saved.width != meta.width || saved.in_h != meta.in_h || saved.in_w != meta.in_w ||
-        saved.in_c != meta.in_c || saved.classes != meta.classes || saved.batch != meta.batch || saved.seed != meta.seed) {
+    if (saved.in_h != meta.in_h || saved.in_w != meta.in_w || saved.in_c != meta.in_c ||
+        saved.classes != meta.classes || saved.batch != meta.batch || saved.seed != meta.seed) {
       st = clnet_set_error(CLNET_ERR_MISMATCH,
-                           "%s: was written by a run with depth %d width %d batch %d seed %llu on %dx%dx%d data; "
-                           "resume with the same --depth/--width/--batch/--seed/--data", path_last, saved.depth,
-                           saved.width, saved.batch, (unsigned long long)saved.seed, saved.in_h, saved.in_w, saved.in_c);
+                           "%s: was written by a run with batch %d seed %llu on %dx%dx%d data with %d classes; "
+                           "resume with the same --batch/--seed/--data", path_last, saved.batch,
+                           (unsigned long long)saved.seed, saved.in_h, saved.in_w, saved.in_c, saved.classes);
+      goto out;
+    }
+    /* the same network: the checkpoint's description against this run's */
+    clnet_graph *was = NULL;
+    CLNET_TRY_GOTO(clnet_checkpoint_read_graph(path_last, &was), st, out);
+    char *a = NULL, *b = NULL;
+    st = clnet_graph_describe(was, &a);
+    if (st == CLNET_SUCCESS) st = clnet_graph_describe(g, &b);
+    const int same = st == CLNET_SUCCESS && !strcmp(a, b);
+    free(a);
+    free(b);
+    clnet_graph_free(was);
+    if (st != CLNET_SUCCESS) goto out;
+    if (!same) {
+      char was_w[24] = "", now_w[24] = "";
+      if (saved.width) snprintf(was_w, sizeof was_w, " width %d", saved.width);
+      if (meta.width) snprintf(now_w, sizeof now_w, " width %d", meta.width);
+      st = clnet_set_error(CLNET_ERR_MISMATCH,
+                           "%s: holds a different network (%s%s) from this run's (%s%s); resume with the same "
+                           "--model/--width as the run that wrote it", path_last, saved.model, was_w, model, now_w);
       goto out;
     }
     CLNET_TRY_GOTO(clnet_checkpoint_load(g, path_last, &saved), st, out);

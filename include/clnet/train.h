@@ -24,7 +24,13 @@ typedef struct clnet_train_config {
   const char *out_dir;  /* history.csv, curves.png, last.safetensors, best.safetensors */
   int32_t epochs;       /* total epochs of the run (resume continues up to it) */
   int32_t batch;        /* 256 in the seed */
-  int32_t depth, width; /* ResNet-18/34, base channels */
+  /* The network: `build` when set (a graph of the caller's: its own layers, an imported ONNX model),
+   * else the zoo model `model` ("resnet18" when NULL; depth 34 picks "resnet34") at `width` (0: the
+   * model's default) for the data's image shape and classes. */
+  const char *model;
+  clnet_status (*build)(void *user, const clnet_model_config *cfg, clnet_graph **out);
+  void *build_user;
+  int32_t depth, width; /* ResNet depth (18 or 34; used when model is NULL), base channels */
   double lr;            /* Adam learning rate, 1e-3 */
   uint64_t seed;        /* weights, shuffle and flips */
   int32_t resume;       /* continue from out_dir/last.safetensors */
@@ -81,7 +87,8 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
 /* --- checkpoints (safetensors; docs/CHECKPOINTS.md) --- */
 typedef struct clnet_checkpoint_meta {
   int32_t epoch;               /* epochs completed */
-  int32_t depth, width, in_h, in_w, in_c, classes, batch;
+  int32_t depth, width, in_h, in_w, in_c, classes, batch; /* depth: ResNet-18/34's, 0 for another model */
+  char model[64];              /* the zoo model's name, or "custom" (clnet.model) */
   double lr, best_val_accuracy;
   uint64_t seed;
   float norm_mean[4], norm_std[4];
@@ -96,6 +103,10 @@ typedef struct clnet_checkpoint_meta {
 /* Writes every parameter, BN statistic, Adam moment and the Adam step, with
  * `meta` in __metadata__, atomically. */
 clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *meta, const char *path);
+/* The network a checkpoint holds (its description, clnet.graph; for files from before
+ * descriptions, the seed's ResNet of clnet.depth and clnet.width), not set up, without its
+ * weights: set it up, then clnet_checkpoint_load. */
+clnet_status clnet_checkpoint_read_graph(const char *path, clnet_graph **out);
 /* Reads only the metadata (to build the right model first). */
 clnet_status clnet_checkpoint_read_meta(const char *path, clnet_checkpoint_meta *meta);
 /* Loads into a set-up graph; every tensor must match the model by name and shape. */
