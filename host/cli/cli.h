@@ -16,6 +16,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_onnx_test(int argc, char **argv);
 
 /* Prints "clnet: <what>: <last error>" to stderr; returns CLI_FAIL. */
 int cli_fail(clnet_status st, const char *what);
