@@ -251,6 +251,11 @@ void clnet_graph_set_adam_step(clnet_graph *g, int64_t t);
  * non-finite value after a forward_backward, or NULL when all are finite (reads back). */
 clnet_status clnet_graph_find_nonfinite(clnet_graph *g, const char **layer);
 
+/* Sets attributes of every layer of kind `kind` before setup ("momentum=0.9" on "batchnorm"; the
+ * loss's "label_smoothing=0.1"): the words given replace those attributes and keep the others; what
+ * would change a layer's output shape or parameters is refused. *changed (may be NULL): the layers set. */
+clnet_status clnet_graph_set_kind_attrs(clnet_graph *g, const char *kind, const char *attrs, int32_t *changed);
+
 /* --- models: the zoo (host/models/, built from this public API only) --- */
 typedef struct clnet_model_config {
   int32_t in_h, in_w, in_c; /* input image */
