@@ -1,7 +1,9 @@
 /* Check cases: the activation family (relu6, clip, leaky_relu, sigmoid, tanh, silu, hard_swish,
  * hard_sigmoid), mul and dropout — each kind through its descriptor (check_layer) at ResNet and
  * MobileNet shapes and awkward ones, the ops over input ranges that reach every piece and
- * saturation, finite-difference gradients on the double reference, and dropout's mask.
+ * saturation, each descriptor on the reference against the double op it stands for (so that a
+ * descriptor passing the wrong tensor or constants does not agree with itself), finite-difference
+ * gradients on the double reference, and dropout's mask.
  *
  * Tolerances:
  * - clip/relu6, leaky ReLU, dropout, mul of one shape: exact. One selection or one float
@@ -209,6 +211,178 @@ out:
   return st;
 }
 
+static clnet_status read_floats(clnet_ctx *ctx, const clnet_buf *b, int64_t n, float **dst) {
+  *dst = malloc((size_t)n * sizeof **dst);
+  if (!*dst) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "dropout check");
+  clnet_status st = clnet_buf_read(ctx, b, 0, (size_t)n * 4, *dst);
+  if (st != CLNET_SUCCESS) free(*dst), *dst = NULL;
+  return st;
+}
+
+/* Counts an exact expectation as one compared element, and fails it with `what` when false. */
+static void expect(clnet_check_env *env, int ok, const char *what, double got, double want) {
+  env->res->compared++;
+  if (!ok) check_fail(env, "%s: %g, expected %g", what, got, want);
+}
+
+/* ---- each kind's descriptor against the op it stands for ---- */
+/* check_layer compares a descriptor on the device with the same descriptor on the reference, so a
+ * descriptor that handed its op the wrong tensor or constants would agree with itself. Here the
+ * float reference through the descriptor meets the double op the kind must be: y, and dx from dy;
+ * for the in-place kinds also with y written over x, as the graph runs them. Float against
+ * double: a few roundings of the same formula (tolerance as the cross-checks'). */
+typedef struct desc_case {
+  const char *kind, *attrs;
+  clnet_activation_desc op;
+  float lo, hi;
+  double tol;
+} desc_case;
+
+static clnet_status run_desc_case(clnet_check_env *env, const void *p) {
+  const desc_case *c = p;
+  const clnet_layer_kind *k = clnet_layer_kind_find(c->kind);
+  if (!k) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "check: no layer kind '%s'", c->kind);
+  clnet_layer l;
+  memset(&l, 0, sizeof l);
+  l.kind = k;
+  l.n_in = 1;
+  snprintf(l.name, sizeof l.name, "check");
+  const clnet_tshape in = {7, 7, 13};
+  clnet_tshape out;
+  CLNET_TRY(clnet_attrs_parse(k, l.name, c->attrs, l.attrs));
+  CLNET_TRY(k->infer(&l, &in, &out));
+  const int32_t batch = 2;
+  const int64_t n = batch * clnet_tshape_size(&in);
+  double *x = check_alloc_f64(n), *y = check_alloc_f64(n), *dy = check_alloc_f64(n), *dx = check_alloc_f64(n),
+         *got = check_alloc_f64(n);
+  float *xf = malloc((size_t)n * sizeof *xf), *dyf = malloc((size_t)n * sizeof *dyf), *h = NULL;
+  int64_t *idx = malloc((size_t)n * sizeof *idx);
+  check_tensor tx, ty, tdy, tdx;
+  memset(&tx, 0, sizeof tx), memset(&ty, 0, sizeof ty), memset(&tdy, 0, sizeof tdy), memset(&tdx, 0, sizeof tdx);
+  clnet_status st = x && y && dy && dx && got && xf && dyf && idx
+                        ? CLNET_SUCCESS
+                        : clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "descriptor check");
+  if (st == CLNET_SUCCESS) {
+    check_fill_f64(env, x, n, c->lo, c->hi);
+    check_fill_f64(env, dy, n, -1, 1);
+    double kink[2];
+    const int32_t nk = kinks_of(&c->op, kink);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int32_t j = 0; j < nk; ++j)
+        if (fabs(x[i] - kink[j]) < 1e-3) x[i] = kink[j] + (x[i] >= kink[j] ? 1e-3 : -1e-3);
+      xf[i] = (float)x[i], dyf[i] = (float)dy[i];
+      x[i] = xf[i], dy[i] = dyf[i], idx[i] = i;
+    }
+    clnet_ref64_activation_forward(&c->op, n, x, y);
+    clnet_ref64_activation_backward(&c->op, n, clnet_activation_backward_reads_input(c->op.op) ? x : y, dy, dx);
+    st = check_tensor_init(env, &tx, n, 4, "x");
+  }
+  if (st == CLNET_SUCCESS) st = check_tensor_init(env, &ty, n, 4, "y");
+  if (st == CLNET_SUCCESS) st = check_tensor_init(env, &tdy, n, 4, "dy");
+  if (st == CLNET_SUCCESS) st = check_tensor_init(env, &tdx, n, 4, "dx");
+  if (st == CLNET_SUCCESS) st = check_tensor_set(env, &tdy, dyf);
+  clnet_layer_io io;
+  memset(&io, 0, sizeof io);
+  io.ctx = env->ref;
+  io.n = batch;
+  io.training = 1;
+  io.xs[0] = &in;
+  io.ys = &out;
+  io.dy = &tdy.ref;
+  io.dx[0] = &tdx.ref;
+  const int rounds = (k->flags & CLNET_KIND_IN_PLACE) ? 2 : 1;
+  for (int in_place = 0; in_place < rounds && st == CLNET_SUCCESS; ++in_place) {
+    io.x[0] = &tx.ref;
+    io.y = in_place ? &tx.ref : &ty.ref;
+    st = check_tensor_set(env, &tx, xf);
+    if (st == CLNET_SUCCESS) st = k->forward(&l, &io);
+    if (st == CLNET_SUCCESS) st = k->backward(&l, &io);
+    for (int32_t o = 0; o < 2 && st == CLNET_SUCCESS; ++o) {
+      free(h);
+      h = NULL;
+      st = read_floats(env->ref, o ? io.dx[0] : io.y, n, &h);
+      for (int64_t i = 0; st == CLNET_SUCCESS && i < n; ++i) got[i] = h[i];
+      if (st == CLNET_SUCCESS)
+        check_grad_compare(env, o ? (in_place ? "dx (y over x)" : "dx") : (in_place ? "y (over x)" : "y"), got, idx,
+                           o ? dx : y, NULL, n, c->tol, c->tol);
+    }
+  }
+  check_tensor_free(env, &tx);
+  check_tensor_free(env, &ty);
+  check_tensor_free(env, &tdy);
+  check_tensor_free(env, &tdx);
+  free(x), free(y), free(dy), free(dx), free(got), free(xf), free(dyf), free(h), free(idx);
+  return st;
+}
+
+#define DESC_CASE(kind, attrs, op, a, b, lo, hi, tol)                                                               \
+  {"layer " kind " vs op", "n2 7x7x13 " attrs, CLNET_CHECK_GRAD, run_desc_case,                                      \
+   &(const desc_case){kind, attrs, {op, a, b}, lo, hi, tol}}
+
+/* mul's descriptor against the double op, the broadcast operand given first or second: y, the
+ * full operand's gradient and the broadcast one's (summed over H x W; float against double). */
+static clnet_status run_mul_desc(clnet_check_env *env, const void *p) {
+  const int32_t vec_first = *(const int32_t *)p, batch = 2, hw = 25, c = 9;
+  const clnet_layer_kind *k = clnet_layer_kind_find("mul");
+  if (!k) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "check: no layer kind 'mul'");
+  clnet_layer l;
+  memset(&l, 0, sizeof l);
+  l.kind = k;
+  l.n_in = 2;
+  snprintf(l.name, sizeof l.name, "check");
+  const clnet_tshape full = {5, 5, c}, vec = {1, 1, c};
+  const clnet_tshape in[2] = {vec_first ? vec : full, vec_first ? full : vec};
+  clnet_tshape out;
+  CLNET_TRY(clnet_attrs_parse(k, l.name, "", l.attrs));
+  CLNET_TRY(k->infer(&l, in, &out));
+  const int64_t na = (int64_t)batch * hw * c, nb = (int64_t)batch * c, count[6] = {na, nb, na, na, na, nb};
+  /* t: a (full), b (vector), dy; then y, da, db */
+  check_tensor t[6];
+  memset(t, 0, sizeof t);
+  static const char *const names[6] = {"a", "b", "dy", "y", "da", "db (broadcast)"};
+  double *d[6] = {0}, *got = check_alloc_f64(na);
+  int64_t *idx = malloc((size_t)na * sizeof *idx);
+  float *h = NULL;
+  clnet_status st = got && idx ? CLNET_SUCCESS : clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "mul check");
+  for (int32_t i = 0; i < 6 && st == CLNET_SUCCESS; ++i) {
+    st = check_tensor_init(env, &t[i], count[i], 4, names[i]);
+    d[i] = check_alloc_f64(count[i]);
+    if (st == CLNET_SUCCESS && !d[i]) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "mul check");
+    if (st == CLNET_SUCCESS && i < 3) st = check_tensor_uniform(env, &t[i], -1, 1);
+    for (int64_t e = 0; st == CLNET_SUCCESS && i < 3 && e < count[i]; ++e) d[i][e] = ((const float *)t[i].host)[e];
+  }
+  for (int64_t e = 0; idx && e < na; ++e) idx[e] = e;
+  if (st == CLNET_SUCCESS) {
+    clnet_ref64_mul_forward(batch, hw, c, 1, d[0], d[1], d[3]);
+    clnet_ref64_mul_backward(batch, hw, c, 1, d[0], d[1], d[2], d[4], d[5]);
+    clnet_layer_io io;
+    memset(&io, 0, sizeof io);
+    io.ctx = env->ref;
+    io.n = batch;
+    io.training = 1;
+    const int32_t fa = vec_first ? 1 : 0, fb = 1 - fa; /* where the full and the vector operand go */
+    io.xs[fa] = &in[fa], io.xs[fb] = &in[fb], io.ys = &out;
+    io.x[fa] = &t[0].ref, io.x[fb] = &t[1].ref, io.dy = &t[2].ref, io.y = &t[3].ref;
+    io.dx[fa] = &t[4].ref, io.dx[fb] = &t[5].ref;
+    st = k->forward(&l, &io);
+    if (st == CLNET_SUCCESS) st = k->backward(&l, &io);
+  }
+  for (int32_t i = 3; i < 6 && st == CLNET_SUCCESS; ++i) {
+    free(h);
+    h = NULL;
+    st = read_floats(env->ref, &t[i].ref, count[i], &h);
+    for (int64_t e = 0; st == CLNET_SUCCESS && e < count[i]; ++e) got[e] = h[e];
+    if (st == CLNET_SUCCESS)
+      check_grad_compare(env, names[i], got, idx, d[i], NULL, count[i], i == 5 ? clnet_check_dot_atol(hw, 1, 1) : U24,
+                         U24);
+  }
+  for (int32_t i = 0; i < 6; ++i) check_tensor_free(env, &t[i]), free(d[i]);
+  free(got), free(idx), free(h);
+  return st;
+}
+
+static const int32_t vec_second = 0, vec_first = 1;
+
 /* ---- dropout ---- */
 typedef struct dropout_grad_state {
   const clnet_dropout_consts *k;
@@ -249,20 +423,6 @@ out:
   free(num);
   free(idx);
   return st;
-}
-
-static clnet_status read_floats(clnet_ctx *ctx, const clnet_buf *b, int64_t n, float **dst) {
-  *dst = malloc((size_t)n * sizeof **dst);
-  if (!*dst) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "dropout check");
-  clnet_status st = clnet_buf_read(ctx, b, 0, (size_t)n * 4, *dst);
-  if (st != CLNET_SUCCESS) free(*dst), *dst = NULL;
-  return st;
-}
-
-/* Counts an exact expectation as one compared element, and fails it with `what` when false. */
-static void expect(clnet_check_env *env, int ok, const char *what, double got, double want) {
-  env->res->compared++;
-  if (!ok) check_fail(env, "%s: %g, expected %g", what, got, want);
 }
 
 /* The mask on one backend (x from U(0.5, 1), so no input is 0; dy = 1): about `rate` of the
@@ -320,9 +480,10 @@ out:
   return st;
 }
 
-/* Through the descriptor in evaluation: y = x, copied, and in place untouched. */
-static clnet_status eval_identity(clnet_check_env *env, clnet_ctx *ctx, check_tensor *x, const float *xh,
-                                  check_tensor *y, int64_t n) {
+/* Through the descriptor: in training, the backward's mask is the forward's (dy = 1: dx is 0
+ * exactly where y is); in evaluation y = x, copied, and in place untouched. */
+static clnet_status through_descriptor(clnet_check_env *env, clnet_ctx *ctx, check_tensor *x, const float *xh,
+                                       check_tensor *y, check_tensor *dx, check_tensor *ones, int64_t n) {
   const clnet_layer_kind *k = clnet_layer_kind_find("dropout");
   if (!k) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "check: no layer kind 'dropout'");
   clnet_layer l;
@@ -339,12 +500,27 @@ static clnet_status eval_identity(clnet_check_env *env, clnet_ctx *ctx, check_te
   memset(&io, 0, sizeof io);
   io.ctx = ctx;
   io.n = 1;
-  io.training = 0;
   io.xs[0] = &in;
   io.ys = &out;
   io.x[0] = dev ? &x->dev : &x->ref;
+  io.y = dev ? &y->dev : &y->ref;
+  io.dy = dev ? &ones->dev : &ones->ref;
+  io.dx[0] = dev ? &dx->dev : &dx->ref;
   io.seed = 3;
   io.step = 9;
+  io.training = 1;
+  CLNET_TRY(k->forward(&l, &io));
+  CLNET_TRY(k->backward(&l, &io));
+  float *yh = NULL, *dh = NULL;
+  clnet_status st = read_floats(ctx, io.y, n, &yh);
+  if (st == CLNET_SUCCESS) st = read_floats(ctx, io.dx[0], n, &dh);
+  int64_t wrong = 0;
+  for (int64_t i = 0; st == CLNET_SUCCESS && i < n; ++i) wrong += (yh[i] == 0.0f) != (dh[i] == 0.0f);
+  free(yh);
+  free(dh);
+  CLNET_TRY(st);
+  expect(env, wrong == 0, "descriptor: elements whose backward mask is not the forward's", (double)wrong, 0);
+  io.training = 0;
   for (int32_t in_place = 0; in_place < 2; ++in_place) {
     io.y = in_place ? (dev ? &x->dev : &x->ref) : (dev ? &y->dev : &y->ref);
     CLNET_TRY(k->forward(&l, &io));
@@ -371,7 +547,7 @@ static clnet_status dropout_mask_case(clnet_check_env *env, int64_t n, int on_de
   }
   if (st == CLNET_SUCCESS) st = check_tensor_uniform(env, &x, 0.5f, 1.0f);
   if (st == CLNET_SUCCESS) st = mask_properties(env, on_device ? env->dev : env->ref, &x, x.host, &y, &dx, &ones, n);
-  if (st == CLNET_SUCCESS) st = eval_identity(env, on_device ? env->dev : env->ref, &x, x.host, &y, n);
+  if (st == CLNET_SUCCESS) st = through_descriptor(env, on_device ? env->dev : env->ref, &x, x.host, &y, &dx, &ones, n);
   if (st == CLNET_SUCCESS && on_device) { /* and the device's mask is the reference's */
     const clnet_dropout_desc d = {.rate = 0.5f, .seed = 1, .step = 2, .salt = 3};
     st = clnet_dropout_forward(env->dev, &d, n, &x.dev, &y.dev);
@@ -439,6 +615,18 @@ const clnet_check_case clnet_check_cases_activation[] = {
     ACT_CASES("silu", CLNET_ACT_SILU, 0.0f, 0.0f, -100, 100, TOL_EXP * 101, TOL_EXP),
     ACT_CASES("hard_swish", CLNET_ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, -5, 5, TOL_HARD * 6, TOL_HARD),
     ACT_CASES("hard_sigmoid", CLNET_ACT_HARD_SIGMOID, 0.2f, 0.5f, -4, 4, TOL_HARD, TOL_HARD),
+    DESC_CASE("relu6", "", CLNET_ACT_CLIP, 0.0f, 6.0f, -8, 8, TOL_HARD),
+    DESC_CASE("clip", "min=-0.5 max=0.25", CLNET_ACT_CLIP, -0.5f, 0.25f, -1, 1, TOL_HARD),
+    DESC_CASE("leaky_relu", "", CLNET_ACT_LEAKY_RELU, 0.01f, 0.0f, -2, 2, TOL_HARD),
+    DESC_CASE("leaky_relu", "alpha=0.2", CLNET_ACT_LEAKY_RELU, 0.2f, 0.0f, -2, 2, TOL_HARD),
+    DESC_CASE("sigmoid", "", CLNET_ACT_SIGMOID, 0.0f, 0.0f, -6, 6, TOL_EXP),
+    DESC_CASE("tanh", "", CLNET_ACT_TANH, 0.0f, 0.0f, -4, 4, TOL_EXP),
+    DESC_CASE("silu", "", CLNET_ACT_SILU, 0.0f, 0.0f, -6, 6, TOL_EXP),
+    DESC_CASE("hard_swish", "", CLNET_ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, -5, 5, TOL_HARD),
+    DESC_CASE("hard_sigmoid", "", CLNET_ACT_HARD_SIGMOID, 0.2f, 0.5f, -4, 4, TOL_HARD),
+    DESC_CASE("hard_sigmoid", "alpha=1 beta=0.25", CLNET_ACT_HARD_SIGMOID, 1.0f, 0.25f, -1, 1, TOL_HARD),
+    {"layer mul vs op", "n2 5x5x9 * 1x1x9", CLNET_CHECK_GRAD, run_mul_desc, &vec_second},
+    {"layer mul vs op", "n2 1x1x9 * 5x5x9", CLNET_CHECK_GRAD, run_mul_desc, &vec_first},
     {"mul_backward", "n2 7x7x13 * 7x7x13", CLNET_CHECK_GRAD, run_mul_grad, &(const mul_params){2, 49, 13, 0}},
     {"mul_backward", "n3 13x13x7 * 1x1x7", CLNET_CHECK_GRAD, run_mul_grad, &(const mul_params){3, 169, 7, 1}},
     {"mul_backward", "n1 1x1x1 * 1x1x1", CLNET_CHECK_GRAD, run_mul_grad, &(const mul_params){1, 1, 1, 1}},
