@@ -230,6 +230,59 @@ clnet_status clnet_accumulate(clnet_ctx *ctx, int64_t count, const clnet_buf *x,
  * left as it is otherwise, so one zeroed flag can collect several tensors. */
 clnet_status clnet_nonfinite_flag(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *flag);
 
+/* ---- activations, elementwise multiply, dropout (cl/activation.cl) -------- */
+typedef enum clnet_activation {
+  CLNET_ACT_CLIP = 0,         /* y = min(max(x, alpha), beta) (ReLU6: 0, 6) */
+  CLNET_ACT_LEAKY_RELU = 1,   /* y = x > 0 ? x : alpha*x, alpha >= 0 */
+  CLNET_ACT_SIGMOID = 2,      /* y = 1 / (1 + exp(-x)) */
+  CLNET_ACT_TANH = 3,         /* y = tanh(x) */
+  CLNET_ACT_SILU = 4,         /* y = x * sigmoid(x) (swish) */
+  CLNET_ACT_HARD_SWISH = 5,   /* y = x * min(max(alpha*x + beta, 0), 1) (ONNX: 1/6, 1/2) */
+  CLNET_ACT_HARD_SIGMOID = 6, /* y = min(max(alpha*x + beta, 0), 1) */
+} clnet_activation;
+
+typedef struct clnet_activation_desc {
+  clnet_activation op;
+  float alpha, beta; /* as each op says; unused ones ignored */
+} clnet_activation_desc;
+
+/* 1 when the op's backward reads its input x (SiLU, hard-swish), 0 when it reads its output y
+ * (the others, which can then run in place). */
+int clnet_activation_backward_reads_input(clnet_activation op);
+/* y = op(x) over `count` floats. y may alias x. */
+clnet_status clnet_activation_forward(clnet_ctx *ctx, const clnet_activation_desc *d, int64_t count,
+                                      const clnet_buf *x, clnet_buf *y);
+/* dx = dy * op'(x). `v` is x where clnet_activation_backward_reads_input(op), else the forward's
+ * output y; the derivative at a kink is that of the side the output lies on (clip: 0 at its
+ * bounds). dx may alias dy. */
+clnet_status clnet_activation_backward(clnet_ctx *ctx, const clnet_activation_desc *d, int64_t count,
+                                       const clnet_buf *v, const clnet_buf *dy, clnet_buf *dx);
+
+/* y (n, hw, c) = a * b, with b (n, hw, c), or (n, 1, c) broadcast over hw when bcast != 0
+ * (squeeze-and-excitation gating). y may alias a. */
+clnet_status clnet_mul_forward(clnet_ctx *ctx, int32_t n, int32_t hw, int32_t c, int32_t bcast,
+                               const clnet_buf *a, const clnet_buf *b, clnet_buf *y);
+/* da = dy * b (b broadcast as in the forward), db = dy * a, or for a broadcast b its sum over hw
+ * (one sum per (image, channel), in order). A NULL gradient is not computed; all overwritten. */
+clnet_status clnet_mul_backward(clnet_ctx *ctx, int32_t n, int32_t hw, int32_t c, int32_t bcast,
+                                const clnet_buf *a, const clnet_buf *b, const clnet_buf *dy, clnet_buf *da,
+                                clnet_buf *db);
+
+/* Dropout in training: element i of the batch is kept with probability 1 - rate, decided by a
+ * counter-based hash of (seed, step, salt, i), and scaled by 1 / (1 - rate); dropped, it is 0.
+ * The same desc gives the same mask, so the backward regenerates it and no mask is stored. */
+typedef struct clnet_dropout_desc {
+  float rate;          /* in [0, 1) */
+  uint64_t seed, step; /* the graph's seed and its step counter */
+  uint32_t salt;       /* tells layers apart (a hash of the layer's name) */
+} clnet_dropout_desc;
+/* y = mask * x / (1 - rate). y may alias x. */
+clnet_status clnet_dropout_forward(clnet_ctx *ctx, const clnet_dropout_desc *d, int64_t count, const clnet_buf *x,
+                                   clnet_buf *y);
+/* dx = mask * dy / (1 - rate), the forward's mask. dx may alias dy. */
+clnet_status clnet_dropout_backward(clnet_ctx *ctx, const clnet_dropout_desc *d, int64_t count, const clnet_buf *dy,
+                                    clnet_buf *dx);
+
 /* ---- pooling --------------------------------------------------------------- */
 typedef struct clnet_pool_desc {
   int32_t n, in_h, in_w, c; /* input (N, H, W, C) */
