@@ -59,6 +59,12 @@ typedef struct clnet_optim_consts {
   void REF(maxpool_backward)(const clnet_pool_desc *d, const uint8_t *argmax, const real *dy, real *dx); \
   void REF(global_avgpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y); \
   void REF(global_avgpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *dy, real *dx); \
+  void REF(avgpool_forward)(const clnet_pool_desc *d, const real *x, real *y); \
+  void REF(avgpool_backward)(const clnet_pool_desc *d, const real *dy, real *dx); \
+  void REF(global_maxpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y, \
+                                   int32_t *argmax); \
+  void REF(global_maxpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const int32_t *argmax, \
+                                    const real *dy, real *dx); \
   /* dense */ \
   void REF(dense_forward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *b, \
                           real *y); \
