@@ -277,6 +277,15 @@ clnet_status clnet_global_maxpool_forward(clnet_ctx *ctx, int32_t n, int32_t h, 
 clnet_status clnet_global_maxpool_backward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w, int32_t c,
                                            const clnet_buf *argmax, const clnet_buf *dy, clnet_buf *dx);
 
+/* ---- concatenation along channels ------------------------------------------ */
+/* One input of a concatenation: x (rows, C) is the channel slice [offset, offset + C) of
+ * y (rows, C_total), rows = N*H*W (NHWC). */
+clnet_status clnet_concat_forward(clnet_ctx *ctx, int32_t rows, int32_t c, int32_t c_total, int32_t offset,
+                                  const clnet_buf *x, clnet_buf *y);
+/* dx (rows, C) = that slice of dy (rows, C_total); with accumulate, dx += it. */
+clnet_status clnet_concat_backward(clnet_ctx *ctx, int32_t rows, int32_t c, int32_t c_total, int32_t offset,
+                                   int32_t accumulate, const clnet_buf *dy, clnet_buf *dx);
+
 /* ---- dense: y (N, OUT) = x (N, IN) . w^T (w is (OUT, IN)) + b (OUT) ---------- */
 clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
                                  const clnet_buf *x, const clnet_buf *w, const clnet_buf *b,

@@ -65,6 +65,10 @@ typedef struct clnet_optim_consts {
                                    int32_t *argmax); \
   void REF(global_maxpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const int32_t *argmax, \
                                     const real *dy, real *dx); \
+  /* concat along channels: one input's slice */ \
+  void REF(concat_forward)(int32_t rows, int32_t c, int32_t c_total, int32_t offset, const real *x, real *y); \
+  void REF(concat_backward)(int32_t rows, int32_t c, int32_t c_total, int32_t offset, int32_t accumulate, \
+                            const real *dy, real *dx); \
   /* dense */ \
   void REF(dense_forward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *b, \
                           real *y); \
