@@ -287,10 +287,12 @@ clnet_status clnet_concat_backward(clnet_ctx *ctx, int32_t rows, int32_t c, int3
                                    int32_t accumulate, const clnet_buf *dy, clnet_buf *dx);
 
 /* ---- dense: y (N, OUT) = x (N, IN) . w^T (w is (OUT, IN)) + b (OUT) ---------- */
+/* b NULL: no bias (and db NULL in backward). */
 clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
                                  const clnet_buf *x, const clnet_buf *w, const clnet_buf *b,
                                  clnet_buf *y);
-/* dx (N, IN) = dy . w (NULL dx skips it); dw (OUT, IN) = dy^T . x; db (OUT) = sum_n dy. */
+/* dx (N, IN) = dy . w (NULL dx skips it); dw (OUT, IN) = dy^T . x; db (OUT) = sum_n dy (NULL db
+ * skips it). */
 clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
                                   const clnet_buf *x, const clnet_buf *w, const clnet_buf *dy,
                                   clnet_buf *dx, clnet_buf *dw, clnet_buf *db);
