@@ -187,7 +187,7 @@ clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer
   info->kind = gl->l.kind->name;
   info->attrs = gl->attrs_text;
   info->n_inputs = gl->l.n_in;
-  for (int32_t j = 0; j < gl->l.n_in && j < 16; ++j) info->inputs[j] = gl->l.in[j];
+  for (int32_t j = 0; j < gl->l.n_in && j < CLNET_LAYER_MAX_INPUTS; ++j) info->inputs[j] = gl->l.in[j];
   info->output = gl->l.out;
   info->in_h = x->s.h, info->in_w = x->s.w, info->in_c = x->s.c;
   info->out_h = y->s.h, info->out_w = y->s.w, info->out_c = y->s.c;

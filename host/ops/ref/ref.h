@@ -88,6 +88,16 @@ static inline uint32_t clnet_dropout_hash(uint32_t i, uint32_t key0, uint32_t ke
   void REF(maxpool_backward)(const clnet_pool_desc *d, const uint8_t *argmax, const real *dy, real *dx); \
   void REF(global_avgpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y); \
   void REF(global_avgpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *dy, real *dx); \
+  void REF(avgpool_forward)(const clnet_pool_desc *d, const real *x, real *y); \
+  void REF(avgpool_backward)(const clnet_pool_desc *d, const real *dy, real *dx); \
+  void REF(global_maxpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y, \
+                                   int32_t *argmax); \
+  void REF(global_maxpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const int32_t *argmax, \
+                                    const real *dy, real *dx); \
+  /* concat along channels: one input's slice */ \
+  void REF(concat_forward)(int32_t rows, int32_t c, int32_t c_total, int32_t offset, const real *x, real *y); \
+  void REF(concat_backward)(int32_t rows, int32_t c, int32_t c_total, int32_t offset, int32_t accumulate, \
+                            const real *dy, real *dx); \
   /* dense */ \
   void REF(dense_forward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *b, \
                           real *y); \
