@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/rng.h"
 
@@ -25,6 +26,20 @@ static inline void write_cifar(const char *path, int n, uint64_t seed) {
     cr_assert_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
   }
   fclose(f);
+}
+
+/* A fresh directory (/tmp/clnet-<tag>-XXXXXX into dir) with 160 + 96 training images in two
+ * batch files and 64 test images: 6 batches of 48 per epoch. */
+static inline void write_small_cifar_dir(char *dir, size_t cap, const char *tag) {
+  snprintf(dir, cap, "/tmp/clnet-%s-XXXXXX", tag);
+  cr_assert_not_null(mkdtemp(dir));
+  char p[512];
+  snprintf(p, sizeof p, "%s/data_batch_1.bin", dir);
+  write_cifar(p, 160, 1);
+  snprintf(p, sizeof p, "%s/data_batch_2.bin", dir);
+  write_cifar(p, 96, 2);
+  snprintf(p, sizeof p, "%s/test_batch.bin", dir);
+  write_cifar(p, 64, 3);
 }
 
 #endif

@@ -627,6 +627,7 @@ static clnet_epoch_record sample_record(int32_t epoch) {
       .val_accuracy = 0.95 - 0.9 / (epoch + 2),
       .seconds = 31.25 + epoch * 1e-3,
       .images_per_s = 1600.0 / 3.0,
+      .lr = 1e-3 / epoch,
   };
   return r;
 }
@@ -661,7 +662,7 @@ Test(io, history_append_and_csv_round_trip) {
   size_t len;
   char *text = (char *)slurp(path, &len);
   text[len] = '\0';
-  const char *hdr = "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s\n";
+  const char *hdr = "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,lr\n";
   cr_assert_eq(strncmp(text, hdr, strlen(hdr)), 0, "header: %s", text);
   cr_assert(strstr(text, "\n4,") != NULL && strstr(text, ",nan,") != NULL, "%s", text);
   cr_assert(strstr(text, "\n5,inf,") != NULL && strstr(text, "\n6,-inf,") != NULL, "%s", text);
@@ -700,6 +701,8 @@ Test(io, history_append_and_csv_round_trip) {
   cr_assert_eq(clnet_history_read_csv(path, &back), CLNET_SUCCESS, "%s", clnet_last_error());
   cr_assert_eq(back.count, 2);
   cr_assert_eq(back.rows[1].accuracy, 0.5);
+  /* a file from before the lr column (this header) reads back with lr = NaN */
+  cr_assert(isnan(back.rows[0].lr) && isnan(back.rows[1].lr));
 
   clnet_history_free(&back);
   clnet_history_free(&h);
@@ -718,6 +721,7 @@ Test(io, history_malformed_csv) {
       {"epoch,loss\n", "header"},
       {"Epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s\n", "header"},
       {HDR "1,0.5,0.5,0.5,0.5,1\n", ":2: expected 7"},
+      {"epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,lr\n1,0.5,0.5,0.5,0.5,1,2\n", ":2: expected 8"},
       {HDR "1,0.5,0.5,0.5,0.5,1,2,3\n", ":2: expected 7"},
       {HDR "1,0.5,0.9x,0.5,0.5,1,2\n", "field 3 (accuracy) is not a number: '0.9x'"},
       {HDR "1,0.5,,0.5,0.5,1,2\n", "field 3 (accuracy)"},
@@ -779,7 +783,7 @@ Test(io, history_malformed_csv) {
 /* curves figure                                                              */
 /* ------------------------------------------------------------------------- */
 
-static void assert_png(const char *path) {
+static void assert_png_width(const char *path, uint32_t width) {
   size_t len;
   unsigned char *png = slurp(path, &len);
   static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -789,11 +793,14 @@ static void assert_png(const char *path) {
   cr_assert_eq(memcmp(png + 12, "IHDR", 4), 0);
   uint32_t w = (uint32_t)png[16] << 24 | (uint32_t)png[17] << 16 | (uint32_t)png[18] << 8 | png[19];
   uint32_t hgt = (uint32_t)png[20] << 24 | (uint32_t)png[21] << 16 | (uint32_t)png[22] << 8 | png[23];
-  cr_assert_eq(w, 1500, "width %u", w);
+  cr_assert_eq(w, width, "width %u, expected %u", w, width);
   cr_assert_eq(hgt, 500, "height %u", hgt);
   cr_assert_eq(memcmp(png + len - 8, "IEND", 4), 0, "PNG must end with IEND");
   free(png);
 }
+
+/* with learning rates: three panels, 2100 pixels wide; without (older histories): two, 1500 */
+static void assert_png(const char *path) { assert_png_width(path, 2100); }
 
 Test(io, history_plot, .init = cr_redirect_stderr) {
   clnet_history h = {0};
@@ -819,6 +826,9 @@ Test(io, history_plot, .init = cr_redirect_stderr) {
   cr_assert_eq(clnet_history_plot(&h, "/nonexistent-clnet-dir/c.png"), CLNET_ERR_IO);
   cr_assert(strstr(clnet_last_error(), "/nonexistent-clnet-dir/c.png") != NULL, "%s",
             clnet_last_error());
+  for (int32_t i = 0; i < h.count; ++i) h.rows[i].lr = NAN;
+  cr_assert_eq(clnet_history_plot(&h, many), CLNET_SUCCESS, "%s", clnet_last_error());
+  assert_png_width(many, 1500);
   clnet_history empty = {0};
   cr_assert_eq(clnet_history_plot(&empty, many), CLNET_ERR_INVALID_ARGUMENT);
   cr_assert_eq(clnet_history_plot(&h, many), CLNET_SUCCESS, "after a failure: %s",

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clnet/clnet.h"
@@ -162,4 +163,111 @@ Test(layers, relu_whose_input_has_another_reader_runs_out_of_place) {
     clnet_ctx_free(ctx);
   }
   for (int i = 0; i < 6; ++i) cr_assert(fabsf(logits[0][i] - logits[1][i]) < 1e-5f, "logit %d: %g vs %g", i, logits[0][i], logits[1][i]);
+}
+
+/* Every activation kind, mul (broadcast and not) and dropout in one graph, with in-place and
+ * out-of-place layers (c3 has two readers): x (3, 6, 6, 3) -> conv -> BN -> relu6 -> conv1x1 ->
+ * hard_swish, gated by a squeeze-excitation branch (global_avgpool -> dense -> leaky_relu -> dense ->
+ * hard_sigmoid, then mul) -> dropout -> silu -> conv c3 -> clip(tanh(c3)) * sigmoid(c3) -> pool ->
+ * dense. */
+static clnet_graph *activation_graph(void) {
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_graph_create(6, 6, 3, &g), CLNET_SUCCESS);
+  int32_t t = 0, hs, gate, c3, a, b;
+#define ADD(kind, name, attrs, in, out)                                                                   \
+  cr_assert_eq(clnet_graph_add_layer(g, kind, name, (int32_t[]){in}, 1, attrs, &out), CLNET_SUCCESS, "%s: %s", name, \
+               clnet_last_error())
+  ADD("conv", "c1", "filters=8 kernel=3 padding=same bias=0", t, t); /* BN follows */
+  ADD("batchnorm", "bn1", "", t, t);
+  ADD("relu6", "r6", "", t, t);
+  ADD("conv", "c2", "filters=8 kernel=1", t, t);
+  ADD("hard_swish", "hs", "", t, hs);
+  ADD("global_avgpool", "se.pool", "", hs, gate);
+  ADD("dense", "se.fc1", "units=4", gate, gate);
+  ADD("leaky_relu", "se.act", "alpha=0.1", gate, gate);
+  ADD("dense", "se.fc2", "units=8", gate, gate);
+  ADD("hard_sigmoid", "se.gate", "alpha=0.5 beta=0.5", gate, gate);
+  cr_assert_eq(clnet_graph_add_layer(g, "mul", "se.mul", (int32_t[]){hs, gate}, 2, "", &t), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  ADD("dropout", "drop", "rate=0.25", t, t);
+  ADD("silu", "silu", "", t, t);
+  ADD("conv", "c3", "filters=6 kernel=3 padding=same", t, c3);
+  ADD("tanh", "tanh", "", c3, a);
+  ADD("clip", "clip", "min=-0.5 max=0.5", a, a);
+  ADD("sigmoid", "sigmoid", "", c3, b);
+  cr_assert_eq(clnet_graph_add_layer(g, "mul", "mul", (int32_t[]){a, b}, 2, "", &t), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  ADD("global_avgpool", "pool", "", t, t);
+  ADD("dense", "fc", "units=5", t, t);
+#undef ADD
+  cr_assert_eq(clnet_graph_set_output(g, t), CLNET_SUCCESS);
+  return g;
+}
+
+/* One training step on PoCL and on the reference: the same loss, logits and gradients (dropout
+ * draws the same mask on both); the step is reproducible; evaluation has no dropout (two
+ * evaluations agree, and differ from the training forward). */
+Test(layers, activation_kinds_in_a_graph_match_the_reference, .timeout = 300) {
+  enum { N = 3, X = N * 6 * 6 * 3 };
+  float x[X], loss[2] = {0, 0}, logits[2][N * 5];
+  for (int i = 0; i < X; ++i) x[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+  const int32_t labels[N] = {0, 4, 2};
+  float *grads[2][64] = {{0}};
+  int32_t np = 0;
+  for (int dev = 0; dev < 2; ++dev) {
+    clnet_ctx *ctx = NULL;
+    cr_assert_eq(clnet_ctx_create(dev ? "ref" : NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+    clnet_graph *g = activation_graph();
+    cr_assert_eq(clnet_graph_setup(g, ctx, N), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_graph_init_params(g, 5), CLNET_SUCCESS);
+    cr_assert_eq(clnet_graph_set_batch(g, x, labels, N), CLNET_SUCCESS);
+    int32_t correct = 0;
+    float eval[2];
+    cr_assert_eq(clnet_graph_evaluate(g, &eval[0], &correct), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_graph_evaluate(g, &eval[1], &correct), CLNET_SUCCESS);
+    cr_assert_eq(eval[0], eval[1], "evaluation is deterministic");
+    cr_assert_eq(clnet_graph_forward_backward(g, &loss[dev], &correct), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert(isfinite(loss[dev]) && loss[dev] != eval[0], "training loss %g vs evaluation %g: dropout is on in training",
+              loss[dev], eval[0]);
+    cr_assert(clnet_graph_gradients_finite(g));
+    cr_assert_eq(clnet_graph_read_logits(g, logits[dev]), CLNET_SUCCESS);
+    np = clnet_graph_param_count(g);
+    cr_assert_leq(np, 64);
+    for (int32_t i = 0; i < np; ++i) {
+      clnet_param_info info;
+      cr_assert_eq(clnet_graph_param_info(g, i, &info), CLNET_SUCCESS);
+      grads[dev][i] = calloc((size_t)info.count, sizeof(float));
+      if (info.kind == CLNET_PARAM_TRAINABLE)
+        cr_assert_eq(clnet_graph_param_read(g, i, CLNET_FIELD_GRAD, grads[dev][i]), CLNET_SUCCESS, "%s", info.name);
+    }
+    if (!dev) { /* the same graph and seed on the device again: the same step, bit for bit */
+      clnet_graph *h = activation_graph();
+      float again = 0;
+      cr_assert_eq(clnet_graph_setup(h, ctx, N), CLNET_SUCCESS);
+      cr_assert_eq(clnet_graph_init_params(h, 5), CLNET_SUCCESS);
+      cr_assert_eq(clnet_graph_set_batch(h, x, labels, N), CLNET_SUCCESS);
+      cr_assert_eq(clnet_graph_forward_backward(h, &again, &correct), CLNET_SUCCESS);
+      cr_assert_eq(again, loss[0], "reproducible: %.9g vs %.9g", again, loss[0]);
+      clnet_graph_free(h);
+    }
+    clnet_graph_free(g);
+    clnet_ctx_free(ctx);
+  }
+  cr_assert(fabsf(loss[0] - loss[1]) <= 1e-5f * fabsf(loss[1]) + 1e-6f, "loss %.9g vs reference %.9g", loss[0], loss[1]);
+  for (int i = 0; i < N * 5; ++i)
+    cr_assert(fabsf(logits[0][i] - logits[1][i]) < 1e-5f, "logit %d: %g vs %g", i, logits[0][i], logits[1][i]);
+  clnet_graph *g = activation_graph();
+  for (int32_t i = 0; i < np; ++i) {
+    clnet_param_info info;
+    cr_assert_eq(clnet_graph_param_info(g, i, &info), CLNET_SUCCESS);
+    /* as clnet check --model: 1e-4 of the tensor's largest reference gradient, 1e-3 relative */
+    double scale = 0;
+    for (int64_t e = 0; e < info.count; ++e) scale = fmax(scale, fabs(grads[1][i][e]));
+    for (int64_t e = 0; e < info.count; ++e)
+      cr_assert(fabs(grads[0][i][e] - grads[1][i][e]) <= 1e-4 * scale + 1e-3 * fabs(grads[1][i][e]),
+                "grad %s[%lld]: %g vs reference %g", info.name, (long long)e, grads[0][i][e], grads[1][i][e]);
+    free(grads[0][i]);
+    free(grads[1][i]);
+  }
+  clnet_graph_free(g);
 }

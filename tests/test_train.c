@@ -17,17 +17,7 @@
 
 static char dir[256];
 
-static void make_data(void) {
-  snprintf(dir, sizeof dir, "/tmp/clnet-train-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  char p[512];
-  snprintf(p, sizeof p, "%s/data_batch_1.bin", dir);
-  write_cifar(p, 160, 1);
-  snprintf(p, sizeof p, "%s/data_batch_2.bin", dir);
-  write_cifar(p, 96, 2);
-  snprintf(p, sizeof p, "%s/test_batch.bin", dir);
-  write_cifar(p, 64, 3);
-}
+static void make_data(void) { write_small_cifar_dir(dir, sizeof dir, "train"); }
 
 static int run(const char *args, char *o, size_t cap) { return clnet_cli_run("", args, o, cap); }
 

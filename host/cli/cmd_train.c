@@ -124,17 +124,17 @@ static int on_should_stop(void *user) {
 
 static void train_usage(FILE *f) {
   fprintf(f,
-          "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
+          "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--seed S]\n"
           "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
-          "                   [--profile]\n"
+          "                   [--recipe seed|fast] [--OPTION VALUE ...] [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
-          "Trains a zoo model (default: the seed's ResNet-18 at width 16) with Adam and softmax\n"
-          "cross-entropy, validating on the test split after every epoch.\n"
+          "Trains a zoo model (default: the seed's ResNet-18 at width 16) with softmax cross-entropy,\n"
+          "validating on the test split after every epoch.\n"
           "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models)\n"
           "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
           "                default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
-          "  --lr X        Adam learning rate (1e-3)  --seed S   weights, shuffle, flips (1)\n"
+          "  --seed S      weights, shuffle and augmentation (default 1)\n"
           "  --depth D     18 or 34 (ResNet; default 18) --width W  base channels (ResNet default 16, the seed's\n"
           "                64; other models: their own, clnet models)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
@@ -162,8 +162,15 @@ static void train_usage(FILE *f) {
           "finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
-          "configuration is --width 64 --epochs 500 on CIFAR-10.\n",
+          "configuration is --width 64 --epochs 500 on CIFAR-10.\n"
+          "\n"
+          "Training options (docs/TRAINING.md). --recipe seed (the default) is the seed's model.fit:\n"
+          "Keras Adam at --lr 1e-3, constant, random flips; --recipe fast: Nesterov SGD, one-cycle,\n"
+          "label smoothing, crops, alternating flips, flip TTA. A run prints its options; flags\n"
+          "override the recipe; checkpoints keep them, and --resume continues with them.\n",
           CLNET_DEFAULT_DATA_DIR);
+  for (int32_t k = 0; k < clnet_train_option_count(); ++k)
+    fprintf(f, "  --%-16s %s\n", clnet_train_option_name(k), clnet_train_option_doc(k));
 }
 
 #define MAX_TRAIN_DEVICES 64
@@ -250,6 +257,9 @@ int cmd_train(int argc, char **argv) {
   int profile = profile_env && *profile_env && strcmp(profile_env, "0") != 0;
   clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
   int algo_set = 0, dense_algo_set = 0, width_set = 0;
+  /* training options (clnet_train_options): a recipe, then the flags given, in their order */
+  const char *recipe = NULL, *opt_name[64], *opt_value[64];
+  int n_opts = 0;
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -294,9 +304,9 @@ int cmd_train(int argc, char **argv) {
       NEED("--seed");
       if (!cli_parse_pos_int(v, INT64_MAX, &iv)) return cli_usage_error("train", "--seed must be a positive integer, got '%s'", v);
       cfg.seed = (uint64_t)iv;
-    } else if (FLAG("--lr")) {
-      NEED("--lr");
-      if (!cli_parse_double(v, &cfg.lr) || !(cfg.lr > 0)) return cli_usage_error("train", "--lr must be a positive number, got '%s'", v);
+    } else if (FLAG("--recipe")) {
+      NEED("--recipe");
+      recipe = v;
     } else if (FLAG("--max-batches")) {
       NEED("--max-batches");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-batches must be a positive integer");
@@ -337,7 +347,19 @@ int cmd_train(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
     } else {
-      return cli_usage_error("train", "unknown argument '%s'", argv[i]);
+      int known = 0;
+      for (int32_t k = 0; !known && k < clnet_train_option_count(); ++k) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", clnet_train_option_name(k));
+        if ((r = cli_flag(argc, argv, &i, flag, &v)) != 0) {
+          if (r < 0) return cli_usage_error("train", "%s needs a value", flag);
+          if (n_opts == 64) return cli_usage_error("train", "too many training options");
+          opt_name[n_opts] = clnet_train_option_name(k);
+          opt_value[n_opts++] = v;
+          known = 1;
+        }
+      }
+      if (!known) return cli_usage_error("train", "unknown argument '%s'", argv[i]);
     }
 #undef FLAG
 #undef NEED
@@ -345,6 +367,35 @@ int cmd_train(int argc, char **argv) {
   /* the default run's ResNet is a quarter of the seed's width; other models default to their own */
   if (!width_set && cfg.model && strcmp(cfg.model, "resnet18") && strcmp(cfg.model, "resnet34")) cfg.width = 0;
   if (cfg.model && !strcmp(cfg.model, "resnet34")) cfg.depth = 34;
+  /* the options: a resumed run's own (from its checkpoint) unless a recipe is named, else the recipe;
+   * then the flags given */
+  clnet_train_options opts;
+  char resumed_from[4200] = "";
+  if (cfg.resume && !recipe) {
+    char path[4200];
+    clnet_checkpoint_meta saved;
+    snprintf(path, sizeof path, "%s/last.safetensors", cfg.out_dir);
+    if (clnet_checkpoint_read_meta(path, &saved) == CLNET_SUCCESS) {
+      if (saved.train[0]) {
+        if (clnet_train_options_parse(saved.train, &opts) != CLNET_SUCCESS) return cli_fail(CLNET_ERR_FORMAT, path);
+      } else {
+        clnet_train_recipe("seed", cfg.epochs, &opts); /* a file from before options: the seed's recipe */
+        opts.sched.lr = saved.lr;
+      }
+      snprintf(resumed_from, sizeof resumed_from, "%s", path);
+    } else {
+      clnet_train_recipe("seed", cfg.epochs, &opts); /* the trainer reports the missing checkpoint */
+    }
+  } else if (clnet_train_recipe(recipe ? recipe : "seed", cfg.epochs, &opts) != CLNET_SUCCESS) {
+    return cli_usage_error("train", "--recipe must be seed or fast, got '%s'", recipe);
+  }
+  for (int k = 0; k < n_opts; ++k)
+    if (clnet_train_options_set(&opts, opt_name[k], opt_value[k]) != CLNET_SUCCESS)
+      return cli_usage_error("train", "%s", clnet_last_error());
+  if (clnet_train_options_check(&opts) != CLNET_SUCCESS) return cli_usage_error("train", "%s", clnet_last_error());
+  cfg.opts = &opts;
+  cfg.resume_new_options = n_opts > 0 || recipe; /* options given with --resume: the user's choice */
+  cfg.lr = opts.sched.lr;
   clnet_comm *comm = NULL;
   clnet_status st = clnet_comm_create(&argc, &argv, &comm);
   if (st != CLNET_SUCCESS) return cli_fail(st, "starting MPI");
@@ -381,6 +432,10 @@ int cmd_train(int argc, char **argv) {
   }
   for (int32_t i = 0; dense_algo_set && i < devs.n; ++i) clnet_ctx_set_dense_algo(devs.ctx[i], dense_algo);
   if (rank == 0) {
+    char line[600];
+    clnet_train_options_format(&opts, line, sizeof line);
+    printf("recipe: %s%s%s: %s\n", resumed_from[0] ? "as in " : recipe ? recipe : "seed",
+           resumed_from[0] ? resumed_from : "", n_opts ? " with the flags given" : "", line);
     for (int32_t i = 0; i < devs.n; ++i)
       if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));
       else printf("device %d: %s\n", i, clnet_ctx_device_name(devs.ctx[i]));
@@ -431,12 +486,18 @@ int cmd_train(int argc, char **argv) {
 int cmd_eval(int argc, char **argv) {
   const char *device = NULL, *data = NULL, *ckpt = NULL, *v = NULL;
   int64_t batch = 256;
+  int tta = 0;
   for (int i = 1; i < argc; ++i) {
     int r;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: clnet eval --checkpoint FILE [--data DIR] [--device D] [--batch B]\n"
-             "Test loss and accuracy, per-class accuracy and the confusion matrix.\n");
+      printf("usage: clnet eval --checkpoint FILE [--data DIR] [--device D] [--batch B] [--tta]\n"
+             "Test loss and accuracy, per-class accuracy and the confusion matrix.\n"
+             "  --tta  predict from the mean logits of each image and its mirror\n");
       return CLI_OK;
+    }
+    if (!strcmp(argv[i], "--tta")) {
+      tta = 1;
+      continue;
     }
     if ((r = cli_flag(argc, argv, &i, "--checkpoint", &v))) {
       if (r < 0) return cli_usage_error("eval", "--checkpoint needs a value");
@@ -478,11 +539,16 @@ int cmd_eval(int argc, char **argv) {
   st = clnet_checkpoint_read_graph(ckpt, &g); /* the network the checkpoint holds */
   if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, ctx, (int32_t)batch);
   if (st == CLNET_SUCCESS) st = clnet_checkpoint_load(g, ckpt, &meta);
-  if (st == CLNET_SUCCESS) st = clnet_evaluate_dataset(g, &test, meta.norm_mean, meta.norm_std, 0, &ev);
+  /* the loss as the run computed it: with its label smoothing (the loss layer's, from its options) */
+  clnet_train_options opts;
+  double smoothing = 0;
+  if (meta.train[0] && clnet_train_options_parse(meta.train, &opts) == CLNET_SUCCESS) smoothing = opts.label_smoothing;
+  if (st == CLNET_SUCCESS) st = clnet_evaluate_dataset_tta(g, &test, meta.norm_mean, meta.norm_std, 0, tta, smoothing, &ev);
   if (st == CLNET_SUCCESS) {
     printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", ckpt, meta.epoch, meta.model, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
-    printf("test loss %.4f accuracy %.4f over %d images\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count);
+    printf("test loss %.4f accuracy %.4f over %d images%s\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count,
+           tta ? " (with flip TTA)" : "");
     int32_t k = ev.classes;
     for (int32_t c = 0; c < k; ++c) {
       int64_t row = 0;

@@ -25,16 +25,19 @@
 #include "clnet/data.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/augment.h"
 
 #define RING 4 /* prepared batches; >= 3 */
 
 /* Stream ids for clnet_rng_seed_stream: (epoch << 2) | purpose. */
 #define STREAM_ORDER 1u
 #define STREAM_FLIP 2u
+#define STREAM_CROP 3u /* crop offsets and cutout centres */
 
 struct clnet_loader {
   const clnet_dataset *ds; /* borrowed; (count, H, W, C) */
-  int32_t batch, shuffle, flip;
+  int32_t batch, shuffle, flip; /* flip: 0 none, 1 random, 2 alternating */
+  int32_t crop_pad, crop_reflect, cutout;
   uint64_t seed;
   int32_t batches;          /* per epoch: ceil(count / batch) */
   int32_t slot_cap;         /* images a slot holds: min(batch, count) */
@@ -42,6 +45,7 @@ struct clnet_loader {
   float *lut;               /* (C, 256): ((v / 255) - mean[c]) / std[c] */
   int32_t *order;           /* (count) dataset index at each epoch position */
   uint8_t *flips;           /* (count) 1 = mirror the image at this position */
+  clnet_augment_draw *draws; /* (count) crop and cutout of each position; NULL without them */
   float *slot_images[RING]; /* each (slot_cap, H, W, C) */
   int32_t *slot_labels[RING]; /* each (slot_cap) */
   int32_t slot_count[RING];
@@ -79,7 +83,11 @@ static void fill_batch(clnet_loader *l, int slot, int32_t j) {
     const uint8_t *img = ds->images + (size_t)src * l->image_elems; /* (H, W, C) */
     float *dst = out + (size_t)k * l->image_elems;
     labels[k] = ds->labels[src];
-    if (!l->flips[p0 + k]) {
+    if (l->draws) {
+      clnet_augment_draw d = l->draws[p0 + k];
+      d.flip = l->flips[p0 + k];
+      clnet_augment_image(img, H, W, C, l->lut, l->crop_reflect, l->cutout, &d, dst);
+    } else if (!l->flips[p0 + k]) {
       if (C == 1) {
         for (size_t i = 0; i < l->image_elems; i++) dst[i] = l->lut[img[i]];
       } else {
@@ -147,6 +155,7 @@ void clnet_loader_free(clnet_loader *l) {
   free(l->lut);
   free(l->order);
   free(l->flips);
+  free(l->draws);
   free(l);
 }
 
@@ -170,6 +179,18 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
                              "and std > 0", (int)c, (double)cfg->mean[c], (double)cfg->std[c]);
   }
   const int32_t shards = cfg->shard_count > 0 ? cfg->shard_count : 1;
+  if (cfg->flip < 0 || cfg->flip > 2)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: flip is %d, must be 0 (none), 1 (random) "
+                           "or 2 (alternating)", (int)cfg->flip);
+  {
+    const int32_t side = ds->height < ds->width ? ds->height : ds->width;
+    if (cfg->crop_pad < 0 || cfg->crop_pad >= side)
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: crop padding %d must be 0..%d (less than "
+                             "the %dx%d image's side)", (int)cfg->crop_pad, (int)side - 1, (int)ds->height, (int)ds->width);
+    if (cfg->cutout < 0 || cfg->cutout > (ds->height > ds->width ? ds->height : ds->width))
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: cutout %d must be 0..%d (the image's side)",
+                             (int)cfg->cutout, (int)(ds->height > ds->width ? ds->height : ds->width));
+  }
   if (cfg->shard_count < 0 || cfg->shard_index < 0 || cfg->shard_index >= shards)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: shard %d of %d does not exist",
                            (int)cfg->shard_index, (int)cfg->shard_count);
@@ -189,7 +210,10 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
   l->shard_index = cfg->shard_index;
   l->shard_count = shards;
   l->shuffle = cfg->shuffle != 0;
-  l->flip = cfg->flip != 0;
+  l->flip = cfg->flip;
+  l->crop_pad = cfg->crop_pad;
+  l->crop_reflect = cfg->crop_reflect != 0;
+  l->cutout = cfg->cutout;
   l->seed = cfg->seed;
   l->batches = (int32_t)(((int64_t)ds->count + cfg->batch - 1) / cfg->batch);
   l->slot_cap = slot_cap;
@@ -197,7 +221,8 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
   l->lut = malloc((size_t)ds->channels * 256 * sizeof *l->lut);
   l->order = malloc((size_t)ds->count * sizeof *l->order);
   l->flips = malloc((size_t)ds->count);
-  int ok = l->lut && l->order && l->flips;
+  if (cfg->crop_pad > 0 || cfg->cutout > 0) l->draws = malloc((size_t)ds->count * sizeof *l->draws);
+  int ok = l->lut && l->order && l->flips && (l->draws || !(cfg->crop_pad > 0 || cfg->cutout > 0));
   for (int s = 0; ok && s < RING; s++) {
     l->slot_images[s] = malloc((size_t)slot_cap * l->image_elems * sizeof(float));
     l->slot_labels[s] = malloc((size_t)slot_cap * sizeof(int32_t));
@@ -262,14 +287,43 @@ clnet_status clnet_loader_start_epoch(clnet_loader *l, int32_t epoch, int32_t fi
     clnet_rng_seed_stream(&rng, l->seed, ((uint64_t)epoch << 2) | STREAM_ORDER);
     clnet_rng_shuffle_i32(&rng, l->order, n);
   }
-  if (l->flip) {
+  if (l->flip == 1) {
     clnet_rng_seed_stream(&rng, l->seed, ((uint64_t)epoch << 2) | STREAM_FLIP);
     for (int32_t i = 0; i < n; i += 64) {
       uint64_t bits = clnet_rng_u64(&rng);
       for (int32_t k = 0; k < 64 && i + k < n; k++) l->flips[i + k] = (uint8_t)((bits >> k) & 1u);
     }
+  } else if (l->flip == 2) {
+    /* alternating: one random bit per image (epoch 0's stream, by dataset index), inverted in
+     * every odd epoch, so each image is seen both ways in every two epochs */
+    clnet_rng_seed_stream(&rng, l->seed, STREAM_FLIP);
+    for (int32_t i = 0; i < n; i += 64) {
+      uint64_t bits = clnet_rng_u64(&rng);
+      for (int32_t k = 0; k < 64 && i + k < n; k++) l->flips[i + k] = (uint8_t)((bits >> k) & 1u);
+    }
+    /* flips[] is indexed by position: permute the per-image bits through this epoch's order */
+    for (int32_t i = 0; i < n; i++) l->flips[i] = (uint8_t)(l->flips[i] << 1); /* bit 1: the image's own */
+    for (int32_t p = 0; p < n; p++) l->flips[p] |= (uint8_t)((l->flips[l->order[p]] >> 1) & 1u);
+    for (int32_t p = 0; p < n; p++) l->flips[p] = (uint8_t)((l->flips[p] & 1u) ^ (uint8_t)(epoch & 1));
   } else {
     memset(l->flips, 0, (size_t)n);
+  }
+  if (l->draws) {
+    const int32_t P = l->crop_pad, H = l->ds->height, W = l->ds->width;
+    clnet_rng_seed_stream(&rng, l->seed, ((uint64_t)epoch << 2) | STREAM_CROP);
+    for (int32_t p = 0; p < n; p++) {
+      clnet_augment_draw *d = &l->draws[p];
+      d->dy = d->dx = d->cy = d->cx = 0;
+      d->flip = 0;
+      if (P > 0) {
+        d->dy = (int16_t)((int32_t)clnet_rng_below(&rng, (uint64_t)(2 * P + 1)) - P);
+        d->dx = (int16_t)((int32_t)clnet_rng_below(&rng, (uint64_t)(2 * P + 1)) - P);
+      }
+      if (l->cutout > 0) {
+        d->cy = (int16_t)clnet_rng_below(&rng, (uint64_t)H);
+        d->cx = (int16_t)clnet_rng_below(&rng, (uint64_t)W);
+      }
+    }
   }
   l->first = first_batch;
   l->total = l->batches - first_batch;

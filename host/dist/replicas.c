@@ -305,12 +305,12 @@ int32_t clnet_replicas_owner_updates(const clnet_replicas *r) { return r->owner;
 
 /* Owner updates: replica 0:0 applies Adam; its new trainable values go to every other replica
  * (one T-float broadcast per step, on top of the gradient all-reduce). */
-static clnet_status owner_update(clnet_replicas *r, float lr, float beta1, float beta2, float eps) {
+static clnet_status owner_update(clnet_replicas *r, const clnet_optimizer *o) {
   clnet_graph *g0 = r->g[0];
   int32_t np = clnet_graph_param_count(g0), root = clnet_comm_rank(r->comm) == 0;
   if (root) {
     CLNET_TRY(clnet_graph_write_gradients(g0, r->sum));
-    CLNET_TRY(clnet_graph_apply_adam(g0, lr, beta1, beta2, eps));
+    CLNET_TRY(clnet_graph_apply_optimizer(g0, o));
     for (int32_t p = 0; p < np; ++p) {
       int64_t off = clnet_graph_gradient_offset(g0, p);
       if (off >= 0) CLNET_TRY(clnet_graph_param_read(g0, p, CLNET_FIELD_VALUE, r->weights + off));
@@ -328,13 +328,18 @@ static clnet_status owner_update(clnet_replicas *r, float lr, float beta1, float
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_replicas_apply_adam(clnet_replicas *r, float lr, float beta1, float beta2, float eps) {
-  if (r->owner) return owner_update(r, lr, beta1, beta2, eps);
+clnet_status clnet_replicas_apply_optimizer(clnet_replicas *r, const clnet_optimizer *o) {
+  if (r->owner) return owner_update(r, o);
   for (int32_t i = 0; i < r->n; ++i) {
     if (!r->direct) CLNET_TRY(clnet_graph_write_gradients(r->g[i], r->sum));
-    CLNET_TRY(clnet_graph_apply_adam(r->g[i], lr, beta1, beta2, eps));
+    CLNET_TRY(clnet_graph_apply_optimizer(r->g[i], o));
   }
   return CLNET_SUCCESS;
+}
+
+clnet_status clnet_replicas_apply_adam(clnet_replicas *r, float lr, float beta1, float beta2, float eps) {
+  const clnet_optimizer o = {.kind = CLNET_OPTIMIZER_ADAM, .lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps};
+  return clnet_replicas_apply_optimizer(r, &o);
 }
 
 clnet_status clnet_replicas_keep_statistics(clnet_replicas *r, int32_t enable) {

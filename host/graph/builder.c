@@ -187,7 +187,7 @@ clnet_status clnet_graph_layer_info(const clnet_graph *g, int32_t i, clnet_layer
   info->kind = gl->l.kind->name;
   info->attrs = gl->attrs_text;
   info->n_inputs = gl->l.n_in;
-  for (int32_t j = 0; j < gl->l.n_in && j < 16; ++j) info->inputs[j] = gl->l.in[j];
+  for (int32_t j = 0; j < gl->l.n_in && j < CLNET_LAYER_MAX_INPUTS; ++j) info->inputs[j] = gl->l.in[j];
   info->output = gl->l.out;
   info->in_h = x->s.h, info->in_w = x->s.w, info->in_c = x->s.c;
   info->out_h = y->s.h, info->out_w = y->s.w, info->out_c = y->s.c;
@@ -266,4 +266,79 @@ int32_t clnet_graph_param_find(const clnet_graph *g, const char *name) {
   for (int32_t i = 0; i < g->n_params; ++i)
     if (!strcmp(g->params[i].name, name)) return i;
   return -1;
+}
+
+clnet_status clnet_graph_set_kind_attrs(clnet_graph *g, const char *kind_name, const char *attrs, int32_t *changed) {
+  if (changed) *changed = 0;
+  if (!g || !kind_name || !attrs)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_graph_set_kind_attrs: NULL argument");
+  if (g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "setting %s attributes: the graph is already set up", kind_name);
+  const clnet_layer_kind *k = clnet_layer_kind_find(kind_name);
+  if (!k) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "setting attributes: unknown layer kind '%s'", kind_name);
+  /* validate the overrides once against the schema (a layer name for the messages: the kind's) */
+  for (const char *p = attrs; *p;) {
+    while (*p == ' ') ++p;
+    if (!*p) break;
+    const char *eq = strchr(p, '='), *sp = strchr(p, ' ');
+    if (!eq || (sp && sp < eq))
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s attributes '%s': expected name=value words", kind_name, attrs);
+    int found = 0;
+    for (int32_t a = 0; a < k->n_attrs; ++a)
+      found |= strlen(k->attrs[a].name) == (size_t)(eq - p) && !strncmp(k->attrs[a].name, p, (size_t)(eq - p));
+    if (!found)
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s has no attribute '%.*s' (clnet layers lists them)", kind_name,
+                             (int)(eq - p), p);
+    p = sp ? sp : p + strlen(p);
+  }
+  int32_t n = 0;
+  for (int32_t i = 0; i < g->n_layers; ++i) {
+    g_layer *gl = &g->layers[i];
+    if (gl->l.kind != k) continue;
+    /* the layer's canonical words, each replaced by an override of the same name */
+    char merged[1024] = "";
+    size_t used = 0;
+    for (const char *p = gl->attrs_text; *p;) {
+      while (*p == ' ') ++p;
+      if (!*p) break;
+      const char *sp = strchr(p, ' '), *eq = strchr(p, '=');
+      const size_t len = sp ? (size_t)(sp - p) : strlen(p), nlen = (size_t)(eq - p);
+      const char *word = p;
+      size_t wlen = len;
+      for (const char *q = attrs; *q;) {
+        while (*q == ' ') ++q;
+        if (!*q) break;
+        const char *qs = strchr(q, ' ');
+        const size_t qlen = qs ? (size_t)(qs - q) : strlen(q);
+        if (qlen > nlen && q[nlen] == '=' && !strncmp(q, p, nlen)) word = q, wlen = qlen;
+        q += qlen;
+      }
+      int w = snprintf(merged + used, sizeof merged - used, "%s%.*s", used ? " " : "", (int)wlen, word);
+      used += w > 0 ? (size_t)w : 0;
+      p += len;
+    }
+    clnet_layer t = gl->l;
+    CLNET_TRY(clnet_attrs_parse(k, t.name, merged, t.attrs));
+    clnet_tshape in[CLNET_MAX_LAYER_INPUTS], os = {0, 0, 0};
+    clnet_graph_layer_shapes(g, gl, in);
+    CLNET_TRY(k->infer(&t, in, &os));
+    const clnet_tshape *was = &g->tensors[gl->l.out].s;
+    clnet_param_decl pd[CLNET_MAX_LAYER_PARAMS];
+    memset(pd, 0, sizeof pd);
+    const int32_t np = k->params(&t, in, &os, pd);
+    int same = os.h == was->h && os.w == was->w && os.c == was->c && np == gl->n_p;
+    for (int32_t j = 0; same && j < np; ++j) {
+      const g_param *p = &g->params[gl->p[j]];
+      same = pd[j].kind == p->kind && pd[j].ndim == p->ndim;
+      for (int32_t d = 0; same && d < p->ndim; ++d) same = pd[j].shape[d] == p->shape[d];
+    }
+    if (!same)
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                             "layer '%s' (%s): '%s' would change its output or its parameters; build the graph with them",
+                             gl->l.name, kind_name, attrs);
+    gl->l = t;
+    clnet_attrs_format(k, gl->l.attrs, gl->attrs_text, sizeof gl->attrs_text);
+    ++n;
+  }
+  if (changed) *changed = n;
+  return CLNET_SUCCESS;
 }

@@ -19,6 +19,7 @@
 #define CLNET_GRAPH_MAX_LAYERS 512
 #define CLNET_GRAPH_MAX_TENSORS (CLNET_GRAPH_MAX_LAYERS + 1)
 #define CLNET_GRAPH_MAX_PARAMS 1024
+_Static_assert(CLNET_PLAN_MAX_INPUTS == CLNET_MAX_LAYER_INPUTS, "the memory plan takes every input of a layer");
 
 /* fusion roles (fusion.c) */
 enum { CLNET_FUSE_NONE = 0, CLNET_FUSE_INSIDE, CLNET_FUSE_BN_RELU, CLNET_FUSE_BN_ADD_RELU };

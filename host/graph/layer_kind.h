@@ -22,7 +22,7 @@
 #include "clnet/graph.h"
 #include "core/error.h"
 
-#define CLNET_MAX_LAYER_INPUTS 16
+#define CLNET_MAX_LAYER_INPUTS CLNET_LAYER_MAX_INPUTS
 #define CLNET_MAX_LAYER_PARAMS 4
 #define CLNET_MAX_LAYER_AUX 2
 #define CLNET_MAX_ATTRS 12

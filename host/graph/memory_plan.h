@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define CLNET_PLAN_MAX_TENSORS 1024
-#define CLNET_PLAN_MAX_INPUTS 16
+#define CLNET_PLAN_MAX_INPUTS 64 /* CLNET_LAYER_MAX_INPUTS (the plan includes no public header) */
 #define CLNET_PLAN_MAX_BUFS (3 * CLNET_PLAN_MAX_TENSORS)
 
 enum {

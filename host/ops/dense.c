@@ -1,4 +1,4 @@
-/* Dense layer: y (N, OUT) = x (N, IN) . w^T + b with w (OUT, IN).
+/* Dense layer: y (N, OUT) = x (N, IN) . w^T + b with w (OUT, IN); b and db NULL: no bias.
  * OpenCL: each GEMM on CLBlast or clnet's own kernel, chosen per shape and pass
  * (ops/dense_algo.h), bias add and bias gradient in cl/dense.cl.
  * Reference: ops/ref/dense_ref.c. */
@@ -22,15 +22,16 @@ clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t 
   CLNET_TRY(check_shape(op, n, in, out));
   CLNET_TRY(clnet_require_buf(op, "x", x, (int64_t)n * in, 4));   /* (N, IN) */
   CLNET_TRY(clnet_require_buf(op, "w", w, (int64_t)out * in, 4)); /* (OUT, IN) */
-  CLNET_TRY(clnet_require_buf(op, "b", b, out, 4));               /* (OUT) */
+  if (b) CLNET_TRY(clnet_require_buf(op, "b", b, out, 4));        /* (OUT) */
   CLNET_TRY(clnet_require_buf(op, "y", y, (int64_t)n * out, 4));  /* (N, OUT) */
   if (ctx->is_ref) {
-    clnet_ref_dense_forward(n, in, out, CF32(x), CF32(w), CF32(b), F32(y));
+    clnet_ref_dense_forward(n, in, out, CF32(x), CF32(w), b ? CF32(b) : NULL, F32(y));
     return CLNET_SUCCESS;
   }
   /* y (N, OUT) = x (N, IN) . w^T (IN, OUT) */
   const clnet_dense_gemm_io io = {x, w, y};
   CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_FORWARD, n, in, out, &io));
+  if (!b) return CLNET_SUCCESS;
   size_t global = (size_t)n * (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_add", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
                       CLNET_ARG_BUF(b), CLNET_ARG_BUF(y));
@@ -46,9 +47,10 @@ clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t
   CLNET_TRY(clnet_require_buf(op, "dy", dy, (int64_t)n * out, 4)); /* (N, OUT) */
   if (dx) CLNET_TRY(clnet_require_buf(op, "dx", dx, (int64_t)n * in, 4)); /* (N, IN) */
   CLNET_TRY(clnet_require_buf(op, "dw", dw, (int64_t)out * in, 4)); /* (OUT, IN) */
-  CLNET_TRY(clnet_require_buf(op, "db", db, out, 4));               /* (OUT) */
+  if (db) CLNET_TRY(clnet_require_buf(op, "db", db, out, 4));       /* (OUT) */
   if (ctx->is_ref) {
-    clnet_ref_dense_backward(n, in, out, CF32(x), CF32(w), CF32(dy), dx ? F32(dx) : NULL, F32(dw), F32(db));
+    clnet_ref_dense_backward(n, in, out, CF32(x), CF32(w), CF32(dy), dx ? F32(dx) : NULL, F32(dw),
+                             db ? F32(db) : NULL);
     return CLNET_SUCCESS;
   }
   /* dx (N, IN) = dy (N, OUT) . w (OUT, IN) */
@@ -56,6 +58,7 @@ clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t
   if (dx) CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_DATA, n, in, out, &data));
   /* dw (OUT, IN) = dy^T (OUT, N) . x (N, IN) */
   CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_FILTER, n, in, out, &filter));
+  if (!db) return CLNET_SUCCESS;
   size_t global = (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_grad", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
                       CLNET_ARG_BUF(dy), CLNET_ARG_BUF(db));

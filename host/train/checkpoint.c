@@ -84,13 +84,24 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   /* the network itself (clnet_graph_describe), so that eval and --resume rebuild any graph */
   char *graph_text = NULL;
   CLNET_TRY_GOTO(clnet_graph_describe(g, &graph_text), st, out);
-  const char *all_keys[N_META + 2], *all_vals[N_META + 2];
+  /* the training options and the state of the schedule and early stopping (--resume) */
+  char state[200];
+  snprintf(state, sizeof state, "best_val_loss=%.17g plateau_best=%.17g plateau_bad=%d plateau_reductions=%d stale_epochs=%d",
+           m->best_val_loss, m->plateau_best, m->plateau_bad, m->plateau_reductions, m->stale_epochs);
+  const char *all_keys[N_META + 4], *all_vals[N_META + 4];
+  int n_keys = N_META;
   for (int i = 0; i < N_META; ++i) all_keys[i] = keys[i], all_vals[i] = vals[i];
-  all_keys[N_META] = "clnet.graph";
-  all_vals[N_META] = graph_text;
-  all_keys[N_META + 1] = "clnet.model";
-  all_vals[N_META + 1] = m->model[0] ? m->model : "custom";
-  st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, N_META + 2);
+  all_keys[n_keys] = "clnet.graph";
+  all_vals[n_keys++] = graph_text;
+  all_keys[n_keys] = "clnet.model";
+  all_vals[n_keys++] = m->model[0] ? m->model : "custom";
+  all_keys[n_keys] = "clnet.train_state";
+  all_vals[n_keys++] = state;
+  if (m->train[0]) {
+    all_keys[n_keys] = "clnet.train";
+    all_vals[n_keys++] = m->train;
+  }
+  st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, n_keys);
   free(graph_text);
 out:
   if (bufs)
@@ -157,6 +168,24 @@ static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_c
   m->lr = s ? strtod(s, NULL) : 1e-3;
   s = clnet_st_meta(f, "clnet.best_val_accuracy");
   m->best_val_accuracy = s ? strtod(s, NULL) : 0;
+  /* the training options and schedule state: absent in files from before them (the seed's recipe) */
+  m->best_val_loss = m->plateau_best = NAN;
+  s = clnet_st_meta(f, "clnet.train");
+  if (s) {
+    if (strlen(s) >= sizeof m->train)
+      return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.train' is longer than %zu bytes", path, sizeof m->train - 1);
+    snprintf(m->train, sizeof m->train, "%s", s);
+  }
+  s = clnet_st_meta(f, "clnet.train_state");
+  if (s) {
+    char b1[40], b2[40];
+    if (sscanf(s, "best_val_loss=%39s plateau_best=%39s plateau_bad=%d plateau_reductions=%d stale_epochs=%d", b1, b2,
+               &m->plateau_bad, &m->plateau_reductions, &m->stale_epochs) != 5 ||
+        m->plateau_bad < 0 || m->plateau_reductions < 0 || m->stale_epochs < 0)
+      return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.train_state' is malformed", path);
+    m->best_val_loss = strtod(b1, NULL);
+    m->plateau_best = strtod(b2, NULL);
+  }
   const char *ms = clnet_st_meta(f, "clnet.norm_mean"), *ss = clnet_st_meta(f, "clnet.norm_std");
   if (!ms || !ss) return clnet_set_error(CLNET_ERR_FORMAT, "%s: normalisation metadata missing", path);
   for (int32_t c = 0; c < m->in_c; ++c) {

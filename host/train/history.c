@@ -10,12 +10,14 @@
 #include "core/error.h"
 #include "train/atomic_file.h"
 
-#define HISTORY_HEADER "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s"
-#define HISTORY_FIELDS 7
+#define HISTORY_HEADER "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,lr"
+#define HISTORY_FIELDS 8
+/* files from before the learning-rate column: read with lr = NaN */
+#define HISTORY_HEADER_V1 "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s"
 #define HISTORY_MAX_LINE 4096
 
 static const char *const field_names[HISTORY_FIELDS] = {
-    "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s"};
+    "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s", "lr"};
 
 static clnet_status history_push(clnet_history *h, const clnet_epoch_record *r) {
   if (h->count == h->capacity) {
@@ -81,8 +83,8 @@ clnet_status clnet_history_write_csv(const clnet_history *h, const char *path) {
   clnet_status st = clnet_atomic_write(&af, HISTORY_HEADER "\n", strlen(HISTORY_HEADER "\n"));
   for (int32_t i = 0; i < h->count && st == CLNET_SUCCESS; i++) {
     const clnet_epoch_record *r = &h->rows[i];
-    const double v[HISTORY_FIELDS - 1] = {r->loss,         r->accuracy, r->val_loss,
-                                          r->val_accuracy, r->seconds,  r->images_per_s};
+    const double v[HISTORY_FIELDS - 1] = {r->loss,    r->accuracy,     r->val_loss, r->val_accuracy,
+                                          r->seconds, r->images_per_s, r->lr};
     char line[HISTORY_FIELDS * 32 + 8];
     int len = snprintf(line, sizeof line, "%d", (int)r->epoch);
     for (int k = 0; k < HISTORY_FIELDS - 1; k++) {
@@ -139,7 +141,8 @@ static int parse_epoch(const char *s, int32_t *out) {
 }
 
 /* Parse one data line (terminators already stripped) into *r. */
-static clnet_status parse_row(const char *path, long lineno, char *line, clnet_epoch_record *r) {
+/* fields: HISTORY_FIELDS, or one fewer for a file with the old header (no lr) */
+static clnet_status parse_row(const char *path, long lineno, char *line, int fields, clnet_epoch_record *r) {
   char *field[HISTORY_FIELDS];
   int n = 0;
   char *p = line;
@@ -151,17 +154,18 @@ static clnet_status parse_row(const char *path, long lineno, char *line, clnet_e
     *comma = '\0';
     p = comma + 1;
   }
-  if (n != HISTORY_FIELDS)
+  if (n != fields)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s:%ld: expected %d comma-separated fields, found %d",
-                           path, lineno, HISTORY_FIELDS, n);
+                           path, lineno, fields, n);
+  r->lr = NAN;
   char eb[48];
   if (!parse_epoch(field[0], &r->epoch))
     return clnet_set_error(CLNET_ERR_FORMAT,
                            "%s:%ld: field 1 (epoch) is not a non-negative integer: '%s'", path,
                            lineno, excerpt(field[0], eb));
-  double *dst[HISTORY_FIELDS - 1] = {&r->loss,         &r->accuracy, &r->val_loss,
-                                     &r->val_accuracy, &r->seconds,  &r->images_per_s};
-  for (int k = 1; k < HISTORY_FIELDS; k++)
+  double *dst[HISTORY_FIELDS - 1] = {&r->loss,    &r->accuracy,     &r->val_loss, &r->val_accuracy,
+                                     &r->seconds, &r->images_per_s, &r->lr};
+  for (int k = 1; k < fields; k++)
     if (!parse_double(field[k], dst[k - 1]))
       return clnet_set_error(CLNET_ERR_FORMAT, "%s:%ld: field %d (%s) is not a number: '%s'", path,
                              lineno, k + 1, field_names[k], excerpt(field[k], eb));
@@ -202,6 +206,7 @@ clnet_status clnet_history_read_csv(const char *path, clnet_history *h) {
     fclose(fp);
     return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
   }
+  int fields = HISTORY_FIELDS;
   for (long lineno = 1;; lineno++) {
     int rc = read_line(fp, line, HISTORY_MAX_LINE);
     if (rc == 0) {
@@ -223,7 +228,8 @@ clnet_status clnet_history_read_csv(const char *path, clnet_history *h) {
       break;
     }
     if (lineno == 1) {
-      if (strcmp(line, HISTORY_HEADER) != 0) {
+      if (!strcmp(line, HISTORY_HEADER_V1)) fields = HISTORY_FIELDS - 1;
+      else if (strcmp(line, HISTORY_HEADER) != 0) {
         char eb[48];
         st = clnet_set_error(CLNET_ERR_FORMAT, "%s:1: header is '%s', expected '" HISTORY_HEADER "'",
                              path, excerpt(line, eb));
@@ -236,7 +242,7 @@ clnet_status clnet_history_read_csv(const char *path, clnet_history *h) {
       break;
     }
     clnet_epoch_record r;
-    st = parse_row(path, lineno, line, &r);
+    st = parse_row(path, lineno, line, fields, &r);
     if (st != CLNET_SUCCESS) break;
     if (tmp.count > 0 && (int64_t)r.epoch != (int64_t)tmp.rows[tmp.count - 1].epoch + 1) {
       st = clnet_set_error(CLNET_ERR_FORMAT, "%s:%ld: epoch %d does not follow epoch %d", path,

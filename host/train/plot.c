@@ -3,7 +3,8 @@
  * Reproduces the seed's matplotlib figure (figsize 15x5, two subplots):
  *   left  "Accuracy over N Epochs": Train = accuracy, Test = val_accuracy
  *   right "Loss over N Epochs":     Train = loss,     Test = val_loss
- * x axis "Epoch", legend, grid, white background, 1500x500 pixels.
+ * x axis "Epoch", legend, grid, white background, 1500x500 pixels; and when the history has
+ * learning rates, a third panel "Learning rate over N Epochs" (the figure is then 2100x500).
  *
  * PLplot keeps global state and calls exit() on fatal errors, so: every call
  * holds one lock, draws in a stream of its own (plmkstrm ... plend1, then the
@@ -27,7 +28,7 @@
 #include "core/error.h"
 #include "train/atomic_file.h"
 
-enum { PLOT_WIDTH_PX = 1500, PLOT_HEIGHT_PX = 500 };
+enum { PLOT_WIDTH_PX = 1500, PLOT_WIDTH3_PX = 2100, PLOT_HEIGHT_PX = 500 };
 
 /* cmap0 entries. 0 is the background. */
 enum { COL_BG = 0, COL_FG = 1, COL_GRID = 2, COL_TRAIN = 3, COL_TEST = 4, COL_COUNT = 16 };
@@ -58,11 +59,11 @@ static int plot_on_exit(const char *msg) {
 /* plsabort handler: the message also lands in the stream's plsError buffer. */
 static void plot_on_abort(const char *msg) { (void)msg; }
 
-/* Smallest and largest finite values of a and b; 0 if there are none. */
+/* Smallest and largest finite values of a and b (b may be NULL); 0 if there are none. */
 static int finite_range(const PLFLT *a, const PLFLT *b, int32_t n, PLFLT *lo, PLFLT *hi) {
   int any = 0;
   for (int32_t i = 0; i < n; i++) {
-    const PLFLT v[2] = {a[i], b[i]};
+    const PLFLT v[2] = {a[i], b ? b[i] : NAN};
     for (int k = 0; k < 2; k++) {
       if (!isfinite(v[k])) continue;
       if (!any || v[k] < *lo) *lo = v[k];
@@ -141,20 +142,20 @@ static void draw_panel(PLFLT vx0, PLFLT vx1, const char *title, const char *ylab
 
   int markers = n <= PLOT_MARKER_MAX_POINTS;
   draw_series(x, train, n, COL_TRAIN, markers);
-  draw_series(x, test, n, COL_TEST, markers);
+  if (test) draw_series(x, test, n, COL_TEST, markers);
 
   PLINT opt_array[2], text_colors[2] = {COL_FG, COL_FG}, line_colors[2] = {COL_TRAIN, COL_TEST};
   PLINT line_styles[2] = {1, 1}, symbol_colors[2] = {COL_TRAIN, COL_TEST};
   PLINT symbol_numbers[2] = {1, 1};
   PLFLT line_widths[2] = {2.5, 2.5};
   PLFLT symbol_scales[2] = {PLOT_MARKER_SCALE / PLOT_TEXT_SCALE, PLOT_MARKER_SCALE / PLOT_TEXT_SCALE};
-  const char *text[2] = {"Train", "Test"};
+  const char *text[2] = {test ? "Train" : ylabel, "Test"};
   const char *symbols[2] = {PLOT_MARKER, PLOT_MARKER};
   for (int k = 0; k < 2; k++) opt_array[k] = PL_LEGEND_LINE | (markers ? PL_LEGEND_SYMBOL : 0);
   PLFLT legend_w, legend_h;
   pllegend(&legend_w, &legend_h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
            legend_position | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.03, 0.07, COL_BG,
-           COL_GRID, 1, 0, 0, 2, opt_array, 0.8, 0.85, 1.8, 0.0, text_colors, text, NULL, NULL,
+           COL_GRID, 1, 0, 0, test ? 2 : 1, opt_array, 0.8, 0.85, 1.8, 0.0, text_colors, text, NULL, NULL,
            NULL, NULL, line_colors, line_styles, line_widths, symbol_colors, symbol_scales,
            symbol_numbers, symbols);
 }
@@ -192,7 +193,8 @@ static int png_complete(int fd, off_t *size) {
 /* State that must survive a longjmp out of PLplot. */
 typedef struct plot_job {
   const clnet_history *h;
-  PLFLT *x, *acc, *val_acc, *loss, *val_loss;
+  PLFLT *x, *acc, *val_acc, *loss, *val_loss, *lr;
+  int with_lr; /* some epoch has a learning rate: the third panel */
   FILE *pl_fp;  /* handed to PLplot, which closes it */
   PLINT old_stream;
   PLINT errcode;
@@ -203,16 +205,17 @@ typedef struct plot_job {
 
 static void plot_draw(plot_job *job) {
   int32_t n = job->h->count;
-  char title_acc[96], title_loss[96];
+  char title_acc[96], title_loss[96], title_lr[96];
   const char *unit = n == 1 ? "Epoch" : "Epochs";
   snprintf(title_acc, sizeof title_acc, "Accuracy over %d %s", (int)n, unit);
   snprintf(title_loss, sizeof title_loss, "Loss over %d %s", (int)n, unit);
+  snprintf(title_lr, sizeof title_lr, "Learning rate over %d %s", (int)n, unit);
 
   plsError(&job->errcode, job->errmsg);
   plsdev("pngcairo");
   plsfile(job->pl_fp);
   job->pl_fp = NULL; /* PLplot owns it now */
-  plspage(0.0, 0.0, PLOT_WIDTH_PX, PLOT_HEIGHT_PX, 0, 0);
+  plspage(0.0, 0.0, job->with_lr ? PLOT_WIDTH3_PX : PLOT_WIDTH_PX, PLOT_HEIGHT_PX, 0, 0);
   plscmap0n(COL_COUNT);
   plscolbg(255, 255, 255);
   plscol0(COL_FG, 0, 0, 0);
@@ -221,10 +224,14 @@ static void plot_draw(plot_job *job) {
   plscol0(COL_TEST, 255, 127, 14);
   plinit();
   pladv(0);
-  draw_panel(0.065, 0.485, title_acc, "Accuracy", job->x, job->acc, job->val_acc, n,
-             PL_POSITION_BOTTOM);
-  draw_panel(0.565, 0.985, title_loss, "Loss", job->x, job->loss, job->val_loss, n,
-             PL_POSITION_TOP);
+  if (!job->with_lr) {
+    draw_panel(0.065, 0.485, title_acc, "Accuracy", job->x, job->acc, job->val_acc, n, PL_POSITION_BOTTOM);
+    draw_panel(0.565, 0.985, title_loss, "Loss", job->x, job->loss, job->val_loss, n, PL_POSITION_TOP);
+  } else { /* the same panel widths in pixels on the wider page */
+    draw_panel(0.065, 0.33, title_acc, "Accuracy", job->x, job->acc, job->val_acc, n, PL_POSITION_BOTTOM);
+    draw_panel(0.395, 0.66, title_loss, "Loss", job->x, job->loss, job->val_loss, n, PL_POSITION_TOP);
+    draw_panel(0.725, 0.99, title_lr, "Learning rate", job->x, job->lr, NULL, n, PL_POSITION_TOP);
+  }
   plend1();
 }
 
@@ -235,7 +242,7 @@ clnet_status clnet_history_plot(const clnet_history *h, const char *png_path) {
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: no epochs to plot", png_path);
 
   size_t n = (size_t)h->count;
-  PLFLT *buf = malloc(5 * n * sizeof *buf);
+  PLFLT *buf = malloc(6 * n * sizeof *buf);
   if (buf == NULL)
     return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", png_path);
 
@@ -249,12 +256,15 @@ clnet_status clnet_history_plot(const clnet_history *h, const char *png_path) {
   job.val_acc = buf + 2 * n;
   job.loss = buf + 3 * n;
   job.val_loss = buf + 4 * n;
+  job.lr = buf + 5 * n;
   for (size_t i = 0; i < n; i++) {
     job.x[i] = h->rows[i].epoch;
     job.acc[i] = h->rows[i].accuracy;
     job.val_acc[i] = h->rows[i].val_accuracy;
     job.loss[i] = h->rows[i].loss;
     job.val_loss[i] = h->rows[i].val_loss;
+    job.lr[i] = h->rows[i].lr;
+    job.with_lr |= isfinite(h->rows[i].lr);
   }
 
   clnet_status st = CLNET_SUCCESS;

@@ -34,7 +34,49 @@ static void say(const clnet_train_callbacks *cb, const char *fmt, ...) {
 
 clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std,
                                     int32_t limit, clnet_eval_result *out) {
+  return clnet_evaluate_dataset_tta(g, ds, mean, std, limit, 0, 0, out);
+}
+
+/* TTA: the mean of the logits of the batch (logits, (n, k)) and of its mirror, and the loss and
+ * correct count from that mean: softmax cross-entropy against (1 - s) onehot + s / k. */
+static clnet_status tta_batch(clnet_graph *g, const clnet_batch *b, int32_t n, int32_t H, int32_t W, int32_t C,
+                              double smoothing, float *mirror, float *logits, float *logits2, double *loss_sum,
+                              int64_t *correct) {
+  const size_t row = (size_t)W * C;
+  for (int32_t i = 0; i < n; ++i)
+    for (int32_t h = 0; h < H; ++h) {
+      const float *src = b->images + ((size_t)i * H + h) * row;
+      float *dst = mirror + ((size_t)i * H + h) * row;
+      for (int32_t w = 0; w < W; ++w) memcpy(dst + (size_t)w * C, src + (size_t)(W - 1 - w) * C, (size_t)C * sizeof *dst);
+    }
+  float l2;
+  int32_t c2;
+  CLNET_TRY(clnet_graph_set_batch(g, mirror, b->labels, n));
+  CLNET_TRY(clnet_graph_evaluate(g, &l2, &c2));
+  CLNET_TRY(clnet_graph_read_logits(g, logits2));
+  const int32_t k = clnet_graph_classes(g);
+  for (int32_t i = 0; i < n; ++i) {
+    float *z = logits + (size_t)i * k;
+    double mx = -INFINITY, se = 0, sum_z = 0;
+    for (int32_t j = 0; j < k; ++j) {
+      z[j] = 0.5f * (z[j] + logits2[(size_t)i * k + j]);
+      if (z[j] > mx) mx = z[j];
+    }
+    for (int32_t j = 0; j < k; ++j) se += exp(z[j] - mx), sum_z += z[j];
+    const double lse = mx + log(se), y = b->labels[i];
+    int32_t best = 0;
+    for (int32_t j = 1; j < k; ++j)
+      if (z[j] > z[best]) best = j;
+    *correct += best == y;
+    *loss_sum += (1 - smoothing) * (lse - z[(int32_t)y]) + smoothing * (lse - sum_z / k);
+  }
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_evaluate_dataset_tta(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std,
+                                        int32_t limit, int32_t tta, double smoothing, clnet_eval_result *out) {
   memset(out, 0, sizeof *out);
+  float *mirror = NULL, *logits2 = NULL;
   int32_t k = clnet_graph_classes(g);
   clnet_loader *ld = NULL;
   float *logits = NULL;
@@ -48,7 +90,11 @@ clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, con
   CLNET_TRY_GOTO(clnet_loader_create(ds, &lc, &ld), st, fail);
   CLNET_TRY_GOTO(clnet_loader_start_epoch(ld, 0, 0), st, fail);
   logits = malloc((size_t)bmax * (size_t)k * sizeof *logits);
-  if (!logits) {
+  if (tta) {
+    mirror = malloc((size_t)bmax * (size_t)ds->height * (size_t)ds->width * (size_t)ds->channels * sizeof *mirror);
+    logits2 = malloc((size_t)bmax * (size_t)k * sizeof *logits2);
+  }
+  if (!logits || (tta && (!mirror || !logits2))) {
     st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "logits");
     goto fail;
   }
@@ -66,6 +112,14 @@ clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, con
     CLNET_TRY_GOTO(clnet_graph_set_batch(g, b.images, b.labels, n), st, fail);
     CLNET_TRY_GOTO(clnet_graph_evaluate(g, &loss, &correct), st, fail);
     CLNET_TRY_GOTO(clnet_graph_read_logits(g, logits), st, fail);
+    if (tta) {
+      double ls = 0;
+      int64_t cs = 0;
+      CLNET_TRY_GOTO(tta_batch(g, &b, n, ds->height, ds->width, ds->channels, smoothing, mirror, logits, logits2, &ls, &cs),
+                     st, fail);
+      loss = (float)(ls / n);
+      correct = (int32_t)cs;
+    }
     for (int32_t i = 0; i < n; ++i) {
       int32_t best = 0;
       for (int32_t j = 1; j < k; ++j)
@@ -80,6 +134,8 @@ clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, con
   out->accuracy = out->count ? (double)correct_sum / out->count : NAN;
 fail:
   free(logits);
+  free(mirror);
+  free(logits2);
   clnet_loader_free(ld);
   if (st != CLNET_SUCCESS) {
     free(out->confusion);
@@ -105,7 +161,8 @@ static clnet_status ensure_dir(const char *dir) {
 /* Temp files of writers killed mid-save ("<name>.tmp.<pid>", see atomic_file.c) for the
  * files a run writes into its output directory: removed when a run starts there. */
 static void remove_stale_temps(const char *out_dir) {
-  static const char *const names[] = {"last.safetensors", "best.safetensors", "history.csv", "curves.png"};
+  static const char *const names[] = {"last.safetensors", "best.safetensors", "ema.safetensors", "history.csv",
+                                      "curves.png"};
   DIR *d = opendir(out_dir);
   if (!d) return;
   struct dirent *e;
@@ -122,6 +179,18 @@ static void remove_stale_temps(const char *out_dir) {
 }
 
 static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1f MiB", (double)b / (1 << 20)); }
+
+/* last.safetensors, and with a moving average ema.safetensors beside it: the same state with the
+ * averaged weights (written together, so --resume finds them at the same step). */
+static clnet_status save_state(clnet_graph *g, const clnet_checkpoint_meta *meta, const char *path_last,
+                               const char *path_ema) {
+  CLNET_TRY(clnet_checkpoint_save(g, meta, path_last));
+  if (!path_ema) return CLNET_SUCCESS;
+  CLNET_TRY(clnet_graph_ema_swap(g));
+  clnet_status st = clnet_checkpoint_save(g, meta, path_ema);
+  clnet_status st2 = clnet_graph_ema_swap(g);
+  return st != CLNET_SUCCESS ? st : st2;
+}
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
                              clnet_train_summary *summary) {
@@ -154,12 +223,21 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   clnet_history hist = {0};
   clnet_status st = CLNET_SUCCESS;
   const char *format = NULL;
-  char path_last[4200], path_best[4200], path_csv[4200], path_png[4200];
+  char path_last[4200], path_best[4200], path_csv[4200], path_png[4200], path_ema[4200];
   double t_start = now_s();
 
-  if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->lr > 0) || !cfg->out_dir)
+  /* the run's options: the caller's, or the seed's recipe at cfg->lr */
+  clnet_train_options o;
+  if (cfg->opts) {
+    o = *cfg->opts;
+  } else {
+    CLNET_TRY(clnet_train_recipe("seed", cfg->epochs, &o));
+    o.sched.lr = cfg->lr;
+  }
+  if (cfg->epochs < 1 || cfg->batch < 1 || !(o.sched.lr > 0) || !cfg->out_dir)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
                            cfg->epochs, cfg->batch);
+  CLNET_TRY(clnet_train_options_check(&o));
   if (root) {
     CLNET_TRY(ensure_dir(cfg->out_dir));
     remove_stale_temps(cfg->out_dir);
@@ -168,6 +246,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   snprintf(path_best, sizeof path_best, "%s/best.safetensors", cfg->out_dir);
   snprintf(path_csv, sizeof path_csv, "%s/history.csv", cfg->out_dir);
   snprintf(path_png, sizeof path_png, "%s/curves.png", cfg->out_dir);
+  snprintf(path_ema, sizeof path_ema, "%s/ema.safetensors", cfg->out_dir);
 
   double t0 = now_s();
   CLNET_TRY_GOTO(clnet_dataset_open_dir(data_dir, &train, &test, &format), st, out);
@@ -202,6 +281,21 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     CLNET_TRY_GOTO(cfg->build ? cfg->build(cfg->build_user, &mc, &graphs[i]) : clnet_model_build(model, &mc, &graphs[i]),
                    st, out);
     clnet_graph *gi = graphs[i];
+    /* options that are layer attributes: batch-norm momentum, label smoothing of the loss */
+    char attr[64];
+    if (o.bn_momentum >= 0) {
+      snprintf(attr, sizeof attr, "momentum=%.17g", o.bn_momentum);
+      CLNET_TRY_GOTO(clnet_graph_set_kind_attrs(gi, "batchnorm", attr, NULL), st, out);
+    }
+    if (o.label_smoothing > 0) {
+      int32_t losses = 0;
+      snprintf(attr, sizeof attr, "label_smoothing=%.17g", o.label_smoothing);
+      CLNET_TRY_GOTO(clnet_graph_set_kind_attrs(gi, "softmax_cross_entropy", attr, &losses), st, out);
+      if (!losses) {
+        st = clnet_set_error(CLNET_ERR_UNSUPPORTED, "--label-smoothing: the model has no softmax_cross_entropy loss layer");
+        goto out;
+      }
+    }
     uint64_t need = clnet_graph_memory_bytes(gi, replica_batch);
     const clnet_device_info *di = clnet_ctx_device_info(ctxs[i]);
     char need_s[32], have_s[32];
@@ -255,7 +349,10 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   clnet_checkpoint_meta meta = {.epoch = 0, .depth = resnet ? (model[6] == '1' ? 18 : 34) : 0,
                                 .width = cfg->width, .in_h = train.height,
                                 .in_w = train.width, .in_c = train.channels, .classes = train.classes,
-                                .batch = cfg->batch, .lr = cfg->lr, .seed = cfg->seed, .best_val_accuracy = -1};
+                                .batch = cfg->batch, .lr = o.sched.lr, .seed = cfg->seed, .best_val_accuracy = -1,
+                                .best_val_loss = NAN, .plateau_best = INFINITY};
+  clnet_train_options_format(&o, meta.train, sizeof meta.train);
+  if (o.ema_decay > 0) CLNET_TRY_GOTO(clnet_graph_ema_enable(g, (float)o.ema_decay), st, out);
   snprintf(meta.model, sizeof meta.model, "%s", model);
   memcpy(meta.norm_mean, mean, sizeof mean);
   memcpy(meta.norm_std, std, sizeof std);
@@ -299,8 +396,57 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
                            "--model/--width as the run that wrote it", path_last, saved.model, was_w, model, now_w);
       goto out;
     }
+    /* the same training options (older files: the seed's recipe at their lr) */
+    clnet_train_options was_o;
+    if (saved.train[0]) {
+      CLNET_TRY_GOTO(clnet_train_options_parse(saved.train, &was_o), st, out);
+    } else {
+      CLNET_TRY_GOTO(clnet_train_recipe("seed", cfg->epochs, &was_o), st, out);
+      was_o.sched.lr = saved.lr;
+    }
+    const char *differs = clnet_train_options_diff(&was_o, &o);
+    if (differs && cfg->resume_new_options) { /* asked for: say every change */
+      for (int32_t k = 0; k < clnet_train_option_count(); ++k) {
+        const char *name = clnet_train_option_name(k);
+        char va[200], vb[200];
+        clnet_train_option_value(&was_o, name, va, sizeof va);
+        clnet_train_option_value(&o, name, vb, sizeof vb);
+        if (strcmp(va, vb))
+          say(cb, "resume: --%s changed from %s to %s (from here the run differs from an uninterrupted one)", name, va, vb);
+      }
+    } else if (differs) {
+      char va[200], vb[200];
+      clnet_train_option_value(&was_o, differs, va, sizeof va);
+      clnet_train_option_value(&o, differs, vb, sizeof vb);
+      st = clnet_set_error(CLNET_ERR_MISMATCH,
+                           "%s: was trained with --%s %s, this run asks for --%s %s; resume with the run's own options "
+                           "(clnet train --resume takes them from the checkpoint when none are given)", path_last,
+                           differs, va, differs, vb);
+      goto out;
+    }
     CLNET_TRY_GOTO(clnet_checkpoint_load(g, path_last, &saved), st, out);
+    if (o.ema_decay > 0) {
+      /* the average: ema.safetensors was written with last.safetensors (same step, same moments) */
+      if (!file_exists(path_ema)) {
+        st = clnet_set_error(CLNET_ERR_IO, "%s: missing: the run keeps a moving average of the weights (--ema)", path_ema);
+        goto out;
+      }
+      clnet_checkpoint_meta em; /* the average (enabled above) goes in by swapping it in and loading */
+      CLNET_TRY_GOTO(clnet_graph_ema_swap(g), st, out);
+      CLNET_TRY_GOTO(clnet_checkpoint_load(g, path_ema, &em), st, out);
+      CLNET_TRY_GOTO(clnet_graph_ema_swap(g), st, out);
+      if (em.epoch != saved.epoch || em.batches_done != saved.batches_done) {
+        st = clnet_set_error(CLNET_ERR_MISMATCH, "%s: holds epoch %d batch %d, %s epoch %d batch %d", path_ema, em.epoch,
+                             em.batches_done, path_last, saved.epoch, saved.batches_done);
+        goto out;
+      }
+    }
     meta.best_val_accuracy = saved.best_val_accuracy;
+    meta.best_val_loss = saved.best_val_loss;
+    meta.plateau_best = isnan(saved.plateau_best) ? INFINITY : saved.plateau_best;
+    meta.plateau_bad = saved.plateau_bad;
+    meta.plateau_reductions = saved.plateau_reductions;
+    meta.stale_epochs = saved.stale_epochs;
     first_epoch = saved.epoch;
     first_batch = saved.batches_done;
     resume_loss_sum = saved.epoch_loss_sum;
@@ -319,8 +465,9 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   if (cfg->resume && (n_ctx > 1 || ranks > 1)) {
     /* rank 0's replica 0 holds the checkpoint: every replica of every rank starts from it */
     CLNET_TRY_GOTO(clnet_replicas_broadcast(reps), st, out);
-    double pos[6] = {meta.best_val_accuracy, first_epoch, first_batch, resume_loss_sum, (double)resume_correct,
-                     (double)resume_seen};
+    double pos[11] = {meta.best_val_accuracy, first_epoch, first_batch, resume_loss_sum, (double)resume_correct,
+                      (double)resume_seen, meta.best_val_loss, meta.plateau_best, meta.plateau_bad,
+                      meta.plateau_reductions, meta.stale_epochs};
     CLNET_TRY_GOTO(clnet_comm_bcast(comm, pos, sizeof pos, 0), st, out);
     meta.best_val_accuracy = pos[0];
     first_epoch = (int32_t)pos[1];
@@ -328,13 +475,28 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     resume_loss_sum = pos[3];
     resume_correct = (int64_t)pos[4];
     resume_seen = (int64_t)pos[5];
+    meta.best_val_loss = pos[6];
+    meta.plateau_best = pos[7];
+    meta.plateau_bad = (int32_t)pos[8];
+    meta.plateau_reductions = (int32_t)pos[9];
+    meta.stale_epochs = (int32_t)pos[10];
   }
 
-  clnet_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .flip = 1, .seed = cfg->seed, .mean = mean, .std = std,
-                            .shard_index = rank, .shard_count = ranks};
+  clnet_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .flip = o.flip, .seed = cfg->seed, .mean = mean,
+                            .std = std, .shard_index = rank, .shard_count = ranks, .crop_pad = o.crop_pad,
+                            .crop_reflect = o.crop_reflect, .cutout = o.cutout};
   CLNET_TRY_GOTO(clnet_loader_create(&train, &lc, &ld), st, out);
   int32_t batches = clnet_loader_batches_per_epoch(ld);
   if (cfg->max_batches > 0 && cfg->max_batches < batches) batches = cfg->max_batches;
+  /* the schedule in steps (the options count warm-up and milestones in epochs) */
+  clnet_lr_schedule sched = o.sched;
+  sched.warmup *= batches;
+  for (int32_t k = 0; k < sched.n_milestones; ++k) sched.milestones[k] *= batches;
+  const int64_t total_steps = (int64_t)cfg->epochs * batches;
+  clnet_plateau plateau = {.best = meta.plateau_best, .bad_epochs = meta.plateau_bad,
+                           .reductions = meta.plateau_reductions};
+  clnet_optimizer opt = o.opt;
+  double lr_now = o.sched.lr;
 
   for (int32_t epoch = first_epoch; epoch < cfg->epochs; ++epoch) {
     /* a run stopped mid-epoch continues at its batch with its running sums */
@@ -391,7 +553,10 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
             (long long)skipped);
         continue;
       }
-      CLNET_TRY_GOTO(clnet_replicas_apply_adam(reps, (float)cfg->lr, 0.9f, 0.999f, 1e-7f), st, out);
+      lr_now = clnet_lr_at(&sched, (int64_t)epoch * batches + bi, total_steps, plateau.reductions);
+      opt.lr = (float)lr_now;
+      CLNET_TRY_GOTO(clnet_replicas_apply_optimizer(reps, &opt), st, out);
+      if (o.ema_decay > 0) CLNET_TRY_GOTO(clnet_graph_ema_update(g), st, out);
       if (cfg->verify_replicas && (n_ctx > 1 || ranks > 1)) {
         clnet_status vst = clnet_replicas_verify(reps);
         if (vst != CLNET_SUCCESS) {
@@ -436,7 +601,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
         meta.epoch_loss_sum = loss_sum;
         meta.epoch_correct = correct_sum;
         meta.epoch_seen = seen;
-        if (root) CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
+        if (root) CLNET_TRY_GOTO(save_state(g, &meta, path_last, o.ema_decay > 0 ? path_ema : NULL), st, out);
         st = clnet_set_error(CLNET_ERR_INTERRUPTED,
                              "stopped after batch %d of epoch %d; %s holds that state: continue with --resume",
                              pr.batch, epoch + 1, path_last);
@@ -450,9 +615,15 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     pr.phase = 1;
     if (cb && cb->progress) cb->progress(&pr, cb->user);
     clnet_eval_result ev = {0};
-    if (root) { /* rank 0's replica 0 validates (its BN statistics are the checkpoint's) */
-      CLNET_TRY_GOTO(clnet_evaluate_dataset(g, &test, mean, std, cfg->max_eval, &ev), st, out);
+    if (root) { /* rank 0's replica 0 validates (its BN statistics are the checkpoint's); with --ema, its average */
+      if (o.ema_decay > 0) CLNET_TRY_GOTO(clnet_graph_ema_swap(g), st, out);
+      st = clnet_evaluate_dataset_tta(g, &test, mean, std, cfg->max_eval, o.tta, o.label_smoothing, &ev);
       free(ev.confusion);
+      if (o.ema_decay > 0) {
+        clnet_status st2 = clnet_graph_ema_swap(g);
+        if (st == CLNET_SUCCESS) st = st2;
+      }
+      if (st != CLNET_SUCCESS) goto out;
     }
     double val[2] = {ev.loss, ev.accuracy};
     CLNET_TRY_GOTO(clnet_comm_bcast(comm, val, sizeof val, 0), st, out);
@@ -461,21 +632,57 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     clnet_epoch_record rec = {.epoch = epoch + 1, .loss = loss_sum / (double)seen,
                               .accuracy = (double)correct_sum / (double)seen, .val_loss = ev.loss,
                               .val_accuracy = ev.accuracy, .seconds = now_s() - e0,
-                              .images_per_s = seen_here / (train_s > 0 ? train_s : 1e-9)};
-    int32_t is_best = rec.val_accuracy > meta.best_val_accuracy;
-    if (is_best) meta.best_val_accuracy = rec.val_accuracy;
+                              .images_per_s = seen_here / (train_s > 0 ? train_s : 1e-9), .lr = lr_now};
+    /* best.safetensors follows the monitored metric; so do early stopping's stale epochs */
+    const int32_t is_best = o.monitor == CLNET_MONITOR_VAL_LOSS
+                                ? isfinite(rec.val_loss) && (isnan(meta.best_val_loss) || rec.val_loss < meta.best_val_loss)
+                                : rec.val_accuracy > meta.best_val_accuracy;
+    if (is_best) {
+      meta.best_val_accuracy = rec.val_accuracy;
+      meta.best_val_loss = rec.val_loss;
+      meta.stale_epochs = 0;
+    } else {
+      meta.stale_epochs++;
+    }
+    if (o.sched.kind == CLNET_LR_PLATEAU && clnet_plateau_observe(&plateau, &sched, rec.val_loss))
+      say(cb, "epoch %d: no better validation loss for %d epochs: learning rate x %g", epoch + 1, sched.patience + 1,
+          sched.factor);
+    meta.plateau_best = plateau.best;
+    meta.plateau_bad = plateau.bad_epochs;
+    meta.plateau_reductions = plateau.reductions;
     meta.epoch = epoch + 1;
     if (root) { /* rank 0 alone writes */
       CLNET_TRY_GOTO(clnet_history_append(&hist, &rec), st, out);
       CLNET_TRY_GOTO(clnet_history_write_csv(&hist, path_csv), st, out);
       CLNET_TRY_GOTO(clnet_history_plot(&hist, path_png), st, out);
-      CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_last), st, out);
-      if (is_best) CLNET_TRY_GOTO(clnet_checkpoint_save(g, &meta, path_best), st, out);
+      CLNET_TRY_GOTO(save_state(g, &meta, path_last, o.ema_decay > 0 ? path_ema : NULL), st, out);
+      if (is_best) { /* with --ema the average is what was validated: it is what best.safetensors keeps */
+        if (o.ema_decay > 0) CLNET_TRY_GOTO(clnet_graph_ema_swap(g), st, out);
+        st = clnet_checkpoint_save(g, &meta, path_best);
+        if (o.ema_decay > 0) {
+          clnet_status st2 = clnet_graph_ema_swap(g);
+          if (st == CLNET_SUCCESS) st = st2;
+        }
+        if (st != CLNET_SUCCESS) goto out;
+      }
     }
     if (cb && cb->epoch_end) cb->epoch_end(&rec, is_best, cb->user);
     summary->epochs_done = epoch + 1;
     summary->final_val_accuracy = rec.val_accuracy;
     summary->best_val_accuracy = meta.best_val_accuracy;
+    if (o.early_stop > 0 && meta.stale_epochs >= o.early_stop && epoch + 1 < cfg->epochs) {
+      /* Keras' restore_best_weights: the run ends on the best weights (best.safetensors) */
+      say(cb, "early stopping after epoch %d: no better %s for %d epochs; best.safetensors holds val_accuracy %.4f, "
+              "val_loss %.4f", epoch + 1, o.monitor == CLNET_MONITOR_VAL_LOSS ? "val_loss" : "val_accuracy",
+          meta.stale_epochs, meta.best_val_accuracy, meta.best_val_loss);
+      summary->final_val_accuracy = meta.best_val_accuracy;
+      summary->early_stopped = 1;
+      if (root && file_exists(path_best)) {
+        clnet_checkpoint_meta bm;
+        CLNET_TRY_GOTO(clnet_checkpoint_load(g, path_best, &bm), st, out);
+      }
+      break;
+    }
     if (stop_pending && epoch + 1 < cfg->epochs) {
       st = clnet_set_error(CLNET_ERR_INTERRUPTED, "stopped after epoch %d; %s holds that state: continue with --resume",
                            epoch + 1, path_last);

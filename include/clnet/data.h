@@ -98,8 +98,14 @@ void clnet_dataset_default_norm(const clnet_dataset *train, float *mean, float *
 typedef struct clnet_loader_config {
   int32_t batch;   /* images per batch, >= 1 (e.g. 256) */
   int32_t shuffle; /* nonzero: a full seeded shuffle every epoch; zero: file order */
-  int32_t flip;    /* nonzero: random left-right flip with probability 1/2 (training only) */
-  uint64_t seed;   /* order and flips of epoch e depend only on (seed, e) */
+  int32_t flip;    /* left-right flips (training only): 0 none, 1 random with probability 1/2,
+                      2 alternating (random in epoch 0, then each image the other way every epoch) */
+  int32_t crop_pad;     /* P > 0: each image padded by P on every side, then cropped back at a random
+                           offset in [-P, P]^2 (translation) */
+  int32_t crop_reflect; /* the padding: 1 mirrors the image at its border, 0 is pixel value 0 */
+  int32_t cutout;       /* S > 0: an S x S square at a random centre (clipped) set to 0 after
+                           normalisation (the mean) */
+  uint64_t seed;   /* order, flips, crops and cutouts of epoch e depend only on (seed, e) */
   const float *mean; /* per channel, length = channels; copied at create */
   const float *std;  /* per channel, length = channels, each finite and > 0; copied at create */
   /* Data parallelism: with shard_count S > 1 the loader hands out only shard s =

@@ -86,6 +86,8 @@ clnet_status clnet_replicas_step(clnet_replicas *r, const float *images, const i
                                  int32_t n_global, double *loss, int64_t *correct, int32_t *finite);
 /* The same Adam update on every replica. */
 clnet_status clnet_replicas_apply_adam(clnet_replicas *r, float lr, float beta1, float beta2, float eps);
+/* The same optimizer step on every replica (clnet_graph_apply_optimizer). */
+clnet_status clnet_replicas_apply_optimizer(clnet_replicas *r, const clnet_optimizer *o);
 /* Undo the last step's BN statistic updates on every replica (needs keep_statistics). */
 clnet_status clnet_replicas_restore_statistics(clnet_replicas *r);
 clnet_status clnet_replicas_keep_statistics(clnet_replicas *r, int32_t enable);

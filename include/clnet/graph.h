@@ -39,6 +39,9 @@ typedef struct clnet_param_info {
 } clnet_param_info;
 
 /* --- description --- */
+/* The most inputs a layer takes (a concatenation of DenseNet-201's 49 feature maps fits). */
+#define CLNET_LAYER_MAX_INPUTS 64
+
 /* A graph whose input is (H, W, C) images. Tensor ids: 0 is the input; every layer adds one
  * output tensor, whose id it returns. */
 clnet_status clnet_graph_create(int32_t in_h, int32_t in_w, int32_t in_c, clnet_graph **out);
@@ -83,7 +86,7 @@ typedef struct clnet_layer_info {
   const char *kind;   /* "conv" */
   const char *attrs;  /* "filters=64 kernel=3 stride=1 padding=same ..." */
   int32_t n_inputs;
-  int32_t inputs[16]; /* tensor ids */
+  int32_t inputs[CLNET_LAYER_MAX_INPUTS]; /* tensor ids */
   int32_t output;     /* tensor id */
   int32_t in_h, in_w, in_c; /* first input */
   int32_t out_h, out_w, out_c;
@@ -259,6 +262,11 @@ void clnet_graph_set_adam_step(clnet_graph *g, int64_t t);
 /* Name of the layer whose output or parameter gradients hold the first
  * non-finite value after a forward_backward, or NULL when all are finite (reads back). */
 clnet_status clnet_graph_find_nonfinite(clnet_graph *g, const char **layer);
+
+/* Sets attributes of every layer of kind `kind` before setup ("momentum=0.9" on "batchnorm"; the
+ * loss's "label_smoothing=0.1"): the words given replace those attributes and keep the others; what
+ * would change a layer's output shape or parameters is refused. *changed (may be NULL): the layers set. */
+clnet_status clnet_graph_set_kind_attrs(clnet_graph *g, const char *kind, const char *attrs, int32_t *changed);
 
 /* --- models: the zoo (host/models/, built from this public API only) --- */
 typedef struct clnet_model_config {

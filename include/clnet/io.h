@@ -136,6 +136,7 @@ typedef struct clnet_epoch_record {
   double val_accuracy;  /* test-split accuracy, fraction in [0, 1] */
   double seconds;       /* wall time of the epoch, training + evaluation */
   double images_per_s;  /* training throughput */
+  double lr;            /* the learning rate of the epoch's last step (NaN in files from before it) */
 } clnet_epoch_record;
 
 /* A growable list of epoch records. Zero-initialise it ({0}) before first use;
@@ -155,7 +156,8 @@ clnet_status clnet_history_append(clnet_history *h, const clnet_epoch_record *r)
 void clnet_history_free(clnet_history *h);
 
 /* Write `h` as CSV, atomically (temp file + rename). First line:
- *   epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s
+ *   epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,lr
+ * (files with the older header, without lr, read back with lr = NaN)
  * then one line per row; numbers use the shortest form that reads back to the
  * same double ("nan", "inf", "-inf" for non-finite values). An empty history
  * writes the header only. CLNET_ERR_IO on failure, `path` untouched. */

@@ -16,7 +16,8 @@ extern "C" {
 #endif
 
 /* ---- padding (SPEC: TensorFlow semantics) ---------------------------------- */
-typedef enum clnet_padding { CLNET_PADDING_VALID = 0, CLNET_PADDING_SAME = 1 } clnet_padding;
+/* EXPLICIT: pads given by the op's desc (pooling); clnet_padding_out knows VALID and SAME only. */
+typedef enum clnet_padding { CLNET_PADDING_VALID = 0, CLNET_PADDING_SAME = 1, CLNET_PADDING_EXPLICIT = 2 } clnet_padding;
 
 /* Output size and leading pad of one spatial dimension.
  * valid: out = (in - k) / stride + 1 (floor), pad_before = 0 (in >= k required).
@@ -230,37 +231,121 @@ clnet_status clnet_accumulate(clnet_ctx *ctx, int64_t count, const clnet_buf *x,
  * left as it is otherwise, so one zeroed flag can collect several tensors. */
 clnet_status clnet_nonfinite_flag(clnet_ctx *ctx, int64_t count, const clnet_buf *x, clnet_buf *flag);
 
+/* ---- activations, elementwise multiply, dropout (cl/activation.cl) -------- */
+typedef enum clnet_activation {
+  CLNET_ACT_CLIP = 0,         /* y = min(max(x, alpha), beta) (ReLU6: 0, 6) */
+  CLNET_ACT_LEAKY_RELU = 1,   /* y = x > 0 ? x : alpha*x, alpha >= 0 */
+  CLNET_ACT_SIGMOID = 2,      /* y = 1 / (1 + exp(-x)) */
+  CLNET_ACT_TANH = 3,         /* y = tanh(x) */
+  CLNET_ACT_SILU = 4,         /* y = x * sigmoid(x) (swish) */
+  CLNET_ACT_HARD_SWISH = 5,   /* y = x * min(max(alpha*x + beta, 0), 1) (ONNX: 1/6, 1/2) */
+  CLNET_ACT_HARD_SIGMOID = 6, /* y = min(max(alpha*x + beta, 0), 1) */
+} clnet_activation;
+
+typedef struct clnet_activation_desc {
+  clnet_activation op;
+  float alpha, beta; /* as each op says; unused ones ignored */
+} clnet_activation_desc;
+
+/* 1 when the op's backward reads its input x (SiLU, hard-swish), 0 when it reads its output y
+ * (the others, which can then run in place). */
+int clnet_activation_backward_reads_input(clnet_activation op);
+/* y = op(x) over `count` floats. y may alias x. */
+clnet_status clnet_activation_forward(clnet_ctx *ctx, const clnet_activation_desc *d, int64_t count,
+                                      const clnet_buf *x, clnet_buf *y);
+/* dx = dy * op'(x). `v` is x where clnet_activation_backward_reads_input(op), else the forward's
+ * output y; the derivative at a kink is that of the side the output lies on (clip: 0 at its
+ * bounds). dx may alias dy. */
+clnet_status clnet_activation_backward(clnet_ctx *ctx, const clnet_activation_desc *d, int64_t count,
+                                       const clnet_buf *v, const clnet_buf *dy, clnet_buf *dx);
+
+/* y (n, hw, c) = a * b, with b (n, hw, c), or (n, 1, c) broadcast over hw when bcast != 0
+ * (squeeze-and-excitation gating). y may alias a. */
+clnet_status clnet_mul_forward(clnet_ctx *ctx, int32_t n, int32_t hw, int32_t c, int32_t bcast,
+                               const clnet_buf *a, const clnet_buf *b, clnet_buf *y);
+/* da = dy * b (b broadcast as in the forward), db = dy * a, or for a broadcast b its sum over hw
+ * (one sum per (image, channel), in order). A NULL gradient is not computed; all overwritten. */
+clnet_status clnet_mul_backward(clnet_ctx *ctx, int32_t n, int32_t hw, int32_t c, int32_t bcast,
+                                const clnet_buf *a, const clnet_buf *b, const clnet_buf *dy, clnet_buf *da,
+                                clnet_buf *db);
+
+/* Dropout in training: element i of the batch is kept with probability 1 - rate, decided by a
+ * counter-based hash of (seed, step, salt, i), and scaled by 1 / (1 - rate); dropped, it is 0.
+ * The same desc gives the same mask, so the backward regenerates it and no mask is stored. */
+typedef struct clnet_dropout_desc {
+  float rate;          /* in [0, 1) */
+  uint64_t seed, step; /* the graph's seed and its step counter */
+  uint32_t salt;       /* tells layers apart (a hash of the layer's name) */
+} clnet_dropout_desc;
+/* y = mask * x / (1 - rate). y may alias x. */
+clnet_status clnet_dropout_forward(clnet_ctx *ctx, const clnet_dropout_desc *d, int64_t count, const clnet_buf *x,
+                                   clnet_buf *y);
+/* dx = mask * dy / (1 - rate), the forward's mask. dx may alias dy. */
+clnet_status clnet_dropout_backward(clnet_ctx *ctx, const clnet_dropout_desc *d, int64_t count, const clnet_buf *dy,
+                                    clnet_buf *dx);
+
 /* ---- pooling --------------------------------------------------------------- */
+/* Windows of kh x kw cells, strides sh, sw. Padding: valid or same (TensorFlow, clnet_padding_out),
+ * or explicit pads (top, left, bottom, right: ONNX's order), each smaller than the window along
+ * its dimension, so that every window holds at least one input cell: out = (in + before + after
+ * - k) / s + 1 (floor). Padded cells never win a max and never count in an average unless
+ * count_include_pad (then every window divides by kh*kw: no window reaches past the padding). */
 typedef struct clnet_pool_desc {
-  int32_t n, in_h, in_w, c; /* input (N, H, W, C) */
-  int32_t k, stride;        /* square window */
-  clnet_padding padding;    /* padding never wins a max */
+  int32_t n, in_h, in_w, c;     /* input (N, H, W, C) */
+  int32_t k_h, k_w;             /* window */
+  int32_t stride_h, stride_w;
+  clnet_padding padding;        /* VALID, SAME or EXPLICIT (pads) */
+  int32_t pads[4];              /* EXPLICIT only: top, left, bottom, right */
+  int32_t count_include_pad;    /* average pool: 1 divides by kh*kw, 0 by the cells inside the input */
   /* derived by clnet_pool_desc_init: */
   int32_t out_h, out_w, pad_top, pad_left;
 } clnet_pool_desc;
 
 clnet_status clnet_pool_desc_init(clnet_pool_desc *d);
-/* y (N, OH, OW, C) = window max; argmax (N, OH, OW, C) uint8 = kh*k + kw, the
+/* y (N, OH, OW, C) = window max; argmax (N, OH, OW, C) uint8 = kh*k_w + kw, the
  * winning input's place in its window (first max in row-major window order on
- * ties), kept for backward: one byte per output, so k <= CLNET_MAXPOOL_MAX_K. */
+ * ties), kept for backward: one byte per output, so k_h, k_w <= CLNET_MAXPOOL_MAX_K. */
 #define CLNET_MAXPOOL_MAX_K 16
 clnet_status clnet_maxpool_forward(clnet_ctx *ctx, const clnet_pool_desc *d, const clnet_buf *x,
                                    clnet_buf *y, clnet_buf *argmax);
 /* dx (N, H, W, C) = sum of dy over the outputs whose argmax is this input. Overwrites dx. */
 clnet_status clnet_maxpool_backward(clnet_ctx *ctx, const clnet_pool_desc *d,
                                     const clnet_buf *argmax, const clnet_buf *dy, clnet_buf *dx);
+/* y (N, OH, OW, C) = the window's sum over its input cells / its divisor (count_include_pad). */
+clnet_status clnet_avgpool_forward(clnet_ctx *ctx, const clnet_pool_desc *d, const clnet_buf *x, clnet_buf *y);
+/* dx (N, H, W, C) = sum over the windows holding the input of dy / that window's divisor. Overwrites dx. */
+clnet_status clnet_avgpool_backward(clnet_ctx *ctx, const clnet_pool_desc *d, const clnet_buf *dy,
+                                    clnet_buf *dx);
 /* y (N, C) = mean over H, W of x (N, H, W, C). */
 clnet_status clnet_global_avgpool_forward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w,
                                           int32_t c, const clnet_buf *x, clnet_buf *y);
 /* dx (N, H, W, C) = dy (N, C) / (H*W). */
 clnet_status clnet_global_avgpool_backward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w,
                                            int32_t c, const clnet_buf *dy, clnet_buf *dx);
+/* y (N, C) = max over H, W of x (N, H, W, C); argmax (N, C) int32 = h*W + w of the first maximum
+ * in row-major order, kept for backward. */
+clnet_status clnet_global_maxpool_forward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w, int32_t c,
+                                          const clnet_buf *x, clnet_buf *y, clnet_buf *argmax);
+/* dx (N, H, W, C) = dy (N, C) at the argmax, 0 elsewhere. Overwrites dx. */
+clnet_status clnet_global_maxpool_backward(clnet_ctx *ctx, int32_t n, int32_t h, int32_t w, int32_t c,
+                                           const clnet_buf *argmax, const clnet_buf *dy, clnet_buf *dx);
+
+/* ---- concatenation along channels ------------------------------------------ */
+/* One input of a concatenation: x (rows, C) is the channel slice [offset, offset + C) of
+ * y (rows, C_total), rows = N*H*W (NHWC). */
+clnet_status clnet_concat_forward(clnet_ctx *ctx, int32_t rows, int32_t c, int32_t c_total, int32_t offset,
+                                  const clnet_buf *x, clnet_buf *y);
+/* dx (rows, C) = that slice of dy (rows, C_total); with accumulate, dx += it. */
+clnet_status clnet_concat_backward(clnet_ctx *ctx, int32_t rows, int32_t c, int32_t c_total, int32_t offset,
+                                   int32_t accumulate, const clnet_buf *dy, clnet_buf *dx);
 
 /* ---- dense: y (N, OUT) = x (N, IN) . w^T (w is (OUT, IN)) + b (OUT) ---------- */
+/* b NULL: no bias (and db NULL in backward). */
 clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
                                  const clnet_buf *x, const clnet_buf *w, const clnet_buf *b,
                                  clnet_buf *y);
-/* dx (N, IN) = dy . w (NULL dx skips it); dw (OUT, IN) = dy^T . x; db (OUT) = sum_n dy. */
+/* dx (N, IN) = dy . w (NULL dx skips it); dw (OUT, IN) = dy^T . x; db (OUT) = sum_n dy (NULL db
+ * skips it). */
 clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out,
                                   const clnet_buf *x, const clnet_buf *w, const clnet_buf *dy,
                                   clnet_buf *dx, clnet_buf *dw, clnet_buf *db);

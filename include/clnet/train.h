@@ -7,6 +7,7 @@
 #include "clnet/dist.h"
 #include "clnet/graph.h"
 #include "clnet/io.h"
+#include "clnet/schedule.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,6 +19,60 @@ enum {
   CLNET_ON_NAN_STOP = 0, /* stop before the update, name the layer; the last checkpoint stays intact */
   CLNET_ON_NAN_SKIP = 1, /* undo the step's BN statistics, skip its update, report it, go on */
 };
+
+/* How a run trains (host/train/recipe.c): the optimizer, its learning-rate schedule, regularisation
+ * and augmentation. Stored in every checkpoint (clnet.train) so that --resume continues with the same
+ * options. `clnet_train_recipe("seed")` is the seed's model.fit exactly; "fast" is the recipe tuned
+ * for time-to-accuracy (docs/TRAINING.md). */
+typedef enum clnet_flip_mode {
+  CLNET_FLIP_NONE = 0,
+  CLNET_FLIP_RANDOM = 1,    /* each image of each epoch with probability 1/2 (the seed's) */
+  CLNET_FLIP_ALTERNATE = 2, /* random in epoch 0, then every image the other way each epoch */
+} clnet_flip_mode;
+
+typedef enum clnet_monitor {
+  CLNET_MONITOR_VAL_ACCURACY = 0, /* best.safetensors, early stopping: the highest validation accuracy */
+  CLNET_MONITOR_VAL_LOSS = 1,     /* the lowest validation loss */
+} clnet_monitor;
+
+typedef struct clnet_train_options {
+  clnet_optimizer opt;      /* kind, betas, eps, momentum, nesterov, weight decay (opt.lr is unused) */
+  clnet_lr_schedule sched;  /* the learning rate of every step (sched.lr: base or peak rate); here
+                               warmup and milestones count epochs (the run converts them to steps) */
+  double label_smoothing;   /* 0..1: the loss layer's target (1-s)*onehot + s/K; 0 off */
+  double bn_momentum;       /* Keras' form (moving = m*moving + (1-m)*batch; PyTorch's 0.1 is 0.9);
+                               < 0: the model's own (the seed's 0.99) */
+  int32_t flip;             /* clnet_flip_mode */
+  int32_t crop_pad;         /* P > 0: pad every side by P, then a random crop back to H x W */
+  int32_t crop_reflect;     /* the padding: 1 reflects the image, 0 is black (pixel value 0) */
+  int32_t cutout;           /* S > 0: a random S x S square (clipped at the borders) set to the mean */
+  int32_t tta;              /* validation: the mean of the logits of each image and its mirror */
+  double ema_decay;         /* > 0: a moving average of the weights, validated and kept as ema.safetensors */
+  int32_t early_stop;       /* > 0: stop after this many epochs without a better `monitor` */
+  int32_t monitor;          /* clnet_monitor */
+} clnet_train_options;
+
+/* Presets: "seed" (Keras Adam at lr 1e-3, constant, random flips, the model's BN momentum) and "fast"
+ * (for a run of `epochs` epochs: Nesterov SGD, one-cycle, label smoothing, crops, alternating flips,
+ * flip TTA). INVALID_ARGUMENT names the recipes for an unknown name. */
+clnet_status clnet_train_recipe(const char *name, int32_t epochs, clnet_train_options *out);
+/* Checks every field's range; errors name the option as the CLI spells it. */
+clnet_status clnet_train_options_check(const clnet_train_options *o);
+/* One line of "name=value" words (the CLI's flag names without "--"); parse reads it back
+ * exactly (the checkpoint's clnet.train). */
+void clnet_train_options_format(const clnet_train_options *o, char *dst, size_t cap);
+clnet_status clnet_train_options_parse(const char *text, clnet_train_options *out);
+/* Sets option `name` (as the CLI spells it without "--": "weight-decay") from its text, checking its
+ * range; errors name the flag. */
+clnet_status clnet_train_options_set(clnet_train_options *o, const char *name, const char *value);
+/* Option `name`'s value as text (as format writes it). */
+clnet_status clnet_train_option_value(const clnet_train_options *o, const char *name, char *dst, size_t cap);
+/* The options, for listings (--help). */
+int32_t clnet_train_option_count(void);
+const char *clnet_train_option_name(int32_t i);
+const char *clnet_train_option_doc(int32_t i);
+/* The first option where a and b differ ("optimizer", "lr", ...), or NULL when equal. */
+const char *clnet_train_options_diff(const clnet_train_options *a, const clnet_train_options *b);
 
 typedef struct clnet_train_config {
   const char *data_dir; /* NULL: CLNET_DEFAULT_DATA_DIR */
@@ -31,7 +86,10 @@ typedef struct clnet_train_config {
   clnet_status (*build)(void *user, const clnet_model_config *cfg, clnet_graph **out);
   void *build_user;
   int32_t depth, width; /* ResNet depth (18 or 34; used when model is NULL), base channels */
-  double lr;            /* Adam learning rate, 1e-3 */
+  double lr;            /* Adam learning rate, 1e-3 (when opts is NULL) */
+  const clnet_train_options *opts; /* NULL: the seed's recipe at lr */
+  int32_t resume_new_options; /* resume with opts even where they differ from the checkpoint's
+                                 (saying what changed); 0: such a resume is refused */
   uint64_t seed;        /* weights, shuffle and flips */
   int32_t resume;       /* continue from out_dir/last.safetensors */
   int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
@@ -72,6 +130,7 @@ typedef struct clnet_train_callbacks {
 typedef struct clnet_train_summary {
   int32_t epochs_done;
   double final_val_accuracy, best_val_accuracy, seconds;
+  int32_t early_stopped; /* the run stopped early (final_val_accuracy: the best epoch's, whose weights it ends on) */
 } clnet_train_summary;
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
@@ -89,7 +148,13 @@ typedef struct clnet_checkpoint_meta {
   int32_t epoch;               /* epochs completed */
   int32_t depth, width, in_h, in_w, in_c, classes, batch; /* depth: ResNet-18/34's, 0 for another model */
   char model[64];              /* the zoo model's name, or "custom" (clnet.model) */
-  double lr, best_val_accuracy;
+  double lr, best_val_accuracy; /* best_val_accuracy: of the epoch best.safetensors holds */
+  double best_val_loss;        /* that epoch's validation loss (NaN in older files) */
+  char train[512];             /* the run's options (clnet_train_options_format; "" in older files) */
+  /* reduce-on-plateau and early stopping: the best validation loss and the epochs since it
+   * improved, the reductions so far; the epochs since `monitor` improved */
+  double plateau_best;
+  int32_t plateau_bad, plateau_reductions, stale_epochs;
   uint64_t seed;
   float norm_mean[4], norm_std[4];
   /* Position inside epoch `epoch` (0-based) when the run stopped mid-epoch
@@ -122,6 +187,11 @@ typedef struct clnet_eval_result {
 /* Inference-mode pass over a data set in batches (uses the graph's max batch). */
 clnet_status clnet_evaluate_dataset(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std,
                                     int32_t limit, clnet_eval_result *out);
+/* The same with test-time augmentation when tta: each image's logits are the mean of its own and
+ * its mirror's, and the loss (softmax cross-entropy with label smoothing `smoothing`, as the
+ * graph's loss computes it) and the predictions come from that mean. */
+clnet_status clnet_evaluate_dataset_tta(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std,
+                                        int32_t limit, int32_t tta, double smoothing, clnet_eval_result *out);
 
 #ifdef __cplusplus
 }

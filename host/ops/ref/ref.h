@@ -19,6 +19,27 @@ typedef struct clnet_optim_consts {
   int32_t nesterov;
 } clnet_optim_consts;
 
+/* A dropout mask as the kernels get it (host/ops/activation.c derives it from clnet_dropout_desc):
+ * element i is kept when clnet_dropout_hash(i, key0, key1) >= threshold, and then scaled. */
+typedef struct clnet_dropout_consts {
+  uint32_t key0, key1, threshold;
+  float scale;
+} clnet_dropout_consts;
+
+/* The counter-based hash of cl/activation.cl, bit for bit: two rounds of a 32-bit integer mix
+ * ("lowbias32", C. Wellons), each a bijection, keyed by the 64-bit key. */
+static inline uint32_t clnet_dropout_mix(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+static inline uint32_t clnet_dropout_hash(uint32_t i, uint32_t key0, uint32_t key1) {
+  return clnet_dropout_mix(clnet_dropout_mix(i + key0) ^ key1);
+}
+
 #define CLNET_REF_DECLARE(real, REF) \
   /* eltwise */ \
   void REF(relu_forward)(int64_t count, const real *x, real *y); \
@@ -26,6 +47,14 @@ typedef struct clnet_optim_consts {
   void REF(add_forward)(int64_t count, const real *a, const real *b, real *y); \
   void REF(accumulate)(int64_t count, const real *x, real *y); \
   void REF(nonfinite_flag)(int64_t count, const real *x, int32_t *flag); \
+  /* activation: v is x or y as clnet_activation_backward says; mul: b broadcast over hw if bcast */ \
+  void REF(activation_forward)(const clnet_activation_desc *d, int64_t count, const real *x, real *y); \
+  void REF(activation_backward)(const clnet_activation_desc *d, int64_t count, const real *v, const real *dy, \
+                                real *dx); \
+  void REF(mul_forward)(int32_t n, int32_t hw, int32_t c, int32_t bcast, const real *a, const real *b, real *y); \
+  void REF(mul_backward)(int32_t n, int32_t hw, int32_t c, int32_t bcast, const real *a, const real *b, \
+                         const real *dy, real *da, real *db); \
+  void REF(dropout_apply)(const clnet_dropout_consts *k, int64_t count, const real *x, real *y); \
   /* gemm: row-major, see clnet_gemm */ \
   void REF(gemm)(int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k, real alpha, \
                  const real *a, int32_t lda, const real *b, int32_t ldb, real beta, real *c, int32_t ldc); \
@@ -59,6 +88,16 @@ typedef struct clnet_optim_consts {
   void REF(maxpool_backward)(const clnet_pool_desc *d, const uint8_t *argmax, const real *dy, real *dx); \
   void REF(global_avgpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y); \
   void REF(global_avgpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *dy, real *dx); \
+  void REF(avgpool_forward)(const clnet_pool_desc *d, const real *x, real *y); \
+  void REF(avgpool_backward)(const clnet_pool_desc *d, const real *dy, real *dx); \
+  void REF(global_maxpool_forward)(int32_t n, int32_t h, int32_t w, int32_t c, const real *x, real *y, \
+                                   int32_t *argmax); \
+  void REF(global_maxpool_backward)(int32_t n, int32_t h, int32_t w, int32_t c, const int32_t *argmax, \
+                                    const real *dy, real *dx); \
+  /* concat along channels: one input's slice */ \
+  void REF(concat_forward)(int32_t rows, int32_t c, int32_t c_total, int32_t offset, const real *x, real *y); \
+  void REF(concat_backward)(int32_t rows, int32_t c, int32_t c_total, int32_t offset, int32_t accumulate, \
+                            const real *dy, real *dx); \
   /* dense */ \
   void REF(dense_forward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *b, \
                           real *y); \
