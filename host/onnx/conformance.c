@@ -216,6 +216,12 @@ static clnet_status run_data_set(clnet_ctx *ctx, clnet_onnx_model *m, const char
     snprintf(r->op, sizeof r->op, "%s", m->fail_op);
     goto out;
   }
+  if (m->random_nodes) {
+    st = clnet_set_error(CLNET_ERR_UNSUPPORTED, "training-mode dropout: the expected output holds one random mask "
+                         "(numpy's), clnet draws its own");
+    snprintf(r->op, sizeof r->op, "Dropout");
+    goto out;
+  }
   /* the data as clnet sees it */
   clnet_onnx_value_info in;
   CLNET_TRY_GOTO(clnet_onnx_input_info(m, &in), st, out);

@@ -188,6 +188,9 @@ clnet_status ox_in_act(ox_node *n, int32_t j, ox_val **out) {
   if (v < 0) return ox_fail(n, CLNET_ERR_FORMAT, "input %d is missing", j);
   CLNET_TRY(materialise(n->b, v));
   ox_val *x = &n->b->v[v];
+  if (x->kind != OX_ACT && n->b->m->values[v].input)
+    return ox_unsupported(n, "input %d ('%s') is a second graph input: clnet models take one data input, further "
+                          "inputs only as weights", j, clnet_printable(n->b->m->values[v].name, pn));
   if (x->kind != OX_ACT)
     return ox_unsupported(n, "input %d ('%s') is a constant; clnet computes this op on activations only", j,
                           clnet_printable(n->b->m->values[v].name, pn));
@@ -246,6 +249,7 @@ ox_val *ox_node_input(ox_node *n, int32_t k, int32_t j) {
 int32_t ox_node_usable(ox_node *n, int32_t k) { return n->b->live[k] && !n->b->absorbed[k]; }
 
 void ox_training_node(ox_node *n) { n->b->m->training_nodes++; }
+void ox_random_node(ox_node *n) { n->b->m->random_nodes++; }
 
 int32_t ox_with_loss(const ox_node *n) { return n->b->opt->with_loss; }
 
@@ -632,7 +636,7 @@ clnet_status clnet_onnx_build(clnet_onnx_model *m, const clnet_onnx_build_option
   clnet_onnx_build_options none = {0};
   if (!opt) opt = &none;
   ox_weights_clear(m);
-  m->training_nodes = 0;
+  m->training_nodes = m->random_nodes = 0;
   m->fail_op[0] = '\0';
   ox_build b = {.m = m, .opt = opt};
   clnet_status st = CLNET_SUCCESS;

@@ -4,6 +4,7 @@
  * Reshape, Cast, Constant) is folded when its inputs are constants; Reshape, Flatten, Squeeze,
  * Unsqueeze, Identity and Transpose of activations are views (no layer: clnet's dense flattens
  * its input itself, and each value knows how ONNX's element order maps onto clnet's). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,7 +244,7 @@ static clnet_status map_batchnorm(ox_node *n, const ox_op *op) {
   }
   for (int32_t j = 1; j < n->n_out; ++j) CLNET_TRY(ox_out_unused(n, j, "a batch statistic"));
   int32_t t;
-  CLNET_TRY(ox_emit(n, "batchnorm", &x->t, 1, &t, "eps=%.9g momentum=%.9g", eps, mom));
+  CLNET_TRY(ox_emit(n, "batchnorm", &x->t, 1, &t, "eps=%.17g momentum=%.17g", eps, mom));
   static const char *const sfx[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
   for (int32_t j = 0; j < 4; ++j) CLNET_TRY(add_weight_copy(n, sfx[j], p[j]->f, C));
   ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
@@ -476,9 +477,12 @@ static clnet_status map_dropout(ox_node *n, const ox_op *op) {
     ox_set_alias(n, 0, x);
     return CLNET_SUCCESS;
   }
-  if (training) ox_training_node(n);
+  if (training) {
+    ox_training_node(n);
+    ox_random_node(n);
+  }
   int32_t t;
-  CLNET_TRY(ox_emit(n, op->kind, &x->t, 1, &t, "rate=%.9g", ratio));
+  CLNET_TRY(ox_emit(n, op->kind, &x->t, 1, &t, "rate=%.17g", ratio));
   ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
   return CLNET_SUCCESS;
 }
@@ -501,6 +505,135 @@ static clnet_status map_softmax(ox_node *n, const ox_op *op) {
   }
   return ox_unsupported(n, "clnet has no softmax layer; a softmax over the classes at the very end becomes the loss's "
                         "own when training");
+}
+
+/* Clip: bounds as attributes before opset 11, as optional constant inputs from it. [0, 6] is
+ * relu6 and [0, inf) relu (what PyTorch's ReLU6 and tf2onnx's ReLU export). */
+static clnet_status map_clip(ox_node *n, const ox_op *op) {
+  (void)op;
+  ox_val *x;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  double lo = -FLT_MAX, hi = FLT_MAX;
+  if (ox_opset(n) < 11) {
+    CLNET_TRY(ox_attr_float(n, "min", -FLT_MAX, &lo));
+    CLNET_TRY(ox_attr_float(n, "max", FLT_MAX, &hi));
+  } else {
+    for (int32_t j = 1; j <= 2; ++j) {
+      if (!ox_in(n, j)) continue;
+      ox_const *c;
+      CLNET_TRY(ox_in_const(n, j, &c));
+      if (c->count != 1) return ox_fail(n, CLNET_ERR_FORMAT, "input %d holds %lld values, a bound is one", j, (long long)c->count);
+      *(j == 1 ? &lo : &hi) = ox_const_at(c, 0);
+    }
+  }
+  int32_t t;
+  if (lo == 0 && hi == 6) CLNET_TRY(ox_emit(n, "relu6", &x->t, 1, &t, "%s", ""));
+  else if (lo == 0 && hi >= FLT_MAX) CLNET_TRY(ox_emit(n, "relu", &x->t, 1, &t, "%s", ""));
+  else CLNET_TRY(ox_emit(n, "clip", &x->t, 1, &t, "min=%.17g max=%.17g", lo, hi));
+  ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
+  return CLNET_SUCCESS;
+}
+
+static clnet_status map_leaky_relu(ox_node *n, const ox_op *op) {
+  ox_val *x;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  double alpha;
+  CLNET_TRY(ox_attr_float(n, "alpha", 0.01, &alpha));
+  int32_t t;
+  CLNET_TRY(ox_emit(n, op->kind, &x->t, 1, &t, "alpha=%.17g", alpha));
+  ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
+  return CLNET_SUCCESS;
+}
+
+static clnet_status map_hard_sigmoid(ox_node *n, const ox_op *op) {
+  ox_val *x;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  double alpha, beta;
+  CLNET_TRY(ox_attr_float(n, "alpha", 0.2, &alpha));
+  CLNET_TRY(ox_attr_float(n, "beta", 0.5, &beta));
+  int32_t t;
+  CLNET_TRY(ox_emit(n, op->kind, &x->t, 1, &t, "alpha=%.17g beta=%.17g", alpha, beta));
+  ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
+  return CLNET_SUCCESS;
+}
+
+/* Sigmoid; x * sigmoid(x) (how PyTorch exports SiLU) is one silu layer when the sigmoid's only
+ * reader is that Mul. */
+static clnet_status map_sigmoid(ox_node *n, const ox_op *op) {
+  ox_val *x;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  const ox_val *self = ox_out(n, 0);
+  if (self && ox_out_readers(n, 0) == 1 && !ox_model(n)->values[n->out[0]].graph_output && ox_have_kind("silu")) {
+    const int32_t r = ox_out_reader(n, 0, 0);
+    const Onnx__NodeProto *rp = ox_model(n)->pb->graph->node[r];
+    if (rp->op_type && !strcmp(rp->op_type, "Mul") && (!rp->domain || !*rp->domain) && rp->n_input == 2 &&
+        !rp->n_attribute && ox_node_usable(n, r)) {
+      const ox_val *a = ox_node_input(n, r, 0), *b = ox_node_input(n, r, 1);
+      if ((a == self && b == x) || (a == x && b == self)) {
+        int32_t t;
+        CLNET_TRY(ox_emit(n, "silu", &x->t, 1, &t, "%s", ""));
+        ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
+        ox_absorb(n, r);
+        ox_set_alias_of(n, r, 0, ox_out(n, 0));
+        return CLNET_SUCCESS;
+      }
+    }
+  }
+  return map_unary(n, op);
+}
+
+/* Mul of two activations: one shape, or an (N, C, 1, 1) gate broadcast over an image's H x W. */
+static clnet_status map_mul(ox_node *n, const ox_op *op) {
+  ox_val *a, *b;
+  CLNET_TRY(ox_in_act(n, 0, &a));
+  CLNET_TRY(ox_in_act(n, 1, &b));
+  int32_t ra = 0, rb = 0;
+  const int gate_b = b->h == 1 && b->w == 1 && b->c == a->c && ox_need_image(n, 0, a, &ra) == CLNET_SUCCESS &&
+                     ox_need_image(n, 1, b, &rb) == CLNET_SUCCESS && ra == rb;
+  const int gate_a = !gate_b && a->h == 1 && a->w == 1 && a->c == b->c &&
+                     ox_need_image(n, 0, a, &ra) == CLNET_SUCCESS && ox_need_image(n, 1, b, &rb) == CLNET_SUCCESS &&
+                     ra == rb;
+  if ((!gate_a && !gate_b) || (a->h == b->h && a->w == b->w)) return map_binary(n, op);
+  int32_t t, in[2] = {a->t, b->t};
+  CLNET_TRY(ox_emit(n, op->kind, in, 2, &t, "%s", ""));
+  const ox_val *full = gate_b ? a : b;
+  ox_set_act(n, 0, t, full->rank, full->dims, full->chw);
+  return CLNET_SUCCESS;
+}
+
+static clnet_status map_avgpool(ox_node *n, const ox_op *op) {
+  ox_val *x;
+  int32_t rank;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  CLNET_TRY(ox_need_image(n, 0, x, &rank));
+  ox_window win;
+  CLNET_TRY(read_window(n, rank, NULL, x->h, x->w, 0, &win));
+  int64_t ceil_mode = 0, inc = 0;
+  CLNET_TRY(ox_attr_int(n, "ceil_mode", 0, &ceil_mode));
+  CLNET_TRY(ox_attr_int(n, "count_include_pad", 0, &inc));
+  if (ceil_mode) {
+    const int32_t in[2] = {x->h, x->w};
+    for (int i = 0; i < 2; ++i) {
+      const int64_t span = in[i] + win.pads[i] + win.pads[i + 2] - win.k[i];
+      if (span < 0) break;
+      int64_t out = (span + win.s[i] - 1) / win.s[i] + 1;
+      if ((out - 1) * win.s[i] >= in[i] + win.pads[i]) out--;
+      const int64_t need = (out - 1) * win.s[i] + win.k[i] - in[i] - win.pads[i];
+      if (need <= win.pads[i + 2]) continue;
+      if (inc)
+        return ox_unsupported(n, "attribute 'ceil_mode' = 1 with count_include_pad = 1 adds windows whose divisor "
+                              "clnet's avgpool does not take");
+      win.pads[i + 2] = need; /* ceil's extra windows: cells outside the input are not counted */
+    }
+  }
+  char pad[96];
+  padding_text(&win, x->h, x->w, pad, sizeof pad);
+  int32_t t;
+  CLNET_TRY(ox_emit(n, op->kind, &x->t, 1, &t, "kernel=%lld,%lld stride=%lld,%lld count_include_pad=%lld %s",
+                    (long long)win.k[0], (long long)win.k[1], (long long)win.s[0], (long long)win.s[1],
+                    (long long)inc, pad));
+  set_image_out(n, t, rank);
+  return CLNET_SUCCESS;
 }
 
 /* ---- views of activations ---- */
@@ -1040,14 +1173,17 @@ static clnet_status map_cast(ox_node *n, const ox_op *op) {
   return CLNET_SUCCESS;
 }
 
-/* An op whose layer kind this build lacks. */
-static clnet_status map_missing(ox_node *n, const ox_op *op) {
-  return ox_unsupported(n, "needs clnet's layer kind '%s', which this build does not have", op->kind);
-}
-
 /* ---- the table ---- */
 static const ox_op ops[] = {
-    {"AveragePool", "avgpool", map_missing, "avgpool"},
+    {"AveragePool", "avgpool", map_avgpool, "avgpool (ceil_mode as end padding)"},
+    {"Clip", "clip", map_clip, "relu6 for [0, 6], relu for [0, inf), else clip"},
+    {"GlobalMaxPool", "global_maxpool", map_global_pool, "global_maxpool"},
+    {"HardSigmoid", "hard_sigmoid", map_hard_sigmoid, "hard_sigmoid"},
+    {"HardSwish", "hard_swish", map_unary, "hard_swish"},
+    {"LeakyRelu", "leaky_relu", map_leaky_relu, "leaky_relu"},
+    {"Mul", "mul", map_mul, "mul (one shape, or an (N, C, 1, 1) gate)"},
+    {"Sigmoid", "sigmoid", map_sigmoid, "sigmoid; x * sigmoid(x) becomes silu"},
+    {"Tanh", "tanh", map_unary, "tanh"},
     {"BatchNormalization", "batchnorm", map_batchnorm, "batchnorm (its epsilon and momentum)"},
     {"Cast", NULL, map_cast, "folded (constants); a no-op to float"},
     {"Concat", "concat", map_concat, "folded (constants); concat of channels"},

@@ -90,6 +90,7 @@ struct clnet_onnx_model {
   ox_const *output_consts; /* per output: the folded value of a constant output (type 0 if none) */
   int32_t n_outputs;
   int32_t training_nodes; /* nodes whose ONNX semantics are training mode (BN training_mode=1) */
+  int32_t random_nodes;   /* of those, nodes whose output is random (training-mode dropout) */
   char fail_op[32];       /* the op type of the node the last build failed at ("" if none) */
 };
 
@@ -180,6 +181,7 @@ ox_val *ox_node_input(ox_node *n, int32_t k, int32_t j);
 int32_t ox_node_usable(ox_node *n, int32_t k);
 /* n's ONNX semantics are training mode (BN training_mode=1): the test runner runs such models so. */
 void ox_training_node(ox_node *n);
+void ox_random_node(ox_node *n);
 int32_t ox_with_loss(const ox_node *n);
 
 /* Outputs. */
