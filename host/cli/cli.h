@@ -40,6 +40,22 @@ int cli_open_ctx(const char *device, clnet_ctx **ctx);
  * against the wall time wall_s when wall_s > 0 (host/cli/profile_print.c). */
 clnet_status cli_print_profile(clnet_ctx *ctx, int32_t steps, double wall_s, int32_t max_rows);
 
+/* --model FILE.onnx (host/cli/cmd_onnx.c): the model read and converted once to check it, then
+ * the trainer's build and init callbacks (user: the cli_onnx). */
+typedef struct cli_onnx {
+  clnet_onnx_model *m;
+  char path[4096];
+} cli_onnx;
+int cli_onnx_is_model(const char *arg); /* names an .onnx file */
+int cli_onnx_open(const char *path, int init_random, cli_onnx *o);
+void cli_onnx_close(cli_onnx *o);
+clnet_status cli_onnx_build(void *user, const clnet_model_config *cfg, clnet_graph **out);
+clnet_status cli_onnx_init(void *user, clnet_graph *g);
+/* clnet eval --logits / --inputs: the logits (n, K) and the normalised images as ONNX takes them
+ * (n, C, H, W) of the first `limit` test images (0: all), as .npy files. */
+clnet_status cli_dump_eval(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std, int32_t limit,
+                           const char *logits_path, const char *inputs_path);
+
 /* 1 when stdout is a terminal and CI is not set. */
 int cli_is_tty(void);
 

@@ -242,6 +242,8 @@ static clnet_status map_batchnorm(ox_node *n, const ox_op *op) {
     CLNET_TRY(ox_attr_int(n, "training_mode", 0, &tm));
     if (tm) ox_training_node(n);
   }
+  /* opsets 7..13: outputs beyond Y mean training mode (their batch statistics unused here) */
+  if (ox_opset(n) >= 7 && ox_opset(n) < 14 && n->n_out > 1) ox_training_node(n);
   for (int32_t j = 1; j < n->n_out; ++j) CLNET_TRY(ox_out_unused(n, j, "a batch statistic"));
   int32_t t;
   CLNET_TRY(ox_emit(n, "batchnorm", &x->t, 1, &t, "eps=%.17g momentum=%.17g", eps, mom));
