@@ -1089,7 +1089,7 @@ static clnet_status map_concat(ox_node *n, const ox_op *op) {
     all_const &= v->kind == OX_CONST;
   }
   int64_t axis;
-  CLNET_TRY(ox_attr_int(n, "axis", 0, &axis));
+  CLNET_TRY(ox_attr_int(n, "axis", ox_opset(n) < 4 ? 1 : 0, &axis)); /* required from opset 4 */
   if (!n->n_in) return ox_fail(n, CLNET_ERR_FORMAT, "no inputs");
   if (!all_const) {
     /* activations: along the channels of image tensors, or the features of (N, K) vectors */
@@ -1153,8 +1153,17 @@ static clnet_status map_cast(ox_node *n, const ox_op *op) {
   (void)op;
   const ox_val *x = ox_in(n, 0);
   if (!x) return ox_fail(n, CLNET_ERR_FORMAT, "input 0 is missing");
-  int64_t to;
-  CLNET_TRY(ox_attr_int(n, "to", 0, &to));
+  int64_t to = 0;
+  if (ox_opset(n) < 6) { /* 'to' was the type's name */
+    char name[32];
+    CLNET_TRY(ox_attr_string(n, "to", "", name, sizeof name));
+    static const char *const types[] = {"", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING",
+                                        "BOOL", "FLOAT16", "DOUBLE"};
+    for (int64_t i = 1; i < (int64_t)(sizeof types / sizeof types[0]); ++i)
+      if (!strcmp(name, types[i])) to = i;
+  } else {
+    CLNET_TRY(ox_attr_int(n, "to", 0, &to));
+  }
   ox_attr_ignore(n, "saturate");
   const int to_float = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
   const int to_int = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;

@@ -20,7 +20,7 @@
 #define OX_BATCH INT64_MIN          /* the batch dimension, inside a folded shape */
 #define OX_MAX_ELEMENTS (1ll << 31) /* one tensor's elements */
 #define OX_MAX_NODES 100000
-#define OX_MIN_OPSET 6
+#define OX_MIN_OPSET 1
 #define OX_MAX_OPSET 21
 
 /* ---- constants: folded values, initializers, test data ---- */
