@@ -600,7 +600,11 @@ static clnet_status run_node(ox_build *b, int32_t k) {
         return ox_fail(&n, CLNET_ERR_FORMAT, "attribute '%s' is given twice", n.pb->attribute[a]->name);
   for (int32_t j = 0; j < n.n_in; ++j)
     if (n.in[j] >= 0) CLNET_TRY(materialise(b, n.in[j]));
-  CLNET_TRY(op->map(&n, op));
+  clnet_status st = op->map(&n, op);
+  if (st != CLNET_SUCCESS) { /* every message names the model and the node */
+    if (strncmp(clnet_last_error(), m->what, strlen(m->what))) st = clnet_wrap_error(st, "%s: %s", m->what, n.label);
+    return st;
+  }
   for (size_t a = 0; a < n.pb->n_attribute; ++a)
     if (!(n.attr_used & (1ull << a))) {
       char pn[72];
@@ -714,6 +718,7 @@ clnet_status clnet_onnx_build(clnet_onnx_model *m, const clnet_onnx_build_option
   build_free(&b);
   return CLNET_SUCCESS;
 fail:
+  if (!strstr(clnet_last_error(), m->what)) st = clnet_wrap_error(st, "%s", m->what);
   clnet_graph_free(b.g);
   build_free(&b);
   ox_weights_clear(m);

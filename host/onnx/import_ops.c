@@ -946,8 +946,8 @@ static clnet_status map_constant(ox_node *n, const ox_op *op) {
   memset(&c, 0, sizeof c);
   CLNET_TRY(ox_attr_tensor(n, "value", &t));
   if (t) {
-    char what[200];
-    snprintf(what, sizeof what, "%s: value", n->label);
+    char what[600];
+    snprintf(what, sizeof what, "%s: %s: value", ox_model(n)->what, n->label);
     CLNET_TRY(ox_tensor_decode(t, what, &c));
     ox_set_const(n, 0, &c);
     return CLNET_SUCCESS;
@@ -994,8 +994,8 @@ static clnet_status map_constant_of_shape(ox_node *n, const ox_op *op) {
   ox_const v, c;
   memset(&v, 0, sizeof v);
   if (t) {
-    char what[200];
-    snprintf(what, sizeof what, "%s: value", n->label);
+    char what[600];
+    snprintf(what, sizeof what, "%s: %s: value", ox_model(n)->what, n->label);
     CLNET_TRY(ox_tensor_decode(t, what, &v));
     if (v.count != 1) {
       ox_const_free(&v);
