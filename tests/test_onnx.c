@@ -145,7 +145,8 @@ Test(onnx, keras_like_nhwc_matmul_softmax) {
 static const char *const must_pass[] = {
     "node/test_relu", "node/test_basic_conv_with_padding", "node/test_basic_conv_without_padding",
     "node/test_conv_with_strides_padding", "node/test_conv_with_strides_no_padding", "node/test_conv_with_autopad_same",
-    "node/test_batchnorm_example", "node/test_batchnorm_epsilon", "node/test_maxpool_2d_default",
+    "node/test_batchnorm_example", "node/test_batchnorm_epsilon", "node/test_batchnorm_example_training_mode",
+    "node/test_batchnorm_epsilon_training_mode", "node/test_maxpool_2d_default",
     "node/test_maxpool_2d_pads", "node/test_maxpool_2d_same_upper", "node/test_maxpool_2d_same_lower",
     "node/test_maxpool_2d_ceil", "node/test_maxpool_2d_strides", "node/test_maxpool_1d_default",
     "node/test_averagepool_2d_default", "node/test_averagepool_2d_pads", "node/test_averagepool_2d_ceil",

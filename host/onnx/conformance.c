@@ -248,7 +248,27 @@ static clnet_status run_data_set(clnet_ctx *ctx, clnet_onnx_model *m, const char
     CLNET_TRY_GOTO(decode_file(p, &want), st, out);
     int64_t n_got = 0;
     float *got = NULL;
-    if (oi->tensor < 0) { /* a folded constant: the batch symbol is this data set's batch */
+    if (oi->tensor == -2) { /* a BN statistic after the (training-mode) forward */
+      const int32_t pi = clnet_graph_param_find(g, oi->param);
+      clnet_param_info info;
+      if (!ran) {
+        st = clnet_graph_setup(g, ctx, batch);
+        if (st == CLNET_SUCCESS) st = clnet_onnx_load_weights(m, g);
+        if (st == CLNET_SUCCESS) st = clnet_graph_set_input(g, host, batch);
+        if (st == CLNET_SUCCESS) st = clnet_graph_forward(g, m->training_nodes > 0);
+        ran = 1;
+      }
+      if (st == CLNET_SUCCESS && pi < 0) st = clnet_set_error(CLNET_ERR_MISMATCH, "no parameter %s", oi->param);
+      if (st == CLNET_SUCCESS) st = clnet_graph_param_info(g, pi, &info);
+      n_got = st == CLNET_SUCCESS ? info.count : 0;
+      got = malloc((size_t)(n_got ? n_got : 1) * sizeof *got);
+      if (st == CLNET_SUCCESS && got) st = clnet_graph_param_read(g, pi, CLNET_FIELD_VALUE, got);
+      if (st != CLNET_SUCCESS) {
+        free(got);
+        ox_const_free(&want);
+        goto out;
+      }
+    } else if (oi->tensor < 0) { /* a folded constant: the batch symbol is this data set's batch */
       const ox_const *c = &m->output_consts[o];
       n_got = c->count;
       got = malloc((size_t)(n_got ? n_got : 1) * sizeof *got);

@@ -286,6 +286,17 @@ void ox_set_alias_of(ox_node *n, int32_t k, int32_t j, const ox_val *src) {
   set_alias_value(&n->b->v[m->out_idx[o]], src);
 }
 
+void ox_set_stat(ox_node *n, int32_t j, const char *param, int64_t count) {
+  ox_val *x = ox_out(n, j);
+  if (!x) return;
+  ox_const_free(&x->c_);
+  memset(x, 0, sizeof *x);
+  x->kind = OX_STAT;
+  x->rank = 1;
+  x->dims[0] = count;
+  snprintf(x->param, sizeof x->param, "%s", param);
+}
+
 void ox_set_const(ox_node *n, int32_t j, ox_const *c) {
   ox_val *x = ox_out(n, j);
   if (!x) {
@@ -598,8 +609,13 @@ static clnet_status run_node(ox_build *b, int32_t k) {
       if (n.pb->attribute[a]->name && n.pb->attribute[a2]->name &&
           !strcmp(n.pb->attribute[a]->name, n.pb->attribute[a2]->name))
         return ox_fail(&n, CLNET_ERR_FORMAT, "attribute '%s' is given twice", n.pb->attribute[a]->name);
-  for (int32_t j = 0; j < n.n_in; ++j)
-    if (n.in[j] >= 0) CLNET_TRY(materialise(b, n.in[j]));
+  for (int32_t j = 0; j < n.n_in; ++j) {
+    if (n.in[j] < 0) continue;
+    CLNET_TRY(materialise(b, n.in[j]));
+    if (b->v[n.in[j]].kind == OX_STAT && strcmp(op->op_type, "Identity"))
+      return ox_unsupported(&n, "input %d is a batch-norm statistic of training mode, which clnet computes on "
+                            "nothing further", j);
+  }
   clnet_status st = op->map(&n, op);
   if (st != CLNET_SUCCESS) { /* every message names the model and the node */
     if (strncmp(clnet_last_error(), m->what, strlen(m->what))) st = clnet_wrap_error(st, "%s: %s", m->what, n.label);
@@ -627,6 +643,11 @@ static void fill_info(const ox_build *b, int32_t v, clnet_onnx_value_info *info)
     for (int32_t i = 0; i < x->rank; ++i) info->dims[i] = x->dims[i];
     info->dims[0] = -1;
     info->chw = x->chw;
+  } else if (x->kind == OX_STAT) {
+    info->tensor = -2;
+    info->rank = 1;
+    info->dims[0] = x->dims[0];
+    snprintf(info->param, sizeof info->param, "%s", x->param);
   } else {
     info->tensor = -1;
     info->rank = x->c_.rank;

@@ -237,18 +237,25 @@ static clnet_status map_batchnorm(ox_node *n, const ox_op *op) {
     CLNET_TRY(ox_attr_int(n, "is_test", 0, &is_test));
     if (!is_test) ox_training_node(n);
   }
+  int64_t tm = 0;
   if (ox_opset(n) >= 14) {
-    int64_t tm;
     CLNET_TRY(ox_attr_int(n, "training_mode", 0, &tm));
     if (tm) ox_training_node(n);
   }
   /* opsets 7..13: outputs beyond Y mean training mode (their batch statistics unused here) */
   if (ox_opset(n) >= 7 && ox_opset(n) < 14 && n->n_out > 1) ox_training_node(n);
-  for (int32_t j = 1; j < n->n_out; ++j) CLNET_TRY(ox_out_unused(n, j, "a batch statistic"));
+  /* from opset 14, training mode's running_mean and running_var are clnet's moving statistics after
+   * the forward (the same update: moving * momentum + batch * (1 - momentum), biased variance) */
+  for (int32_t j = tm ? 3 : 1; j < n->n_out; ++j) CLNET_TRY(ox_out_unused(n, j, "a batch statistic"));
   int32_t t;
   CLNET_TRY(ox_emit(n, "batchnorm", &x->t, 1, &t, "eps=%.17g momentum=%.17g", eps, mom));
   static const char *const sfx[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
   for (int32_t j = 0; j < 4; ++j) CLNET_TRY(add_weight_copy(n, sfx[j], p[j]->f, C));
+  for (int32_t j = 1; tm && j <= 2 && j < n->n_out; ++j) {
+    char name[160];
+    snprintf(name, sizeof name, "%s.%s", ox_last_layer(n), sfx[j + 1]);
+    ox_set_stat(n, j, name, C);
+  }
   ox_set_act(n, 0, t, x->rank, x->dims, x->chw);
   return CLNET_SUCCESS;
 }

@@ -101,7 +101,7 @@ const char *ox_node_label(const clnet_onnx_model *m, int32_t k, char *buf, size_
 void ox_weights_clear(clnet_onnx_model *m);
 
 /* ---- a build (import.c) ---- */
-typedef enum ox_kind { OX_UNDEF = 0, OX_ACT = 1, OX_CONST = 2 } ox_kind;
+typedef enum ox_kind { OX_UNDEF = 0, OX_ACT = 1, OX_CONST = 2, OX_STAT = 3 } ox_kind;
 
 /* A value during a build: an activation (a clnet tensor and how ONNX sees it) or a constant. */
 typedef struct ox_val {
@@ -114,6 +114,9 @@ typedef struct ox_val {
   int32_t chw;                /* ONNX's order per image walks (H, W, C) as (C, H, W) */
   /* OX_CONST */
   ox_const c_;
+  /* OX_STAT: a BN layer's moving statistic after a training-mode forward (BatchNormalization's
+   * running_mean / running_var outputs), the clnet parameter's name */
+  char param[128];
 } ox_val;
 
 typedef struct ox_build ox_build;
@@ -189,6 +192,7 @@ ox_val *ox_out(ox_node *n, int32_t j); /* NULL when absent */
 void ox_set_act(ox_node *n, int32_t j, int32_t t, int32_t rank, const int64_t *dims, int32_t chw);
 void ox_set_alias(ox_node *n, int32_t j, const ox_val *src); /* the same activation or a copy of a constant */
 void ox_set_const(ox_node *n, int32_t j, ox_const *c);       /* takes c */
+void ox_set_stat(ox_node *n, int32_t j, const char *param, int64_t count);
 /* As ox_set_alias, for node k's output j (a node n absorbed). */
 void ox_set_alias_of(ox_node *n, int32_t k, int32_t j, const ox_val *src);
 

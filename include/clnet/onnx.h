@@ -77,9 +77,11 @@ clnet_status clnet_onnx_load_weights(const clnet_onnx_model *m, clnet_graph *g);
 int32_t clnet_onnx_output_count(const clnet_onnx_model *m);
 typedef struct clnet_onnx_value_info {
   char name[96];
-  int32_t tensor;       /* clnet tensor id, -1 for a constant */
+  int32_t tensor;       /* clnet tensor id; -1 for a constant; -2 for a BN statistic after a training-mode
+                           forward (BatchNormalization's running_mean / _var outputs): parameter `param` */
+  char param[128];
   int32_t rank;
-  int64_t dims[8];      /* dims[0]: the batch (1 where a constant holds no batch) */
+  int64_t dims[8];      /* an activation's: dims[0] = -1, the batch; a constant's or a statistic's: its own */
   int32_t chw;          /* 1: ONNX's element order walks clnet's (H, W, C) per image as (C, H, W) */
 } clnet_onnx_value_info;
 clnet_status clnet_onnx_output_info(const clnet_onnx_model *m, int32_t i, clnet_onnx_value_info *info);
