@@ -169,7 +169,8 @@ static clnet_status run_data_set(clnet_ctx *ctx, clnet_onnx_model *m, const char
     char p[4200];
     snprintf(p, sizeof p, "%s/input_%zu.pb", set, k++);
     if (!is_file(p)) {
-      st = clnet_set_error(CLNET_ERR_FORMAT, "%s: missing (for graph input '%s')", p, gp->input[i]->name);
+      char pn[72];
+      st = clnet_set_error(CLNET_ERR_FORMAT, "%s: missing (for graph input '%s')", p, clnet_printable(gp->input[i]->name, pn));
       goto out;
     }
     if (v == m->data_input) data_file = ci.n;
@@ -242,6 +243,7 @@ static clnet_status run_data_set(clnet_ctx *ctx, clnet_onnx_model *m, const char
   int ran = 0;
   for (int32_t o = 0; o < m->n_outputs; ++o) {
     const clnet_onnx_value_info *oi = &m->outputs[o];
+    char pname[72];
     char p[4200];
     snprintf(p, sizeof p, "%s/output_%d.pb", set, o);
     ox_const want;
@@ -299,14 +301,14 @@ static clnet_status run_data_set(clnet_ctx *ctx, clnet_onnx_model *m, const char
     }
     if (!got) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "test output");
     if (st == CLNET_SUCCESS && n_got != want.count)
-      st = clnet_set_error(CLNET_ERR_CHECK_FAILED, "output %d ('%s') has %lld values, expected %lld", o, oi->name,
-                           (long long)n_got, (long long)want.count);
+      st = clnet_set_error(CLNET_ERR_CHECK_FAILED, "output %d ('%s') has %lld values, expected %lld", o,
+                           clnet_printable(oi->name, pname), (long long)n_got, (long long)want.count);
     if (st == CLNET_SUCCESS) {
       int64_t first = -1;
       const int64_t bad = compare(got, &want, n_got, &r->max_abs_err, &r->max_rel_err, &first);
       if (bad)
         st = clnet_set_error(CLNET_ERR_CHECK_FAILED, "output %d ('%s'): %lld of %lld values off (first at %lld: %g, "
-                             "expected %g)", o, oi->name, (long long)bad, (long long)n_got, (long long)first,
+                             "expected %g)", o, clnet_printable(oi->name, pname), (long long)bad, (long long)n_got, (long long)first,
                              got[first], ox_const_at(&want, first));
     }
     free(got);

@@ -26,7 +26,8 @@ struct ox_build {
 /* ---- errors ---- */
 static clnet_status vfail(ox_node *n, clnet_status st, const char *fmt, va_list ap) {
   char msg[768];
-  snprintf(n->b->m->fail_op, sizeof n->b->m->fail_op, "%s", n->pb->op_type ? n->pb->op_type : "");
+  char op[72];
+  snprintf(n->b->m->fail_op, sizeof n->b->m->fail_op, "%s", n->pb->op_type ? clnet_printable(n->pb->op_type, op) : "");
   vsnprintf(msg, sizeof msg, fmt, ap);
   return clnet_set_error(st, "%s: %s: %s", n->b->m->what, n->label, msg);
 }
@@ -599,8 +600,9 @@ static clnet_status run_node(ox_build *b, int32_t k) {
   n.out = m->out_idx + m->node_out_at[k];
   n.n_out = m->node_out_at[k + 1] - m->node_out_at[k];
   ox_node_label(m, k, n.label, sizeof n.label);
+  char pd[72];
   if (n.pb->domain && *n.pb->domain && strcmp(n.pb->domain, "ai.onnx"))
-    return ox_unsupported(&n, "domain '%s': clnet reads ai.onnx ops only", n.pb->domain);
+    return ox_unsupported(&n, "domain '%s': clnet reads ai.onnx ops only", clnet_printable(n.pb->domain, pd));
   const ox_op *op = n.pb->op_type ? ox_op_find(n.pb->op_type) : NULL;
   if (!op) return ox_unsupported(&n, "op type not supported by clnet (docs/ONNX.md lists those that are)");
   if (n.pb->n_attribute > 64) return ox_unsupported(&n, "%zu attributes", n.pb->n_attribute);
@@ -608,7 +610,8 @@ static clnet_status run_node(ox_build *b, int32_t k) {
     for (size_t a2 = 0; a2 < a; ++a2)
       if (n.pb->attribute[a]->name && n.pb->attribute[a2]->name &&
           !strcmp(n.pb->attribute[a]->name, n.pb->attribute[a2]->name))
-        return ox_fail(&n, CLNET_ERR_FORMAT, "attribute '%s' is given twice", n.pb->attribute[a]->name);
+        return ox_fail(&n, CLNET_ERR_FORMAT, "attribute '%s' is given twice",
+                       clnet_printable(n.pb->attribute[a]->name, pd));
   for (int32_t j = 0; j < n.n_in; ++j) {
     if (n.in[j] < 0) continue;
     CLNET_TRY(materialise(b, n.in[j]));
