@@ -293,7 +293,11 @@ static clnet_status run_data_set(clnet_ctx *ctx, clnet_onnx_model *m, const char
             if (st == CLNET_SUCCESS) st = clnet_graph_forward(g, m->training_nodes > 0);
             ran = 1;
           }
-          if (st == CLNET_SUCCESS) st = clnet_graph_read_tensor(g, oi->tensor, raw);
+          if (st == CLNET_SUCCESS) {
+            st = clnet_graph_read_tensor(g, oi->tensor, raw);
+            if (st == CLNET_ERR_INVALID_ARGUMENT) /* an output that layers read on: its storage is reused */
+              st = clnet_wrap_error(CLNET_ERR_UNSUPPORTED, "output %d", o);
+          }
         }
         if (st == CLNET_SUCCESS) clnet_onnx_from_clnet(oi, h, w, c, batch, raw, got);
       }
