@@ -319,10 +319,10 @@ static clnet_status run_desc_case(clnet_check_env *env, const void *p) {
   {"layer " kind " vs op", "n2 7x7x13 " attrs, CLNET_CHECK_GRAD, run_desc_case,                                      \
    &(const desc_case){kind, attrs, {op, a, b}, lo, hi, tol}}
 
-/* mul's descriptor against the double op, the broadcast operand given first or second: y, the
- * full operand's gradient and the broadcast one's (summed over H x W; float against double). */
+/* mul's descriptor against the double op, the broadcast operand given first or second, or two of
+ * one shape: y and both gradients (the broadcast one summed over H x W; float against double). */
 static clnet_status run_mul_desc(clnet_check_env *env, const void *p) {
-  const int32_t vec_first = *(const int32_t *)p, batch = 2, hw = 25, c = 9;
+  const int32_t mode = *(const int32_t *)p, vec_first = mode == 1, bcast = mode != 2, batch = 2, hw = 25, c = 9;
   const clnet_layer_kind *k = clnet_layer_kind_find("mul");
   if (!k) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "check: no layer kind 'mul'");
   clnet_layer l;
@@ -330,16 +330,16 @@ static clnet_status run_mul_desc(clnet_check_env *env, const void *p) {
   l.kind = k;
   l.n_in = 2;
   snprintf(l.name, sizeof l.name, "check");
-  const clnet_tshape full = {5, 5, c}, vec = {1, 1, c};
+  const clnet_tshape full = {5, 5, c}, vec = bcast ? (clnet_tshape){1, 1, c} : full;
   const clnet_tshape in[2] = {vec_first ? vec : full, vec_first ? full : vec};
   clnet_tshape out;
   CLNET_TRY(clnet_attrs_parse(k, l.name, "", l.attrs));
   CLNET_TRY(k->infer(&l, in, &out));
-  const int64_t na = (int64_t)batch * hw * c, nb = (int64_t)batch * c, count[6] = {na, nb, na, na, na, nb};
+  const int64_t na = (int64_t)batch * hw * c, nb = bcast ? (int64_t)batch * c : na, count[6] = {na, nb, na, na, na, nb};
   /* t: a (full), b (vector), dy; then y, da, db */
   check_tensor t[6];
   memset(t, 0, sizeof t);
-  static const char *const names[6] = {"a", "b", "dy", "y", "da", "db (broadcast)"};
+  const char *const names[6] = {"a", "b", "dy", "y", "da", bcast ? "db (broadcast)" : "db"};
   double *d[6] = {0}, *got = check_alloc_f64(na);
   int64_t *idx = malloc((size_t)na * sizeof *idx);
   float *h = NULL;
@@ -353,8 +353,8 @@ static clnet_status run_mul_desc(clnet_check_env *env, const void *p) {
   }
   for (int64_t e = 0; idx && e < na; ++e) idx[e] = e;
   if (st == CLNET_SUCCESS) {
-    clnet_ref64_mul_forward(batch, hw, c, 1, d[0], d[1], d[3]);
-    clnet_ref64_mul_backward(batch, hw, c, 1, d[0], d[1], d[2], d[4], d[5]);
+    clnet_ref64_mul_forward(batch, hw, c, bcast, d[0], d[1], d[3]);
+    clnet_ref64_mul_backward(batch, hw, c, bcast, d[0], d[1], d[2], d[4], d[5]);
     clnet_layer_io io;
     memset(&io, 0, sizeof io);
     io.ctx = env->ref;
@@ -373,7 +373,7 @@ static clnet_status run_mul_desc(clnet_check_env *env, const void *p) {
     st = read_floats(env->ref, &t[i].ref, count[i], &h);
     for (int64_t e = 0; st == CLNET_SUCCESS && e < count[i]; ++e) got[e] = h[e];
     if (st == CLNET_SUCCESS)
-      check_grad_compare(env, names[i], got, idx, d[i], NULL, count[i], i == 5 ? clnet_check_dot_atol(hw, 1, 1) : U24,
+      check_grad_compare(env, names[i], got, idx, d[i], NULL, count[i], i == 5 && bcast ? clnet_check_dot_atol(hw, 1, 1) : U24,
                          U24);
   }
   for (int32_t i = 0; i < 6; ++i) check_tensor_free(env, &t[i]), free(d[i]);
@@ -381,7 +381,7 @@ static clnet_status run_mul_desc(clnet_check_env *env, const void *p) {
   return st;
 }
 
-static const int32_t vec_second = 0, vec_first = 1;
+static const int32_t mul_vec_second = 0, mul_vec_first = 1, mul_same = 2;
 
 /* ---- dropout ---- */
 typedef struct dropout_grad_state {
@@ -625,8 +625,9 @@ const clnet_check_case clnet_check_cases_activation[] = {
     DESC_CASE("hard_swish", "", CLNET_ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, -5, 5, TOL_HARD),
     DESC_CASE("hard_sigmoid", "", CLNET_ACT_HARD_SIGMOID, 0.2f, 0.5f, -4, 4, TOL_HARD),
     DESC_CASE("hard_sigmoid", "alpha=1 beta=0.25", CLNET_ACT_HARD_SIGMOID, 1.0f, 0.25f, -1, 1, TOL_HARD),
-    {"layer mul vs op", "n2 5x5x9 * 1x1x9", CLNET_CHECK_GRAD, run_mul_desc, &vec_second},
-    {"layer mul vs op", "n2 1x1x9 * 5x5x9", CLNET_CHECK_GRAD, run_mul_desc, &vec_first},
+    {"layer mul vs op", "n2 5x5x9 * 1x1x9", CLNET_CHECK_GRAD, run_mul_desc, &mul_vec_second},
+    {"layer mul vs op", "n2 1x1x9 * 5x5x9", CLNET_CHECK_GRAD, run_mul_desc, &mul_vec_first},
+    {"layer mul vs op", "n2 5x5x9 * 5x5x9", CLNET_CHECK_GRAD, run_mul_desc, &mul_same},
     {"mul_backward", "n2 7x7x13 * 7x7x13", CLNET_CHECK_GRAD, run_mul_grad, &(const mul_params){2, 49, 13, 0}},
     {"mul_backward", "n3 13x13x7 * 1x1x7", CLNET_CHECK_GRAD, run_mul_grad, &(const mul_params){3, 169, 7, 1}},
     {"mul_backward", "n1 1x1x1 * 1x1x1", CLNET_CHECK_GRAD, run_mul_grad, &(const mul_params){1, 1, 1, 1}},

@@ -61,7 +61,7 @@ static void layer_io(clnet_graph *g, g_layer *l, clnet_tshape *in, clnet_layer_i
   io->labels = &g->labels;
   io->result = &g->result;
   io->seed = g->seed;
-  io->step = g->step_serial;
+  io->step = (uint64_t)g->adam_t; /* the optimizer step: restored by checkpoints, so a resumed run draws the same masks */
   *pr = (profile_ref){g, l};
   io->profile_pass = io_profile_pass;
   io->profile_user = pr;

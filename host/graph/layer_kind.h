@@ -134,7 +134,7 @@ typedef struct clnet_layer_io {
   const clnet_buf *labels;                      /* loss: (n) int32 */
   clnet_buf *dlogits;                           /* loss: its input's gradient */
   clnet_buf *result;                            /* loss: [loss, correct] floats */
-  uint64_t seed, step;                          /* the graph's seed and its step counter (dropout) */
+  uint64_t seed, step;                          /* the graph's seed and its optimizer step count (dropout) */
   /* names the pass that follows for profiling ("bwd-data"); the core names fwd/eval/bwd itself */
   void (*profile_pass)(const struct clnet_layer_io *io, const char *pass);
   const void *profile_user;
