@@ -994,8 +994,13 @@ static clnet_status map_constant_of_shape(ox_node *n, const ox_op *op) {
   CLNET_TRY(ox_in_const(n, 0, &s));
   if (s->type != OX_I64 || s->rank != 1 || s->count > OX_MAX_RANK)
     return ox_fail(n, CLNET_ERR_FORMAT, "the shape must be up to %d integers", OX_MAX_RANK);
-  for (int64_t i = 0; i < s->count; ++i)
+  int64_t cnt = 1;
+  for (int64_t i = 0; i < s->count; ++i) {
     if (s->i[i] < 0) return ox_unsupported(n, "a shape that depends on the batch size");
+    if (s->i[i] && cnt > (1 << 20) / s->i[i]) /* the one op whose output is not bounded by the file */
+      return ox_unsupported(n, "a constant of more than 2^20 elements");
+    cnt *= s->i[i];
+  }
   const Onnx__TensorProto *t = NULL;
   CLNET_TRY(ox_attr_tensor(n, "value", &t));
   ox_const v, c;

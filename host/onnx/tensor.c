@@ -127,21 +127,18 @@ clnet_status ox_tensor_decode(const Onnx__TensorProto *t, const char *what, ox_c
   if (t->n_dims > OX_MAX_RANK)
     return clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: rank %zu (at most %d)", what, t->n_dims, OX_MAX_RANK);
   const int fl = is_float_type(type);
-  clnet_status st = ox_const_alloc(out, fl ? OX_F32 : OX_I64, (int32_t)t->n_dims, t->dims);
-  if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "%s", what);
-  const int64_t n = out->count;
-  if (t->has_raw_data && t->raw_data.len) {
-    if (t->raw_data.len / rs != (size_t)n || t->raw_data.len % rs) {
-      ox_const_free(out);
-      return clnet_set_error(CLNET_ERR_FORMAT, "%s: raw_data holds %zu bytes, %lld %s elements need %lld", what,
-                             t->raw_data.len, (long long)n, ox_dtype_name(type), (long long)(n * (int64_t)rs));
-    }
-    for (int64_t k = 0; k < n; ++k) {
-      if (fl) out->f[k] = (float)raw_at(t->raw_data.data, type, k);
-      else out->i[k] = raw_int_at(t->raw_data.data, type, k);
-    }
-    return CLNET_SUCCESS;
+  /* the element count from the dims, checked against the data before anything is allocated */
+  int64_t n = 1;
+  for (size_t i = 0; i < t->n_dims; ++i) {
+    if (t->dims[i] < 0) return clnet_set_error(CLNET_ERR_FORMAT, "%s: dimension %zu is %lld", what, i, (long long)t->dims[i]);
+    if (t->dims[i] && n > OX_MAX_ELEMENTS / t->dims[i])
+      return clnet_set_error(CLNET_ERR_TOO_LARGE, "%s: more than %lld elements", what, (long long)OX_MAX_ELEMENTS);
+    n *= t->dims[i];
   }
+  const int raw = t->has_raw_data && t->raw_data.len;
+  if (raw && (t->raw_data.len / rs != (size_t)n || t->raw_data.len % rs))
+    return clnet_set_error(CLNET_ERR_FORMAT, "%s: raw_data holds %zu bytes, %lld %s elements need %lld", what,
+                           t->raw_data.len, (long long)n, ox_dtype_name(type), (long long)(n * (int64_t)rs));
   size_t have = 0;
   switch (type) {
   case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: have = t->n_float_data; break;
@@ -150,9 +147,16 @@ clnet_status ox_tensor_decode(const Onnx__TensorProto *t, const char *what, ox_c
   case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: have = t->n_uint64_data; break;
   default: have = t->n_int32_data; break; /* int32 and narrower, bool, float16, bfloat16 */
   }
-  if (have != (size_t)n) {
-    ox_const_free(out);
+  if (!raw && have != (size_t)n)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: holds %zu values, its dims say %lld", what, have, (long long)n);
+  clnet_status st = ox_const_alloc(out, fl ? OX_F32 : OX_I64, (int32_t)t->n_dims, t->dims);
+  if (st != CLNET_SUCCESS) return clnet_wrap_error(st, "%s", what);
+  if (raw) {
+    for (int64_t k = 0; k < n; ++k) {
+      if (fl) out->f[k] = (float)raw_at(t->raw_data.data, type, k);
+      else out->i[k] = raw_int_at(t->raw_data.data, type, k);
+    }
+    return CLNET_SUCCESS;
   }
   for (int64_t k = 0; k < n; ++k) {
     switch (type) {
