@@ -3,10 +3,12 @@
  * weights and batches. Public API only.
  *
  *   bench_onnx_train_steps MODEL.onnx BATCHES.bin [--device D] [--steps N] [--optimizer sgd|adam]
- *                          [--lr X] [--momentum M]
+ *                          [--lr X] [--momentum M] [--logits OUT.bin]
  * BATCHES.bin: int32 little-endian "CLB1", batches, batch, C, H, W; then per batch the images
  * (batch, C, H, W) as float32 and the labels (batch) as int32. Step s uses batch s mod batches.
- * Prints "step,loss" lines (the loss before the step's update, as PyTorch's loss.item()). */
+ * Prints "step,loss" lines (the loss before the step's update, as PyTorch's loss.item()). With
+ * --logits: no training; the inference-mode logits of every batch, (batches * batch, K) float32, into
+ * OUT.bin (tests/onnx/check_ort.py runs models whose input no data set of clnet's has this way). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@ int main(int argc, char **argv) {
                     "[--momentum M]\n", argv[0]);
     return 2;
   }
-  const char *device = NULL;
+  const char *device = NULL, *logits_path = NULL;
   int steps = 20;
   clnet_optimizer opt = {.kind = CLNET_OPTIMIZER_SGD, .lr = 0.01f, .momentum = 0.9f, .beta1 = 0.9f, .beta2 = 0.999f,
                          .eps = 1e-7f};
@@ -34,6 +36,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--device")) device = argv[i + 1];
     else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--lr")) opt.lr = strtof(argv[i + 1], NULL);
+    else if (!strcmp(argv[i], "--logits")) logits_path = argv[i + 1];
     else if (!strcmp(argv[i], "--momentum")) opt.momentum = strtof(argv[i + 1], NULL);
     else if (!strcmp(argv[i], "--optimizer")) opt.kind = strcmp(argv[i + 1], "adam") ? CLNET_OPTIMIZER_SGD : CLNET_OPTIMIZER_ADAM;
     else {
@@ -74,6 +77,24 @@ int main(int argc, char **argv) {
   clnet_graph_tensor_shape(g, 0, &h, &w, &c);
   fprintf(stderr, "onnx_train_steps: %s on %s, %d layers, batch %d\n", argv[1], clnet_ctx_device_name(ctx),
           clnet_graph_layer_count(g), n);
+  if (logits_path) {
+    const int32_t k = clnet_graph_classes(g);
+    float *z = malloc((size_t)n * k * sizeof *z);
+    FILE *o = fopen(logits_path, "wb");
+    if (!z || !o) return fail(logits_path);
+    for (int32_t b = 0; b < nb; ++b) {
+      float loss;
+      int32_t correct;
+      clnet_onnx_to_clnet(&in, h, w, c, n, images + (size_t)b * n * per, x);
+      if (clnet_graph_set_batch(g, x, labels + (size_t)b * n, n) != CLNET_SUCCESS ||
+          clnet_graph_evaluate(g, &loss, &correct) != CLNET_SUCCESS || clnet_graph_read_logits(g, z) != CLNET_SUCCESS)
+        return fail("forward");
+      fwrite(z, sizeof *z, (size_t)n * k, o);
+    }
+    fclose(o);
+    free(z);
+    return 0;
+  }
   printf("step,loss\n");
   for (int s = 0; s < steps; ++s) {
     const int32_t b = s % nb;

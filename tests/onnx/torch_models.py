@@ -128,3 +128,70 @@ def write_cifar(directory, n_train, n_test, seed):
     train = batch(os.path.join(directory, "data_batch_1.bin"), n_train)
     test = batch(os.path.join(directory, "test_batch.bin"), n_test)
     return train, test
+
+
+class ConvBNReLU6(nn.Sequential):
+    def __init__(s, cin, cout, k=3, stride=1, groups=1):
+        super().__init__(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(s, cin, cout, stride, t):
+        super().__init__()
+        hidden = cin * t
+        s.use_res = stride == 1 and cin == cout
+        layers = [] if t == 1 else [ConvBNReLU6(cin, hidden, 1)]
+        layers += [ConvBNReLU6(hidden, hidden, 3, stride, groups=hidden), nn.Conv2d(hidden, cout, 1, bias=False),
+                   nn.BatchNorm2d(cout)]
+        s.conv = nn.Sequential(*layers)
+
+    def forward(s, x):
+        return x + s.conv(x) if s.use_res else s.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    """torchvision.models.mobilenet_v2: inverted residuals with depthwise convolutions and ReLU6,
+    dropout 0.2 before the classifier; `alpha` scales the channels (1.0 is torchvision's)."""
+
+    def __init__(s, num_classes=10, alpha=1.0):
+        super().__init__()
+        c = lambda v: max(8, int(v * alpha + 4) // 8 * 8)  # noqa: E731 (torchvision's _make_divisible)
+        cfg = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
+        cin = c(32)
+        feats = [ConvBNReLU6(3, cin, 3, 2)]
+        for t, ch, n, st in cfg:
+            for i in range(n):
+                feats.append(InvertedResidual(cin, c(ch), st if i == 0 else 1, t))
+                cin = c(ch)
+        last = c(1280) if alpha > 1.0 else 1280
+        feats.append(ConvBNReLU6(cin, last, 1))
+        s.features = nn.Sequential(*feats)
+        s.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, num_classes))
+
+    def forward(s, x):
+        x = nn.functional.adaptive_avg_pool2d(s.features(x), 1)
+        return s.classifier(torch.flatten(x, 1))
+
+
+class VGG11BN(nn.Module):
+    """torchvision.models.vgg11_bn (configuration A with batch norm, 7x7 adaptive average pool, a
+    three-layer classifier with dropout) with its channels and hidden units divided by `div`."""
+
+    def __init__(s, num_classes=10, div=8):
+        super().__init__()
+        layers, cin = [], 3
+        for v in [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, v // div, 3, padding=1), nn.BatchNorm2d(v // div), nn.ReLU(inplace=True)]
+                cin = v // div
+        s.features = nn.Sequential(*layers)
+        s.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        h = 4096 // div
+        s.classifier = nn.Sequential(nn.Linear(cin * 49, h), nn.ReLU(True), nn.Dropout(), nn.Linear(h, h),
+                                     nn.ReLU(True), nn.Dropout(), nn.Linear(h, num_classes))
+
+    def forward(s, x):
+        return s.classifier(torch.flatten(s.avgpool(s.features(x)), 1))
