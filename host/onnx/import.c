@@ -314,12 +314,14 @@ void ox_set_const(ox_node *n, int32_t j, ox_const *c) {
 clnet_status ox_need_image(ox_node *n, int32_t j, const ox_val *v, int32_t *rank) {
   char pn[72];
   const char *name = clnet_printable(ox_in_name(n, j), pn);
-  if (v->rank == 4 && v->dims[1] == v->c && v->dims[2] == v->h && v->dims[3] == v->w &&
+  const int32_t ph = v->pend[0] + v->pend[2], pw = v->pend[1] + v->pend[3];
+  if (v->rank == 4 && v->dims[1] == v->c && v->dims[2] == v->h + ph && v->dims[3] == v->w + pw &&
       (v->chw || (int64_t)v->h * v->w == 1 || v->c == 1)) {
     *rank = 4;
     return CLNET_SUCCESS;
   }
-  if (v->rank == 3 && v->h == 1 && v->dims[1] == v->c && v->dims[2] == v->w && (v->chw || v->w == 1 || v->c == 1)) {
+  if (v->rank == 3 && v->h == 1 && !ph && v->dims[1] == v->c && v->dims[2] == v->w + pw &&
+      (v->chw || v->w == 1 || v->c == 1)) {
     *rank = 3;
     return CLNET_SUCCESS;
   }
@@ -615,6 +617,9 @@ static clnet_status run_node(ox_build *b, int32_t k) {
   for (int32_t j = 0; j < n.n_in; ++j) {
     if (n.in[j] < 0) continue;
     CLNET_TRY(materialise(b, n.in[j]));
+    const ox_val *pv = &b->v[n.in[j]];
+    if (pv->kind == OX_ACT && (pv->pend[0] | pv->pend[1] | pv->pend[2] | pv->pend[3]) && (j || strcmp(op->op_type, "Conv")))
+      return ox_unsupported(&n, "input %d is a zero-padded tensor, which clnet folds only into a Conv", j);
     if (b->v[n.in[j]].kind == OX_STAT && strcmp(op->op_type, "Identity"))
       return ox_unsupported(&n, "input %d is a batch-norm statistic of training mode, which clnet computes on "
                             "nothing further", j);

@@ -183,7 +183,8 @@ static clnet_status map_conv(ox_node *n, const ox_op *op) {
     return ox_fail(n, CLNET_ERR_FORMAT, "weights (%lld, %lld, ...) with group %lld do not fit %d input channels",
                    (long long)O, (long long)Ig, (long long)group, x->c);
   ox_window win;
-  CLNET_TRY(read_window(n, rank, W->dims + 2, x->h, x->w, 1, &win));
+  CLNET_TRY(read_window(n, rank, W->dims + 2, x->h + x->pend[0] + x->pend[2], x->w + x->pend[1] + x->pend[3], 1, &win));
+  for (int i = 0; i < 4; ++i) win.pads[i] += x->pend[i]; /* a Pad folded in (map_pad) */
   const ox_val *bv = ox_in(n, 2);
   ox_const *B = NULL;
   if (bv) {
@@ -642,6 +643,99 @@ static clnet_status map_avgpool(ox_node *n, const ox_op *op) {
                     (long long)win.k[0], (long long)win.k[1], (long long)win.s[0], (long long)win.s[1],
                     (long long)inc, pad));
   set_image_out(n, t, rank);
+  return CLNET_SUCCESS;
+}
+
+/* ReduceMean / ReduceMax over the spatial axes of an image (what tf2onnx writes for Keras'
+ * GlobalAveragePooling2D): global_avgpool / global_maxpool. */
+static clnet_status map_reduce(ox_node *n, const ox_op *op) {
+  ox_val *x;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  int64_t axes[OX_MAX_RANK], keep = 1, noop = 0;
+  int32_t na = -1;
+  CLNET_TRY(ox_attr_int(n, "keepdims", 1, &keep));
+  if (ox_opset(n) >= 18) {
+    CLNET_TRY(ox_attr_int(n, "noop_with_empty_axes", 0, &noop));
+    if (ox_in(n, 1)) {
+      ox_const *c;
+      CLNET_TRY(ox_in_const(n, 1, &c));
+      if (c->type != OX_I64 || c->count > OX_MAX_RANK) return ox_fail(n, CLNET_ERR_FORMAT, "axes must be integers");
+      for (int64_t i = 0; i < c->count; ++i) axes[i] = c->i[i];
+      na = (int32_t)c->count;
+    }
+  } else {
+    CLNET_TRY(ox_attr_ints(n, "axes", OX_MAX_RANK, axes, &na));
+  }
+  int8_t red[OX_MAX_RANK] = {0};
+  for (int32_t i = 0; i < na; ++i) {
+    int64_t a = 0;
+    CLNET_TRY(norm_axis(n, axes[i], x->rank, "axis", &a));
+    red[a] = 1;
+  }
+  const int nchw = x->rank == 4 && x->chw && x->dims[1] == x->c && x->dims[2] == x->h && x->dims[3] == x->w;
+  const int nhwc = x->rank == 4 && !x->chw && x->dims[1] == x->h && x->dims[2] == x->w && x->dims[3] == x->c;
+  const int spatial = na == 2 && ((nchw && red[2] && red[3]) || (nhwc && red[1] && red[2]));
+  if (!spatial || noop)
+    return ox_unsupported(n, "reduces other axes than the two spatial ones of an image (clnet has %s over H and W only)",
+                          op->kind);
+  int32_t t;
+  CLNET_TRY(ox_emit(n, op->kind, &x->t, 1, &t, "%s", ""));
+  int64_t d[4] = {OX_BATCH, 1, 1, 1};
+  if (keep) d[nchw ? 1 : 3] = x->c;
+  else d[1] = x->c;
+  ox_set_act(n, 0, t, keep ? 4 : 2, d, nchw);
+  return CLNET_SUCCESS;
+}
+
+/* Pad with zeros over H and W, read only by a Conv: the Conv's own padding (PyTorch's F.pad, Keras'
+ * ZeroPadding2D). Anywhere else it would need a layer. */
+static clnet_status map_pad(ox_node *n, const ox_op *op) {
+  (void)op;
+  ox_val *x;
+  CLNET_TRY(ox_in_act(n, 0, &x));
+  char mode[32];
+  CLNET_TRY(ox_attr_string(n, "mode", "constant", mode, sizeof mode));
+  int64_t pads[2 * OX_MAX_RANK];
+  int32_t np = -1;
+  double value = 0;
+  if (ox_opset(n) < 11) {
+    CLNET_TRY(ox_attr_ints(n, "pads", 2 * OX_MAX_RANK, pads, &np));
+    CLNET_TRY(ox_attr_float(n, "value", 0, &value));
+  } else {
+    ox_const *c;
+    CLNET_TRY(ox_in_const(n, 1, &c));
+    if (c->type != OX_I64 || c->count > 2 * OX_MAX_RANK) return ox_fail(n, CLNET_ERR_FORMAT, "pads must be integers");
+    for (int64_t i = 0; i < c->count; ++i) pads[i] = c->i[i];
+    np = (int32_t)c->count;
+    if (ox_in(n, 2)) {
+      CLNET_TRY(ox_in_const(n, 2, &c));
+      if (c->count != 1) return ox_fail(n, CLNET_ERR_FORMAT, "constant_value holds %lld values", (long long)c->count);
+      value = ox_const_at(c, 0);
+    }
+    if (ox_in(n, 3)) return ox_unsupported(n, "input 3 (axes)");
+  }
+  int32_t rank;
+  CLNET_TRY(ox_need_image(n, 0, x, &rank));
+  if (np != 2 * rank) return ox_fail(n, CLNET_ERR_FORMAT, "%d pads for rank %d", np, rank);
+  const int reader_conv = ox_out_readers(n, 0) == 1 && !ox_model(n)->values[n->out[0]].graph_output &&
+                          !strcmp(ox_model(n)->pb->graph->node[ox_out_reader(n, 0, 0)]->op_type ?
+                                  ox_model(n)->pb->graph->node[ox_out_reader(n, 0, 0)]->op_type : "", "Conv");
+  if (strcmp(mode, "constant") || value != 0 || !reader_conv)
+    return ox_unsupported(n, "clnet folds a Pad only when it pads with zeros and only a Conv reads it");
+  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1])
+    return ox_unsupported(n, "pads the batch or the channels");
+  ox_val y = *x;
+  memset(&y.c_, 0, sizeof y.c_);
+  const int32_t sd = rank - 2;
+  for (int32_t i = 0; i < sd; ++i) {
+    const int64_t b = pads[2 + i], e = pads[rank + 2 + i];
+    if (b < 0 || e < 0 || b > 4096 || e > 4096) return ox_unsupported(n, "a negative (cropping) or huge pad");
+    const int32_t at = sd == 1 ? 1 : i; /* 1-D: the width */
+    y.pend[at] += (int32_t)b;
+    y.pend[at + 2] += (int32_t)e;
+    y.dims[2 + i] += b + e;
+  }
+  ox_set_alias(n, 0, &y);
   return CLNET_SUCCESS;
 }
 
@@ -1205,6 +1299,9 @@ static const ox_op ops[] = {
     {"HardSwish", "hard_swish", map_unary, "hard_swish"},
     {"LeakyRelu", "leaky_relu", map_leaky_relu, "leaky_relu"},
     {"Mul", "mul", map_mul, "mul (one shape, or an (N, C, 1, 1) gate)"},
+    {"Pad", NULL, map_pad, "zeros over H and W, into the Conv that reads it"},
+    {"ReduceMax", "global_maxpool", map_reduce, "global_maxpool (over H and W)"},
+    {"ReduceMean", "global_avgpool", map_reduce, "global_avgpool (over H and W)"},
     {"Sigmoid", "sigmoid", map_sigmoid, "sigmoid; x * sigmoid(x) becomes silu"},
     {"Tanh", "tanh", map_unary, "tanh"},
     {"BatchNormalization", "batchnorm", map_batchnorm, "batchnorm (its epsilon and momentum)"},

@@ -112,6 +112,8 @@ typedef struct ox_val {
   int32_t rank;               /* ONNX rank; dims[0] is the batch */
   int64_t dims[OX_MAX_RANK];
   int32_t chw;                /* ONNX's order per image walks (H, W, C) as (C, H, W) */
+  int32_t pend[4];            /* a zero Pad folded into the Conv that reads this (top, left, bottom, right):
+                                 dims include it, the clnet tensor does not */
   /* OX_CONST */
   ox_const c_;
   /* OX_STAT: a BN layer's moving statistic after a training-mode forward (BatchNormalization's

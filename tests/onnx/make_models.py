@@ -171,6 +171,49 @@ def keras_like(rng):
             f.write(numpy_helper.from_array(t, k).SerializeToString())
 
 
+def keras_like_gap(rng):
+    """tf2onnx's shapes for Keras' ZeroPadding2D + Conv2D(padding='valid') + GlobalAveragePooling2D:
+    an NHWC input, Transpose to NCHW, Pad with zeros, Conv, Relu, Transpose back, ReduceMean over
+    H and W (keepdims 0), MatMul + Add, Softmax."""
+    d = os.path.join(CASES, "keras_like_gap")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "test_data_set_0"))
+    W = rng.standard_normal((6, 3, 3, 3)).astype(np.float32) * 0.3
+    M = rng.standard_normal((6, 4)).astype(np.float32) * 0.5
+    b = rng.standard_normal(4).astype(np.float32) * 0.1
+    nodes = [
+        helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2], name="transpose_in"),
+        helper.make_node("Pad", ["nchw", "pads"], ["padded"], mode="constant", name="zero_padding2d"),
+        helper.make_node("Conv", ["padded", "W"], ["conv"], kernel_shape=[3, 3], name="conv2d"),
+        helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
+        helper.make_node("Transpose", ["relu"], ["nhwc"], perm=[0, 2, 3, 1], name="transpose_out"),
+        helper.make_node("ReduceMean", ["nhwc"], ["gap"], axes=[1, 2], keepdims=0, name="global_average_pooling2d"),
+        helper.make_node("MatMul", ["gap", "M"], ["mm"], name="dense/MatMul"),
+        helper.make_node("Add", ["mm", "b"], ["logits"], name="dense/BiasAdd"),
+        helper.make_node("Softmax", ["logits"], ["output"], axis=1, name="dense/Softmax"),
+    ]
+    inits = [numpy_helper.from_array(W, "W"), numpy_helper.from_array(M, "M"), numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")]
+    g = helper.make_graph(nodes, "keras_like_gap",
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 6, 6, 3])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="tf2onnx-like")
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(d, "model.onnx"))
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    xc = np.pad(x.transpose(0, 3, 1, 2), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = np.zeros((2, 6, 6, 6), np.float32)
+    for i in range(6):
+        for j in range(6):
+            conv[:, :, i, j] = np.einsum("nchw,ochw->no", xc[:, :, i:i + 3, j:j + 3], W)
+    z = np.maximum(conv, 0).mean((2, 3)) @ M + b
+    y = np.exp(z - z.max(1, keepdims=True))
+    y /= y.sum(1, keepdims=True)
+    for k, t in (("input_0", x), ("output_0", y.astype(np.float32))):
+        with open(os.path.join(d, "test_data_set_0", k + ".pb"), "wb") as f:
+            f.write(numpy_helper.from_array(t, k).SerializeToString())
+
+
 def bad_models():
     """Models clnet must refuse with a message naming the node, its op and what is wrong."""
     shutil.rmtree(BAD, ignore_errors=True)
@@ -228,6 +271,7 @@ def main():
     m = Activations()
     write_case("activations", m, torch.randn(2, 3, 8, 8, generator=g), 17)
     keras_like(np.random.default_rng(2))
+    keras_like_gap(np.random.default_rng(3))
     bad_models()
     total = sum(os.path.getsize(os.path.join(r, f)) for d in (CASES, BAD) for r, _, fs in os.walk(d) for f in fs)
     print("wrote %s and %s (%.1f KiB)" % (CASES, BAD, total / 1024.0))
