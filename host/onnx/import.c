@@ -382,7 +382,7 @@ static void base_name(ox_node *n, char *dst, size_t cap) {
 
 static void unique_name(ox_node *n, const char *base, char *dst, size_t cap) {
   snprintf(dst, cap, "%s", base);
-  for (int32_t i = 2; layer_exists(n->b->g, dst); ++i) snprintf(dst, cap, "%s_%d", base, i);
+  for (int32_t i = 2; layer_exists(n->b->g, dst); ++i) snprintf(dst, cap, "%.80s_%d", base, i); /* fits: no loop */
 }
 
 const char *ox_last_layer(ox_node *n) { return n->b->last_layer; }
