@@ -42,7 +42,13 @@ typedef struct {
   int32_t rows, c;
   float offset; /* x = offset + scale * U(-1, 1) */
   float scale;
+  float eps, momentum; /* 0, 0: Keras' 1e-3, 0.99 */
 } bn_params;
+
+static clnet_batchnorm_desc bn_desc_of(const bn_params *p) {
+  return (clnet_batchnorm_desc){.rows = p->rows, .c = p->c, .eps = p->eps > 0 ? p->eps : 1e-3f,
+                                .momentum = p->eps > 0 ? p->momentum : 0.99f};
+}
 
 static double max_abs_d(const float *p, int64_t n) {
   double m = 0;
@@ -58,7 +64,7 @@ enum { T_X, T_GAMMA, T_BETA, T_Y, T_SM, T_SI, T_MM, T_MV, T_MMI, T_MVI, T_DY, T_
 
 static clnet_status run_bn(clnet_check_env *env, const void *pp) {
   const bn_params *p = pp;
-  const clnet_batchnorm_desc d = {p->rows, p->c, 1e-3f, 0.99f};
+  const clnet_batchnorm_desc d = bn_desc_of(p);
   const int64_t M = p->rows, C = p->c, count = M * C;
   static const char *names[T_N] = {"x",  "gamma",       "beta",       "y",  "save_mean", "save_invstd",
                                    "moving_mean", "moving_var", "moving_mean (infer)", "moving_var (infer)",
@@ -187,7 +193,7 @@ static double bn_loss(void *u) {
 static clnet_status run_bn_grad(clnet_check_env *env, const void *pp) {
   const bn_params *p = pp;
   const int64_t M = p->rows, C = p->c, count = M * C;
-  bn_grad_state s = {.d = {p->rows, p->c, 1e-3f, 0.99f}};
+  bn_grad_state s = {.d = bn_desc_of(p)};
   s.x = check_alloc_f64(count);
   s.gamma = check_alloc_f64(C);
   s.beta = check_alloc_f64(C);
@@ -239,15 +245,20 @@ out:
   return st;
 }
 
-static const bn_params bn_l1 = {2 * 30 * 30, 64, 0, 1}, bn_l2 = {2 * 15 * 15, 128, 0, 1},
-                       bn_l3 = {2 * 8 * 8, 256, 0, 1}, bn_l4 = {2 * 4 * 4, 512, 0, 1},
-                       bn_fashion = {2 * 26 * 26, 64, 0, 1}, bn_r1 = {1, 64, 0, 1}, bn_r7 = {7, 3, 0, 1},
-                       bn_r13 = {13, 67, 0, 1}, bn_c1 = {450, 1, 0, 1}, bn_c3 = {1000, 3, 0, 1},
-                       bn_big = {256 * 26 * 26, 16, 0, 1}, bn_scaled = {2 * 8 * 8, 256, 0.5f, 30},
-                       bn_off_l2 = {2 * 15 * 15, 128, 1000, 1}, bn_off_big = {256 * 26 * 26, 16, 1000, 1},
-                       bn_off_r7 = {7, 3, 1000, 1}, bn_off_tiny = {2 * 4 * 4, 512, 100, 0.01f};
-static const bn_params bng_7 = {7, 3, 0, 1}, bng_13 = {13, 1, 0, 1}, bng_1 = {1, 2, 0, 1}, bng_32 = {32, 5, 0, 1},
-                       bng_off = {13, 2, 3, 0.5f};
+static const bn_params bn_l1 = {2 * 30 * 30, 64, 0, 1, 0, 0}, bn_l2 = {2 * 15 * 15, 128, 0, 1, 0, 0},
+                       bn_l3 = {2 * 8 * 8, 256, 0, 1, 0, 0}, bn_l4 = {2 * 4 * 4, 512, 0, 1, 0, 0},
+                       bn_fashion = {2 * 26 * 26, 64, 0, 1, 0, 0}, bn_r1 = {1, 64, 0, 1, 0, 0}, bn_r7 = {7, 3, 0, 1, 0, 0},
+                       bn_r13 = {13, 67, 0, 1, 0, 0}, bn_c1 = {450, 1, 0, 1, 0, 0}, bn_c3 = {1000, 3, 0, 1, 0, 0},
+                       bn_big = {256 * 26 * 26, 16, 0, 1, 0, 0}, bn_scaled = {2 * 8 * 8, 256, 0.5f, 30, 0, 0},
+                       bn_off_l2 = {2 * 15 * 15, 128, 1000, 1, 0, 0}, bn_off_big = {256 * 26 * 26, 16, 1000, 1, 0, 0},
+                       bn_off_r7 = {7, 3, 1000, 1, 0, 0}, bn_off_tiny = {2 * 4 * 4, 512, 100, 0.01f, 0, 0},
+                       /* PyTorch's eps 1e-5 and momentum 0.1 (0.9 here: the weight of the old statistics) */
+                       bn_pt_l2 = {2 * 15 * 15, 128, 0, 1, 1e-5f, 0.9f}, bn_pt_r7 = {7, 3, 0, 1, 1e-5f, 0.9f},
+                       bn_pt_r2 = {2, 13, 0, 1, 1e-5f, 0.9f}, bn_pt_r1 = {1, 64, 0, 1, 1e-5f, 0.9f},
+                       bn_pt_off = {256 * 7 * 7, 16, 1000, 1, 1e-5f, 0.9f},
+                       bn_m0 = {7, 3, 0, 1, 1e-3f, 0.0f}, bn_m1 = {7, 3, 0, 1, 1e-3f, 1.0f}; /* momentum's ends */
+static const bn_params bng_7 = {7, 3, 0, 1, 0, 0}, bng_13 = {13, 1, 0, 1, 0, 0}, bng_1 = {1, 2, 0, 1, 0, 0}, bng_32 = {32, 5, 0, 1, 0, 0},
+                       bng_off = {13, 2, 3, 0.5f, 0, 0}, bng_pt = {7, 3, 0, 1, 1e-5f, 0.9f};
 
 const clnet_check_case clnet_check_cases_batchnorm[] = {
     {"batchnorm", "n2 30x30 x 64", CLNET_CHECK_CROSS, run_bn, &bn_l1},
@@ -266,10 +277,18 @@ const clnet_check_case clnet_check_cases_batchnorm[] = {
     {"batchnorm", "n256 26x26 x 16, 1000+U", CLNET_CHECK_CROSS, run_bn, &bn_off_big},
     {"batchnorm", "rows 7 x 3, 1000+U", CLNET_CHECK_CROSS, run_bn, &bn_off_r7},
     {"batchnorm", "n2 4x4 x 512, 100+0.01U", CLNET_CHECK_CROSS, run_bn, &bn_off_tiny},
+    {"batchnorm", "n2 15x15 x 128, PyTorch's eps and momentum", CLNET_CHECK_CROSS, run_bn, &bn_pt_l2},
+    {"batchnorm", "rows 7 x 3, PyTorch's", CLNET_CHECK_CROSS, run_bn, &bn_pt_r7},
+    {"batchnorm", "rows 2 x 13, PyTorch's", CLNET_CHECK_CROSS, run_bn, &bn_pt_r2},
+    {"batchnorm", "rows 1 x 64, PyTorch's (var 0)", CLNET_CHECK_CROSS, run_bn, &bn_pt_r1},
+    {"batchnorm", "n256 7x7 x 16, 1000+U, PyTorch's", CLNET_CHECK_CROSS, run_bn, &bn_pt_off},
+    {"batchnorm", "rows 7 x 3, momentum 0 (moving = batch)", CLNET_CHECK_CROSS, run_bn, &bn_m0},
+    {"batchnorm", "rows 7 x 3, momentum 1 (moving frozen)", CLNET_CHECK_CROSS, run_bn, &bn_m1},
     {"batchnorm_backward", "rows 7 x 3", CLNET_CHECK_GRAD, run_bn_grad, &bng_7},
     {"batchnorm_backward", "rows 13 x 1", CLNET_CHECK_GRAD, run_bn_grad, &bng_13},
     {"batchnorm_backward", "rows 1 x 2 (var 0)", CLNET_CHECK_GRAD, run_bn_grad, &bng_1},
     {"batchnorm_backward", "n2 4x4 x 5", CLNET_CHECK_GRAD, run_bn_grad, &bng_32},
     {"batchnorm_backward", "rows 13 x 2, 3+0.5U", CLNET_CHECK_GRAD, run_bn_grad, &bng_off},
+    {"batchnorm_backward", "rows 7 x 3, PyTorch's eps", CLNET_CHECK_GRAD, run_bn_grad, &bng_pt},
     {0},
 };

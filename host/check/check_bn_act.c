@@ -52,7 +52,7 @@ enum { T_X, T_GAMMA, T_BETA, T_RES, T_Y, T_SM, T_SI, T_MM, T_MV, T_MMI, T_MVI, T
 
 static clnet_status run_bna(clnet_check_env *env, const void *pp) {
   const bna_params *p = pp;
-  const clnet_batchnorm_desc d = {p->rows, p->c, 1e-3f, 0.99f};
+  const clnet_batchnorm_desc d = {.rows = p->rows, .c = p->c, .eps = 1e-3f, .momentum = 0.99f};
   const int64_t M = p->rows, C = p->c, count = M * C;
   static const char *names[T_N] = {"x", "gamma", "beta", "res", "y", "save_mean", "save_invstd", "moving_mean",
                                    "moving_var", "moving_mean (infer)", "moving_var (infer)", "y (bwd input)", "dy",
@@ -215,7 +215,7 @@ static int32_t bna_off_kink(bna_grad_state *s) {
 static clnet_status run_bna_grad(clnet_check_env *env, const void *pp) {
   const bna_params *p = pp;
   const int64_t M = p->rows, C = p->c, count = M * C;
-  bna_grad_state s = {.d = {p->rows, p->c, 1e-3f, 0.99f}};
+  bna_grad_state s = {.d = {.rows = p->rows, .c = p->c, .eps = 1e-3f, .momentum = 0.99f}};
   s.x = check_alloc_f64(count);
   s.gamma = check_alloc_f64(C);
   s.beta = check_alloc_f64(C);

@@ -1,7 +1,9 @@
 /* batchnorm: batch normalisation over the N*H*W rows of each channel (Keras semantics, SPEC:
- * biased batch variance; moving = moving*momentum + batch*(1-momentum)). PyTorch's defaults are
- * eps=1e-5 momentum=0.9 (its momentum 0.1 is this 1 - momentum). Without affine, gamma and beta are
- * fixed at 1 and 0. The op: host/ops/batchnorm.c. */
+ * biased batch variance; moving = moving*momentum + batch*(1-momentum), as ONNX's). Keras' defaults
+ * are the defaults here (eps=0.001 momentum=0.99); PyTorch's are eps=1e-5 momentum=0.9 (its
+ * momentum 0.1 is this 1 - momentum; its moving variance takes the unbiased batch variance, rows/
+ * (rows-1) times the biased one this takes). Without affine, gamma and beta are fixed at 1 and 0.
+ * The op: host/ops/batchnorm.c. */
 #include <stdio.h>
 #include <string.h>
 
