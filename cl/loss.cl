@@ -6,6 +6,13 @@
  *   dlogits[r][j] = (exp(z[j] - m) / s - [j == l]) / N
  *   correct_r = [argmax_j z[j] == l], argmax = first maximum on ties
  * result[0] = (sum_r loss_r) / N, result[1] = sum_r correct_r (as a float).
+ * Label smoothing s (PyTorch's): the target is t_j = (1 - s)[j == l] + s/K,
+ *   loss_r = log(s) - sum_j t_j (z[j] - m)
+ *          = log(s) - (1 - s)(z[l] - m) - (s/K) sum_j (z[j] - m)
+ *   dlogits[r][j] = (exp(z[j] - m) / s - t_j) / N
+ * with t_l = on = 1 - s + s/K and t_j = off = s/K otherwise (the host rounds
+ * them once); at s = 0 they are 1 and 0 and the loss is the plain one, so the
+ * results are the unsmoothed kernel's bit for bit.
  * A label outside [0, K) is never used as an index: its row's loss and its
  * whole dlogits row are NaN (so result[0] is NaN and the caller notices), and
  * the row does not count as correct.
@@ -18,6 +25,7 @@
  * work-group is plenty. */
 
 __kernel void softmax_xent(const int n, const int k,
+                           const float smoothing, const float on, const float off, /* see above */
                            __global const float *logits, /* (N, K) */
                            __global const int *labels,   /* (N) */
                            __global float *dlogits,      /* (N, K) */
@@ -49,9 +57,15 @@ __kernel void softmax_xent(const int n, const int k,
       dz[j] = e; /* unnormalised, finished below */
       s += e;
     }
-    loss_sum += log(s) - (z[label] - zmax);
+    if (smoothing == 0.0f) {
+      loss_sum += log(s) - (z[label] - zmax);
+    } else {
+      float sz = 0.0f; /* sum_j (z[j] - m) */
+      for (int j = 0; j < k; ++j) sz += z[j] - zmax;
+      loss_sum += log(s) - (1.0f - smoothing) * (z[label] - zmax) - off * sz;
+    }
     correct += arg == label ? 1.0f : 0.0f;
-    for (int j = 0; j < k; ++j) dz[j] = (dz[j] / s - (j == label ? 1.0f : 0.0f)) / fn;
+    for (int j = 0; j < k; ++j) dz[j] = (dz[j] / s - (j == label ? on : off)) / fn;
   }
   part_loss[lid] = loss_sum;
   part_correct[lid] = correct;

@@ -404,6 +404,12 @@ clnet_conv_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx);
  * 2-float buffer; nothing is read back. */
 clnet_status clnet_softmax_xent(clnet_ctx *ctx, int32_t n, int32_t k, const clnet_buf *logits,
                                 const clnet_buf *labels, clnet_buf *dlogits, clnet_buf *result);
+/* The same with label smoothing s in [0, 1] (PyTorch's): the target is (1 - s) onehot + s/K, so
+ * dlogits = (softmax - target) / N and a row's loss is -sum_j target_j log softmax_j. s = 0 is
+ * clnet_softmax_xent, bit for bit. */
+clnet_status clnet_softmax_xent_smoothed(clnet_ctx *ctx, int32_t n, int32_t k, float smoothing,
+                                         const clnet_buf *logits, const clnet_buf *labels, clnet_buf *dlogits,
+                                         clnet_buf *result);
 
 /* ---- Adam as Keras (SPEC) ---------------------------------------------------
  * t is the step number after this update (1 for the first). For each element:

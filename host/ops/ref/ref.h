@@ -104,8 +104,8 @@ static inline uint32_t clnet_dropout_hash(uint32_t i, uint32_t key0, uint32_t ke
   void REF(dense_backward)(int32_t n, int32_t in, int32_t out, const real *x, const real *w, const real *dy, \
                            real *dx, real *dw, real *db); \
   /* loss: result[0] = mean loss, result[1] = correct count */ \
-  void REF(softmax_xent)(int32_t n, int32_t k, const real *logits, const int32_t *labels, real *dlogits, \
-                         real *result); \
+  void REF(softmax_xent)(int32_t n, int32_t k, float smoothing, const real *logits, const int32_t *labels, \
+                         real *dlogits, real *result); \
   /* optimizers over an arena (cl/optim.cl; clnet_optim_consts below) */ \
   void REF(adamw_update)(const clnet_optim_consts *k, int64_t count, int64_t decay_count, real *param, \
                          const real *grad, real *m, real *v); \
