@@ -3,7 +3,7 @@
  * Input: the checkpoint (a safetensors file) as it is. Checks: the error
  * contract (fuzz_common.h); on success the configuration is in range (what
  * the trainer relies on before building a model: epoch >= 0, depth, width,
- * classes, batch >= 1, input 1..4 channels, each normalisation std > 0) and
+ * classes, batch >= 1, input 1..CLNET_MAX_CHANNELS channels, each normalisation std > 0) and
  * every integer field is the value its metadata string spells (no silent
  * truncation to 32 bits). */
 #include "fuzz_common.h"
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_REQUIRE(m.epoch >= 0 && m.depth >= 1 && m.width >= 1 && m.classes >= 1 && m.batch >= 1,
                "configuration out of range: epoch %d depth %d width %d classes %d batch %d", (int)m.epoch,
                (int)m.depth, (int)m.width, (int)m.classes, (int)m.batch);
-  FUZZ_REQUIRE(m.in_h >= 1 && m.in_w >= 1 && m.in_c >= 1 && m.in_c <= 4, "input %dx%dx%d", (int)m.in_h,
+  FUZZ_REQUIRE(m.in_h >= 1 && m.in_w >= 1 && m.in_c >= 1 && m.in_c <= CLNET_MAX_CHANNELS, "input %dx%dx%d", (int)m.in_h,
                (int)m.in_w, (int)m.in_c);
   for (int32_t c = 0; c < m.in_c; c++)
     FUZZ_REQUIRE(m.norm_std[c] > 0, "norm_std[%d] = %g", (int)c, (double)m.norm_std[c]);

@@ -260,7 +260,8 @@ static void make_checkpoint_meta(void) {
       {"epoch_negative", 1, "-1"},
       {"epoch_2_to_32", 1, "4294967296"},
       {"depth_zero", 2, "0"},
-      {"input_5_channels", 4, "28x28x5"},
+      {"input_5_channels", 4, "28x28x5"}, /* one normalisation value for five channels */
+      {"input_65_channels", 4, "28x28x65"},
       {"input_malformed", 4, "28x28"},
       {"norm_std_zero", 11, "0"},
       {"norm_missing", 10, NULL},

@@ -236,12 +236,13 @@ Test(rng, streams_differ_and_shuffle_is_permutation) {
 
 /* ---- IDX ----------------------------------------------------------------------- */
 
-static void check_idx_content(const clnet_dataset *d, int n, int rows, int cols) {
+/* classes: 1 + the largest label of the file (or of the pair, for a directory) */
+static void check_idx_content(const clnet_dataset *d, int n, int rows, int cols, int classes) {
   cr_assert_eq(d->count, n);
   cr_assert_eq(d->height, rows);
   cr_assert_eq(d->width, cols);
   cr_assert_eq(d->channels, 1);
-  cr_assert_eq(d->classes, 10);
+  cr_assert_eq(d->classes, classes);
   for (int i = 0; i < n; i++) {
     cr_assert_eq(d->labels[i], idx_label(i), "label %d", i);
     for (int h = 0; h < rows; h++)
@@ -254,7 +255,7 @@ Test(idx, plain, .init = setup_tmp, .fini = teardown_tmp) {
   write_idx_pair("im", "lb", 7, 5, 3, 0);
   clnet_dataset d;
   cr_assert_eq(clnet_dataset_load_idx(tpath("im"), tpath("lb"), &d), CLNET_SUCCESS, "%s", clnet_last_error());
-  check_idx_content(&d, 7, 5, 3);
+  check_idx_content(&d, 7, 5, 3, 10);
   clnet_dataset_free(&d);
   cr_assert(ds_is_zero(&d));
   clnet_dataset_free(&d); /* twice is fine */
@@ -266,13 +267,13 @@ Test(idx, gzip_detected_by_magic_not_name, .init = setup_tmp, .fini = teardown_t
   clnet_dataset d;
   cr_assert_eq(clnet_dataset_load_idx(tpath("images_no_suffix"), tpath("labels.gz"), &d), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  check_idx_content(&d, 13, 4, 6);
+  check_idx_content(&d, 13, 4, 6, 10);
   clnet_dataset_free(&d);
   /* a plain file named .gz is read as plain */
   write_idx_pair("plain.gz", "plainlab.gz", 2, 3, 3, 0);
   cr_assert_eq(clnet_dataset_load_idx(tpath("plain.gz"), tpath("plainlab.gz"), &d), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  check_idx_content(&d, 2, 3, 3);
+  check_idx_content(&d, 2, 3, 3, 5); /* labels 1 and 4 */
   clnet_dataset_free(&d);
 }
 
@@ -348,12 +349,18 @@ Test(idx, rejects_malformed, .init = setup_tmp, .fini = teardown_tmp) {
   write_bytes("big_im", bad, 64); /* 2^31 * 2^31 bytes claimed: rejected by size, not by malloc */
   EXPECT_ERR(clnet_dataset_load_idx(tpath("big_im"), tpath("good_lb"), &d), CLNET_ERR_FORMAT, "big_im",
              "file is 64 bytes");
-  /* label out of range */
-  lb[8 + 3] = 10;
-  write_bytes("bad_label", lb, sl);
-  EXPECT_ERR(clnet_dataset_load_idx(tpath("good_im"), tpath("bad_label"), &d), CLNET_ERR_FORMAT, "bad_label",
-             "label 10 at index 3 is out of range 0..9");
-  cr_assert(ds_is_zero(&d));
+  /* any label: the classes follow the largest (EMNIST has 47 or 62) */
+  lb[8 + 3] = 61;
+  write_bytes("label_61", lb, sl);
+  cr_assert_eq(clnet_dataset_load_idx(tpath("good_im"), tpath("label_61"), &d), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(d.classes, 62);
+  cr_assert_eq(d.labels[3], 61);
+  clnet_dataset_free(&d);
+  lb[8 + 3] = 255;
+  write_bytes("label_255", lb, sl);
+  cr_assert_eq(clnet_dataset_load_idx(tpath("good_im"), tpath("label_255"), &d), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(d.classes, 256);
+  clnet_dataset_free(&d);
   /* count mismatch */
   size_t sl6;
   uint8_t *lb6 = idx_labels(6, &sl6);
@@ -411,12 +418,14 @@ Test(idx, rejects_malformed_gzip, .init = setup_tmp, .fini = teardown_tmp) {
   write_gz("tiny.gz", im, 7);
   EXPECT_ERR(clnet_dataset_load_idx(tpath("tiny.gz"), tpath("good_lb.gz"), &d), CLNET_ERR_FORMAT, "tiny.gz",
              "after 7 bytes, an IDX images header needs 16");
-  /* label out of range inside gzip */
+  /* the last label of a gzipped file, the largest: it sets the classes */
   lb[8 + 299] = 200;
-  write_gz("bad_lb.gz", lb, sl);
+  write_gz("lb200.gz", lb, sl);
   write_gz("good_im.gz", im, si);
-  EXPECT_ERR(clnet_dataset_load_idx(tpath("good_im.gz"), tpath("bad_lb.gz"), &d), CLNET_ERR_FORMAT, "bad_lb.gz",
-             "label 200 at index 299");
+  cr_assert_eq(clnet_dataset_load_idx(tpath("good_im.gz"), tpath("lb200.gz"), &d), CLNET_SUCCESS, "%s",
+               clnet_last_error());
+  cr_assert_eq(d.classes, 201);
+  clnet_dataset_free(&d);
   free(im);
   free(lb);
 }
@@ -523,8 +532,8 @@ Test(open_dir, idx_mixed_gzip_and_plain, .init = setup_tmp, .fini = teardown_tmp
   const char *fmt = NULL;
   cr_assert_eq(clnet_dataset_open_dir(tmpdir, &tr, &te, &fmt), CLNET_SUCCESS, "%s", clnet_last_error());
   cr_assert_str_eq(fmt, "idx");
-  check_idx_content(&tr, 9, 6, 5);
-  check_idx_content(&te, 4, 6, 5);
+  check_idx_content(&tr, 9, 6, 5, 10);
+  check_idx_content(&te, 4, 6, 5, 10); /* labels 1, 4, 7, 0: the pair's 10 */
   clnet_dataset_free(&tr);
   clnet_dataset_free(&te);
 }

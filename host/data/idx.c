@@ -14,7 +14,6 @@
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
-#define IDX_CLASSES 10
 
 static uint32_t be32(const unsigned char *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
@@ -176,18 +175,14 @@ clnet_status clnet_dataset_load_idx(const char *images_path, const char *labels_
   }
   CLNET_TRY_GOTO(idx_read_payload(&im, images), st, done);
   CLNET_TRY_GOTO(idx_read_payload(&lb, labels), st, done);
-  for (uint32_t i = 0; i < lb.dims[0]; i++) {
-    if (labels[i] >= IDX_CLASSES) {
-      st = clnet_set_error(CLNET_ERR_FORMAT, "%s: label %u at index %s is out of range 0..%d",
-                           labels_path, labels[i], clnet_fmt_count(a, i), IDX_CLASSES - 1);
-      goto done;
-    }
-  }
+  /* the format holds no class count: the labels say it (MNIST's 10, EMNIST's 47 or 62, ...) */
+  uint8_t top = 0;
+  for (uint32_t i = 0; i < lb.dims[0]; i++) top = labels[i] > top ? labels[i] : top;
   out->count = (int32_t)im.dims[0];
   out->height = (int32_t)im.dims[1];
   out->width = (int32_t)im.dims[2];
   out->channels = 1;
-  out->classes = IDX_CLASSES;
+  out->classes = (int32_t)top + 1;
   out->images = images; /* (count, H, W, 1): IDX row-major is already HWC */
   out->labels = labels;
   images = labels = NULL;

@@ -68,11 +68,13 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   snprintf(v[7], sizeof v[7], "%.17g", m->lr);
   snprintf(v[8], sizeof v[8], "%" PRIu64, m->seed);
   snprintf(v[9], sizeof v[9], "%.17g", m->best_val_accuracy);
+  /* per channel: up to 16 characters and a comma each */
+  char norm[2][CLNET_MAX_CHANNELS * 18];
   int len0 = 0, len1 = 0;
-  v[10][0] = v[11][0] = '\0';
-  for (int32_t c = 0; c < m->in_c && c < 4; ++c) {
-    len0 += snprintf(v[10] + len0, sizeof v[10] - (size_t)len0, "%s%.9g", c ? "," : "", m->norm_mean[c]);
-    len1 += snprintf(v[11] + len1, sizeof v[11] - (size_t)len1, "%s%.9g", c ? "," : "", m->norm_std[c]);
+  norm[0][0] = norm[1][0] = '\0';
+  for (int32_t c = 0; c < m->in_c && c < CLNET_MAX_CHANNELS; ++c) {
+    len0 += snprintf(norm[0] + len0, sizeof norm[0] - (size_t)len0, "%s%.9g", c ? "," : "", m->norm_mean[c]);
+    len1 += snprintf(norm[1] + len1, sizeof norm[1] - (size_t)len1, "%s%.9g", c ? "," : "", m->norm_std[c]);
   }
   snprintf(v[12], sizeof v[12],
            "epoch %d of seed %" PRIu64 " continues at batch %d (order and flips depend only on seed and epoch)",
@@ -81,6 +83,8 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   snprintf(v[14], sizeof v[14], "%d %" PRId64 " %" PRId64, m->batches_done, m->epoch_correct, m->epoch_seen);
   snprintf(v[15], sizeof v[15], "%.17g", m->epoch_loss_sum);
   for (int i = 0; i < N_META; ++i) vals[i] = v[i];
+  vals[10] = norm[0];
+  vals[11] = norm[1];
   /* the network itself (clnet_graph_describe), so that eval and --resume rebuild any graph */
   char *graph_text = NULL;
   CLNET_TRY_GOTO(clnet_graph_describe(g, &graph_text), st, out);
@@ -151,7 +155,7 @@ static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_c
   if (!s) return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.seed' missing", path);
   m->seed = strtoull(s, NULL, 10);
   s = clnet_st_meta(f, "clnet.input");
-  if (!s || sscanf(s, "%dx%dx%d", &m->in_h, &m->in_w, &m->in_c) != 3 || m->in_c < 1 || m->in_c > 4 || m->in_h < 1 || m->in_w < 1)
+  if (!s || sscanf(s, "%dx%dx%d", &m->in_h, &m->in_w, &m->in_c) != 3 || m->in_c < 1 || m->in_c > CLNET_MAX_CHANNELS || m->in_h < 1 || m->in_w < 1)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.input' is missing or malformed", path);
   s = clnet_st_meta(f, "clnet.position"); /* absent in files from before mid-epoch saves: a boundary */
   if (s) {

@@ -252,11 +252,13 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   CLNET_TRY_GOTO(clnet_dataset_open_dir(data_dir, &train, &test, &format), st, out);
   say(cb, "data: %s (%s): %d training and %d test images, %dx%dx%d, %d classes (loaded in %.1f s)", data_dir,
       format, train.count, test.count, train.height, train.width, train.channels, train.classes, now_s() - t0);
-  if (train.channels > 4) { /* the normalisation (and its checkpoint keys) hold 4 channels */
-    st = clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: %d channels, at most 4 are supported", data_dir, train.channels);
+  if (train.channels > CLNET_MAX_CHANNELS) { /* the normalisation (and its checkpoint keys) hold that many */
+    st = clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: %d channels, at most %d are supported", data_dir, train.channels,
+                         CLNET_MAX_CHANNELS);
     goto out;
   }
-  float mean[4] = {0}, std[4] = {1, 1, 1, 1};
+  float mean[CLNET_MAX_CHANNELS], std[CLNET_MAX_CHANNELS];
+  for (int32_t c = 0; c < CLNET_MAX_CHANNELS; ++c) mean[c] = 0, std[c] = 1;
   clnet_dataset_default_norm(&train, mean, std);
 
   const char *model = cfg->build ? "custom" : cfg->model ? cfg->model : cfg->depth == 34 ? "resnet34" : "resnet18";

@@ -19,13 +19,17 @@
 extern "C" {
 #endif
 
+/* The most channels an image may have where per-channel values are kept in a fixed array (the
+ * normalisation of a training run and of its checkpoint). */
+#define CLNET_MAX_CHANNELS 64
+
 /* An in-memory data set: uint8 images and their class labels. */
 typedef struct clnet_dataset {
   int32_t count;    /* number of images (> 0 once loaded) */
   int32_t height;   /* H, rows per image */
   int32_t width;    /* W, columns per image */
   int32_t channels; /* C: 3 for CIFAR-10, 1 for IDX */
-  int32_t classes;  /* number of classes; every label is < classes. 10 for both formats */
+  int32_t classes;  /* number of classes; every label is < classes. CIFAR-10: 10; IDX: 1 + the largest label */
   uint8_t *images;  /* (count, H, W, C) uint8, HWC interleaved (CIFAR planes are converted) */
   uint8_t *labels;  /* (count) class indices in [0, classes) */
 } clnet_dataset;
@@ -33,7 +37,7 @@ typedef struct clnet_dataset {
 /* Load an IDX pair (MNIST / Fashion-MNIST layout). Each file may be gzipped or
  * plain: gzip is detected by its magic bytes (1f 8b), not by the file name.
  *   images_path: IDX ubyte, 3 dimensions (magic 0x00000803): (count, H, W) -> channels = 1
- *   labels_path: IDX ubyte, 1 dimension  (magic 0x00000801): (count), each < 10
+ *   labels_path: IDX ubyte, 1 dimension  (magic 0x00000801): (count); classes = 1 + the largest
  *   out:         receives the data set; free with clnet_dataset_free(). Zeroed on failure.
  * Both headers are read and checked (magic, dimensions, counts equal, declared size
  * equal to a plain file's size) before anything is allocated. A gzip file's
@@ -41,8 +45,8 @@ typedef struct clnet_dataset {
  * one that a file of its size can hold (deflate expands at most ~1032:1), and a
  * stream that ends early or goes on past the declared size is an error.
  * Errors: CLNET_ERR_IO (cannot open/read), CLNET_ERR_FORMAT (bad magic, truncated,
- * trailing data, zero or overflowing dimensions, corrupt gzip, label >= 10, image
- * and label counts differ), CLNET_ERR_OUT_OF_HOST_MEMORY, CLNET_ERR_INVALID_ARGUMENT. */
+ * trailing data, zero or overflowing dimensions, corrupt gzip, image and label
+ * counts differ), CLNET_ERR_OUT_OF_HOST_MEMORY, CLNET_ERR_INVALID_ARGUMENT. */
 clnet_status clnet_dataset_load_idx(const char *images_path, const char *labels_path,
                                     clnet_dataset *out);
 
@@ -65,7 +69,8 @@ clnet_status clnet_dataset_load_cifar10(const char *const *paths, int32_t n_path
  *             exist, at least data_batch_1.bin) + test_batch.bin, in dir or in
  *             dir/cifar-10-batches-bin/;
  *   IDX:      train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
- *             t10k-labels-idx1-ubyte, each with or without a ".gz" suffix.
+ *             t10k-labels-idx1-ubyte, each with or without a ".gz" suffix; both
+ *             splits get the classes of the larger of their largest labels.
  *   dir:         the directory
  *   train, test: receive the splits; free both with clnet_dataset_free(). Zeroed on failure.
  *   format_name: if not NULL, receives "cifar10" or "idx" (a static string)

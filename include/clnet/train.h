@@ -156,7 +156,7 @@ typedef struct clnet_checkpoint_meta {
   double plateau_best;
   int32_t plateau_bad, plateau_reductions, stale_epochs;
   uint64_t seed;
-  float norm_mean[4], norm_std[4];
+  float norm_mean[CLNET_MAX_CHANNELS], norm_std[CLNET_MAX_CHANNELS]; /* the first in_c are used */
   /* Position inside epoch `epoch` (0-based) when the run stopped mid-epoch
    * (Ctrl-C): batches done and the running sums behind loss and accuracy.
    * All zero at an epoch boundary. */
