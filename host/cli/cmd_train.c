@@ -522,7 +522,8 @@ int cmd_eval(int argc, char **argv) {
   st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, &train, &test, NULL);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
   clnet_dataset_free(&train);
-  if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes != meta.classes) {
+  /* data with fewer classes than the model's head (a subset, or IDX labels short of the last) evaluates */
+  if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes > meta.classes) {
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
             ckpt, meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
     clnet_dataset_free(&test);
