@@ -579,7 +579,8 @@ int cmd_eval(int argc, char **argv) {
     if (!clnet_onnx_norm(onnx.m, meta.norm_mean, meta.norm_std)) clnet_dataset_default_norm(&train, meta.norm_mean, meta.norm_std);
   }
   clnet_dataset_free(&train);
-  if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes != meta.classes) {
+  /* data with fewer classes than the model's head (a subset, or IDX labels short of the last) evaluates */
+  if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes > meta.classes) {
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
             ckpt, meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
     clnet_dataset_free(&test);

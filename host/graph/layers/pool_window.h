@@ -4,6 +4,7 @@
 #ifndef CLNET_GRAPH_LAYERS_POOL_WINDOW_H
 #define CLNET_GRAPH_LAYERS_POOL_WINDOW_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "graph/layer_kind.h"
