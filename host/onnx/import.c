@@ -394,7 +394,8 @@ clnet_status ox_emit(ox_node *n, const char *kind, const int32_t *in, int32_t n_
   char attrs[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(attrs, sizeof attrs, fmt ? fmt : "", ap);
+  if (fmt) vsnprintf(attrs, sizeof attrs, fmt, ap);
+  else attrs[0] = '\0';
   va_end(ap);
   char base[96], name[96];
   if (!n->layer[0]) {
