@@ -7,11 +7,14 @@ chance.
     check_torch_training.py --clnet build/clnet --steps-bin build/bench_onnx_train_steps
                             [--device D] [--width 64] [--steps 20] [--epoch-images 2048]
 
-The tolerance is calibrated, not guessed: float32 training drifts from exact arithmetic by an
-amount the run itself measures, PyTorch in float32 against PyTorch in float64 on the same steps.
-clnet (float32, other summation orders) must stay within 10 times that drift of the float64 run,
-with a floor of 1e-4 relative for runs where float32 happens to agree closely:
-    max_s |L_clnet(s) - L_64(s)| / L_64(s)  <=  max(10 * max_s |L_32(s) - L_64(s)| / L_64(s), 1e-4)
+The tolerance is calibrated by the run itself, not guessed. Training a deep net is chaotic: two
+float32 runs that differ only in summation order drift apart exponentially after a few steps, and
+PyTorch in float32 drifts from PyTorch in float64 the same way. So per step s, with
+e32(s) = max over s' <= s of |L_32(s') - L_64(s')| (float32's own drift so far):
+    |L_clnet(s) - L_64(s)|  <=  10 * e32(s) + 1e-5 * L_64(s)
+clnet may not drift from exact arithmetic faster than float32 PyTorch does (a factor of 10 for
+other summation orders and Winograd convolutions); in the first steps, before the drift grows,
+that is a bound near 1e-5 on the loss of the same forward pass, gradients and update.
 One epoch "better than chance": validation accuracy above 1/10 by more than 3 binomial standard
 deviations of the test set's size.
 Exit status 0 pass, 1 fail, 77 skipped (no torch or onnx). CI does not depend on it."""
@@ -58,7 +61,7 @@ def main():
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--epoch-images", type=int, default=2048)
     ap.add_argument("--test-images", type=int, default=512)
     a = ap.parse_args()
@@ -96,14 +99,15 @@ def main():
     import copy
     l32 = torch_losses(copy.deepcopy(model), batches, a.steps, a.lr, 0.9, torch.float32)
     l64 = torch_losses(copy.deepcopy(model), batches, a.steps, a.lr, 0.9, torch.float64)
-    rel = lambda p, q: max(abs(u - v) / abs(v) for u, v in zip(p, q))  # noqa: E731
-    d_ours, d_32 = rel(ours, l64), rel(l32, l64)
-    tol = max(10 * d_32, 1e-4)
-    print("step  clnet        torch fp32   torch fp64")
-    for s in range(a.steps):
-        print("%4d  %.7f    %.7f    %.7f" % (s, ours[s], l32[s], l64[s]))
-    print("max relative difference from float64: clnet %.3g, torch float32 %.3g; tolerance %.3g" % (d_ours, d_32, tol))
-    ok = d_ours <= tol and len(ours) == a.steps
+    ok = len(ours) == a.steps
+    e32 = 0.0
+    print("step  clnet        torch fp32   torch fp64   |clnet-fp64|  bound")
+    for k in range(a.steps):
+        e32 = max(e32, abs(l32[k] - l64[k]))
+        d, bound = abs(ours[k] - l64[k]), 10 * e32 + 1e-5 * abs(l64[k])
+        ok &= d <= bound
+        print("%4d  %.7f    %.7f    %.7f    %.2e      %.2e %s" % (k, ours[k], l32[k], l64[k], d, bound,
+                                                              "" if d <= bound else "FAIL"))
 
     # one epoch with clnet train: better than chance
     out = os.path.join(tmp, "run")
