@@ -125,8 +125,8 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--lr X] [--seed S]\n"
-          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
-          "                   [--profile]\n"
+          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume|--overwrite]\n"
+          "                   [--on-nan stop|skip] [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with Adam and softmax\n"
           "cross-entropy, validating on the test split after every epoch.\n"
@@ -139,6 +139,8 @@ static void train_usage(FILE *f) {
           "                64; other models: their own, clnet models)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
+          "  --overwrite   DIR holds a previous run: remove it and start afresh (without --resume or\n"
+          "                --overwrite such a DIR is refused; so is a DIR another run is using)\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
           "                winograd, winograd4 (F(2x2) / F(4x4) Winograd, 3x3 stride-1 convs; auto\n"
@@ -334,6 +336,8 @@ int cmd_train(int argc, char **argv) {
       cfg.verify_replicas = 1;
     } else if (!strcmp(argv[i], "--resume")) {
       cfg.resume = 1;
+    } else if (!strcmp(argv[i], "--overwrite")) {
+      cfg.overwrite = 1;
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
     } else {
@@ -342,6 +346,7 @@ int cmd_train(int argc, char **argv) {
 #undef FLAG
 #undef NEED
   }
+  if (cfg.resume && cfg.overwrite) return cli_usage_error("train", "--resume and --overwrite exclude each other");
   /* the default run's ResNet is a quarter of the seed's width; other models default to their own */
   if (!width_set && cfg.model && strcmp(cfg.model, "resnet18") && strcmp(cfg.model, "resnet34")) cfg.width = 0;
   if (cfg.model && !strcmp(cfg.model, "resnet34")) cfg.depth = 34;

@@ -1,7 +1,7 @@
 /* Internal: write a file atomically.
  *
  *   clnet_atomic_file af;
- *   CLNET_TRY(clnet_atomic_open(&af, path));          creates <path>.tmp.<pid>
+ *   CLNET_TRY(clnet_atomic_open(&af, path));          creates <path>.clnet-tmp.<pid>.<random> (core/fs.h)
  *   st = clnet_atomic_write(&af, bytes, n);            any number of times
  *   if (st != CLNET_SUCCESS) { clnet_atomic_abort(&af); return st; }
  *   return clnet_atomic_commit(&af);                   flush, fsync, rename, fsync dir
@@ -19,7 +19,7 @@
 
 typedef struct clnet_atomic_file {
   const char *path; /* target, borrowed from the caller */
-  char *tmp_path;   /* "<path>.tmp.<pid>", owned */
+  char *tmp_path;   /* "<path>.clnet-tmp.<pid>.<random>", owned */
   FILE *fp;         /* open for writing on tmp_path */
   int failed;       /* a write already failed (error recorded) */
 } clnet_atomic_file;

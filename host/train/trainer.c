@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clnet/train.h"
 #include "clnet/dist.h"
 #include "core/error.h"
-#include "core/fs.h"
+#include "train/out_dir.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -93,34 +92,6 @@ static int file_exists(const char *p) {
   return stat(p, &s) == 0;
 }
 
-static clnet_status ensure_dir(const char *dir) {
-  int err = clnet_mkdir_p(dir);
-  if (err) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create the output directory: %s", dir, strerror(err));
-  struct stat s;
-  if (stat(dir, &s) != 0 || !S_ISDIR(s.st_mode))
-    return clnet_set_error(CLNET_ERR_IO, "%s: not a directory", dir);
-  return CLNET_SUCCESS;
-}
-
-/* Temp files of writers killed mid-save ("<name>.tmp.<pid>", see atomic_file.c) for the
- * files a run writes into its output directory: removed when a run starts there. */
-static void remove_stale_temps(const char *out_dir) {
-  static const char *const names[] = {"last.safetensors", "best.safetensors", "history.csv", "curves.png"};
-  DIR *d = opendir(out_dir);
-  if (!d) return;
-  struct dirent *e;
-  char path[4200];
-  while ((e = readdir(d)) != NULL)
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
-      size_t n = strlen(names[i]);
-      if (!strncmp(e->d_name, names[i], n) && !strncmp(e->d_name + n, ".tmp.", 5)) {
-        snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name);
-        unlink(path);
-      }
-    }
-  closedir(d);
-}
-
 static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1f MiB", (double)b / (1 << 20)); }
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
@@ -160,10 +131,8 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->lr > 0) || !cfg->out_dir)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
                            cfg->epochs, cfg->batch);
-  if (root) {
-    CLNET_TRY(ensure_dir(cfg->out_dir));
-    remove_stale_temps(cfg->out_dir);
-  }
+  clnet_out_dir od = {.fd = -1}; /* rank 0 alone writes the directory: it holds it for the run */
+  if (root) CLNET_TRY(clnet_out_dir_open(cfg->out_dir, cfg->resume, cfg->overwrite, &od));
   snprintf(path_last, sizeof path_last, "%s/last.safetensors", cfg->out_dir);
   snprintf(path_best, sizeof path_best, "%s/best.safetensors", cfg->out_dir);
   snprintf(path_csv, sizeof path_csv, "%s/history.csv", cfg->out_dir);
@@ -492,5 +461,6 @@ out:
   clnet_history_free(&hist);
   clnet_dataset_free(&train);
   clnet_dataset_free(&test);
+  clnet_out_dir_close(&od);
   return st;
 }

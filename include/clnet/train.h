@@ -34,6 +34,7 @@ typedef struct clnet_train_config {
   double lr;            /* Adam learning rate, 1e-3 */
   uint64_t seed;        /* weights, shuffle and flips */
   int32_t resume;       /* continue from out_dir/last.safetensors */
+  int32_t overwrite;    /* out_dir may hold a previous run: remove its files (else that is refused) */
   int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
   int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
   int32_t stop_after;   /* > 0: behave as if a stop was requested after this many steps (for tests) */
