@@ -17,6 +17,11 @@
 #include "cli_run.h"
 #include "clnet/io.h"
 #include "clnet/train.h"
+#include "ops/conv_finddb.h"
+#include "ops/dense_algo.h"
+#include "runtime/clblast_tune.h"
+#include "runtime/ctx.h"
+#include "runtime/program_cache.h"
 
 static char dir[256];
 static char out[1 << 16];
@@ -181,4 +186,141 @@ Test(out_dir, an_unwritable_directory_is_found_before_training) {
   cr_assert_eq(run(args), 1, "%s", out);
   cr_assert(strstr(out, "/proc"), "the message must name the directory:\n%s", out);
   cr_assert(!strstr(out, "epoch 1"), "found only after training:\n%s", out);
+}
+
+/* ---- files that are not regular files ------------------------------------------------------ */
+
+/* Each reader, given a FIFO (nobody writes to it: opening it for reading would block forever) and
+ * a directory (which opens, with an absurd size) where it expects a file: an error, at once,
+ * that names the path and what is there. The timeout catches a reader that blocks. */
+TestSuite(not_regular, .init = make_data, .fini = remove_data, .timeout = 60);
+
+static const char *kinds[2] = {"FIFO", "directory"};
+
+static const char *make_odd(const char *name, int kind) {
+  const char *p = at(name);
+  cr_assert_eq(kind ? mkdir(p, 0755) : mkfifo(p, 0644), 0, "cannot create %s: %s", p, strerror(errno));
+  return p;
+}
+
+static void expect_named(clnet_status st, const char *path, int kind) {
+  cr_assert_neq(st, CLNET_SUCCESS, "%s (a %s) was read", path, kinds[kind]);
+  const char *m = clnet_last_error();
+  cr_assert(strstr(m, path) && strstr(m, "not a regular file") && strstr(m, kinds[kind]),
+            "the message must name the path and what it is: %s", m);
+}
+
+Test(not_regular, checkpoint_and_safetensors) {
+  for (int k = 0; k < 2; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "ckpt%d.safetensors", k);
+    const char *p = make_odd(name, k);
+    clnet_checkpoint_meta m;
+    expect_named(clnet_checkpoint_read_meta(p, &m), p, k);
+    clnet_st_file *f = NULL;
+    expect_named(clnet_safetensors_read(p, &f), p, k);
+    cr_assert_null(f);
+  }
+}
+
+Test(not_regular, history) {
+  for (int k = 0; k < 2; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "history%d.csv", k);
+    const char *p = make_odd(name, k);
+    clnet_history h = {0};
+    expect_named(clnet_history_read_csv(p, &h), p, k);
+    cr_assert_eq(h.count, 0);
+  }
+}
+
+Test(not_regular, find_dbs) {
+  for (int k = 0; k < 2; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "finddb%d.txt", k);
+    const char *p = make_odd(name, k);
+    conv_fdb_entry *ce = NULL;
+    dense_fdb_entry *de = NULL;
+    int32_t n = -1, stale = -1;
+    expect_named(clnet_conv_finddb_read_file(p, 0xab, &ce, &n, &stale), p, k);
+    expect_named(clnet_dense_finddb_read_file(p, 0xab, &de, &n, &stale), p, k);
+    free(ce);
+    free(de);
+  }
+}
+
+Test(not_regular, clblast_parameters) {
+  for (int k = 0; k < 2; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "clblast%d.txt", k);
+    const char *p = make_odd(name, k);
+    clnet_tune_file f;
+    expect_named(clnet_tune_load(p, &f), p, k);
+  }
+}
+
+/* The program cache records no error by design (a bad entry means "rebuild"): it must only
+ * come back at once with nothing. */
+Test(not_regular, kernel_cache_entry) {
+  for (int k = 0; k < 2; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "prog%d.bin", k);
+    const char *p = make_odd(name, k);
+    size_t n = 0;
+    cr_assert_null(clnet_program_cache_load(p, &n), "%s (a %s) was taken as a program binary", p, kinds[k]);
+  }
+}
+
+Test(not_regular, kernel_sources) {
+  for (int k = 0; k < 2; ++k) {
+    char sub[32];
+    snprintf(sub, sizeof sub, "kernels%d", k);
+    cr_assert_eq(mkdir(at(sub), 0755), 0);
+    char name[64];
+    snprintf(name, sizeof name, "%s/eltwise.cl", sub);
+    const char *p = make_odd(name, k);
+    setenv("CLNET_KERNEL_DIR", at(sub), 1);
+    const char *src = NULL;
+    size_t len = 0;
+    int32_t owned = 0;
+    expect_named(clnet_kernel_source("eltwise", &src, &len, &owned), p, k);
+    cr_assert(strstr(clnet_last_error(), "CLNET_KERNEL_DIR"), "%s", clnet_last_error());
+    unsetenv("CLNET_KERNEL_DIR");
+  }
+}
+
+Test(not_regular, data_files) {
+  for (int k = 0; k < 2; ++k) {
+    char sub[32], name[64], err[2048];
+    snprintf(sub, sizeof sub, "data%d", k);
+    cr_assert_eq(mkdir(at(sub), 0755), 0);
+    snprintf(name, sizeof name, "%s/test_batch.bin", sub);
+    write_cifar(at(name), 8, 5);
+    snprintf(name, sizeof name, "%s/data_batch_1.bin", sub);
+    const char *p = make_odd(name, k);
+    /* the directory: named as what it is, not reported as "not found" */
+    clnet_dataset train = {0}, test = {0};
+    expect_named(clnet_dataset_open_dir(at(sub), &train, &test, NULL), p, k);
+    snprintf(err, sizeof err, "%s", clnet_last_error());
+    cr_assert(!strstr(err, "no data set") && !strstr(err, "incomplete"), "%s", err);
+    /* the file itself */
+    const char *one[1] = {p};
+    expect_named(clnet_dataset_load_cifar10(one, 1, &train), p, k);
+    expect_named(clnet_dataset_load_idx(p, p, &train), p, k);
+  }
+}
+
+/* A run whose --out holds a FIFO named history.csv, resumed: refused at once, naming it. */
+Test(not_regular, resume_with_a_fifo_for_history) {
+  char args[1024], hist[700];
+  const char *o = at("fifo_run");
+  snprintf(args, sizeof args, TRAIN " --data %s --out %s", dir, o);
+  cr_assert_eq(run(args), 0, "%s", out);
+  snprintf(hist, sizeof hist, "%s/history.csv", o);
+  cr_assert_eq(unlink(hist), 0);
+  cr_assert_eq(mkfifo(hist, 0644), 0);
+  snprintf(args, sizeof args, "train --epochs 2 --batch 32 --width 2 --max-eval 32 --data %s --out %s --resume", dir, o);
+  /* `timeout`: a run that blocks on the FIFO must not outlive the test */
+  cr_assert_eq(clnet_cli_run("timeout 30", args, out, sizeof out), 1, "%s", out);
+  cr_assert(strstr(out, hist) && strstr(out, "not a regular file (a FIFO)"), "%s", out);
 }

@@ -2,6 +2,7 @@
  * whole-training-step throughput. Times are wall clock around a finished
  * queue; the first call (kernel build, CLBlast compile) is reported apart. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "cli/cli.h"
 #include "clnet/graph.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "runtime/clblast_tune.h"
 
 
@@ -444,9 +446,10 @@ static void print_algo_stats(clnet_ctx *ctx) {
 
 /* One find-db file as stored (`what` names it). */
 static void show_file(const char *what, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+  FILE *f = NULL;
+  if (clnet_fopen_regular(path, &f) != CLNET_SUCCESS) { /* a FIFO or a directory is named, never read */
+    if (errno == ENOENT) printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+    else printf("%s %s\n", what, clnet_last_error());
     return;
   }
   printf("%s %s:\n", what, path);

@@ -1,6 +1,7 @@
 /* Small file-system helpers (core/fs.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "core/fs.h"
+
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
 
 int clnet_mkdir_p(const char *path) {
   char tmp[4096];
@@ -23,6 +29,66 @@ int clnet_mkdir_p(const char *path) {
       *p = '/';
     }
   return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : errno;
+}
+
+/* ---- reading: regular files only ------------------------------------------------------- */
+
+const char *clnet_file_kind(unsigned mode) {
+  const mode_t m = (mode_t)mode;
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISLNK(m)) return "a symbolic link";
+  return "not a regular file";
+}
+
+int clnet_open_regular_fd(const char *path, unsigned *mode) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) return -1;
+  if (!S_ISREG(sb.st_mode)) {
+    if (mode) *mode = (unsigned)sb.st_mode;
+    errno = EINVAL;
+    return -1;
+  }
+  int fd;
+  do fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -1;
+  int flags = fcntl(fd, F_GETFL);
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    const int e = errno;
+    if (mode) *mode = (unsigned)sb.st_mode;
+    close(fd);
+    errno = S_ISREG(sb.st_mode) ? e : EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
+clnet_status clnet_open_regular(const char *path, int *fd) {
+  unsigned mode = 0;
+  *fd = clnet_open_regular_fd(path, &mode);
+  if (*fd >= 0) return CLNET_SUCCESS;
+  const int e = errno;
+  clnet_status st = e == EINVAL && mode
+                        ? clnet_set_error(CLNET_ERR_IO, "%s: not a regular file (%s)", path, clnet_file_kind(mode))
+                        : clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+  errno = e;
+  return st;
+}
+
+clnet_status clnet_fopen_regular(const char *path, FILE **fp) {
+  int fd = -1;
+  *fp = NULL;
+  CLNET_TRY(clnet_open_regular(path, &fd));
+  *fp = fdopen(fd, "rb");
+  if (*fp) return CLNET_SUCCESS;
+  const int e = errno;
+  close(fd);
+  clnet_status st = clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+  errno = e;
+  return st;
 }
 
 /* ---- temporaries ------------------------------------------------------------------------ */

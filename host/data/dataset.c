@@ -8,6 +8,7 @@
 
 #include "clnet/data.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "data/data_io.h"
 
 void clnet_dataset_free(clnet_dataset *ds) {
@@ -91,24 +92,29 @@ static char *path_join(const char *a, const char *b, const char *c) {
   return p;
 }
 
-static int is_file(const char *path) {
-  struct stat st;
-  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static clnet_status oom(const char *dir) {
   return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of memory while building file names", dir);
 }
 
-/* dir/[sub/]name if it is a regular file: 1 and *out set (malloc'd); 0 if not
- * (*out NULL); -1 when out of memory. */
-static int find_file(const char *dir, const char *sub, const char *name, char **out) {
+/* dir/[sub/]name: *found = 1 and *out set (malloc'd) when it is a regular file, *found = 0 (*out
+ * NULL) when nothing is there; an error when something else is there (a FIFO, a directory: named
+ * as what it is, not taken for a missing file), or out of memory. */
+static clnet_status find_file(const char *dir, const char *sub, const char *name, char **out, int *found) {
+  *found = 0;
   *out = sub ? path_join(dir, sub, name) : path_join(dir, name, NULL);
-  if (!*out) return -1;
-  if (is_file(*out)) return 1;
+  if (!*out) return oom(dir);
+  struct stat st;
+  if (stat(*out, &st) == 0 && S_ISREG(st.st_mode)) {
+    *found = 1;
+    return CLNET_SUCCESS;
+  }
+  clnet_status r = CLNET_SUCCESS;
+  if (lstat(*out, &st) == 0) /* there, but not a regular file (or a link to nothing) */
+    r = clnet_set_error(CLNET_ERR_IO, "%s: not a regular file (%s)", *out,
+                        stat(*out, &st) == 0 ? clnet_file_kind((unsigned)st.st_mode) : "a link to nothing");
   free(*out);
   *out = NULL;
-  return 0;
+  return r;
 }
 
 static void free_strings(char **s, int32_t n) {
@@ -130,12 +136,9 @@ static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_datase
   for (;;) {
     char name[48], *p = NULL;
     snprintf(name, sizeof name, "data_batch_%d.bin", (int)n + 1);
-    int r = find_file(dir, sub, name, &p);
-    if (r < 0) {
-      st = oom(dir);
-      break;
-    }
-    if (r == 0) break;
+    int r = 0;
+    st = find_file(dir, sub, name, &p, &r);
+    if (st != CLNET_SUCCESS || r == 0) break;
     if (n == cap) {
       char **grown = cap < INT32_MAX / 2 ? realloc(paths, (size_t)cap * 2 * sizeof *paths) : NULL;
       if (!grown) {
@@ -149,9 +152,9 @@ static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_datase
     paths[n++] = p;
   }
   if (st == CLNET_SUCCESS) {
-    int r = find_file(dir, sub, "test_batch.bin", &testp);
-    if (r < 0) st = oom(dir);
-    else if (r == 0) st = clnet_set_error(CLNET_ERR_IO, "%s: test_batch.bin disappeared while loading", dir);
+    int r = 0;
+    st = find_file(dir, sub, "test_batch.bin", &testp, &r);
+    if (st == CLNET_SUCCESS && r == 0) st = clnet_set_error(CLNET_ERR_IO, "%s: test_batch.bin disappeared while loading", dir);
   }
   if (st == CLNET_SUCCESS) st = clnet_dataset_load_cifar10((const char *const *)paths, n, train);
   if (st == CLNET_SUCCESS) {
@@ -173,11 +176,12 @@ static clnet_status try_cifar(const char *dir, clnet_dataset *train, clnet_datas
   *found = 0;
   for (int s = 0; s < 2; s++) {
     char *first = NULL, *testp = NULL;
-    int has_first = find_file(dir, subs[s], "data_batch_1.bin", &first);
-    int has_test = find_file(dir, subs[s], "test_batch.bin", &testp);
+    int has_first = 0, has_test = 0;
+    clnet_status st = find_file(dir, subs[s], "data_batch_1.bin", &first, &has_first);
+    if (st == CLNET_SUCCESS) st = find_file(dir, subs[s], "test_batch.bin", &testp, &has_test);
     free(first);
     free(testp);
-    if (has_first < 0 || has_test < 0) return oom(dir);
+    CLNET_TRY(st);
     if (has_first && has_test) {
       *found = 1;
       return load_cifar_at(dir, subs[s], train, test);
@@ -207,12 +211,9 @@ static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset
   for (int i = 0; i < 4; i++) {
     char gzname[40];
     snprintf(gzname, sizeof gzname, "%s.gz", names[i]);
-    int r = find_file(dir, NULL, names[i], &p[i]);
-    if (r == 0) r = find_file(dir, NULL, gzname, &p[i]);
-    if (r < 0) {
-      st = oom(dir);
-      goto done;
-    }
+    int r = 0;
+    CLNET_TRY_GOTO(find_file(dir, NULL, names[i], &p[i], &r), st, done);
+    if (r == 0) CLNET_TRY_GOTO(find_file(dir, NULL, gzname, &p[i], &r), st, done);
     if (r) {
       have++;
       if (present < 0) present = i;

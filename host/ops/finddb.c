@@ -83,11 +83,10 @@ clnet_status clnet_fdb_read_file(const clnet_fdb_format *fmt, const char *path, 
   *entries = NULL;
   *n = 0;
   *stale = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (errno == ENOENT) return CLNET_SUCCESS;
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  }
+  struct stat sb;
+  if (lstat(path, &sb) != 0 && errno == ENOENT) return CLNET_SUCCESS; /* nothing recorded yet */
+  FILE *f = NULL;
+  CLNET_TRY(clnet_fopen_regular(path, &f)); /* a FIFO or a directory is named, never read */
   void *list = NULL;
   int32_t count = 0, cap = 0, lineno = 0, have_kernels = 0, bad_magic = 0;
   char line[512];
@@ -227,8 +226,14 @@ clnet_status clnet_fdb_commit(clnet_fdb *t, const void *entry, void **out, int32
   clnet_mkdir_p(t->dir);
   char lock_path[4500];
   snprintf(lock_path, sizeof lock_path, "%s.lock", t->path);
-  int fd = open(lock_path, O_RDWR | O_CREAT, 0644);
+  int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
   struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  struct stat sb;
+  if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) { /* a FIFO there would not lock */
+    close(fd);
+    fd = -1;
+    errno = EINVAL;
+  }
   int locked = fd >= 0;
   while (locked && fcntl(fd, F_SETLKW, &fl) != 0)
     if (errno != EINTR) locked = 0;

@@ -230,13 +230,8 @@ static int parse_kernel(char *rest, clnet_tune_kernel *k, const char **why) {
 
 clnet_status clnet_tune_load(const char *path, clnet_tune_file *out) {
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    int e = errno;
-    clnet_status st = clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(e));
-    errno = e;
-    return st;
-  }
+  FILE *fp = NULL;
+  CLNET_TRY(clnet_fopen_regular(path, &fp)); /* a FIFO or a directory is named, never read; errno kept */
   char *buf = malloc(TUNE_MAX_FILE_BYTES + 1);
   size_t len = buf ? fread(buf, 1, TUNE_MAX_FILE_BYTES + 1, fp) : 0;
   int rerr = ferror(fp);

@@ -39,14 +39,15 @@ clnet_status clnet_kernel_source(const char *name, const char **source, size_t *
   if (dir && *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.cl", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-      return clnet_set_error(CLNET_ERR_KERNEL_NOT_FOUND, "%s: cannot open kernel file (CLNET_KERNEL_DIR=%s): %s",
-                             path, dir, strerror(errno));
+    FILE *f = NULL;
+    clnet_status st = clnet_fopen_regular(path, &f); /* a FIFO or a directory is named, never read */
+    if (st != CLNET_SUCCESS)
+      return clnet_wrap_error(errno == ENOENT ? CLNET_ERR_KERNEL_NOT_FOUND : st, "kernel file (CLNET_KERNEL_DIR=%s)",
+                              dir);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char *buf = n >= 0 && n < (1L << 30) ? malloc((size_t)n + 1) : NULL;
     if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
       free(buf);
       fclose(f);
@@ -101,8 +102,12 @@ int clnet_cache_dir(char *dst, size_t cap) {
 /* See program_cache.h. Returns a malloc'd binary or NULL (absent, unreadable
  * or corrupt: all mean rebuild). */
 unsigned char *clnet_program_cache_load(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  const int fd = clnet_open_regular_fd(path, NULL); /* a FIFO or a directory: rebuild, never block */
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
   uint32_t hdr[2];
   uint64_t n = 0;
   unsigned char *bin = NULL;
