@@ -324,3 +324,117 @@ Test(not_regular, resume_with_a_fifo_for_history) {
   cr_assert_eq(clnet_cli_run("timeout 30", args, out, sizeof out), 1, "%s", out);
   cr_assert(strstr(out, hist) && strstr(out, "not a regular file (a FIFO)"), "%s", out);
 }
+
+/* ---- links at temporary names --------------------------------------------------------------- */
+
+/* Every writer, with a symbolic link to a victim file planted at the name its temporary used to
+ * have (<target>.tmp.<pid>, predictable): the write succeeds, the victim and the link are left
+ * as they were, and no temporary remains. */
+TestSuite(temporaries, .init = make_data, .fini = remove_data, .timeout = 120);
+
+static const char precious[] = "precious\n";
+
+/* A directory of its own with the victim and the planted link; returns the target's path. */
+static const char *plant(const char *sub, const char *file) {
+  static char target[700];
+  char victim[700], link[800];
+  cr_assert_eq(mkdir(at(sub), 0755), 0);
+  snprintf(victim, sizeof victim, "%s/victim", at(sub));
+  FILE *f = fopen(victim, "w");
+  cr_assert_not_null(f);
+  fputs(precious, f);
+  fclose(f);
+  snprintf(target, sizeof target, "%s/%s", at(sub), file);
+  snprintf(link, sizeof link, "%s.tmp.%ld", target, (long)getpid());
+  cr_assert_eq(symlink(victim, link), 0);
+  return target;
+}
+
+static void expect_untouched(const char *sub, const char *target, clnet_status st) {
+  cr_assert_eq(st, CLNET_SUCCESS, "writing %s next to a planted link failed: %s", target, clnet_last_error());
+  char victim[700], link[800];
+  snprintf(victim, sizeof victim, "%s/victim", at(sub));
+  snprintf(link, sizeof link, "%s.tmp.%ld", target, (long)getpid());
+  long n = 0;
+  char *v = slurp(victim, &n);
+  cr_assert(v && !strcmp(v, precious), "the link's target was overwritten: '%s'", v ? v : "(gone)");
+  free(v);
+  struct stat sb;
+  cr_assert(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode), "the planted link was replaced");
+  cr_assert(lstat(target, &sb) == 0 && S_ISREG(sb.st_mode), "%s was not written", target);
+  char cmd[800];
+  snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 3", at(sub));
+  cr_assert_eq(system(cmd), 0, "a temporary was left in %s", at(sub));
+}
+
+Test(temporaries, checkpoint) {
+  const char *t = plant("st", "last.safetensors");
+  const float x[3] = {1, 2, 3};
+  const clnet_st_tensor tensor = {.name = "x", .dtype = CLNET_DTYPE_F32, .ndim = 1, .shape = {3}, .data = x};
+  expect_untouched("st", t, clnet_safetensors_write(t, &tensor, 1, NULL, NULL, 0));
+  clnet_st_file *f = NULL;
+  cr_assert_eq(clnet_safetensors_read(t, &f), CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_st_free(f);
+}
+
+static clnet_history two_epochs(void) {
+  clnet_history h = {0};
+  for (int e = 1; e <= 2; ++e) {
+    const clnet_epoch_record r = {.epoch = e, .loss = 1.0 / e, .accuracy = 0.5, .val_loss = 1.1 / e, .val_accuracy = 0.4,
+                                  .seconds = 1, .images_per_s = 100};
+    cr_assert_eq(clnet_history_append(&h, &r), CLNET_SUCCESS);
+  }
+  return h;
+}
+
+Test(temporaries, history_and_plot) {
+  clnet_history h = two_epochs();
+  const char *t = plant("csv", "history.csv");
+  expect_untouched("csv", t, clnet_history_write_csv(&h, t));
+  t = plant("png", "curves.png");
+  expect_untouched("png", t, clnet_history_plot(&h, t));
+  clnet_history_free(&h);
+}
+
+Test(temporaries, find_dbs) {
+  const conv_fdb_entry ce = {.key = {.pass = 0, .n = 8, .h = 8, .w = 8, .c_in = 4, .c_out = 4, .k_h = 3, .k_w = 3,
+                                     .stride = 1, .padding = CLNET_PADDING_SAME},
+                             .choice = {.algo = CLNET_CONV_ALGO_DIRECT, .source = CLNET_CONV_SOURCE_TIMED,
+                                        .ms = {-2, 1.0, -2, -2}}};
+  const char *t = plant("conv", "conv-algos-0.txt");
+  expect_untouched("conv", t, clnet_conv_finddb_write_file(t, 0xab, "device: test", &ce, 1));
+  const dense_fdb_entry de = {.key = {.pass = 0, .n = 8, .in = 16, .out = 10},
+                              .choice = {.algo = CLNET_DENSE_ALGO_CLNET, .source = CLNET_CONV_SOURCE_TIMED, .ms = {-2, 1.0}}};
+  t = plant("dense", "dense-algos-0.txt");
+  expect_untouched("dense", t, clnet_dense_finddb_write_file(t, 0xab, "device: test", &de, 1));
+}
+
+Test(temporaries, clblast_parameters) {
+  clnet_tune_file f;
+  memset(&f, 0, sizeof f);
+  snprintf(f.device, sizeof f.device, "test device");
+  snprintf(f.platform, sizeof f.platform, "test platform");
+  snprintf(f.driver, sizeof f.driver, "1.0");
+  snprintf(f.workload, sizeof f.workload, "nothing");
+  f.n_kernels = 1;
+  snprintf(f.kernels[0].name, sizeof f.kernels[0].name, "Xgemm");
+  snprintf(f.kernels[0].params.names[0], sizeof f.kernels[0].params.names[0], "MWG");
+  f.kernels[0].params.values[0] = 32;
+  f.kernels[0].params.count = 1;
+  const char *t = plant("tune", "clblast-tune-0.txt");
+  expect_untouched("tune", t, clnet_tune_save(t, &f));
+  clnet_tune_file back;
+  cr_assert_eq(clnet_tune_load(t, &back), CLNET_SUCCESS, "%s", clnet_last_error());
+}
+
+/* The program cache records no error (best effort): the entry must be there and load. */
+Test(temporaries, kernel_cache_entry) {
+  const char *t = plant("prog", "eltwise-0.bin");
+  const unsigned char bin[5] = {1, 2, 3, 4, 5};
+  clnet_program_cache_store(at("prog"), t, bin, sizeof bin);
+  expect_untouched("prog", t, CLNET_SUCCESS);
+  size_t n = 0;
+  unsigned char *back = clnet_program_cache_load(t, &n);
+  cr_assert(back && n == sizeof bin && !memcmp(back, bin, n), "the entry does not read back");
+  free(back);
+}

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/fs.h"
 #include "runtime/program_cache.h"
 
@@ -148,21 +149,12 @@ clnet_status clnet_fdb_read_file(const clnet_fdb_format *fmt, const char *path, 
 
 clnet_status clnet_fdb_write_file(const clnet_fdb_format *fmt, const char *path, uint64_t kernels_hash,
                                   const char *device_line, const void *entries, int32_t n) {
-  char tmp[4600];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  fprintf(f, "%s\n# %s\n# kernels: %016llx\n%s\n", fmt->magic, device_line, (unsigned long long)kernels_hash,
+  clnet_atomic_file af;
+  CLNET_TRY(clnet_atomic_open(&af, path));
+  fprintf(af.fp, "%s\n# %s\n# kernels: %016llx\n%s\n", fmt->magic, device_line, (unsigned long long)kernels_hash,
           fmt->columns);
-  for (int32_t i = 0; i < n; ++i) fmt->print(f, ENTRY(entries, fmt, i));
-  int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    int err = errno;
-    unlink(tmp);
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot write: %s", path, strerror(err));
-  }
-  return CLNET_SUCCESS;
+  for (int32_t i = 0; i < n; ++i) fmt->print(af.fp, ENTRY(entries, fmt, i));
+  return clnet_atomic_commit(&af); /* checks the stream, fsyncs, renames */
 }
 
 /* ---- per ctx ---------------------------------------------------------------------------- */

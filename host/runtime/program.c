@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/atomic_file.h"
 #include "core/fs.h"
 #include "runtime/ctx.h"
 #include "runtime/embedded.h"
@@ -130,21 +131,20 @@ bad:
   return NULL;
 }
 
-/* Best effort: a cache that cannot be written only costs a rebuild next time. */
-static void cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
+/* program_cache.h. Best effort: a cache that cannot be written only costs a rebuild next time. */
+void clnet_program_cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
   clnet_mkdir_p(dir);
-  char tmp[4500];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return;
   uint32_t hdr[2] = {CACHE_MAGIC, CACHE_VERSION};
   uint64_t n64 = n;
   uint32_t crc = (uint32_t)crc32(0L, bin, (uInt)n);
-  int ok = write(fd, hdr, sizeof hdr) == (ssize_t)sizeof hdr &&
-           write(fd, &n64, sizeof n64) == (ssize_t)sizeof n64 && write(fd, bin, n) == (ssize_t)n &&
-           write(fd, &crc, sizeof crc) == (ssize_t)sizeof crc && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) unlink(tmp);
+  clnet_atomic_file af;
+  if (clnet_atomic_open(&af, path) != CLNET_SUCCESS) return;
+  clnet_status st = clnet_atomic_write(&af, hdr, sizeof hdr);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, &n64, sizeof n64);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, bin, n);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, &crc, sizeof crc);
+  if (st == CLNET_SUCCESS) clnet_atomic_commit(&af);
+  else clnet_atomic_abort(&af);
 }
 
 static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char *name, cl_int err) {
@@ -238,7 +238,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
       unsigned char *bin = malloc(n);
       unsigned char *bins[1] = {bin};
       if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-        cache_store(dir, path, bin, n);
+        clnet_program_cache_store(dir, path, bin, n);
       free(bin);
     }
   }

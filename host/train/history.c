@@ -9,7 +9,7 @@
 #include "clnet/io.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "train/atomic_file.h"
+#include "core/atomic_file.h"
 
 #define HISTORY_HEADER "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s"
 #define HISTORY_FIELDS 7

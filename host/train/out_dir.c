@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "train/atomic_file.h"
+#include "core/atomic_file.h"
 
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0

@@ -19,7 +19,7 @@
 #include "clnet/io.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "train/atomic_file.h"
+#include "core/atomic_file.h"
 
 /* The safetensors reference implementation refuses larger headers. */
 #define ST_MAX_HEADER_BYTES 100000000ull

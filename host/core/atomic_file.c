@@ -1,5 +1,5 @@
 /* Atomic file replacement: temp file, fsync, rename, fsync of the directory. */
-#include "train/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,8 +123,8 @@ clnet_status clnet_atomic_commit(clnet_atomic_file *af) {
   }
   const char *step = NULL;
   int e = 0;
-  if (fflush(af->fp) != 0) {
-    step = "flushing";
+  if (fflush(af->fp) != 0 || ferror(af->fp)) { /* ferror: a write through af.fp that failed earlier */
+    step = "writing";
     e = errno;
   } else if (fsync(fileno(af->fp)) != 0) {
     step = "syncing";
