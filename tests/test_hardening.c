@@ -438,3 +438,91 @@ Test(temporaries, kernel_cache_entry) {
   cr_assert(back && n == sizeof bin && !memcmp(back, bin, n), "the entry does not read back");
   free(back);
 }
+
+/* ---- a find-db entry whose algorithm does not apply ------------------------------------------ */
+
+TestSuite(stale_entry, .init = make_data, .fini = remove_data, .timeout = 300);
+
+static char notes[4096];
+static void keep_note(void *user, const char *line) {
+  (void)user;
+  size_t used = strlen(notes);
+  snprintf(notes + used, sizeof notes - used, "%s\n", line);
+}
+
+/* Rewrites the entry lines of `path` that start with `prefix`: field 11 (algo) becomes `algo`
+ * and its time column (winograd_ms, field 14) a time, so that the line is well formed. */
+static int edit_entries(const char *path, const char *prefix, const char *algo) {
+  long n = 0;
+  char *s = slurp(path, &n), *o = malloc((size_t)n * 2 + 256), *save = NULL;
+  cr_assert(s && o);
+  o[0] = '\0';
+  int edited = 0;
+  for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (line[0] != '#' && !strncmp(line, prefix, strlen(prefix))) {
+      char f[15][48] = {{0}};
+      int k = sscanf(line, "%47s %47s %47s %47s %47s %47s %47s %47s %47s %47s %47s %47s %47s %47s %47s", f[0], f[1],
+                     f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14]);
+      cr_assert_eq(k, 15, "unexpected find-db line '%s'", line);
+      snprintf(f[10], sizeof f[10], "%s", algo);
+      snprintf(f[13], sizeof f[13], "0.001");
+      for (int i = 0; i < 15; ++i) strcat(strcat(o, f[i]), i < 14 ? " " : "\n");
+      ++edited;
+    } else {
+      strcat(strcat(o, line), "\n");
+    }
+  }
+  FILE *w = fopen(path, "w");
+  cr_assert_not_null(w);
+  fputs(o, w);
+  fclose(w);
+  free(s);
+  free(o);
+  return edited;
+}
+
+Test(stale_entry, is_noted_and_timed_again) {
+  setenv("CLNET_CACHE_DIR", at("cache"), 1);
+  clnet_conv2d_desc d = {.n = 2, .in_h = 8, .in_w = 8, .in_c = 4, .out_c = 4, .k_h = 1, .k_w = 1, .stride = 1,
+                         .padding = CLNET_PADDING_SAME};
+  clnet_ctx *ctx = NULL;
+  cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  char path[4600];
+  clnet_conv_algo_db_path(ctx, path, sizeof path);
+  clnet_ctx_free(ctx);
+  cr_assert(path[0], "no find-db");
+  /* a 1x1 conv recorded as Winograd's, which applies only to 3x3 stride-1 convs */
+  cr_assert_eq(edit_entries(path, "forward 2 8 8 4 4 1 1 1 ", "winograd"), 1);
+  cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
+  notes[0] = '\0';
+  clnet_ctx_set_conv_note_fn(ctx, keep_note, NULL);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(c.algo != CLNET_CONV_ALGO_WINOGRAD && c.source == CLNET_CONV_SOURCE_TIMED,
+            "the stale entry was used (%s, source %d)", clnet_conv_algo_str(c.algo), (int)c.source);
+  cr_assert(strstr(notes, path) && strstr(notes, "stale"), "the note must name the file:\n%s", notes);
+  clnet_ctx_free(ctx);
+  long n = 0;
+  char *s = slurp(path, &n);
+  cr_assert(s && !strstr(s, " winograd "), "the rewritten find-db still holds the stale entry:\n%s", s);
+  free(s);
+}
+
+/* The same through a training run: a strided conv's entry edited to Winograd failed every run. */
+Test(stale_entry, training_goes_on) {
+  char prefix[700], args[1024], cmd[1200], path[1024] = "";
+  snprintf(prefix, sizeof prefix, "CLNET_CACHE_DIR='%s'", at("tcache"));
+  snprintf(args, sizeof args, TRAIN " --data %s --out %s", dir, at("t1"));
+  cr_assert_eq(clnet_cli_run(prefix, args, out, sizeof out), 0, "%s", out);
+  snprintf(cmd, sizeof cmd, "ls %s/conv-algos-*.txt", at("tcache"));
+  FILE *p = popen(cmd, "r");
+  cr_assert(p && fgets(path, sizeof path, p), "no conv find-db in %s", at("tcache"));
+  pclose(p);
+  path[strcspn(path, "\n")] = '\0';
+  /* layer3.0.conv1 at width 2: 3x3 stride 2, where Winograd does not apply (stride 1 only) */
+  cr_assert_geq(edit_entries(path, "forward 32 15 15 4 8 3 3 2 ", "winograd"), 1, "no such shape in\n%s", path);
+  snprintf(args, sizeof args, TRAIN " --data %s --out %s", dir, at("t2"));
+  cr_assert_eq(clnet_cli_run(prefix, args, out, sizeof out), 0, "a stale entry must not fail the run:\n%s", out);
+  cr_assert(strstr(out, "stale entry") && strstr(out, path), "no note naming the file:\n%s", out);
+}

@@ -181,8 +181,19 @@ static clnet_status merge_file(clnet_fdb *t) {
     return CLNET_SUCCESS;
   }
   CLNET_TRY(st);
-  for (int32_t i = 0; i < n && st == CLNET_SUCCESS; ++i)
-    if (!clnet_fdb_find(t, ENTRY(list, t->fmt, i))) st = clnet_fdb_add(t, ENTRY(list, t->fmt, i), NULL);
+  for (int32_t i = 0; i < n && st == CLNET_SUCCESS; ++i) {
+    const void *e = ENTRY(list, t->fmt, i);
+    if (clnet_fdb_find(t, e)) continue;
+    char why[256];
+    if (t->fmt->stale && t->fmt->stale(e, why, sizeof why)) {
+      /* not adopted: the shape is timed again, and the rewritten file no longer holds it */
+      if (!t->stale_noted++)
+        note(t, "%s %s: stale entry (%s; a hand-edited file or one from another version); its shape is timed "
+                "again", t->fmt->what, t->path, why);
+      continue;
+    }
+    st = clnet_fdb_add(t, e, NULL);
+  }
   free(list);
   return st;
 }
