@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,4 +526,166 @@ Test(stale_entry, training_goes_on) {
   snprintf(args, sizeof args, TRAIN " --data %s --out %s", dir, at("t2"));
   cr_assert_eq(clnet_cli_run(prefix, args, out, sizeof out), 0, "a stale entry must not fail the run:\n%s", out);
   cr_assert(strstr(out, "stale entry") && strstr(out, path), "no note naming the file:\n%s", out);
+}
+
+/* ---- checkpoint values ------------------------------------------------------------------------ */
+
+TestSuite(checkpoint_values, .init = make_data, .fini = remove_data, .timeout = 300);
+
+/* A checkpoint of one epoch: <dir>/ck/last.safetensors. */
+static const char *trained_checkpoint(void) {
+  char args[1024];
+  snprintf(args, sizeof args, TRAIN " --data %s --out %s", dir, at("ck"));
+  cr_assert_eq(run(args), 0, "%s", out);
+  return at("ck/last.safetensors");
+}
+
+/* Copies src to dst through clnet's writer (a valid checksum), with element 0 of `tensor` set to
+ * `value` (for "adam.step": *step) and metadata `key` set to `val` (when not NULL). */
+static void rewrite(const char *src, const char *dst, const char *tensor, float value, const int64_t *step,
+                    const char *key, const char *val) {
+  clnet_st_file *f = NULL;
+  cr_assert_eq(clnet_safetensors_read(src, &f), CLNET_SUCCESS, "%s", clnet_last_error());
+  const int32_t nt = clnet_st_count(f), nm = clnet_st_meta_count(f);
+  clnet_st_tensor *t = calloc((size_t)nt, sizeof *t);
+  const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
+  void *copy = NULL;
+  int found = tensor == NULL;
+  for (int32_t i = 0; i < nt; ++i) {
+    t[i] = *clnet_st_get(f, i);
+    if (tensor && !strcmp(t[i].name, tensor)) {
+      int64_t n = 1;
+      for (int32_t d = 0; d < t[i].ndim; ++d) n *= t[i].shape[d];
+      const size_t bytes = (size_t)n * (size_t)clnet_dtype_size(t[i].dtype);
+      copy = malloc(bytes);
+      memcpy(copy, t[i].data, bytes);
+      if (step) memcpy(copy, step, sizeof *step);
+      else memcpy(copy, &value, sizeof value);
+      t[i].data = copy;
+      found = 1;
+    }
+  }
+  cr_assert(found, "no tensor %s in %s", tensor, src);
+  int32_t m = 0;
+  for (int32_t i = 0; i < nm; ++i) {
+    const char *k = NULL, *v = NULL;
+    clnet_st_meta_at(f, i, &k, &v);
+    if (!strcmp(k, CLNET_ST_CRC_KEY)) continue;
+    keys[m] = k;
+    vals[m++] = key && !strcmp(k, key) ? val : v;
+  }
+  cr_assert_eq(clnet_safetensors_write(dst, t, nt, keys, vals, m), CLNET_SUCCESS, "%s", clnet_last_error());
+  free(copy);
+  free(t);
+  free(keys);
+  free(vals);
+  clnet_st_free(f);
+}
+
+/* The first tensor whose name ends in `suffix`. */
+static void tensor_named(const char *path, const char *suffix, char *dst, size_t cap) {
+  clnet_st_file *f = NULL;
+  cr_assert_eq(clnet_safetensors_read(path, &f), CLNET_SUCCESS);
+  dst[0] = '\0';
+  for (int32_t i = 0; i < clnet_st_count(f) && !dst[0]; ++i) {
+    const char *n = clnet_st_get(f, i)->name;
+    if (strlen(n) > strlen(suffix) && !strcmp(n + strlen(n) - strlen(suffix), suffix) && strncmp(n, "adam.", 5))
+      snprintf(dst, cap, "%s", n);
+  }
+  clnet_st_free(f);
+  cr_assert(dst[0], "no *%s in %s", suffix, path);
+}
+
+Test(checkpoint_values, bad_tensor_values_are_refused_by_load_and_eval) {
+  const char *ck = trained_checkpoint(), *bad = at("bad.safetensors");
+  char var[200], weight[200], adam_m[220], adam_v[220];
+  tensor_named(ck, ".moving_variance", var, sizeof var);
+  tensor_named(ck, ".kernel", weight, sizeof weight);
+  snprintf(adam_m, sizeof adam_m, "adam.m.%s", weight);
+  snprintf(adam_v, sizeof adam_v, "adam.v.%s", weight);
+  const struct {
+    const char *tensor;
+    float value;
+  } cases[] = {{weight, NAN}, {weight, INFINITY}, {var, -0.5f}, {var, INFINITY}, {adam_m, NAN}, {adam_v, -1e-3f}};
+  clnet_ctx *ref = NULL;
+  cr_assert_eq(clnet_ctx_create("ref", &ref), CLNET_SUCCESS);
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_checkpoint_read_graph(ck, &g), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_graph_setup(g, ref, 2), CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_checkpoint_meta m;
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+    rewrite(ck, bad, cases[c].tensor, cases[c].value, NULL, NULL, NULL);
+    cr_assert_neq(clnet_checkpoint_load(g, bad, &m), CLNET_SUCCESS, "%s = %g was accepted", cases[c].tensor,
+                  (double)cases[c].value);
+    cr_assert(strstr(clnet_last_error(), cases[c].tensor) && strstr(clnet_last_error(), bad), "%s",
+              clnet_last_error());
+  }
+  const int64_t steps[2] = {INT64_MAX, -1};
+  for (int c = 0; c < 2; ++c) {
+    rewrite(ck, bad, "adam.step", 0, &steps[c], NULL, NULL);
+    cr_assert_neq(clnet_checkpoint_load(g, bad, &m), CLNET_SUCCESS, "adam.step %lld was accepted", (long long)steps[c]);
+    cr_assert(strstr(clnet_last_error(), "adam.step"), "%s", clnet_last_error());
+  }
+  cr_assert_eq(clnet_checkpoint_load(g, ck, &m), CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_graph_free(g);
+  clnet_ctx_free(ref);
+  /* eval gave numbers from a NaN network */
+  rewrite(ck, bad, weight, NAN, NULL, NULL, NULL);
+  char args[1024];
+  snprintf(args, sizeof args, "eval --checkpoint %s --data %s", bad, dir);
+  cr_assert_eq(run(args), 1, "%s", out);
+  cr_assert(strstr(out, weight), "%s", out);
+}
+
+Test(checkpoint_values, bad_metadata_values_are_refused) {
+  const char *ck = trained_checkpoint(), *bad = at("badmeta.safetensors");
+  const struct {
+    const char *key, *val;
+  } cases[] = {{"clnet.best_val_accuracy", "nan"}, {"clnet.best_val_accuracy", "-0.5"},
+               {"clnet.best_val_accuracy", "1.5"}, {"clnet.lr", "nan"},
+               {"clnet.lr", "-1"},                 {"clnet.lr", "0"},
+               {"clnet.lr", "1e-3junk"},           {"clnet.seed", "12abc"},
+               {"clnet.seed", "-3"},               {"clnet.epoch_loss_sum", "nan"},
+               {"clnet.epoch_loss_sum", "-1"},     {"clnet.position", "2 5 999"},
+               {"clnet.position", "0 0 5"},        {"clnet.norm_mean", "nan,0,0"}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+    rewrite(ck, bad, NULL, 0, NULL, cases[c].key, cases[c].val);
+    clnet_checkpoint_meta m;
+    clnet_status st = clnet_checkpoint_read_meta(bad, &m);
+    cr_assert_neq(st, CLNET_SUCCESS, "%s = '%s' was accepted", cases[c].key, cases[c].val);
+    const char *named = !strcmp(cases[c].key, "clnet.norm_mean") ? "normalisation" : cases[c].key;
+    cr_assert(strstr(clnet_last_error(), named), "the message must name %s: %s", named, clnet_last_error());
+  }
+}
+
+Test(checkpoint_values, a_checkpoint_without_its_checksum_is_refused) {
+  const char *ck = trained_checkpoint();
+  long n = 0;
+  char *b = slurp(ck, &n);
+  cr_assert_not_null(b);
+  /* the key's name changed, the data left alone: no clnet.crc32 any more */
+  char *k = NULL;
+  for (long i = 0; i + 11 <= n && !k; ++i)
+    if (!memcmp(b + i, CLNET_ST_CRC_KEY, 11)) k = b + i;
+  cr_assert_not_null(k);
+  k[10] = 'X';
+  FILE *f = fopen(at("nocrc.safetensors"), "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(b, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  free(b);
+  clnet_checkpoint_meta m;
+  cr_assert_neq(clnet_checkpoint_read_meta(at("nocrc.safetensors"), &m), CLNET_SUCCESS, "accepted without checksum");
+  cr_assert(strstr(clnet_last_error(), "checksum") && strstr(clnet_last_error(), "clnet-checkpoint-1"), "%s",
+            clnet_last_error());
+}
+
+Test(checkpoint_values, a_position_outside_its_epoch_is_refused_on_resume) {
+  const char *ck = trained_checkpoint();
+  rewrite(ck, ck, NULL, 0, NULL, "clnet.position", "50 0 0"); /* the epoch has 3 batches */
+  char args[1024];
+  snprintf(args, sizeof args, "train --epochs 2 --batch 32 --width 2 --max-eval 32 --data %s --out %s --resume", dir,
+           at("ck"));
+  cr_assert_eq(run(args), 1, "%s", out);
+  cr_assert(strstr(out, "clnet.position") && strstr(out, "3 batches"), "%s", out);
 }

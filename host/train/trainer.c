@@ -304,6 +304,11 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   CLNET_TRY_GOTO(clnet_loader_create(&train, &lc, &ld), st, out);
   int32_t batches = clnet_loader_batches_per_epoch(ld);
   if (cfg->max_batches > 0 && cfg->max_batches < batches) batches = cfg->max_batches;
+  if (first_batch > 0 && first_batch >= batches && first_epoch < cfg->epochs) { /* the checkpoint's position */
+    st = clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.position' puts it after batch %d of epoch %d, which has "
+                         "%d batches", path_last, first_batch, first_epoch + 1, batches);
+    goto out;
+  }
 
   for (int32_t epoch = first_epoch; epoch < cfg->epochs; ++epoch) {
     /* a run stopped mid-epoch continues at its batch with its running sums */
