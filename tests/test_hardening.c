@@ -689,3 +689,56 @@ Test(checkpoint_values, a_position_outside_its_epoch_is_refused_on_resume) {
   cr_assert_eq(run(args), 1, "%s", out);
   cr_assert(strstr(out, "clnet.position") && strstr(out, "3 batches"), "%s", out);
 }
+
+/* ---- options ----------------------------------------------------------------------------------- */
+
+TestSuite(options, .init = make_data, .fini = remove_data, .timeout = 300);
+
+/* Every numeric flag, with a value that parses as a number but cannot mean anything: a usage
+ * error (status 2) before anything runs. */
+Test(options, numeric_values_out_of_range_are_usage_errors) {
+  static const char *const bad[] = {
+      "train --lr 1e-50", "train --lr 1e308", "train --lr 0", "train --lr -1e-3", "train --lr nan", "train --lr inf",
+      "train --lr 1e-3x", "train --lr 1e-11", "train --lr 2e6", "train --epochs 0", "train --epochs 1e3",
+      "train --epochs 1000001", "train --batch 0", "train --batch 65537", "train --width 0", "train --width 4097",
+      "train --seed 0", "train --seed -1", "train --seed 99999999999999999999", "train --max-batches 0",
+      "train --stop-after -2", "train --max-eval 0", "train --max-skipped 0", "train --max-skipped 1.5",
+      "train --max-skipped nan", "train --depth 50", "train --shares 1e-300", "eval --checkpoint x --batch 0",
+      "bench --batch 0", "bench --steps 0", "bench --repeat 65", "bench --width 5000", "tune --batch 70000",
+      "tune --width 0", "check --seed 0"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    char args[1024];
+    snprintf(args, sizeof args, "%s --data %s --out %s", bad[i], dir, at("never"));
+    if (!strncmp(bad[i], "eval", 4) || !strncmp(bad[i], "bench", 5) || !strncmp(bad[i], "tune", 4) ||
+        !strncmp(bad[i], "check", 5))
+      snprintf(args, sizeof args, "%s", bad[i]);
+    cr_assert_eq(run(args), 2, "'%s' must be a usage error:\n%s", bad[i], out);
+    cr_assert(strstr(out, "usage") || strstr(out, "--help"), "'%s': %s", bad[i], out);
+  }
+  cr_assert(!exists(at("never")), "a refused run created its output directory");
+}
+
+/* A learning rate of 1e6 overflows the gradients from the second step on: skipping them all
+ * ended with status 0 and NaN in the history. */
+Test(options, a_run_that_skips_too_many_steps_fails) {
+  char args[1024], hist[700];
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 2 --lr 1e6 --on-nan skip --out %s", dir,
+           at("skips"));
+  cr_assert_eq(run(args), 1, "%s", out);
+  cr_assert(strstr(out, "skipped") && strstr(out, "--max-skipped"), "%s", out);
+  snprintf(hist, sizeof hist, "%s/history.csv", at("skips"));
+  long n = 0;
+  char *h = slurp(hist, &n);
+  cr_assert(!h || !strstr(h, "nan"), "NaN was written into the history:\n%s", h);
+  free(h);
+  /* a bound that allows them: the run goes on, the history stays finite */
+  snprintf(args, sizeof args,
+           "train --data %s --epochs 2 --batch 32 --width 2 --lr 1e6 --on-nan skip --max-skipped 1 --out %s", dir,
+           at("skips1"));
+  int rc = run(args);
+  snprintf(hist, sizeof hist, "%s/history.csv", at("skips1"));
+  h = slurp(hist, &n);
+  cr_assert(rc == 0 || strstr(out, "every step was skipped"), "%s", out);
+  cr_assert(!h || !strstr(h, "nan"), "NaN was written into the history:\n%s", h);
+  free(h);
+}

@@ -29,6 +29,8 @@ int cli_flag(int argc, char **argv, int *i, const char *name, const char **value
 /* Parses a positive int (1..max); 0 on failure. */
 int cli_parse_pos_int(const char *s, int64_t max, int64_t *out);
 int cli_parse_double(const char *s, double *out);
+/* A finite number in [lo, hi], the whole string read (host/cli/options.c); 0 otherwise. */
+int cli_parse_real(const char *s, double lo, double hi, double *out);
 
 /* Opens the backend named by --device (NULL: default), printing errors. */
 int cli_open_ctx(const char *device, clnet_ctx **ctx);

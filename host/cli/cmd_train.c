@@ -134,7 +134,7 @@ static void train_usage(FILE *f) {
           "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
           "                default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
-          "  --lr X        Adam learning rate (1e-3)  --seed S   weights, shuffle, flips (1)\n"
+          "  --lr X        Adam learning rate (1e-3; 1e-10..1e6)  --seed S   weights, shuffle, flips (1)\n"
           "  --depth D     18 or 34 (ResNet; default 18) --width W  base channels (ResNet default 16, the seed's\n"
           "                64; other models: their own, clnet models)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
@@ -151,6 +151,8 @@ static void train_usage(FILE *f) {
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
+          "  --max-skipped S  with --on-nan skip: fail once more than this share of the run's steps\n"
+          "                were skipped (default 0.1); an epoch whose every step is skipped fails\n"
           "  --device L    a comma-separated list trains data-parallel, one replica per entry\n"
           "                (an entry may repeat: two replicas on one device). Under mpirun the\n"
           "                entries are dealt to the ranks of each machine by local rank.\n"
@@ -236,7 +238,7 @@ static int32_t parse_shares(const char *s, double *w) {
   snprintf(buf, sizeof buf, "%s", s);
   int32_t n = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    if (n == MAX_TRAIN_DEVICES || !cli_parse_double(t, &w[n]) || !(w[n] > 0)) return -1;
+    if (n == MAX_TRAIN_DEVICES || !cli_parse_real(t, 1e-6, 1e6, &w[n])) return -1;
     ++n;
   }
   return n;
@@ -298,7 +300,9 @@ int cmd_train(int argc, char **argv) {
       cfg.seed = (uint64_t)iv;
     } else if (FLAG("--lr")) {
       NEED("--lr");
-      if (!cli_parse_double(v, &cfg.lr) || !(cfg.lr > 0)) return cli_usage_error("train", "--lr must be a positive number, got '%s'", v);
+      if (!cli_parse_real(v, CLNET_TRAIN_LR_MIN, CLNET_TRAIN_LR_MAX, &cfg.lr))
+        return cli_usage_error("train", "--lr must be a number in [%g, %g], got '%s'", CLNET_TRAIN_LR_MIN,
+                               CLNET_TRAIN_LR_MAX, v);
     } else if (FLAG("--max-batches")) {
       NEED("--max-batches");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--max-batches must be a positive integer");
@@ -318,6 +322,10 @@ int cmd_train(int argc, char **argv) {
       if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
       else if (!strcmp(v, "skip")) cfg.on_nan = CLNET_ON_NAN_SKIP;
       else return cli_usage_error("train", "--on-nan must be stop or skip, got '%s'", v);
+    } else if (FLAG("--max-skipped")) {
+      NEED("--max-skipped");
+      if (!cli_parse_real(v, 1e-9, 1, &cfg.max_skipped) || !(cfg.max_skipped > 0))
+        return cli_usage_error("train", "--max-skipped must be a share of the run's steps in (0, 1], got '%s'", v);
     } else if (FLAG("--stop-after")) { /* for tests: as if Ctrl-C came after N steps */
       NEED("--stop-after");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--stop-after must be a positive integer");
@@ -369,7 +377,7 @@ int cmd_train(int argc, char **argv) {
       close_devices(&devs);
       clnet_comm_abort(comm, CLI_USAGE);
       clnet_comm_free(comm);
-      return cli_usage_error("train", "--shares needs %d positive numbers (one per device), got '%s'", want,
+      return cli_usage_error("train", "--shares needs %d numbers in [1e-6, 1e6] (one per device), got '%s'", want,
                              shares_arg);
     }
     cfg.shares = shares;

@@ -92,6 +92,17 @@ static int file_exists(const char *p) {
   return stat(p, &s) == 0;
 }
 
+/* The learning rate as a float can take it, and the share of skipped steps. */
+static clnet_status check_rates(const clnet_train_config *cfg) {
+  if (!(cfg->lr >= CLNET_TRAIN_LR_MIN && cfg->lr <= CLNET_TRAIN_LR_MAX))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: learning rate %g, must be in [%g, %g]", cfg->lr,
+                           CLNET_TRAIN_LR_MIN, CLNET_TRAIN_LR_MAX);
+  if (!(cfg->max_skipped >= 0 && cfg->max_skipped <= 1))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: max_skipped %g, must be a share in (0, 1]",
+                           cfg->max_skipped);
+  return CLNET_SUCCESS;
+}
+
 static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1f MiB", (double)b / (1 << 20)); }
 
 clnet_status clnet_train_run(clnet_ctx *ctx, const clnet_train_config *cfg, const clnet_train_callbacks *cb,
@@ -128,9 +139,10 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   char path_last[4200], path_best[4200], path_csv[4200], path_png[4200];
   double t_start = now_s();
 
-  if (cfg->epochs < 1 || cfg->batch < 1 || !(cfg->lr > 0) || !cfg->out_dir)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
+  if (cfg->epochs < 1 || cfg->batch < 1 || !cfg->out_dir)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, out_dir set",
                            cfg->epochs, cfg->batch);
+  CLNET_TRY(check_rates(cfg));
   clnet_out_dir od = {.fd = -1}; /* rank 0 alone writes the directory: it holds it for the run */
   if (root) CLNET_TRY(clnet_out_dir_open(cfg->out_dir, cfg->resume, cfg->overwrite, &od));
   snprintf(path_last, sizeof path_last, "%s/last.safetensors", cfg->out_dir);
@@ -304,6 +316,8 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   CLNET_TRY_GOTO(clnet_loader_create(&train, &lc, &ld), st, out);
   int32_t batches = clnet_loader_batches_per_epoch(ld);
   if (cfg->max_batches > 0 && cfg->max_batches < batches) batches = cfg->max_batches;
+  const int64_t planned_steps = (int64_t)(cfg->epochs - first_epoch) * batches - first_batch;
+  const double max_skipped = cfg->max_skipped > 0 ? cfg->max_skipped : CLNET_TRAIN_MAX_SKIPPED;
   if (first_batch > 0 && first_batch >= batches && first_epoch < cfg->epochs) { /* the checkpoint's position */
     st = clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.position' puts it after batch %d of epoch %d, which has "
                          "%d batches", path_last, first_batch, first_epoch + 1, batches);
@@ -360,6 +374,13 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
         }
         CLNET_TRY_GOTO(clnet_replicas_restore_statistics(reps), st, out);
         ++skipped;
+        if ((double)skipped > max_skipped * (double)planned_steps) { /* the run can no longer stay under it */
+          st = clnet_set_error(CLNET_ERR_NUMERIC,
+                               "epoch %d batch %d: %lld steps skipped for non-finite values, more than %g of the run's "
+                               "%lld (--max-skipped); stopped, the last checkpoint is intact", epoch + 1, bi + 1,
+                               (long long)skipped, max_skipped, (long long)planned_steps);
+          goto out;
+        }
         say(cb, "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'): step skipped (%lld so far)",
             epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where ? where : "?",
             (long long)skipped);
@@ -418,6 +439,11 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
       }
     }
     double train_s = now_s() - e0;
+    if (seen == 0) { /* every step skipped: the epoch has no loss to record */
+      st = clnet_set_error(CLNET_ERR_NUMERIC, "epoch %d: every step was skipped for non-finite values; stopped, the last "
+                           "checkpoint is intact", epoch + 1);
+      goto out;
+    }
     meta.batches_done = 0;
     meta.epoch_loss_sum = 0;
     meta.epoch_correct = meta.epoch_seen = 0;
