@@ -742,3 +742,89 @@ Test(options, a_run_that_skips_too_many_steps_fails) {
   cr_assert(!h || !strstr(h, "nan"), "NaN was written into the history:\n%s", h);
   free(h);
 }
+
+/* ---- the smaller ones ------------------------------------------------------------------------- */
+
+TestSuite(small, .init = make_data, .fini = remove_data, .timeout = 300);
+
+Test(small, check_op_that_matches_nothing_is_a_usage_error) {
+  cr_assert_eq(run("check --op nosuchop"), 2, "%s", out);
+  cr_assert(strstr(out, "nosuchop") && strstr(out, "conv2d_forward"), "the message must list the ops:\n%s", out);
+  cr_assert_eq(run("check --model --op relu"), 2, "%s", out);
+}
+
+Test(small, shapes_with_trailing_junk_are_refused) {
+  static const char *const bad[] = {"bench --input 32x32x3x9", "bench --input 32x32x3junk", "bench --input 32x32",
+                                    "bench --input ' 32x32x3'", "tune --input 32x32x3x9", "tune --input 28x28x1,"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    cr_assert_eq(run(bad[i]), 2, "'%s' must be a usage error:\n%s", bad[i], out);
+    cr_assert(strstr(out, "--input"), "%s", out);
+  }
+  const char *ck = trained_checkpoint(), *bad_ck = at("junk.safetensors");
+  static const char *const inputs[] = {"32x32x3junk", "32x32x3x9", "32x32x+3", "32x 32x3"};
+  for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; ++i) {
+    rewrite(ck, bad_ck, NULL, 0, NULL, "clnet.input", inputs[i]);
+    clnet_checkpoint_meta m;
+    cr_assert_neq(clnet_checkpoint_read_meta(bad_ck, &m), CLNET_SUCCESS, "clnet.input = '%s' was accepted", inputs[i]);
+    cr_assert(strstr(clnet_last_error(), "clnet.input"), "%s", clnet_last_error());
+  }
+}
+
+Test(small, environment_values_are_named_as_such) {
+  cr_assert_eq(clnet_cli_run("CLNET_DEVICE=,", "train --out /proc/never", out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "CLNET_DEVICE") && !strstr(out, "--device:"), "reported as a flag:\n%s", out);
+  cr_assert_eq(clnet_cli_run("CLNET_DEVICE=nosuch", "check --op relu", out, sizeof out), 2, "%s", out);
+  cr_assert(strstr(out, "CLNET_DEVICE") && strstr(out, "nosuch"), "%s", out);
+  cr_assert_neq(clnet_cli_run("CLNET_FAULT_ALLOC=abc", "check --op relu", out, sizeof out), 0, "%s", out);
+  cr_assert(strstr(out, "CLNET_FAULT_ALLOC") && strstr(out, "abc"), "a bad value must not be ignored:\n%s", out);
+}
+
+Test(small, data_parallel_nan_report_names_the_layer) {
+  char args[1024];
+  snprintf(args, sizeof args, TRAIN " --device 0,0 --lr 1e6 --data %s --out %s", dir, at("dp"));
+  cr_assert_eq(run(args), 1, "%s", out);
+  cr_assert(strstr(out, "first non-finite values in layer '") && !strstr(out, "layer '?'") && !strstr(out, "(none"),
+            "the layer must be named:\n%s", out);
+}
+
+/* A path (or an argument) with an escape sequence and a newline reaches the terminal escaped. */
+Test(small, control_bytes_in_paths_are_escaped) {
+  char args[1024];
+  snprintf(args, sizeof args, "train --data \"$(printf '%s/no\\033[31mpe\\nclnet: forged')\" --out %s", dir,
+           at("esc"));
+  cr_assert_eq(run(args), 1, "%s", out);
+  cr_assert(!strchr(out, '\033') && !strstr(out, "\nclnet: forged"), "raw control bytes reached the terminal:\n%s",
+            out);
+  cr_assert(strstr(out, "\\x1b[31mpe\\nclnet: forged"), "the path must be shown escaped:\n%s", out);
+  cr_assert_eq(run("train --model \"$(printf 'x\\033]0;title\\007')\""), 2, "%s", out);
+  cr_assert(!strchr(out, '\033') && !strchr(out, '\007') && strstr(out, "\\x1b]0;title\\x07"), "%s", out);
+}
+
+Test(small, eval_needs_only_the_test_split) {
+  const char *ck = trained_checkpoint();
+  cr_assert_eq(mkdir(at("testonly"), 0755), 0);
+  write_cifar(at("testonly/test_batch.bin"), 32, 3);
+  char args[1024];
+  snprintf(args, sizeof args, "eval --checkpoint %s --data %s", ck, at("testonly"));
+  cr_assert_eq(run(args), 0, "eval must not need the training files:\n%s", out);
+  cr_assert(strstr(out, "over 32 images"), "%s", out);
+  clnet_dataset test = {0};
+  cr_assert_eq(clnet_dataset_open_dir(at("testonly"), NULL, &test, NULL), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(test.count, 32);
+  clnet_dataset_free(&test);
+}
+
+Test(small, a_gap_in_the_cifar_training_files_is_an_error) {
+  cr_assert_eq(mkdir(at("gap"), 0755), 0);
+  write_cifar(at("gap/data_batch_1.bin"), 32, 1);
+  write_cifar(at("gap/data_batch_3.bin"), 32, 2);
+  write_cifar(at("gap/test_batch.bin"), 32, 3);
+  clnet_dataset train = {0}, test = {0};
+  cr_assert_neq(clnet_dataset_open_dir(at("gap"), &train, &test, NULL), CLNET_SUCCESS, "data_batch_3.bin was ignored");
+  cr_assert(strstr(clnet_last_error(), "data_batch_3.bin") && strstr(clnet_last_error(), "data_batch_2.bin"), "%s",
+            clnet_last_error());
+  char args[1024];
+  snprintf(args, sizeof args, TRAIN " --data %s --out %s", at("gap"), at("gapout"));
+  cr_assert_eq(run(args), 1, "%s", out);
+  cr_assert(strstr(out, "data_batch_2.bin"), "%s", out);
+}

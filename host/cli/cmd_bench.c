@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -587,8 +588,8 @@ int cmd_bench(int argc, char **argv) {
     else if (FLAG("--repeat")) { NEED("--repeat"); if (!cli_parse_pos_int(v, 64, &repeat)) return cli_usage_error("bench", "--repeat must be in 1..64"); }
     else if (FLAG("--input")) {
       NEED("--input");
-      if (sscanf(v, "%dx%dx%d", &ih, &iw, &ic) != 3 || ih < 1 || iw < 1 || ic < 1 || ih > 4096 || iw > 4096 || ic > 64)
-        return cli_usage_error("bench", "--input must be HxWxC, e.g. 32x32x3");
+      if (!clnet_parse_hwc(v, 4096, &ih, &iw, &ic) || ic > 64)
+        return cli_usage_error("bench", "--input must be HxWxC (each 1..4096, C at most 64), e.g. 32x32x3, got '%s'", v);
     } else return cli_usage_error("bench", "unknown argument '%s'", argv[i]);
 #undef FLAG
 #undef NEED

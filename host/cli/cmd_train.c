@@ -105,7 +105,7 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
     if (s->n_profiled > 1) printf("device %d: ", (int)i);
     printf("epoch %d, training and validation: ", r->epoch);
     clnet_status st = cli_print_profile(s->profiled[i], 0, 0, 15);
-    if (st != CLNET_SUCCESS) fprintf(stderr, "clnet: train --profile: %s\n", clnet_last_error());
+    if (st != CLNET_SUCCESS) cli_fail(st, "train --profile");
     clnet_profile_reset(s->profiled[i]);
   }
   fflush(stdout);
@@ -113,7 +113,8 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
 
 static void on_info(const char *line, void *user) {
   (void)user;
-  printf("%s\n", line);
+  cli_put_safe(stdout, line, 0); /* it names the data directory */
+  printf("\n");
   fflush(stdout);
 }
 
@@ -191,16 +192,20 @@ static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
   memset(d, 0, sizeof *d);
   char buf[1024], *sel[MAX_TRAIN_DEVICES];
   int32_t n = 0;
-  if (!list) list = getenv("CLNET_DEVICE");
+  const char *from = "--device"; /* where the list came from, for messages */
+  if (!list) {
+    list = getenv("CLNET_DEVICE");
+    from = "environment variable CLNET_DEVICE";
+  }
   if (!list || !*list) {
     sel[n++] = NULL;
   } else {
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "--device: at most %d devices", MAX_TRAIN_DEVICES);
+      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "%s: at most %d devices", from, MAX_TRAIN_DEVICES);
       sel[n++] = t;
     }
-    if (n == 0) return cli_usage_error("train", "--device: empty device list '%s'", list);
+    if (n == 0) return cli_usage_error("train", "%s: empty device list '%s'", from, list);
   }
   int32_t lr = clnet_comm_local_rank(comm), ls = clnet_comm_local_size(comm);
   char *mine[MAX_TRAIN_DEVICES];
@@ -221,7 +226,7 @@ static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
       continue;
     }
     clnet_ctx *c = NULL;
-    int rc = cli_open_ctx(mine[i], &c);
+    int rc = cli_open_ctx_from(mine[i], strcmp(from, "--device") ? from : NULL, &c);
     if (rc != CLI_OK) {
       close_devices(d);
       return rc;
@@ -418,7 +423,11 @@ int cmd_train(int argc, char **argv) {
   }
   close_devices(&devs);
   if (st == CLNET_ERR_INTERRUPTED) {
-    if (rank == 0) fprintf(stderr, "clnet: train: %s\n", clnet_last_error());
+    if (rank == 0) {
+      fprintf(stderr, "clnet: train: ");
+      cli_put_safe(stderr, clnet_last_error(), 0);
+      fputc('\n', stderr);
+    }
     clnet_comm_free(comm);
     return CLI_INTERRUPTED;
   }
@@ -432,12 +441,13 @@ int cmd_train(int argc, char **argv) {
   }
   clnet_comm_free(comm);
   if (rank != 0) return CLI_OK;
+  char od[1024];
+  cli_safe(cfg.out_dir, 0, od, sizeof od);
   printf("done: %d epochs in %.1f s, final val_accuracy %.4f, best %.4f; kernels: %d compiled, %d from cache "
          "(%.1f s); peak device memory %.1f MiB\nwrote %s/history.csv, %s/curves.png, %s/last.safetensors, "
          "%s/best.safetensors\n",
          sum.epochs_done, sum.seconds, sum.final_val_accuracy, sum.best_val_accuracy, s.programs_built,
-         s.programs_cached, s.build_seconds, (double)s.bytes_peak / (1 << 20), cfg.out_dir, cfg.out_dir, cfg.out_dir,
-         cfg.out_dir);
+         s.programs_cached, s.build_seconds, (double)s.bytes_peak / (1 << 20), od, od, od, od);
   return CLI_OK;
 }
 
@@ -470,13 +480,13 @@ int cmd_eval(int argc, char **argv) {
   clnet_checkpoint_meta meta;
   clnet_status st = clnet_checkpoint_read_meta(ckpt, &meta);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  clnet_dataset train = {0}, test = {0};
-  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, &train, &test, NULL);
+  clnet_dataset test = {0}; /* the test split alone: eval needs no training files */
+  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, NULL, &test, NULL);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  clnet_dataset_free(&train);
   if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes != meta.classes) {
+    char cb[1024];
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
-            ckpt, meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
+            cli_safe(ckpt, 0, cb, sizeof cb), meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
     clnet_dataset_free(&test);
     return CLI_FAIL;
   }
@@ -493,7 +503,8 @@ int cmd_eval(int argc, char **argv) {
   if (st == CLNET_SUCCESS) st = clnet_checkpoint_load(g, ckpt, &meta);
   if (st == CLNET_SUCCESS) st = clnet_evaluate_dataset(g, &test, meta.norm_mean, meta.norm_std, 0, &ev);
   if (st == CLNET_SUCCESS) {
-    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", ckpt, meta.epoch, meta.model, clnet_graph_layer_count(g),
+    char cb[1024];
+    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb), meta.epoch, meta.model, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
     printf("test loss %.4f accuracy %.4f over %d images\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count);
     int32_t k = ev.classes;

@@ -1,4 +1,5 @@
 /* Data-set directories, freeing, and normalisation statistics. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -125,15 +126,41 @@ static void free_strings(char **s, int32_t n) {
 
 #define CIFAR_SUBDIR "cifar-10-batches-bin"
 
-/* Load data_batch_1.bin, data_batch_2.bin, ... (as long as they exist) and
- * test_batch.bin from dir[/sub]. */
+/* A data_batch_<k>.bin in dir[/sub] with k > n (n consecutive ones were found): an error naming
+ * it and the first missing one, so that no training file is silently left out. */
+static clnet_status check_no_later_batch(const char *dir, const char *sub, int32_t n) {
+  char *where = sub ? path_join(dir, sub, NULL) : path_join(dir, ".", NULL);
+  if (!where) return oom(dir);
+  DIR *d = opendir(where);
+  long later = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    const char *q = e->d_name;
+    if (strncmp(q, "data_batch_", 11)) continue;
+    q += 11;
+    if (*q < '1' || *q > '9') continue;
+    long k = 0;
+    while (*q >= '0' && *q <= '9' && k < 100000000) k = k * 10 + (*q++ - '0');
+    if (!strcmp(q, ".bin") && k > n && (later == 0 || k < later)) later = k;
+  }
+  if (d) closedir(d);
+  clnet_status st = CLNET_SUCCESS;
+  if (later)
+    st = clnet_set_error(CLNET_ERR_IO, "%s: data_batch_%ld.bin is there but data_batch_%d.bin is not: the training "
+                         "files must follow one another from data_batch_1.bin", sub ? where : dir, later, (int)n + 1);
+  free(where);
+  return st;
+}
+
+/* Load data_batch_1.bin, data_batch_2.bin, ... (as long as they exist; a later one after a gap
+ * is an error) and test_batch.bin from dir[/sub]; train NULL: test_batch.bin alone. */
 static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_dataset *train,
                                   clnet_dataset *test) {
   int32_t n = 0, cap = 8;
   char **paths = malloc((size_t)cap * sizeof *paths), *testp = NULL;
   clnet_status st = CLNET_SUCCESS;
   if (!paths) return oom(dir);
-  for (;;) {
+  while (train) {
     char name[48], *p = NULL;
     snprintf(name, sizeof name, "data_batch_%d.bin", (int)n + 1);
     int r = 0;
@@ -151,16 +178,17 @@ static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_datase
     }
     paths[n++] = p;
   }
+  if (st == CLNET_SUCCESS && train) st = check_no_later_batch(dir, sub, n);
   if (st == CLNET_SUCCESS) {
     int r = 0;
     st = find_file(dir, sub, "test_batch.bin", &testp, &r);
     if (st == CLNET_SUCCESS && r == 0) st = clnet_set_error(CLNET_ERR_IO, "%s: test_batch.bin disappeared while loading", dir);
   }
-  if (st == CLNET_SUCCESS) st = clnet_dataset_load_cifar10((const char *const *)paths, n, train);
+  if (st == CLNET_SUCCESS && train) st = clnet_dataset_load_cifar10((const char *const *)paths, n, train);
   if (st == CLNET_SUCCESS) {
     const char *tp = testp;
     st = clnet_dataset_load_cifar10(&tp, 1, test);
-    if (st != CLNET_SUCCESS) clnet_dataset_free(train);
+    if (st != CLNET_SUCCESS && train) clnet_dataset_free(train);
   }
   free_strings(paths, n);
   free(testp);
@@ -182,7 +210,7 @@ static clnet_status try_cifar(const char *dir, clnet_dataset *train, clnet_datas
     free(first);
     free(testp);
     CLNET_TRY(st);
-    if (has_first && has_test) {
+    if ((has_first || !train) && has_test) { /* the test split alone needs no training file */
       *found = 1;
       return load_cifar_at(dir, subs[s], train, test);
     }
@@ -208,7 +236,8 @@ static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset
   int have = 0, missing = -1, present = -1;
   clnet_status st = CLNET_SUCCESS;
   *found = 0;
-  for (int i = 0; i < 4; i++) {
+  const int first = train ? 0 : 2, need = 4 - first; /* the test split alone: the t10k files */
+  for (int i = first; i < 4; i++) {
     char gzname[40];
     snprintf(gzname, sizeof gzname, "%s.gz", names[i]);
     int r = 0;
@@ -223,19 +252,19 @@ static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset
   }
   if (have == 0) goto done;
   *found = 1;
-  if (have < 4) {
+  if (have < need) {
     st = clnet_set_error(CLNET_ERR_IO, "%s: IDX data set is incomplete: found %s but not %s[.gz]", dir,
                          clnet_path_base(p[present]), names[missing]);
     goto done;
   }
-  CLNET_TRY_GOTO(clnet_dataset_load_idx(p[0], p[1], train), st, done);
+  if (train) CLNET_TRY_GOTO(clnet_dataset_load_idx(p[0], p[1], train), st, done);
   st = clnet_dataset_load_idx(p[2], p[3], test);
-  if (st == CLNET_SUCCESS && (train->height != test->height || train->width != test->width ||
+  if (st == CLNET_SUCCESS && train && (train->height != test->height || train->width != test->width ||
                               train->channels != test->channels))
     st = clnet_set_error(CLNET_ERR_FORMAT, "%s has %dx%d images but %s has %dx%d", p[0], (int)train->height,
                          (int)train->width, p[2], (int)test->height, (int)test->width);
   if (st != CLNET_SUCCESS) {
-    clnet_dataset_free(train);
+    if (train) clnet_dataset_free(train);
     clnet_dataset_free(test);
   }
 done:
@@ -245,9 +274,8 @@ done:
 
 clnet_status clnet_dataset_open_dir(const char *dir, clnet_dataset *train, clnet_dataset *test,
                                     const char **format_name) {
-  if (!train || !test)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: train or test is NULL");
-  memset(train, 0, sizeof *train);
+  if (!test) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: test is NULL");
+  if (train) memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
   if (format_name) *format_name = NULL;
   if (!dir) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: dir is NULL");

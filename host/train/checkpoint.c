@@ -13,6 +13,7 @@
 
 #include "clnet/train.h"
 #include "core/error.h"
+#include "core/parse.h"
 
 #define N_META 16
 
@@ -183,7 +184,7 @@ static clnet_status parse_meta(const clnet_st_file *f, const char *path, clnet_c
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.seed' = '%s' is not an unsigned integer", path,
                            clnet_printable(s, vb));
   s = clnet_st_meta(f, "clnet.input");
-  if (!s || sscanf(s, "%dx%dx%d", &m->in_h, &m->in_w, &m->in_c) != 3 || m->in_c < 1 || m->in_c > 4 || m->in_h < 1 || m->in_w < 1)
+  if (!s || !clnet_parse_hwc(s, 1 << 20, &m->in_h, &m->in_w, &m->in_c) || m->in_c > 4)
     return clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.input' is missing or malformed", path);
   s = clnet_st_meta(f, "clnet.position"); /* absent in files from before mid-epoch saves: a boundary */
   if (s) {

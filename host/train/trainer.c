@@ -92,6 +92,16 @@ static int file_exists(const char *p) {
   return stat(p, &s) == 0;
 }
 
+/* The first layer whose outputs or gradients are not finite, on any replica of this process; with
+ * several ranks it may be on another one's. */
+static const char *nonfinite_layer(clnet_graph *const *graphs, int32_t n, int32_t ranks) {
+  for (int32_t i = 0; i < n; ++i) {
+    const char *where = NULL;
+    if (clnet_graph_find_nonfinite(graphs[i], &where) == CLNET_SUCCESS && where) return where;
+  }
+  return ranks > 1 ? "(none on this rank: another rank's replica)" : "(none found)";
+}
+
 /* The learning rate as a float can take it, and the share of skipped steps. */
 static clnet_status check_rates(const clnet_train_config *cfg) {
   if (!(cfg->lr >= CLNET_TRAIN_LR_MIN && cfg->lr <= CLNET_TRAIN_LR_MAX))
@@ -362,14 +372,13 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
       CLNET_TRY_GOTO(clnet_replicas_step(reps, b.images, b.labels, b.count, b.global_count, &loss, &correct, &finite),
                      st, out);
       if (!finite) {
-        const char *where = NULL;
-        if (n_ctx == 1) clnet_graph_find_nonfinite(g, &where);
+        const char *where = nonfinite_layer(graphs, n_ctx, ranks);
         if (cfg->on_nan != CLNET_ON_NAN_SKIP) {
           st = clnet_set_error(CLNET_ERR_NUMERIC,
                                "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'); "
                                "stopped before the update, the last checkpoint is intact (--on-nan skip would go on)",
                                epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "",
-                               where ? where : "?");
+                               where);
           goto out;
         }
         CLNET_TRY_GOTO(clnet_replicas_restore_statistics(reps), st, out);
@@ -382,7 +391,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
           goto out;
         }
         say(cb, "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'): step skipped (%lld so far)",
-            epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where ? where : "?",
+            epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where,
             (long long)skipped);
         continue;
       }
