@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "runtime/clblast_tune.h"
 #include "clnet/io.h"
 
 static const char *out_dir;
@@ -266,6 +267,10 @@ static void make_checkpoint_meta(void) {
       {"norm_std_zero", 11, "0"},
       {"norm_missing", 10, NULL},
       {"seed_missing", 8, NULL},
+      {"seed_junk", 8, "12abc"},
+      {"lr_nan", 7, "nan"},
+      {"best_accuracy_nan", 9, "nan"},
+      {"input_junk", 4, "28x28x1junk"},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int32_t nm = 0;
@@ -350,6 +355,53 @@ static void make_program_cache(void) {
   put("program_cache", "header_only", "CLNB\1\0\0\0", 8);
 }
 
+/* ---- CLBlast parameter files (clnet tune), from clnet's writer ---- */
+
+static void make_clblast_params(void) {
+  clnet_tune_file f;
+  memset(&f, 0, sizeof f);
+  snprintf(f.device, sizeof f.device, "pthread-skylake-avx512-Intel(R) Xeon(R) Processor");
+  snprintf(f.platform, sizeof f.platform, "OpenCL 3.0 PoCL 3.1");
+  snprintf(f.driver, sizeof f.driver, "3.1");
+  snprintf(f.workload, sizeof f.workload, "ResNet-18 width 16, 28x28x1, batch 256");
+  f.workload_gflops_before = 41.5;
+  f.workload_gflops_after = 47.25;
+  static const char *const names[2] = {"Xgemm", "XgemmDirect"};
+  static const char *const params[4] = {"MWG", "NWG", "KWG", "VWM"};
+  for (int k = 0; k < 2; ++k) {
+    snprintf(f.kernels[k].name, sizeof f.kernels[k].name, "%s", names[k]);
+    for (int j = 0; j < 4; ++j) {
+      snprintf(f.kernels[k].params.names[j], sizeof f.kernels[k].params.names[j], "%s", params[j]);
+      f.kernels[k].params.values[j] = (size_t)(16 << (j % 3));
+    }
+    f.kernels[k].params.count = 4;
+  }
+  f.n_kernels = 2;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/clblast_params/valid", out_dir);
+  if (clnet_tune_save(path, &f) != CLNET_SUCCESS) failures++;
+  size_t n = 0;
+  unsigned char *b = slurp(path, &n);
+  if (!b || n < 16) {
+    failures++;
+    free(b);
+    return;
+  }
+  /* the body alone, for the harness's "append the CRC line" mode (first byte 0x01) */
+  size_t body = n - 15; /* "crc32 XXXXXXXX\n" */
+  unsigned char *raw = malloc(body + 1);
+  if (raw) {
+    raw[0] = 0x01;
+    memcpy(raw + 1, b, body);
+    put("clblast_params", "body_for_crc", raw, body + 1);
+    free(raw);
+  }
+  b[n - 2] = b[n - 2] == '0' ? '1' : '0';
+  put("clblast_params", "bad_crc", b, n);
+  put("clblast_params", "truncated", b, n / 2);
+  free(b);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/<reader>/*; the directories must exist)\n", argv[0]);
@@ -362,5 +414,6 @@ int main(int argc, char **argv) {
   make_checkpoint_meta();
   make_history_csv();
   make_program_cache();
+  make_clblast_params();
   return failures ? 1 : 0;
 }

@@ -2,7 +2,9 @@
 #ifndef CLNET_CLI_H
 #define CLNET_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clnet/clnet.h"
 
@@ -29,9 +31,20 @@ int cli_flag(int argc, char **argv, int *i, const char *name, const char **value
 /* Parses a positive int (1..max); 0 on failure. */
 int cli_parse_pos_int(const char *s, int64_t max, int64_t *out);
 int cli_parse_double(const char *s, double *out);
+/* A finite number in [lo, hi], the whole string read (host/cli/options.c); 0 otherwise. */
+int cli_parse_real(const char *s, double lo, double hi, double *out);
+
+/* Strings clnet did not write itself (paths, arguments, messages quoting them) as the terminal
+ * gets them (host/cli/safe_print.c): control bytes escaped (\n, \t, \xNN; newlines kept when
+ * keep_newlines, for build logs), C1 controls and bytes that are not UTF-8 as \xNN; cut to cap.
+ * cli_safe returns dst. */
+const char *cli_safe(const char *s, int keep_newlines, char *dst, size_t cap);
+void cli_put_safe(FILE *f, const char *s, int keep_newlines);
 
 /* Opens the backend named by --device (NULL: default), printing errors. */
 int cli_open_ctx(const char *device, clnet_ctx **ctx);
+/* Same, naming `source` (e.g. "environment variable CLNET_DEVICE") in its messages when not NULL. */
+int cli_open_ctx_from(const char *device, const char *source, clnet_ctx **ctx);
 
 /* Prints ctx's profile (clnet_profile_report) by kernel and by op, the first max_rows rows of
  * each and one line for the rest: per step when steps > 0 (else totals), with the device time

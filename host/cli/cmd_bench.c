@@ -2,6 +2,7 @@
  * whole-training-step throughput. Times are wall clock around a finished
  * queue; the first call (kernel build, CLBlast compile) is reported apart. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "runtime/clblast_tune.h"
 
 
@@ -444,9 +447,10 @@ static void print_algo_stats(clnet_ctx *ctx) {
 
 /* One find-db file as stored (`what` names it). */
 static void show_file(const char *what, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+  FILE *f = NULL;
+  if (clnet_fopen_regular(path, &f) != CLNET_SUCCESS) { /* a FIFO or a directory is named, never read */
+    if (errno == ENOENT) printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+    else printf("%s %s\n", what, clnet_last_error());
     return;
   }
   printf("%s %s:\n", what, path);
@@ -584,8 +588,8 @@ int cmd_bench(int argc, char **argv) {
     else if (FLAG("--repeat")) { NEED("--repeat"); if (!cli_parse_pos_int(v, 64, &repeat)) return cli_usage_error("bench", "--repeat must be in 1..64"); }
     else if (FLAG("--input")) {
       NEED("--input");
-      if (sscanf(v, "%dx%dx%d", &ih, &iw, &ic) != 3 || ih < 1 || iw < 1 || ic < 1 || ih > 4096 || iw > 4096 || ic > 64)
-        return cli_usage_error("bench", "--input must be HxWxC, e.g. 32x32x3");
+      if (!clnet_parse_hwc(v, 4096, &ih, &iw, &ic) || ic > 64)
+        return cli_usage_error("bench", "--input must be HxWxC (each 1..4096, C at most 64), e.g. 32x32x3, got '%s'", v);
     } else return cli_usage_error("bench", "unknown argument '%s'", argv[i]);
 #undef FLAG
 #undef NEED

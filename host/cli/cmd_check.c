@@ -40,6 +40,21 @@ static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, ui
   return failures ? CLI_FAIL : CLI_OK;
 }
 
+/* --op NAME must select some case: else a usage error that lists the ops there are. */
+static int check_op_matches(const char *op) {
+  char ops[4096] = "";
+  const int32_t n = clnet_check_case_count();
+  for (int32_t i = 0; i < n; ++i) {
+    const char *name = clnet_check_case_get(i)->op;
+    if (strstr(name, op)) return CLI_OK;
+    int seen = 0; /* each op once, in case order */
+    for (int32_t j = 0; j < i && !seen; ++j) seen = !strcmp(clnet_check_case_get(j)->op, name);
+    size_t used = strlen(ops);
+    if (!seen) snprintf(ops + used, sizeof ops - used, "%s%s", used ? ", " : "", name);
+  }
+  return cli_usage_error("check", "--op '%s' matches no case; the ops are: %s", op, ops);
+}
+
 int cmd_check(int argc, char **argv) {
   const char *device = NULL, *op = NULL, *v = NULL, *model_name = "resnet18";
   int64_t seed = 1;
@@ -76,6 +91,8 @@ int cmd_check(int argc, char **argv) {
       return cli_usage_error("check", "unknown argument '%s'", argv[i]);
     }
   }
+  if (op && model) return cli_usage_error("check", "--op selects cases of the op check; --model checks a whole step");
+  if (op && check_op_matches(op) != CLI_OK) return CLI_USAGE;
   clnet_ctx *dev = NULL, *ref = NULL;
   int rc = cli_open_ctx(device, &dev);
   if (rc != CLI_OK) return rc;

@@ -105,7 +105,7 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
     if (s->n_profiled > 1) printf("device %d: ", (int)i);
     printf("epoch %d, training and validation: ", r->epoch);
     clnet_status st = cli_print_profile(s->profiled[i], 0, 0, 15);
-    if (st != CLNET_SUCCESS) fprintf(stderr, "clnet: train --profile: %s\n", clnet_last_error());
+    if (st != CLNET_SUCCESS) cli_fail(st, "train --profile");
     clnet_profile_reset(s->profiled[i]);
   }
   fflush(stdout);
@@ -113,7 +113,8 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
 
 static void on_info(const char *line, void *user) {
   (void)user;
-  printf("%s\n", line);
+  cli_put_safe(stdout, line, 0); /* it names the data directory */
+  printf("\n");
   fflush(stdout);
 }
 
@@ -125,8 +126,8 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--seed S]\n"
-          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
-          "                   [--recipe seed|fast] [--OPTION VALUE ...] [--profile]\n"
+          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume|--overwrite]\n"
+          "                   [--on-nan stop|skip] [--recipe seed|fast] [--OPTION VALUE ...] [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with softmax cross-entropy,\n"
           "validating on the test split after every epoch.\n"
@@ -139,6 +140,8 @@ static void train_usage(FILE *f) {
           "                64; other models: their own, clnet models)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
+          "  --overwrite   DIR holds a previous run: remove it and start afresh (without --resume or\n"
+          "                --overwrite such a DIR is refused; so is a DIR another run is using)\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
           "                winograd, winograd4 (F(2x2) / F(4x4) Winograd, 3x3 stride-1 convs; auto\n"
@@ -149,6 +152,8 @@ static void train_usage(FILE *f) {
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
+          "  --max-skipped S  with --on-nan skip: fail once more than this share of the run's steps\n"
+          "                were skipped (default 0.1); an epoch whose every step is skipped fails\n"
           "  --device L    a comma-separated list trains data-parallel, one replica per entry\n"
           "                (an entry may repeat: two replicas on one device). Under mpirun the\n"
           "                entries are dealt to the ranks of each machine by local rank.\n"
@@ -194,16 +199,20 @@ static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
   memset(d, 0, sizeof *d);
   char buf[1024], *sel[MAX_TRAIN_DEVICES];
   int32_t n = 0;
-  if (!list) list = getenv("CLNET_DEVICE");
+  const char *from = "--device"; /* where the list came from, for messages */
+  if (!list) {
+    list = getenv("CLNET_DEVICE");
+    from = "environment variable CLNET_DEVICE";
+  }
   if (!list || !*list) {
     sel[n++] = NULL;
   } else {
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "--device: at most %d devices", MAX_TRAIN_DEVICES);
+      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "%s: at most %d devices", from, MAX_TRAIN_DEVICES);
       sel[n++] = t;
     }
-    if (n == 0) return cli_usage_error("train", "--device: empty device list '%s'", list);
+    if (n == 0) return cli_usage_error("train", "%s: empty device list '%s'", from, list);
   }
   int32_t lr = clnet_comm_local_rank(comm), ls = clnet_comm_local_size(comm);
   char *mine[MAX_TRAIN_DEVICES];
@@ -224,7 +233,7 @@ static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
       continue;
     }
     clnet_ctx *c = NULL;
-    int rc = cli_open_ctx(mine[i], &c);
+    int rc = cli_open_ctx_from(mine[i], strcmp(from, "--device") ? from : NULL, &c);
     if (rc != CLI_OK) {
       close_devices(d);
       return rc;
@@ -241,7 +250,7 @@ static int32_t parse_shares(const char *s, double *w) {
   snprintf(buf, sizeof buf, "%s", s);
   int32_t n = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    if (n == MAX_TRAIN_DEVICES || !cli_parse_double(t, &w[n]) || !(w[n] > 0)) return -1;
+    if (n == MAX_TRAIN_DEVICES || !cli_parse_real(t, 1e-6, 1e6, &w[n])) return -1;
     ++n;
   }
   return n;
@@ -326,6 +335,10 @@ int cmd_train(int argc, char **argv) {
       if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
       else if (!strcmp(v, "skip")) cfg.on_nan = CLNET_ON_NAN_SKIP;
       else return cli_usage_error("train", "--on-nan must be stop or skip, got '%s'", v);
+    } else if (FLAG("--max-skipped")) {
+      NEED("--max-skipped");
+      if (!cli_parse_real(v, 1e-9, 1, &cfg.max_skipped) || !(cfg.max_skipped > 0))
+        return cli_usage_error("train", "--max-skipped must be a share of the run's steps in (0, 1], got '%s'", v);
     } else if (FLAG("--stop-after")) { /* for tests: as if Ctrl-C came after N steps */
       NEED("--stop-after");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--stop-after must be a positive integer");
@@ -344,6 +357,8 @@ int cmd_train(int argc, char **argv) {
       cfg.verify_replicas = 1;
     } else if (!strcmp(argv[i], "--resume")) {
       cfg.resume = 1;
+    } else if (!strcmp(argv[i], "--overwrite")) {
+      cfg.overwrite = 1;
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
     } else {
@@ -364,6 +379,7 @@ int cmd_train(int argc, char **argv) {
 #undef FLAG
 #undef NEED
   }
+  if (cfg.resume && cfg.overwrite) return cli_usage_error("train", "--resume and --overwrite exclude each other");
   /* the default run's ResNet is a quarter of the seed's width; other models default to their own */
   if (!width_set && cfg.model && strcmp(cfg.model, "resnet18") && strcmp(cfg.model, "resnet34")) cfg.width = 0;
   if (cfg.model && !strcmp(cfg.model, "resnet34")) cfg.depth = 34;
@@ -415,7 +431,7 @@ int cmd_train(int argc, char **argv) {
       close_devices(&devs);
       clnet_comm_abort(comm, CLI_USAGE);
       clnet_comm_free(comm);
-      return cli_usage_error("train", "--shares needs %d positive numbers (one per device), got '%s'", want,
+      return cli_usage_error("train", "--shares needs %d numbers in [1e-6, 1e6] (one per device), got '%s'", want,
                              shares_arg);
     }
     cfg.shares = shares;
@@ -460,7 +476,11 @@ int cmd_train(int argc, char **argv) {
   }
   close_devices(&devs);
   if (st == CLNET_ERR_INTERRUPTED) {
-    if (rank == 0) fprintf(stderr, "clnet: train: %s\n", clnet_last_error());
+    if (rank == 0) {
+      fprintf(stderr, "clnet: train: ");
+      cli_put_safe(stderr, clnet_last_error(), 0);
+      fputc('\n', stderr);
+    }
     clnet_comm_free(comm);
     return CLI_INTERRUPTED;
   }
@@ -474,12 +494,13 @@ int cmd_train(int argc, char **argv) {
   }
   clnet_comm_free(comm);
   if (rank != 0) return CLI_OK;
+  char od[1024];
+  cli_safe(cfg.out_dir, 0, od, sizeof od);
   printf("done: %d epochs in %.1f s, final val_accuracy %.4f, best %.4f; kernels: %d compiled, %d from cache "
          "(%.1f s); peak device memory %.1f MiB\nwrote %s/history.csv, %s/curves.png, %s/last.safetensors, "
          "%s/best.safetensors\n",
          sum.epochs_done, sum.seconds, sum.final_val_accuracy, sum.best_val_accuracy, s.programs_built,
-         s.programs_cached, s.build_seconds, (double)s.bytes_peak / (1 << 20), cfg.out_dir, cfg.out_dir, cfg.out_dir,
-         cfg.out_dir);
+         s.programs_cached, s.build_seconds, (double)s.bytes_peak / (1 << 20), od, od, od, od);
   return CLI_OK;
 }
 
@@ -518,14 +539,14 @@ int cmd_eval(int argc, char **argv) {
   clnet_checkpoint_meta meta;
   clnet_status st = clnet_checkpoint_read_meta(ckpt, &meta);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  clnet_dataset train = {0}, test = {0};
-  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, &train, &test, NULL);
+  clnet_dataset test = {0}; /* the test split alone: eval needs no training files */
+  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, NULL, &test, NULL);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  clnet_dataset_free(&train);
   /* data with fewer classes than the model's head (a subset, or IDX labels short of the last) evaluates */
   if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes > meta.classes) {
+    char cb[1024];
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
-            ckpt, meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
+            cli_safe(ckpt, 0, cb, sizeof cb), meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
     clnet_dataset_free(&test);
     return CLI_FAIL;
   }
@@ -546,7 +567,8 @@ int cmd_eval(int argc, char **argv) {
   if (meta.train[0] && clnet_train_options_parse(meta.train, &opts) == CLNET_SUCCESS) smoothing = opts.label_smoothing;
   if (st == CLNET_SUCCESS) st = clnet_evaluate_dataset_tta(g, &test, meta.norm_mean, meta.norm_std, 0, tta, smoothing, &ev);
   if (st == CLNET_SUCCESS) {
-    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", ckpt, meta.epoch, meta.model, clnet_graph_layer_count(g),
+    char cb[1024];
+    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb), meta.epoch, meta.model, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
     printf("test loss %.4f accuracy %.4f over %d images%s\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count,
            tta ? " (with flip TTA)" : "");

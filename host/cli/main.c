@@ -35,16 +35,20 @@ static void usage(FILE *f) {
 
 int cli_fail(clnet_status st, const char *what) {
   const char *msg = clnet_last_error();
-  fprintf(stderr, "clnet: %s: %s\n", what, msg && *msg ? msg : clnet_status_str(st));
+  fprintf(stderr, "clnet: %s: ", what);
+  cli_put_safe(stderr, msg && *msg ? msg : clnet_status_str(st), st == CLNET_ERR_BUILD); /* a build log has lines */
+  fputc('\n', stderr);
   return CLI_FAIL;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "clnet %s: ", cmd);
+  char msg[4096];
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "clnet %s: ", cmd);
+  cli_put_safe(stderr, msg, 0); /* it quotes the arguments */
   fprintf(stderr, "\n(run 'clnet %s --help' for usage)\n", cmd);
   return CLI_USAGE;
 }
@@ -85,7 +89,9 @@ int cli_parse_double(const char *s, double *out) {
  * a corrupt find-db file): not errors, shown on stderr. */
 static void print_conv_note(void *user, const char *line) {
   (void)user;
-  fprintf(stderr, "clnet: note: %s\n", line);
+  fprintf(stderr, "clnet: note: ");
+  cli_put_safe(stderr, line, 0);
+  fputc('\n', stderr);
 }
 
 /* AUTO's first timing on a device, said once per context (clnet train says more). */
@@ -98,13 +104,23 @@ static void print_algo_progress(void *user, const char *what) {
 }
 
 int cli_open_ctx(const char *device, clnet_ctx **ctx) {
+  const char *env = getenv("CLNET_DEVICE");
+  return cli_open_ctx_from(device, (!device || !*device) && env && *env ? "environment variable CLNET_DEVICE" : NULL,
+                           ctx);
+}
+
+int cli_open_ctx_from(const char *device, const char *source, clnet_ctx **ctx) {
   static int said = 0;
   clnet_status st = clnet_ctx_create(device, ctx);
   if (st == CLNET_SUCCESS) clnet_ctx_set_conv_note_fn(*ctx, print_conv_note, NULL);
   if (st == CLNET_SUCCESS) clnet_ctx_set_algo_progress_fn(*ctx, print_algo_progress, &said);
   if (st == CLNET_SUCCESS) return CLI_OK;
   if (st == CLNET_ERR_DEVICE_NOT_FOUND || st == CLNET_ERR_DEVICE_AMBIGUOUS) {
-    fprintf(stderr, "clnet: %s\n", clnet_last_error());
+    /* a selector from the environment, not from a flag, says so */
+    fprintf(stderr, "clnet: ");
+    if (source) fprintf(stderr, "%s: ", source);
+    cli_put_safe(stderr, clnet_last_error(), 0);
+    fputc('\n', stderr);
     return CLI_USAGE;
   }
   return cli_fail(st, "opening the device");

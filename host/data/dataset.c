@@ -1,4 +1,5 @@
 /* Data-set directories, freeing, and normalisation statistics. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "clnet/data.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "data/data_io.h"
 
 void clnet_dataset_free(clnet_dataset *ds) {
@@ -91,24 +93,29 @@ static char *path_join(const char *a, const char *b, const char *c) {
   return p;
 }
 
-static int is_file(const char *path) {
-  struct stat st;
-  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static clnet_status oom(const char *dir) {
   return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of memory while building file names", dir);
 }
 
-/* dir/[sub/]name if it is a regular file: 1 and *out set (malloc'd); 0 if not
- * (*out NULL); -1 when out of memory. */
-static int find_file(const char *dir, const char *sub, const char *name, char **out) {
+/* dir/[sub/]name: *found = 1 and *out set (malloc'd) when it is a regular file, *found = 0 (*out
+ * NULL) when nothing is there; an error when something else is there (a FIFO, a directory: named
+ * as what it is, not taken for a missing file), or out of memory. */
+static clnet_status find_file(const char *dir, const char *sub, const char *name, char **out, int *found) {
+  *found = 0;
   *out = sub ? path_join(dir, sub, name) : path_join(dir, name, NULL);
-  if (!*out) return -1;
-  if (is_file(*out)) return 1;
+  if (!*out) return oom(dir);
+  struct stat st;
+  if (stat(*out, &st) == 0 && S_ISREG(st.st_mode)) {
+    *found = 1;
+    return CLNET_SUCCESS;
+  }
+  clnet_status r = CLNET_SUCCESS;
+  if (lstat(*out, &st) == 0) /* there, but not a regular file (or a link to nothing) */
+    r = clnet_set_error(CLNET_ERR_IO, "%s: not a regular file (%s)", *out,
+                        stat(*out, &st) == 0 ? clnet_file_kind((unsigned)st.st_mode) : "a link to nothing");
   free(*out);
   *out = NULL;
-  return 0;
+  return r;
 }
 
 static void free_strings(char **s, int32_t n) {
@@ -119,23 +126,46 @@ static void free_strings(char **s, int32_t n) {
 
 #define CIFAR_SUBDIR "cifar-10-batches-bin"
 
-/* Load data_batch_1.bin, data_batch_2.bin, ... (as long as they exist) and
- * test_batch.bin from dir[/sub]. */
+/* A data_batch_<k>.bin in dir[/sub] with k > n (n consecutive ones were found): an error naming
+ * it and the first missing one, so that no training file is silently left out. */
+static clnet_status check_no_later_batch(const char *dir, const char *sub, int32_t n) {
+  char *where = sub ? path_join(dir, sub, NULL) : path_join(dir, ".", NULL);
+  if (!where) return oom(dir);
+  DIR *d = opendir(where);
+  long later = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    const char *q = e->d_name;
+    if (strncmp(q, "data_batch_", 11)) continue;
+    q += 11;
+    if (*q < '1' || *q > '9') continue;
+    long k = 0;
+    while (*q >= '0' && *q <= '9' && k < 100000000) k = k * 10 + (*q++ - '0');
+    if (!strcmp(q, ".bin") && k > n && (later == 0 || k < later)) later = k;
+  }
+  if (d) closedir(d);
+  clnet_status st = CLNET_SUCCESS;
+  if (later)
+    st = clnet_set_error(CLNET_ERR_IO, "%s: data_batch_%ld.bin is there but data_batch_%d.bin is not: the training "
+                         "files must follow one another from data_batch_1.bin", sub ? where : dir, later, (int)n + 1);
+  free(where);
+  return st;
+}
+
+/* Load data_batch_1.bin, data_batch_2.bin, ... (as long as they exist; a later one after a gap
+ * is an error) and test_batch.bin from dir[/sub]; train NULL: test_batch.bin alone. */
 static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_dataset *train,
                                   clnet_dataset *test) {
   int32_t n = 0, cap = 8;
   char **paths = malloc((size_t)cap * sizeof *paths), *testp = NULL;
   clnet_status st = CLNET_SUCCESS;
   if (!paths) return oom(dir);
-  for (;;) {
+  while (train) {
     char name[48], *p = NULL;
     snprintf(name, sizeof name, "data_batch_%d.bin", (int)n + 1);
-    int r = find_file(dir, sub, name, &p);
-    if (r < 0) {
-      st = oom(dir);
-      break;
-    }
-    if (r == 0) break;
+    int r = 0;
+    st = find_file(dir, sub, name, &p, &r);
+    if (st != CLNET_SUCCESS || r == 0) break;
     if (n == cap) {
       char **grown = cap < INT32_MAX / 2 ? realloc(paths, (size_t)cap * 2 * sizeof *paths) : NULL;
       if (!grown) {
@@ -148,16 +178,17 @@ static clnet_status load_cifar_at(const char *dir, const char *sub, clnet_datase
     }
     paths[n++] = p;
   }
+  if (st == CLNET_SUCCESS && train) st = check_no_later_batch(dir, sub, n);
   if (st == CLNET_SUCCESS) {
-    int r = find_file(dir, sub, "test_batch.bin", &testp);
-    if (r < 0) st = oom(dir);
-    else if (r == 0) st = clnet_set_error(CLNET_ERR_IO, "%s: test_batch.bin disappeared while loading", dir);
+    int r = 0;
+    st = find_file(dir, sub, "test_batch.bin", &testp, &r);
+    if (st == CLNET_SUCCESS && r == 0) st = clnet_set_error(CLNET_ERR_IO, "%s: test_batch.bin disappeared while loading", dir);
   }
-  if (st == CLNET_SUCCESS) st = clnet_dataset_load_cifar10((const char *const *)paths, n, train);
+  if (st == CLNET_SUCCESS && train) st = clnet_dataset_load_cifar10((const char *const *)paths, n, train);
   if (st == CLNET_SUCCESS) {
     const char *tp = testp;
     st = clnet_dataset_load_cifar10(&tp, 1, test);
-    if (st != CLNET_SUCCESS) clnet_dataset_free(train);
+    if (st != CLNET_SUCCESS && train) clnet_dataset_free(train);
   }
   free_strings(paths, n);
   free(testp);
@@ -173,12 +204,13 @@ static clnet_status try_cifar(const char *dir, clnet_dataset *train, clnet_datas
   *found = 0;
   for (int s = 0; s < 2; s++) {
     char *first = NULL, *testp = NULL;
-    int has_first = find_file(dir, subs[s], "data_batch_1.bin", &first);
-    int has_test = find_file(dir, subs[s], "test_batch.bin", &testp);
+    int has_first = 0, has_test = 0;
+    clnet_status st = find_file(dir, subs[s], "data_batch_1.bin", &first, &has_first);
+    if (st == CLNET_SUCCESS) st = find_file(dir, subs[s], "test_batch.bin", &testp, &has_test);
     free(first);
     free(testp);
-    if (has_first < 0 || has_test < 0) return oom(dir);
-    if (has_first && has_test) {
+    CLNET_TRY(st);
+    if ((has_first || !train) && has_test) { /* the test split alone needs no training file */
       *found = 1;
       return load_cifar_at(dir, subs[s], train, test);
     }
@@ -204,15 +236,13 @@ static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset
   int have = 0, missing = -1, present = -1;
   clnet_status st = CLNET_SUCCESS;
   *found = 0;
-  for (int i = 0; i < 4; i++) {
+  const int first = train ? 0 : 2, need = 4 - first; /* the test split alone: the t10k files */
+  for (int i = first; i < 4; i++) {
     char gzname[40];
     snprintf(gzname, sizeof gzname, "%s.gz", names[i]);
-    int r = find_file(dir, NULL, names[i], &p[i]);
-    if (r == 0) r = find_file(dir, NULL, gzname, &p[i]);
-    if (r < 0) {
-      st = oom(dir);
-      goto done;
-    }
+    int r = 0;
+    CLNET_TRY_GOTO(find_file(dir, NULL, names[i], &p[i], &r), st, done);
+    if (r == 0) CLNET_TRY_GOTO(find_file(dir, NULL, gzname, &p[i], &r), st, done);
     if (r) {
       have++;
       if (present < 0) present = i;
@@ -222,21 +252,21 @@ static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset
   }
   if (have == 0) goto done;
   *found = 1;
-  if (have < 4) {
+  if (have < need) {
     st = clnet_set_error(CLNET_ERR_IO, "%s: IDX data set is incomplete: found %s but not %s[.gz]", dir,
                          clnet_path_base(p[present]), names[missing]);
     goto done;
   }
-  CLNET_TRY_GOTO(clnet_dataset_load_idx(p[0], p[1], train), st, done);
+  if (train) CLNET_TRY_GOTO(clnet_dataset_load_idx(p[0], p[1], train), st, done);
   st = clnet_dataset_load_idx(p[2], p[3], test);
-  if (st == CLNET_SUCCESS && (train->height != test->height || train->width != test->width ||
+  if (st == CLNET_SUCCESS && train && (train->height != test->height || train->width != test->width ||
                               train->channels != test->channels))
     st = clnet_set_error(CLNET_ERR_FORMAT, "%s has %dx%d images but %s has %dx%d", p[0], (int)train->height,
                          (int)train->width, p[2], (int)test->height, (int)test->width);
   if (st == CLNET_SUCCESS) /* the classes of the pair: a split may lack the last ones */
     train->classes = test->classes = train->classes > test->classes ? train->classes : test->classes;
   if (st != CLNET_SUCCESS) {
-    clnet_dataset_free(train);
+    if (train) clnet_dataset_free(train);
     clnet_dataset_free(test);
   }
 done:
@@ -246,9 +276,8 @@ done:
 
 clnet_status clnet_dataset_open_dir(const char *dir, clnet_dataset *train, clnet_dataset *test,
                                     const char **format_name) {
-  if (!train || !test)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: train or test is NULL");
-  memset(train, 0, sizeof *train);
+  if (!test) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: test is NULL");
+  if (train) memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
   if (format_name) *format_name = NULL;
   if (!dir) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: dir is NULL");

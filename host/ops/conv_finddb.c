@@ -1,6 +1,7 @@
 /* The conv find-db: AUTO's remembered choices, in memory per ctx and on disk per device.
  * Format: conv_finddb.h; the file's rules and locking: finddb.h. */
 #include "ops/conv_finddb.h"
+#include "ops/conv_winograd.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,6 +85,21 @@ static int persist(const void *entry) {
   return ((const conv_fdb_entry *)entry)->choice.source != CLNET_CONV_SOURCE_RULE;
 }
 
+/* An algorithm that does not apply to the entry's shape (WINOGRAD outside 3x3 stride-1, WINOGRAD4
+ * where its filter would be too large): running it would fail every time. */
+static const char *stale(const void *entry, char *why, size_t cap) {
+  const conv_fdb_entry *e = entry;
+  const int tile = clnet_conv_algo_winograd_tile(e->choice.algo);
+  const clnet_conv2d_desc d = {.n = e->key.n, .in_h = e->key.h, .in_w = e->key.w, .in_c = e->key.c_in,
+                               .out_c = e->key.c_out, .k_h = e->key.k_h, .k_w = e->key.k_w, .stride = e->key.stride,
+                               .padding = (clnet_padding)e->key.padding};
+  if (!tile || clnet_conv2d_winograd_tile_applies(&d, (clnet_conv_pass)e->key.pass, tile)) return NULL;
+  snprintf(why, cap, "%s %dx%d stride %d, %d -> %d channels names %s, which does not apply there",
+           pass_names[e->key.pass], e->key.k_h, e->key.k_w, e->key.stride, e->key.c_in, e->key.c_out,
+           clnet_conv_algo_str(e->choice.algo));
+  return why;
+}
+
 static const char *const kernel_files[3] = {"conv2d", "conv2d_direct", "conv2d_winograd"};
 _Static_assert(sizeof(conv_fdb_key) == 10 * sizeof(int32_t), "find-db keys are compared bytewise: no padding");
 static const clnet_fdb_format conv_format = {
@@ -98,6 +114,7 @@ static const clnet_fdb_format conv_format = {
     .parse = parse_entry,
     .print = print_line,
     .persist = persist,
+    .stale = stale,
 };
 
 clnet_status clnet_conv_finddb_read_file(const char *path, uint64_t kernels_hash, conv_fdb_entry **entries,

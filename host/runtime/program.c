@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/atomic_file.h"
 #include "core/fs.h"
 #include "runtime/ctx.h"
 #include "runtime/embedded.h"
@@ -39,14 +40,15 @@ clnet_status clnet_kernel_source(const char *name, const char **source, size_t *
   if (dir && *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.cl", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-      return clnet_set_error(CLNET_ERR_KERNEL_NOT_FOUND, "%s: cannot open kernel file (CLNET_KERNEL_DIR=%s): %s",
-                             path, dir, strerror(errno));
+    FILE *f = NULL;
+    clnet_status st = clnet_fopen_regular(path, &f); /* a FIFO or a directory is named, never read */
+    if (st != CLNET_SUCCESS)
+      return clnet_wrap_error(errno == ENOENT ? CLNET_ERR_KERNEL_NOT_FOUND : st, "kernel file (CLNET_KERNEL_DIR=%s)",
+                              dir);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char *buf = n >= 0 && n < (1L << 30) ? malloc((size_t)n + 1) : NULL;
     if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
       free(buf);
       fclose(f);
@@ -101,8 +103,12 @@ int clnet_cache_dir(char *dst, size_t cap) {
 /* See program_cache.h. Returns a malloc'd binary or NULL (absent, unreadable
  * or corrupt: all mean rebuild). */
 unsigned char *clnet_program_cache_load(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  const int fd = clnet_open_regular_fd(path, NULL); /* a FIFO or a directory: rebuild, never block */
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
   uint32_t hdr[2];
   uint64_t n = 0;
   unsigned char *bin = NULL;
@@ -125,21 +131,20 @@ bad:
   return NULL;
 }
 
-/* Best effort: a cache that cannot be written only costs a rebuild next time. */
-static void cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
+/* program_cache.h. Best effort: a cache that cannot be written only costs a rebuild next time. */
+void clnet_program_cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
   clnet_mkdir_p(dir);
-  char tmp[4500];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return;
   uint32_t hdr[2] = {CACHE_MAGIC, CACHE_VERSION};
   uint64_t n64 = n;
   uint32_t crc = (uint32_t)crc32(0L, bin, (uInt)n);
-  int ok = write(fd, hdr, sizeof hdr) == (ssize_t)sizeof hdr &&
-           write(fd, &n64, sizeof n64) == (ssize_t)sizeof n64 && write(fd, bin, n) == (ssize_t)n &&
-           write(fd, &crc, sizeof crc) == (ssize_t)sizeof crc && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) unlink(tmp);
+  clnet_atomic_file af;
+  if (clnet_atomic_open(&af, path) != CLNET_SUCCESS) return;
+  clnet_status st = clnet_atomic_write(&af, hdr, sizeof hdr);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, &n64, sizeof n64);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, bin, n);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, &crc, sizeof crc);
+  if (st == CLNET_SUCCESS) clnet_atomic_commit(&af);
+  else clnet_atomic_abort(&af);
 }
 
 static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char *name, cl_int err) {
@@ -233,7 +238,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
       unsigned char *bin = malloc(n);
       unsigned char *bins[1] = {bin};
       if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-        cache_store(dir, path, bin, n);
+        clnet_program_cache_store(dir, path, bin, n);
       free(bin);
     }
   }

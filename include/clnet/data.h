@@ -66,13 +66,16 @@ clnet_status clnet_dataset_load_cifar10(const char *const *paths, int32_t n_path
 /* Find and load the training and test splits in a directory.
  * Looks for, in this order:
  *   CIFAR-10: data_batch_1.bin, data_batch_2.bin, ... (as many consecutive ones as
- *             exist, at least data_batch_1.bin) + test_batch.bin, in dir or in
+ *             exist, at least data_batch_1.bin; a later one after a gap is an error) +
+ *             test_batch.bin, in dir or in
  *             dir/cifar-10-batches-bin/;
  *   IDX:      train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
  *             t10k-labels-idx1-ubyte, each with or without a ".gz" suffix; both
  *             splits get the classes of the larger of their largest labels.
  *   dir:         the directory
  *   train, test: receive the splits; free both with clnet_dataset_free(). Zeroed on failure.
+ *                train may be NULL: the test split alone is looked for and loaded (eval), and
+ *                the training files need not be there.
  *   format_name: if not NULL, receives "cifar10" or "idx" (a static string)
  * Errors: CLNET_ERR_IO when dir cannot be opened, when neither format is found
  * (the message lists what was looked for) or when a format is only partly

@@ -74,6 +74,11 @@ const char *clnet_train_option_doc(int32_t i);
 /* The first option where a and b differ ("optimizer", "lr", ...), or NULL when equal. */
 const char *clnet_train_options_diff(const clnet_train_options *a, const clnet_train_options *b);
 
+/* The learning rates a run takes: a float holds them (no rounding to 0, no overflow) */
+#define CLNET_TRAIN_LR_MIN 1e-10
+#define CLNET_TRAIN_LR_MAX 1e6
+#define CLNET_TRAIN_MAX_SKIPPED 0.1
+
 typedef struct clnet_train_config {
   const char *data_dir; /* NULL: CLNET_DEFAULT_DATA_DIR */
   const char *out_dir;  /* history.csv, curves.png, last.safetensors, best.safetensors */
@@ -92,10 +97,13 @@ typedef struct clnet_train_config {
                                  (saying what changed); 0: such a resume is refused */
   uint64_t seed;        /* weights, shuffle and flips */
   int32_t resume;       /* continue from out_dir/last.safetensors */
+  int32_t overwrite;    /* out_dir may hold a previous run: remove its files (else that is refused) */
   int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
   int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
   int32_t stop_after;   /* > 0: behave as if a stop was requested after this many steps (for tests) */
   int32_t on_nan;       /* a step whose loss or gradients are NaN/Inf: CLNET_ON_NAN_STOP or _SKIP */
+  double max_skipped;   /* with _SKIP: the run fails once more than this share of its steps (0..1] were
+                           skipped (0: CLNET_TRAIN_MAX_SKIPPED, 10 %); an epoch with no step fails too */
   /* data parallelism (clnet_train_run_parallel) */
   const double *shares;    /* relative share of each device of a batch; NULL: equal on equal devices,
                               measured speed otherwise */
