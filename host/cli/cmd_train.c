@@ -131,8 +131,8 @@ static void train_usage(FILE *f) {
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with Adam and softmax\n"
           "cross-entropy, validating on the test split after every epoch.\n"
           "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models)\n"
-          "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
-          "                default %s\n"
+          "  --data DIR    CIFAR-10 binary files, IDX files (MNIST, Fashion-MNIST, .gz or not) or an\n"
+          "                image folder of PNG/JPEG files (below); default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
           "  --lr X        Adam learning rate (1e-3)  --seed S   weights, shuffle, flips (1)\n"
           "  --depth D     18 or 34 (ResNet; default 18) --width W  base channels (ResNet default 16, the seed's\n"
@@ -164,6 +164,7 @@ static void train_usage(FILE *f) {
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
           "configuration is --width 64 --epochs 500 on CIFAR-10.\n",
           CLNET_DEFAULT_DATA_DIR);
+  cli_image_flags_usage(f, 1);
 }
 
 #define MAX_TRAIN_DEVICES 64
@@ -250,8 +251,9 @@ int cmd_train(int argc, char **argv) {
   int profile = profile_env && *profile_env && strcmp(profile_env, "0") != 0;
   clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
   int algo_set = 0, dense_algo_set = 0, width_set = 0;
+  clnet_image_options images = {.note = cli_image_note};
   for (int i = 1; i < argc; ++i) {
-    int r = 0;
+    int r = 0, image_rc = CLI_OK;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
 #define NEED(name) \
   if (r < 0) return cli_usage_error("train", "%s needs a value", name)
@@ -336,6 +338,8 @@ int cmd_train(int argc, char **argv) {
       cfg.resume = 1;
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
+    } else if (cli_image_flag("train", argc, argv, &i, &images, &image_rc)) {
+      if (image_rc != CLI_OK) return image_rc;
     } else {
       return cli_usage_error("train", "unknown argument '%s'", argv[i]);
     }
@@ -349,6 +353,8 @@ int cmd_train(int argc, char **argv) {
   clnet_status st = clnet_comm_create(&argc, &argv, &comm);
   if (st != CLNET_SUCCESS) return cli_fail(st, "starting MPI");
   const int32_t rank = clnet_comm_rank(comm), ranks = clnet_comm_size(comm);
+  if (rank != 0) images.note = NULL;
+  cfg.images = &images;
   device_list devs;
   int rc = open_devices(device, comm, &devs);
   if (rc != CLI_OK) {

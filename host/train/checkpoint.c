@@ -12,6 +12,7 @@
 
 #include "clnet/train.h"
 #include "core/error.h"
+#include "train/checkpoint_classes.h"
 
 #define N_META 16
 
@@ -84,13 +85,21 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   /* the network itself (clnet_graph_describe), so that eval and --resume rebuild any graph */
   char *graph_text = NULL;
   CLNET_TRY_GOTO(clnet_graph_describe(g, &graph_text), st, out);
-  const char *all_keys[N_META + 2], *all_vals[N_META + 2];
+  const char *all_keys[N_META + 3], *all_vals[N_META + 3];
   for (int i = 0; i < N_META; ++i) all_keys[i] = keys[i], all_vals[i] = vals[i];
   all_keys[N_META] = "clnet.graph";
   all_vals[N_META] = graph_text;
   all_keys[N_META + 1] = "clnet.model";
   all_vals[N_META + 1] = m->model[0] ? m->model : "custom";
-  st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, N_META + 2);
+  int32_t n_keys = N_META + 2;
+  char *names_json = m->class_names ? clnet_class_names_json(m->class_names, m->classes) : NULL;
+  if (m->class_names && !names_json) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: class names", path);
+  if (names_json) { /* image folders: eval and predict show them */
+    all_keys[n_keys] = "clnet.class_names";
+    all_vals[n_keys++] = names_json;
+  }
+  if (st == CLNET_SUCCESS) st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, n_keys);
+  free(names_json);
   free(graph_text);
 out:
   if (bufs)
