@@ -18,6 +18,7 @@ int cmd_tune(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_bench_data(int argc, char **argv); /* clnet bench --data */
 
 /* Prints "clnet: <what>: <last error>" to stderr; returns CLI_FAIL. */
 int cli_fail(clnet_status st, const char *what);

@@ -437,12 +437,21 @@ int cmd_train(int argc, char **argv) {
 int cmd_eval(int argc, char **argv) {
   const char *device = NULL, *data = NULL, *ckpt = NULL, *v = NULL;
   int64_t batch = 256;
+  clnet_image_options images = {.note = cli_image_note, .eval_only = 1};
   for (int i = 1; i < argc; ++i) {
-    int r;
+    int r, image_rc = CLI_OK;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet eval --checkpoint FILE [--data DIR] [--device D] [--batch B]\n"
-             "Test loss and accuracy, per-class accuracy and the confusion matrix.\n");
+             "Test loss and accuracy, per-class accuracy (by class name when the checkpoint has them)\n"
+             "and the confusion matrix. Image folders: the val/ (or test/) split, the --val-split part\n"
+             "of a <class>/ tree, or all of a <class>/ tree without --val-split; images scaled to cover\n"
+             "the checkpoint's input, centre crop.\n");
+      cli_image_flags_usage(stdout, 0);
       return CLI_OK;
+    }
+    if (cli_image_flag("eval", argc, argv, &i, &images, &image_rc)) {
+      if (image_rc != CLI_OK) return image_rc;
+      continue;
     }
     if ((r = cli_flag(argc, argv, &i, "--checkpoint", &v))) {
       if (r < 0) return cli_usage_error("eval", "--checkpoint needs a value");
@@ -464,19 +473,39 @@ int cmd_eval(int argc, char **argv) {
   clnet_status st = clnet_checkpoint_read_meta(ckpt, &meta);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
   clnet_dataset train = {0}, test = {0};
-  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, &train, &test, NULL);
+  images.height = meta.in_h; /* image folders: made to the checkpoint's input */
+  images.width = meta.in_w;
+  images.channels = meta.in_c;
+  char **names = NULL;
+  int32_t n_names = 0;
+  st = clnet_checkpoint_read_class_names(ckpt, &names, &n_names);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
+  st = clnet_dataset_open_dir_ex(data ? data : CLNET_DEFAULT_DATA_DIR, &images, &train, &test, NULL);
+  if (st != CLNET_SUCCESS) {
+    clnet_class_names_free(names, n_names);
+    return cli_fail(st, "eval");
+  }
   clnet_dataset_free(&train);
+  for (int32_t c = 0; names && test.class_names && c < n_names && c < test.classes; ++c)
+    if (strcmp(names[c], test.class_names[c])) {
+      fprintf(stderr, "clnet: eval: %s was trained on classes named differently: its class %d is '%s', the data's is "
+              "'%s'\n", ckpt, (int)c, names[c], test.class_names[c]);
+      clnet_class_names_free(names, n_names);
+      clnet_dataset_free(&test);
+      return CLI_FAIL;
+    }
   if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes != meta.classes) {
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
             ckpt, meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
     clnet_dataset_free(&test);
+    clnet_class_names_free(names, n_names);
     return CLI_FAIL;
   }
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) {
     clnet_dataset_free(&test);
+    clnet_class_names_free(names, n_names);
     return rc;
   }
   clnet_graph *g = NULL;
@@ -489,11 +518,19 @@ int cmd_eval(int argc, char **argv) {
     printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", ckpt, meta.epoch, meta.model, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
     printf("test loss %.4f accuracy %.4f over %d images\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count);
-    int32_t k = ev.classes;
+    int32_t k = ev.classes, width = 0;
+    char label[96];
+    for (int32_t c = 0; c < k; ++c) { /* "class  3:" or, with names, "class  3 cat:" */
+      int len = snprintf(label, sizeof label, "class %2d%s%s:", c, names && c < n_names ? " " : "",
+                         names && c < n_names ? names[c] : "");
+      if (len > width) width = len;
+    }
     for (int32_t c = 0; c < k; ++c) {
       int64_t row = 0;
       for (int32_t j = 0; j < k; ++j) row += ev.confusion[c * k + j];
-      printf("  class %2d: %.4f (%lld images)\n", c, row ? (double)ev.confusion[c * k + c] / (double)row : 0.0,
+      snprintf(label, sizeof label, "class %2d%s%s:", c, names && c < n_names ? " " : "",
+               names && c < n_names ? names[c] : "");
+      printf("  %-*s %.4f (%lld images)\n", width, label, row ? (double)ev.confusion[c * k + c] / (double)row : 0.0,
              (long long)row);
     }
     printf("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
@@ -509,5 +546,6 @@ int cmd_eval(int argc, char **argv) {
   clnet_graph_free(g);
   clnet_ctx_free(ctx);
   clnet_dataset_free(&test);
+  clnet_class_names_free(names, n_names);
   return st == CLNET_SUCCESS ? CLI_OK : cli_fail(st, "eval");
 }

@@ -77,6 +77,7 @@ void clnet_image_source_free(clnet_image_source *src) {
 }
 
 int32_t clnet_image_source_threads(const clnet_image_source *src) { return src->threads; }
+void clnet_image_source_set_threads(clnet_image_source *src, int32_t threads) { src->threads = threads < 1 ? 1 : threads; }
 int32_t clnet_image_source_label(const clnet_image_source *src, int32_t i) { return src->labels[i]; }
 const char *clnet_image_source_path(const clnet_image_source *src, int32_t i) { return src->paths[i]; }
 
@@ -479,7 +480,9 @@ static clnet_status open_lists(const char *dir, clnet_image_list *all, int32_t n
     if (bad->n > MAX_NOTED_BAD) note(o, "... and %d more", (int)(bad->n - MAX_NOTED_BAD));
     note(o, "skipped %d bad image%s of %d (--skip-bad-images)", (int)bad->n, bad->n == 1 ? "" : "s", (int)(n + scan_bad));
   }
-  if (j.caching)
+  if (o->eval_only) {
+    /* evaluation and prediction: the training split's cache is not theirs to report */
+  } else if (j.caching)
     note(o, "decoded images cached in memory: %s (%s)", fmt_mib(a, need),
          o->cache == CLNET_IMAGE_CACHE_RAM ? "--cache-images ram" : "they fit in half of the memory available");
   else if (o->cache == CLNET_IMAGE_CACHE_AUTO)

@@ -29,6 +29,8 @@ clnet_status clnet_image_source_render(const clnet_image_source *src, int32_t i,
                                        uint8_t *dst);
 
 int32_t clnet_image_source_threads(const clnet_image_source *src);
+/* The decoding threads of loaders created from now on (clnet bench --data). */
+void clnet_image_source_set_threads(clnet_image_source *src, int32_t threads);
 int32_t clnet_image_source_label(const clnet_image_source *src, int32_t i);
 const char *clnet_image_source_path(const clnet_image_source *src, int32_t i);
 void clnet_image_source_free(clnet_image_source *src);
