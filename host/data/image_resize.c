@@ -81,9 +81,12 @@ static int taps_make(taps *t, int32_t n_in, double start, double len, int32_t n_
       w[0] = 1.0f;
       sum = 1.0;
     }
-    for (int32_t j = 0; j < k; j++) w[j] = (float)(w[j] / sum);
-    t->first[o] = lo;
-    t->count[o] = k;
+    int32_t skip = 0; /* taps of weight 0 at the ends (the filter's edges): not worth a multiply */
+    while (skip < k - 1 && w[skip] == 0.0f) skip++;
+    while (k - 1 > skip && w[k - 1] == 0.0f) k--;
+    for (int32_t j = skip; j < k; j++) w[j - skip] = (float)(w[j] / sum);
+    t->first[o] = lo + skip;
+    t->count[o] = k - skip;
   }
   return 1;
 }
@@ -126,7 +129,7 @@ clnet_status clnet_image_resample(const clnet_image *src, clnet_image_region r, 
     if (ty.first[o] < row0) row0 = ty.first[o];
     if (ty.first[o] + ty.count[o] > row1) row1 = ty.first[o] + ty.count[o];
   }
-  const size_t need = (size_t)(row1 - row0) * out_w * c;
+  const size_t need = (size_t)(row1 - row0 + 1) * out_w * c; /* the rows read, and one accumulator row */
   if (*tmp_cap < need) {
     float *p = realloc(*tmp, need * sizeof *p);
     if (!p) {
@@ -137,29 +140,49 @@ clnet_status clnet_image_resample(const clnet_image *src, clnet_image_region r, 
     *tmp = p;
     *tmp_cap = need;
   }
-  float *t = *tmp; /* (row1 - row0, out_w, c) */
+  float *restrict t = *tmp; /* (row1 - row0, out_w, c) */
+  const size_t trow_n = (size_t)out_w * c;
   for (int32_t y = row0; y < row1; y++) {
-    const uint8_t *srow = src->px + (size_t)y * w * c;
-    float *trow = t + (size_t)(y - row0) * out_w * c;
+    const uint8_t *restrict srow = src->px + (size_t)y * w * c;
+    float *restrict trow = t + (size_t)(y - row0) * trow_n;
     for (int32_t o = 0; o < out_w; o++) {
-      const float *wt = tx.w + (size_t)o * tx.kmax;
-      const uint8_t *s = srow + (size_t)tx.first[o] * c;
-      for (int32_t ch = 0; ch < c; ch++) {
+      const float *restrict wt = tx.w + (size_t)o * tx.kmax;
+      const uint8_t *restrict s = srow + (size_t)tx.first[o] * c;
+      const int32_t cnt = tx.count[o];
+      if (c == 1) {
         float acc = 0.0f;
-        for (int32_t k = 0; k < tx.count[o]; k++) acc += wt[k] * s[k * c + ch];
-        trow[o * c + ch] = acc;
+        for (int32_t k = 0; k < cnt; k++) acc += wt[k] * s[k];
+        trow[o] = acc;
+      } else if (c == 3) {
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f;
+        for (int32_t k = 0; k < cnt; k++) {
+          a0 += wt[k] * s[3 * k];
+          a1 += wt[k] * s[3 * k + 1];
+          a2 += wt[k] * s[3 * k + 2];
+        }
+        trow[3 * o] = a0, trow[3 * o + 1] = a1, trow[3 * o + 2] = a2;
+      } else {
+        for (int32_t ch = 0; ch < c; ch++) {
+          float acc = 0.0f;
+          for (int32_t k = 0; k < cnt; k++) acc += wt[k] * s[k * c + ch];
+          trow[o * c + ch] = acc;
+        }
       }
     }
   }
-  for (int32_t o = 0; o < out_h; o++) {
-    const float *wt = ty.w + (size_t)o * ty.kmax;
-    const float *base = t + (size_t)(ty.first[o] - row0) * out_w * c;
-    uint8_t *drow = dst + (size_t)o * out_w * c;
-    for (int32_t i = 0; i < out_w * c; i++) {
-      float acc = 0.0f;
-      for (int32_t k = 0; k < ty.count[o]; k++) acc += wt[k] * base[(size_t)k * out_w * c + i];
-      drow[i] = to_u8(acc);
+  float *restrict acc = t + (size_t)(row1 - row0) * trow_n;
+  for (int32_t o = 0; o < out_h; o++) { /* rows of t weighted into acc, one row at a time (vectorises) */
+    const float *restrict wt = ty.w + (size_t)o * ty.kmax;
+    const float *restrict base = t + (size_t)(ty.first[o] - row0) * trow_n;
+    uint8_t *restrict drow = dst + (size_t)o * trow_n;
+    const int32_t cnt = ty.count[o];
+    for (size_t i = 0; i < trow_n; i++) acc[i] = wt[0] * base[i];
+    for (int32_t k = 1; k < cnt; k++) {
+      const float wk = wt[k];
+      const float *restrict row = base + (size_t)k * trow_n;
+      for (size_t i = 0; i < trow_n; i++) acc[i] += wk * row[i];
     }
+    for (size_t i = 0; i < trow_n; i++) drow[i] = to_u8(acc[i]);
   }
 out:
   taps_free(&tx);

@@ -238,10 +238,14 @@ clnet_status clnet_loader_start_epoch(clnet_loader *l, int32_t epoch, int32_t fi
 int32_t clnet_loader_batches_per_epoch(const clnet_loader *l);
 
 /* Next batch of the current epoch, waiting (without spinning) until it is ready.
+ * Image folders: the loader's thread hands the batch's images to its own decoding
+ * threads (the data set's `threads`); the training split's crops draw from (seed,
+ * epoch, position) only, so batches are the same whatever the threads and the cache.
  *   batch:     out; its arrays stay valid until the next call to clnet_loader_next,
  *              clnet_loader_start_epoch or clnet_loader_free
  *   has_batch: out; 1 if *batch was filled, 0 at the end of the epoch
- * Errors: CLNET_ERR_INVALID_ARGUMENT (NULL argument, or no epoch started). */
+ * Errors: CLNET_ERR_INVALID_ARGUMENT (NULL argument, or no epoch started); image
+ * folders: a file that can no longer be read or decoded (the message names it). */
 clnet_status clnet_loader_next(clnet_loader *l, clnet_batch *batch, int32_t *has_batch);
 
 /* Stop the thread and free everything. NULL is fine. */
