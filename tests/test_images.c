@@ -896,7 +896,7 @@ Test(cli, input_flag_and_usage_errors, .init = make_root, .fini = drop_root, .ti
   cr_assert_eq(run("train --cache-images sometimes"), 2, "%s", out);
   cr_assert_eq(run("predict --checkpoint x.safetensors"), 2, "%s", out);
   cr_assert(strstr(out, "no images given"), "%s", out);
-  uint8_t px[20 * 30 * 3];
+  uint8_t px[32 * 30 * 3]; /* the largest image below: 31 x 30 */
   for (int i = 0; i < 12; i++) {
     for (size_t k = 0; k < sizeof px; k++) px[k] = (uint8_t)(k * (i % 2 ? 1 : 3));
     write_png(rp("d/train/%s/%d.png", i % 2 ? "odd" : "even", i), 20 + i, 30, 3, px);

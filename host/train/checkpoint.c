@@ -19,7 +19,7 @@
 clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *m, const char *path) {
   int32_t np = clnet_graph_param_count(g), nt = 0;
   clnet_st_tensor *t = calloc((size_t)np * 3 + 1, sizeof *t);
-  float **bufs = calloc((size_t)np * 3, sizeof *bufs);
+  float **bufs = calloc((size_t)np * 3 + 1, sizeof *bufs); /* + adam.step's slot: NULL, freed with the rest */
   char(*names)[160] = calloc((size_t)np * 3, sizeof *names);
   clnet_status st = CLNET_SUCCESS;
   if (!t || !bufs || !names) {
