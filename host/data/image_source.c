@@ -575,7 +575,8 @@ clnet_status clnet_image_folder_open(const char *dir, const clnet_image_options 
   CLNET_TRY(check_options(o));
   CLNET_TRY(clnet_image_tree_scan(dir, &to, &t, found));
   if (!*found) return CLNET_SUCCESS;
-  note(o, "image folder %s: %s, %d classes (%s%s%s)", dir, t.layout, (int)t.classes, t.class_names[0],
+  note(o, "image folder %s: %s, %d class%s (%s%s%s)", dir, t.layout, (int)t.classes, t.classes == 1 ? "" : "es",
+       t.class_names[0],
        t.classes > 1 ? t.classes > 2 ? ", ..., " : ", " : "", t.classes > 1 ? t.class_names[t.classes - 1] : "");
   if (t.ignored)
     note(o, "ignored %d file%s that %s not .png, .jpg or .jpeg images inside class folders (e.g. %s)", (int)t.ignored,
