@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <png.h>
+#include <turbojpeg.h>
 #include <zlib.h>
 
 #include "runtime/clblast_tune.h"
@@ -402,6 +404,81 @@ static void make_clblast_params(void) {
   free(b);
 }
 
+/* ---- images: small PNGs (each colour type, 16-bit, interlaced) and JPEGs (grey, 4:2:0,
+ * progressive), truncated and bit-flipped copies, a bomb header ---- */
+static size_t png_mem(unsigned char *buf, size_t cap, int w, int h, png_uint_32 format, const void *px) {
+  png_image img;
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  img.width = (png_uint_32)w;
+  img.height = (png_uint_32)h;
+  img.format = format;
+  png_alloc_size_t n = cap;
+  if (!png_image_write_to_memory(&img, buf, &n, 0, px, 0, NULL)) {
+    fprintf(stderr, "make_corpus: PNG %dx%d: %s\n", w, h, img.message);
+    failures++;
+    return 0;
+  }
+  return (size_t)n;
+}
+
+static void jpeg_put(const char *name, int w, int h, int grey, int samp, int flags, const unsigned char *px) {
+  tjhandle tj = tjInitCompress();
+  unsigned char *buf = NULL;
+  unsigned long n = 0;
+  if (!tj || tjCompress2(tj, px, w, 0, h, grey ? TJPF_GRAY : TJPF_RGB, &buf, &n, samp, 75, flags) != 0) {
+    fprintf(stderr, "make_corpus: JPEG %s: %s\n", name, tjGetErrorStr2(tj));
+    failures++;
+  } else {
+    put("image", name, buf, n);
+    char cut[64];
+    snprintf(cut, sizeof cut, "%s_truncated", name);
+    put("image", cut, buf, n * 2 / 3);
+  }
+  tjFree(buf);
+  if (tj) tjDestroy(tj);
+}
+
+static void make_image(void) {
+  unsigned char px[16 * 12 * 4], buf[8192];
+  uint16_t px16[8 * 8];
+  for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 37 + (i >> 3));
+  for (int i = 0; i < 64; i++) px16[i] = (uint16_t)(i * 1021);
+  static const struct { const char *name; png_uint_32 format; int w, h; } pngs[] = {
+      {"png_grey_1x1", PNG_FORMAT_GRAY, 1, 1},   {"png_grey", PNG_FORMAT_GRAY, 16, 12},
+      {"png_grey_alpha", PNG_FORMAT_GA, 7, 5},   {"png_rgb", PNG_FORMAT_RGB, 16, 12},
+      {"png_rgba", PNG_FORMAT_RGBA, 9, 4},       {"png_bgr", PNG_FORMAT_BGR, 3, 11},
+  };
+  for (size_t k = 0; k < sizeof pngs / sizeof pngs[0]; k++) {
+    size_t n = png_mem(buf, sizeof buf, pngs[k].w, pngs[k].h, pngs[k].format, px);
+    if (!n) continue;
+    put("image", pngs[k].name, buf, n);
+    if (k == 3) {
+      char name[64];
+      snprintf(name, sizeof name, "%s_truncated", pngs[k].name);
+      put("image", name, buf, n - 15);
+      buf[n / 2] ^= 0x20; /* a flipped bit in the image data: its chunk's CRC fails */
+      snprintf(name, sizeof name, "%s_bitflip", pngs[k].name);
+      put("image", name, buf, n);
+    }
+  }
+  size_t n = png_mem(buf, sizeof buf, 8, 8, PNG_FORMAT_LINEAR_Y, px16); /* 16-bit grey */
+  if (n) put("image", "png_grey16", buf, n);
+  /* a header that declares 30000 x 30000 (valid CRC), nothing after it */
+  unsigned char bomb[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+  be32(bomb + 16, 30000);
+  be32(bomb + 20, 30000);
+  bomb[24] = 8;
+  be32(bomb + 29, (uint32_t)crc32(0, bomb + 12, 17));
+  put("image", "png_bomb_header", bomb, sizeof bomb);
+  jpeg_put("jpeg_grey", 16, 12, 1, TJSAMP_GRAY, 0, px);
+  jpeg_put("jpeg_420", 16, 12, 0, TJSAMP_420, 0, px);
+  jpeg_put("jpeg_444_progressive", 9, 7, 0, TJSAMP_444, TJFLAG_PROGRESSIVE, px);
+  put_str("image", "not_an_image", "P6\n2 2\n255\n");
+  put("image", "jpeg_soi_only", "\xff\xd8\xff", 3);
+  put("image", "empty", "", 0);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/<reader>/*; the directories must exist)\n", argv[0]);
@@ -415,5 +492,6 @@ int main(int argc, char **argv) {
   make_history_csv();
   make_program_cache();
   make_clblast_params();
+  make_image();
   return failures ? 1 : 0;
 }

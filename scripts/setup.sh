@@ -16,6 +16,8 @@ PACKAGES=(
   zlib1g-dev                                # gzipped IDX files, checksums
   libcjson-dev                              # safetensors headers
   libplplot-dev plplot-driver-cairo         # curves.png
+  libpng-dev                                # image folders: PNG decoding (docs/DESIGN.md, "Image folders")
+  libturbojpeg0-dev                         # image folders: JPEG decoding (libjpeg-turbo's TurboJPEG API)
   libopenmpi-dev openmpi-bin                # data-parallel training across processes (mpirun)
   libopenblas0                              # clnet bench: OpenBLAS SGEMM as the CPU limit (loaded at run time)
   dataset-fashion-mnist                     # the default data set

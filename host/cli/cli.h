@@ -18,6 +18,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_layers(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_bench_data(int argc, char **argv); /* clnet bench --data */
 
 /* Prints "clnet: <what>: <last error>" to stderr; returns CLI_FAIL. */
 int cli_fail(clnet_status st, const char *what);
@@ -50,6 +52,16 @@ int cli_open_ctx_from(const char *device, const char *source, clnet_ctx **ctx);
  * each and one line for the rest: per step when steps > 0 (else totals), with the device time
  * against the wall time wall_s when wall_s > 0 (host/cli/profile_print.c). */
 clnet_status cli_print_profile(clnet_ctx *ctx, int32_t steps, double wall_s, int32_t max_rows);
+
+/* Image-folder flags (host/cli/image_flags.c): when argv[*i] is one of them, parses it into o
+ * and returns 1, with *rc CLI_OK or the usage error's code; 0 for another argument. */
+int cli_image_flag(const char *cmd, int argc, char **argv, int *i, clnet_image_options *o, int *rc);
+/* Their usage lines (train: the training-only ones too). */
+void cli_image_flags_usage(FILE *f, int train);
+/* Prints "<user or 'data'>: line" (the library's image-folder notes). */
+void cli_image_note(void *user, const char *line);
+/* "HxW" or "HxWxC" (C 1 or 3; 0 when not given); 0 when malformed. */
+int cli_parse_input(const char *v, int32_t *h, int32_t *w, int32_t *c);
 
 /* 1 when stdout is a terminal and CI is not set. */
 int cli_is_tty(void);

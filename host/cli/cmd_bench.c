@@ -544,6 +544,8 @@ int cmd_bench(int argc, char **argv) {
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
   clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
   int algo_set = 0, dense_algo_set = 0, show = 0, profile = 0;
+  for (int i = 1; i < argc; ++i) /* the data loader's benchmark: host/cli/bench_data.c */
+    if (!strcmp(argv[i], "--data") || !strncmp(argv[i], "--data=", 7)) return cmd_bench_data(argc, argv);
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -571,7 +573,8 @@ int cmd_bench(int argc, char **argv) {
              "--dense-algo: force the dense layer's GEMMs onto CLBlast or clnet's own kernel (default auto:\n"
              "checked and timed per shape and pass at first use, remembered in the dense find-db; rule: the\n"
              "fixed rule). The dense rows show the GEMM used and where it came from (backward: dx's+dw's).\n"
-             "--show-algos: print the device's find-db files (AUTO's remembered choices) and exit.\n");
+             "--show-algos: print the device's find-db files (AUTO's remembered choices) and exit.\n"
+             "clnet bench --data DIR: the data loader's images/s per thread (clnet bench --data DIR --help).\n");
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }

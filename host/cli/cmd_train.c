@@ -132,8 +132,8 @@ static void train_usage(FILE *f) {
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with softmax cross-entropy,\n"
           "validating on the test split after every epoch.\n"
           "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models)\n"
-          "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
-          "                default %s\n"
+          "  --data DIR    CIFAR-10 binary files, IDX files (MNIST, Fashion-MNIST, .gz or not) or an\n"
+          "                image folder of PNG/JPEG files (below); default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
           "  --seed S      weights, shuffle and augmentation (default 1)\n"
           "  --depth D     18 or 34 (ResNet; default 18) --width W  base channels (ResNet default 16, the seed's\n"
@@ -176,6 +176,7 @@ static void train_usage(FILE *f) {
           CLNET_DEFAULT_DATA_DIR);
   for (int32_t k = 0; k < clnet_train_option_count(); ++k)
     fprintf(f, "  --%-16s %s\n", clnet_train_option_name(k), clnet_train_option_doc(k));
+  cli_image_flags_usage(f, 1);
 }
 
 #define MAX_TRAIN_DEVICES 64
@@ -269,8 +270,9 @@ int cmd_train(int argc, char **argv) {
   /* training options (clnet_train_options): a recipe, then the flags given, in their order */
   const char *recipe = NULL, *opt_name[64], *opt_value[64];
   int n_opts = 0;
+  clnet_image_options images = {.note = cli_image_note};
   for (int i = 1; i < argc; ++i) {
-    int r = 0;
+    int r = 0, image_rc = CLI_OK;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
 #define NEED(name) \
   if (r < 0) return cli_usage_error("train", "%s needs a value", name)
@@ -361,6 +363,8 @@ int cmd_train(int argc, char **argv) {
       cfg.overwrite = 1;
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
+    } else if (cli_image_flag("train", argc, argv, &i, &images, &image_rc)) {
+      if (image_rc != CLI_OK) return image_rc;
     } else {
       int known = 0;
       for (int32_t k = 0; !known && k < clnet_train_option_count(); ++k) {
@@ -416,6 +420,8 @@ int cmd_train(int argc, char **argv) {
   clnet_status st = clnet_comm_create(&argc, &argv, &comm);
   if (st != CLNET_SUCCESS) return cli_fail(st, "starting MPI");
   const int32_t rank = clnet_comm_rank(comm), ranks = clnet_comm_size(comm);
+  if (rank != 0) images.note = NULL;
+  cfg.images = &images;
   device_list devs;
   int rc = open_devices(device, comm, &devs);
   if (rc != CLI_OK) {
@@ -508,16 +514,25 @@ int cmd_eval(int argc, char **argv) {
   const char *device = NULL, *data = NULL, *ckpt = NULL, *v = NULL;
   int64_t batch = 256;
   int tta = 0;
+  clnet_image_options images = {.note = cli_image_note, .eval_only = 1};
   for (int i = 1; i < argc; ++i) {
-    int r;
+    int r, image_rc = CLI_OK;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: clnet eval --checkpoint FILE [--data DIR] [--device D] [--batch B] [--tta]\n"
-             "Test loss and accuracy, per-class accuracy and the confusion matrix.\n"
-             "  --tta  predict from the mean logits of each image and its mirror\n");
-      return CLI_OK;
-    }
     if (!strcmp(argv[i], "--tta")) {
       tta = 1;
+      continue;
+    }
+      printf("usage: clnet eval --checkpoint FILE [--data DIR] [--device D] [--batch B] [--tta]\n"
+             "Test loss and accuracy, per-class accuracy (by class name when the checkpoint has them)\n"
+             "and the confusion matrix. Image folders: the val/ (or test/) split, the --val-split part\n"
+             "of a <class>/ tree, or all of a <class>/ tree without --val-split; images scaled to cover\n"
+             "the checkpoint's input, centre crop.\n"
+             "  --tta  predict from the mean logits of each image and its mirror\n");
+      cli_image_flags_usage(stdout, 0);
+      return CLI_OK;
+    }
+    if (cli_image_flag("eval", argc, argv, &i, &images, &image_rc)) {
+      if (image_rc != CLI_OK) return image_rc;
       continue;
     }
     if ((r = cli_flag(argc, argv, &i, "--checkpoint", &v))) {
@@ -539,21 +554,42 @@ int cmd_eval(int argc, char **argv) {
   clnet_checkpoint_meta meta;
   clnet_status st = clnet_checkpoint_read_meta(ckpt, &meta);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  clnet_dataset test = {0}; /* the test split alone: eval needs no training files */
-  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, NULL, &test, NULL);
+  clnet_dataset test = {0};
+  images.height = meta.in_h; /* image folders: made to the checkpoint's input */
+  images.width = meta.in_w;
+  images.channels = meta.in_c;
+  char **names = NULL;
+  int32_t n_names = 0;
+  st = clnet_checkpoint_read_class_names(ckpt, &names, &n_names);
   if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
+  /* the test split alone (train NULL): eval reads and checks no training files */
+  st = clnet_dataset_open_dir_ex(data ? data : CLNET_DEFAULT_DATA_DIR, &images, NULL, &test, NULL);
+  if (st != CLNET_SUCCESS) {
+    clnet_class_names_free(names, n_names);
+    return cli_fail(st, "eval");
+  }
+  for (int32_t c = 0; names && test.class_names && c < n_names && c < test.classes; ++c)
+    if (strcmp(names[c], test.class_names[c])) {
+      fprintf(stderr, "clnet: eval: %s was trained on classes named differently: its class %d is '%s', the data's is "
+              "'%s'\n", ckpt, (int)c, names[c], test.class_names[c]);
+      clnet_class_names_free(names, n_names);
+      clnet_dataset_free(&test);
+      return CLI_FAIL;
+    }
   /* data with fewer classes than the model's head (a subset, or IDX labels short of the last) evaluates */
   if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes > meta.classes) {
     char cb[1024];
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
             cli_safe(ckpt, 0, cb, sizeof cb), meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
     clnet_dataset_free(&test);
+    clnet_class_names_free(names, n_names);
     return CLI_FAIL;
   }
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) {
     clnet_dataset_free(&test);
+    clnet_class_names_free(names, n_names);
     return rc;
   }
   clnet_graph *g = NULL;
@@ -572,11 +608,19 @@ int cmd_eval(int argc, char **argv) {
            clnet_ctx_device_name(ctx));
     printf("test loss %.4f accuracy %.4f over %d images%s\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count,
            tta ? " (with flip TTA)" : "");
-    int32_t k = ev.classes;
+    int32_t k = ev.classes, width = 0;
+    char label[96];
+    for (int32_t c = 0; c < k; ++c) { /* "class  3:" or, with names, "class  3 cat:" */
+      int len = snprintf(label, sizeof label, "class %2d%s%s:", c, names && c < n_names ? " " : "",
+                         names && c < n_names ? names[c] : "");
+      if (len > width) width = len;
+    }
     for (int32_t c = 0; c < k; ++c) {
       int64_t row = 0;
       for (int32_t j = 0; j < k; ++j) row += ev.confusion[c * k + j];
-      printf("  class %2d: %.4f (%lld images)\n", c, row ? (double)ev.confusion[c * k + c] / (double)row : 0.0,
+      snprintf(label, sizeof label, "class %2d%s%s:", c, names && c < n_names ? " " : "",
+               names && c < n_names ? names[c] : "");
+      printf("  %-*s %.4f (%lld images)\n", width, label, row ? (double)ev.confusion[c * k + c] / (double)row : 0.0,
              (long long)row);
     }
     printf("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
@@ -592,5 +636,6 @@ int cmd_eval(int argc, char **argv) {
   clnet_graph_free(g);
   clnet_ctx_free(ctx);
   clnet_dataset_free(&test);
+  clnet_class_names_free(names, n_names);
   return st == CLNET_SUCCESS ? CLI_OK : cli_fail(st, "eval");
 }

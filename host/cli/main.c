@@ -19,6 +19,7 @@ static void usage(FILE *f) {
           "  check   [--device D]    cross-check every op on D against the CPU reference\n"
           "  train   [--device D] [--data DIR] [--epochs N] ...   train ResNet (see clnet train --help)\n"
           "  eval    --checkpoint FILE [--data DIR] [--device D]  evaluate a checkpoint\n"
+          "  predict --checkpoint FILE [--top K] [--json] IMAGE_OR_DIR...  top classes of image files\n"
           "  bench   [--device D] [--op NAME] [--model resnet18] ...  kernel and training-step benchmarks\n"
           "  tune    [--device D] [--quick] [--show] ...  tune CLBlast's GEMM kernels for the model's shapes\n"
           "  layers  [KIND]          the layer kinds and their attributes\n"
@@ -156,6 +157,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);

@@ -11,18 +11,33 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "data/data_io.h"
+#include "data/image_source.h"
 
 void clnet_dataset_free(clnet_dataset *ds) {
   if (!ds) return;
   free(ds->images);
   free(ds->labels);
+  if (ds->class_names)
+    for (int32_t c = 0; c < ds->classes; c++) free(ds->class_names[c]);
+  free(ds->class_names);
+  clnet_image_source_free(ds->source);
   memset(ds, 0, sizeof *ds);
+}
+
+int32_t clnet_dataset_label(const clnet_dataset *ds, int32_t i) {
+  if (!ds || i < 0 || i >= ds->count) return -1;
+  return ds->source ? clnet_image_source_label(ds->source, i) : ds->labels[i];
+}
+
+const char *clnet_dataset_image_path(const clnet_dataset *ds, int32_t i) {
+  if (!ds || !ds->source || i < 0 || i >= ds->count) return NULL;
+  return clnet_image_source_path(ds->source, i);
 }
 
 /* ---- statistics ---------------------------------------------------------- */
 
 /* Mean and population std of x/255 from a 256-bin histogram of byte values. */
-static void stats_from_hist(const uint64_t hist[256], float *mean, float *std) {
+void clnet_stats_from_hist(const uint64_t hist[256], float *mean, float *std) {
   uint64_t n = 0;
   double sum = 0.0;
   for (int v = 0; v < 256; v++) {
@@ -48,6 +63,11 @@ static void stats_from_hist(const uint64_t hist[256], float *mean, float *std) {
 void clnet_dataset_channel_stats(const clnet_dataset *ds, float *mean, float *std) {
   const int32_t C = ds->channels;
   if (C <= 0) return;
+  if (ds->has_norm && C <= 4) { /* image folders: taken when the set was opened */
+    memcpy(mean, ds->norm_mean, (size_t)C * sizeof *mean);
+    memcpy(std, ds->norm_std, (size_t)C * sizeof *std);
+    return;
+  }
   const size_t pixels = ds->images ? (size_t)ds->count * ds->height * ds->width : 0; /* per channel */
   const uint8_t *x = ds->images; /* (count, H, W, C) */
   enum { MAXC = 4 };
@@ -60,19 +80,21 @@ void clnet_dataset_channel_stats(const clnet_dataset *ds, float *mean, float *st
       for (size_t i = 0; i < pixels; i++)
         for (int32_t c = 0; c < C; c++) hist[c][x[i * C + c]]++;
     }
-    for (int32_t c = 0; c < C; c++) stats_from_hist(hist[c], &mean[c], &std[c]);
+    for (int32_t c = 0; c < C; c++) clnet_stats_from_hist(hist[c], &mean[c], &std[c]);
   } else { /* one strided pass per channel */
     for (int32_t c = 0; c < C; c++) {
       uint64_t hist[256];
       memset(hist, 0, sizeof hist);
       for (size_t i = 0; i < pixels; i++) hist[x[i * C + c]]++;
-      stats_from_hist(hist, &mean[c], &std[c]);
+      clnet_stats_from_hist(hist, &mean[c], &std[c]);
     }
   }
 }
 
 void clnet_dataset_default_norm(const clnet_dataset *train, float *mean, float *std) {
-  if (train->channels == 3) {
+  if (train->has_norm) {
+    clnet_dataset_channel_stats(train, mean, std);
+  } else if (train->channels == 3) {
     static const float m[3] = {0.485f, 0.456f, 0.406f}, s[3] = {0.229f, 0.224f, 0.225f};
     memcpy(mean, m, sizeof m);
     memcpy(std, s, sizeof s);
@@ -276,6 +298,27 @@ done:
 
 clnet_status clnet_dataset_open_dir(const char *dir, clnet_dataset *train, clnet_dataset *test,
                                     const char **format_name) {
+  return clnet_dataset_open_dir_ex(dir, NULL, train, test, format_name);
+}
+
+/* Image options that only image folders can follow (an evaluation's input size is the checkpoint's,
+ * whatever the format). */
+static clnet_status fixed_format(const char *dir, const char *fmt, const clnet_dataset *train,
+                                 const clnet_image_options *o) {
+  if (!o || o->eval_only || (!o->height && !o->channels && !(o->val_split > 0))) return CLNET_SUCCESS;
+  if (o->val_split > 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: %s files have their own test split; a validation split "
+                           "(--val-split) is for image folders", dir, fmt);
+  if ((o->height && (o->height != train->height || o->width != train->width)) ||
+      (o->channels && o->channels != train->channels))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: %s images are %dx%dx%d; another input size (--input) is "
+                           "for image folders", dir, fmt, (int)train->height, (int)train->width, (int)train->channels);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_dataset_open_dir_ex(const char *dir, const clnet_image_options *o, clnet_dataset *train,
+                                       clnet_dataset *test, const char **format_name) {
+  /* train may be NULL: the test split alone (evaluation reads and checks no training files) */
   if (!test) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dataset_open_dir: test is NULL");
   if (train) memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
@@ -286,19 +329,33 @@ clnet_status clnet_dataset_open_dir(const char *dir, clnet_dataset *train, clnet
     return clnet_set_error(CLNET_ERR_IO, "%s: cannot open data directory: %s", dir, strerror(errno));
   if (!S_ISDIR(st.st_mode)) return clnet_set_error(CLNET_ERR_IO, "%s: not a directory", dir);
   int found = 0;
+  const char *fmt = "cifar10";
   CLNET_TRY(try_cifar(dir, train, test, &found));
+  if (!found) {
+    fmt = "idx";
+    CLNET_TRY(try_idx(dir, train, test, &found));
+  }
   if (found) {
-    if (format_name) *format_name = "cifar10";
+    clnet_status rc = train ? fixed_format(dir, fmt, train, o) : CLNET_SUCCESS;
+    if (rc != CLNET_SUCCESS) {
+      clnet_dataset_free(train);
+      clnet_dataset_free(test);
+      return rc;
+    }
+    if (format_name) *format_name = fmt;
     return CLNET_SUCCESS;
   }
-  CLNET_TRY(try_idx(dir, train, test, &found));
+  clnet_dataset scratch = {0}; /* an image folder's split needs the training files listed */
+  CLNET_TRY(clnet_image_folder_open(dir, o, train ? train : &scratch, test, &found));
+  if (!train) clnet_dataset_free(&scratch);
   if (found) {
-    if (format_name) *format_name = "idx";
+    if (format_name) *format_name = "images";
     return CLNET_SUCCESS;
   }
   return clnet_set_error(CLNET_ERR_IO,
                          "%s: no data set found: looked for CIFAR-10 (data_batch_1.bin ... data_batch_5.bin "
-                         "and test_batch.bin, here or in " CIFAR_SUBDIR "/) and IDX (train-images-idx3-ubyte, "
+                         "and test_batch.bin, here or in " CIFAR_SUBDIR "/), IDX (train-images-idx3-ubyte, "
                          "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each "
-                         "optionally .gz)", dir);
+                         "optionally .gz) and image folders (train/<class>/ and val/<class>/, or <class>/, "
+                         "holding .png or .jpg files)", dir);
 }

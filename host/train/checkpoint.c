@@ -14,13 +14,14 @@
 #include "clnet/train.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "train/checkpoint_classes.h"
 
 #define N_META 16
 
 clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *m, const char *path) {
   int32_t np = clnet_graph_param_count(g), nt = 0;
   clnet_st_tensor *t = calloc((size_t)np * 3 + 1, sizeof *t);
-  float **bufs = calloc((size_t)np * 3, sizeof *bufs);
+  float **bufs = calloc((size_t)np * 3 + 1, sizeof *bufs); /* + adam.step's slot: NULL, freed with the rest */
   char(*names)[160] = calloc((size_t)np * 3, sizeof *names);
   clnet_status st = CLNET_SUCCESS;
   if (!t || !bufs || !names) {
@@ -94,8 +95,8 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
   char state[200];
   snprintf(state, sizeof state, "best_val_loss=%.17g plateau_best=%.17g plateau_bad=%d plateau_reductions=%d stale_epochs=%d",
            m->best_val_loss, m->plateau_best, m->plateau_bad, m->plateau_reductions, m->stale_epochs);
-  const char *all_keys[N_META + 4], *all_vals[N_META + 4];
-  int n_keys = N_META;
+  const char *all_keys[N_META + 5], *all_vals[N_META + 5];
+  int32_t n_keys = N_META;
   for (int i = 0; i < N_META; ++i) all_keys[i] = keys[i], all_vals[i] = vals[i];
   all_keys[n_keys] = "clnet.graph";
   all_vals[n_keys++] = graph_text;
@@ -107,7 +108,14 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
     all_keys[n_keys] = "clnet.train";
     all_vals[n_keys++] = m->train;
   }
-  st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, n_keys);
+  char *names_json = m->class_names ? clnet_class_names_json(m->class_names, m->classes) : NULL;
+  if (m->class_names && !names_json) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: class names", path);
+  if (names_json) { /* image folders: eval and predict show them */
+    all_keys[n_keys] = "clnet.class_names";
+    all_vals[n_keys++] = names_json;
+  }
+  if (st == CLNET_SUCCESS) st = clnet_safetensors_write(path, t, nt, all_keys, all_vals, n_keys);
+  free(names_json);
   free(graph_text);
 out:
   if (bufs)

@@ -239,7 +239,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   snprintf(path_ema, sizeof path_ema, "%s/ema.safetensors", cfg->out_dir);
 
   double t0 = now_s();
-  CLNET_TRY_GOTO(clnet_dataset_open_dir(data_dir, &train, &test, &format), st, out);
+  CLNET_TRY_GOTO(clnet_dataset_open_dir_ex(data_dir, cfg->images, &train, &test, &format), st, out);
   say(cb, "data: %s (%s): %d training and %d test images, %dx%dx%d, %d classes (loaded in %.1f s)", data_dir,
       format, train.count, test.count, train.height, train.width, train.channels, train.classes, now_s() - t0);
   if (train.channels > CLNET_MAX_CHANNELS) { /* the normalisation (and its checkpoint keys) hold that many */
@@ -346,6 +346,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   clnet_train_options_format(&o, meta.train, sizeof meta.train);
   if (o.ema_decay > 0) CLNET_TRY_GOTO(clnet_graph_ema_enable(g, (float)o.ema_decay), st, out);
   snprintf(meta.model, sizeof meta.model, "%s", model);
+  meta.class_names = (const char *const *)train.class_names;
   memcpy(meta.norm_mean, mean, sizeof mean);
   memcpy(meta.norm_std, std, sizeof std);
   int32_t first_epoch = 0, first_batch = 0;

@@ -109,6 +109,7 @@ typedef struct clnet_train_config {
                               measured speed otherwise */
   int32_t verify_replicas; /* after every step, check every replica holds identical weights (slow) */
   const char *step_log;    /* if set, rank 0 writes one CSV line per step: epoch,batch,step,loss,accuracy,images */
+  const clnet_image_options *images; /* image folders: input size, crop, cache, ... (NULL: defaults) */
 } clnet_train_config;
 
 typedef struct clnet_train_progress {
@@ -171,6 +172,9 @@ typedef struct clnet_checkpoint_meta {
   int32_t batches_done;
   double epoch_loss_sum;      /* sum over the done batches of loss * images */
   int64_t epoch_correct, epoch_seen;
+  /* Saving: the class names (`classes` of them; image folders), written as clnet.class_names;
+   * NULL: none. Reading leaves it NULL: clnet_checkpoint_read_class_names. */
+  const char *const *class_names;
 } clnet_checkpoint_meta;
 
 /* Writes every parameter, BN statistic, Adam moment and the Adam step, with
@@ -182,6 +186,11 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
 clnet_status clnet_checkpoint_read_graph(const char *path, clnet_graph **out);
 /* Reads only the metadata (to build the right model first). */
 clnet_status clnet_checkpoint_read_meta(const char *path, clnet_checkpoint_meta *meta);
+/* The class names a checkpoint holds (clnet.class_names, a JSON array of `classes` strings):
+ * *names a malloc'd array of *n malloc'd strings (free with clnet_class_names_free), or
+ * NULL and 0 when it has none (CIFAR-10, IDX). Errors: CLNET_ERR_FORMAT when malformed. */
+clnet_status clnet_checkpoint_read_class_names(const char *path, char ***names, int32_t *n);
+void clnet_class_names_free(char **names, int32_t n);
 /* Loads into a set-up graph; every tensor must match the model by name and shape. */
 clnet_status clnet_checkpoint_load(clnet_graph *g, const char *path, clnet_checkpoint_meta *meta);
 
