@@ -16,7 +16,10 @@
 #include <zlib.h>
 
 #include "runtime/clblast_tune.h"
+#include "clnet/graph.h"
 #include "clnet/io.h"
+#include "clnet/onnx.h"
+#include "clnet/runtime.h"
 
 static const char *out_dir;
 static int failures;
@@ -479,6 +482,51 @@ static void make_image(void) {
   put("image", "empty", "", 0);
 }
 
+/* ONNX: clnet's own export of a small graph (conv, BN, ReLU, pools, add, SiLU-style gate, dense)
+ * and a cut copy. fuzz/corpus/onnx/ also holds copies of tests/onnx/'s PyTorch fixtures and refusals
+ * and of some of libonnx-testdata's node models. */
+static void onnx_export(const char *name, clnet_graph *g) {
+  clnet_ctx *ref = NULL;
+  void *bytes = NULL;
+  size_t n = 0;
+  if (clnet_ctx_create("ref", &ref) != CLNET_SUCCESS || clnet_graph_setup(g, ref, 1) != CLNET_SUCCESS ||
+      clnet_graph_init_params(g, 1) != CLNET_SUCCESS || clnet_onnx_export_memory(g, NULL, &bytes, &n) != CLNET_SUCCESS) {
+    fprintf(stderr, "make_corpus: onnx %s: %s\n", name, clnet_last_error());
+    failures++;
+  } else {
+    char cut[96];
+    put("onnx", name, bytes, n);
+    snprintf(cut, sizeof cut, "%s_cut_half", name);
+    put("onnx", cut, bytes, n / 2);
+  }
+  free(bytes);
+  clnet_graph_free(g);
+  clnet_ctx_free(ref);
+}
+
+static void make_onnx(void) {
+  clnet_graph *g = NULL;
+  int32_t t[16];
+  if (clnet_graph_create(8, 8, 3, &g) != CLNET_SUCCESS) return;
+  int ok = clnet_graph_add_layer(g, "conv", "conv", (int32_t[]){0}, 1, "filters=4 kernel=3 padding=same", &t[0]) == 0 &&
+           clnet_graph_add_layer(g, "batchnorm", "bn", &t[0], 1, "", &t[1]) == 0 &&
+           clnet_graph_add_layer(g, "relu", "relu", &t[1], 1, "", &t[2]) == 0 &&
+           clnet_graph_add_layer(g, "maxpool", "pool", &t[2], 1, "kernel=2 stride=2", &t[3]) == 0 &&
+           clnet_graph_add_layer(g, "conv", "conv2", &t[3], 1, "filters=4 kernel=1", &t[4]) == 0 &&
+           clnet_graph_add_layer(g, "add", "add", (int32_t[]){t[3], t[4]}, 2, "", &t[5]) == 0 &&
+           clnet_graph_add_layer(g, "sigmoid", "sig", &t[5], 1, "", &t[6]) == 0 &&
+           clnet_graph_add_layer(g, "mul", "mul", (int32_t[]){t[5], t[6]}, 2, "", &t[7]) == 0 &&
+           clnet_graph_add_layer(g, "avgpool", "avg", &t[7], 1, "kernel=2 stride=1", &t[8]) == 0 &&
+           clnet_graph_add_layer(g, "dense", "fc", &t[8], 1, "units=3", &t[9]) == 0 && clnet_graph_set_output(g, t[9]) == 0;
+  if (!ok) {
+    fprintf(stderr, "make_corpus: onnx graph: %s\n", clnet_last_error());
+    failures++;
+    clnet_graph_free(g);
+    return;
+  }
+  onnx_export("small_graph", g);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/<reader>/*; the directories must exist)\n", argv[0]);
@@ -493,5 +541,6 @@ int main(int argc, char **argv) {
   make_program_cache();
   make_clblast_params();
   make_image();
+  make_onnx();
   return failures ? 1 : 0;
 }

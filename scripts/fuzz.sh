@@ -8,7 +8,7 @@
 #   -r RUNS        run each harness for this many executions instead
 #   --make-corpus  regenerate the seed corpus fuzz/corpus/ first (fuzz_make_corpus)
 #   HARNESS        idx cifar10 safetensors checkpoint_meta history_csv
-#                  program_cache conv_finddb dense_finddb clblast_params image (default: all, one after
+#                  program_cache conv_finddb dense_finddb clblast_params image onnx (default: all, one after
 #                  another)
 # Seeds come from fuzz/corpus/<h>/ and fuzz/crashes/<h>/ (read only); inputs
 # the fuzzer finds interesting go to build-fuzz/corpus/<h>/ (kept between
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(idx cifar10 safetensors checkpoint_meta history_csv program_cache conv_finddb dense_finddb clblast_params image)
+ALL=(idx cifar10 safetensors checkpoint_meta history_csv program_cache conv_finddb dense_finddb clblast_params image onnx)
 mode=(-max_total_time=60)
 make_corpus=0
 harnesses=()

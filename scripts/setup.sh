@@ -21,6 +21,9 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin                # data-parallel training across processes (mpirun)
   libopenblas0                              # clnet bench: OpenBLAS SGEMM as the CPU limit (loaded at run time)
   dataset-fashion-mnist                     # the default data set
+  libonnx-dev                               # onnx.proto, the schema clnet's ONNX reader and writer use
+  protobuf-c-compiler libprotobuf-c-dev     # C code for onnx.proto at build time, and its runtime
+  libonnx-testdata                          # ONNX's backend test cases (clnet onnx-test, tests/test_onnx.c)
 )
 
 missing=()

@@ -20,6 +20,8 @@ int cmd_layers(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bench_data(int argc, char **argv); /* clnet bench --data */
+int cmd_export(int argc, char **argv);
+int cmd_onnx_test(int argc, char **argv);
 
 /* Prints "clnet: <what>: <last error>" to stderr; returns CLI_FAIL. */
 int cli_fail(clnet_status st, const char *what);
@@ -62,6 +64,21 @@ void cli_image_flags_usage(FILE *f, int train);
 void cli_image_note(void *user, const char *line);
 /* "HxW" or "HxWxC" (C 1 or 3; 0 when not given); 0 when malformed. */
 int cli_parse_input(const char *v, int32_t *h, int32_t *w, int32_t *c);
+/* --model FILE.onnx (host/cli/cmd_onnx.c): the model read and converted once to check it, then
+ * the trainer's build and init callbacks (user: the cli_onnx). */
+typedef struct cli_onnx {
+  clnet_onnx_model *m;
+  char path[4096];
+} cli_onnx;
+int cli_onnx_is_model(const char *arg); /* names an .onnx file */
+int cli_onnx_open(const char *path, int init_random, cli_onnx *o);
+void cli_onnx_close(cli_onnx *o);
+clnet_status cli_onnx_build(void *user, const clnet_model_config *cfg, clnet_graph **out);
+clnet_status cli_onnx_init(void *user, clnet_graph *g);
+/* clnet eval --logits / --inputs: the logits (n, K) and the normalised images as ONNX takes them
+ * (n, C, H, W) of the first `limit` test images (0: all), as .npy files. */
+clnet_status cli_dump_eval(clnet_graph *g, const clnet_dataset *ds, const float *mean, const float *std, int32_t limit,
+                           const char *logits_path, const char *inputs_path);
 
 /* 1 when stdout is a terminal and CI is not set. */
 int cli_is_tty(void);

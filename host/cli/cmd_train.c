@@ -131,7 +131,9 @@ static void train_usage(FILE *f) {
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with softmax cross-entropy,\n"
           "validating on the test split after every epoch.\n"
-          "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models)\n"
+          "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models), or\n"
+          "                FILE.onnx: a network exported from PyTorch or Keras (docs/ONNX.md), its\n"
+          "                initializers the starting weights (--init random: Keras' initialisation)\n"
           "  --data DIR    CIFAR-10 binary files, IDX files (MNIST, Fashion-MNIST, .gz or not) or an\n"
           "                image folder of PNG/JPEG files (below); default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
@@ -271,6 +273,8 @@ int cmd_train(int argc, char **argv) {
   const char *recipe = NULL, *opt_name[64], *opt_value[64];
   int n_opts = 0;
   clnet_image_options images = {.note = cli_image_note};
+  const char *onnx_path = NULL; /* --model FILE.onnx */
+  int init_random = 0;          /* --init random: not the ONNX model's initializers */
   for (int i = 1; i < argc; ++i) {
     int r = 0, image_rc = CLI_OK;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -298,10 +302,18 @@ int cmd_train(int argc, char **argv) {
       cfg.batch = (int32_t)iv;
     } else if (FLAG("--model")) {
       NEED("--model");
-      int known = 0;
+      int known = cli_onnx_is_model(v);
       for (int32_t m = 0; m < clnet_model_count(); ++m) known |= !strcmp(clnet_model_name(m), v);
-      if (!known) return cli_usage_error("train", "--model must be a zoo model (clnet models lists them), got '%s'", v);
-      cfg.model = v;
+      if (!known)
+        return cli_usage_error("train", "--model must be a zoo model (clnet models lists them) or an .onnx file, got "
+                               "'%s'", v);
+      if (cli_onnx_is_model(v)) onnx_path = v;
+      else cfg.model = v;
+    } else if (FLAG("--init")) {
+      NEED("--init");
+      if (strcmp(v, "model") && strcmp(v, "random"))
+        return cli_usage_error("train", "--init must be model or random, got '%s'", v);
+      init_random = !strcmp(v, "random");
     } else if (FLAG("--depth")) {
       NEED("--depth");
       if (!cli_parse_pos_int(v, 34, &iv) || (iv != 18 && iv != 34)) return cli_usage_error("train", "--depth must be 18 or 34, got '%s'", v);
@@ -416,9 +428,23 @@ int cmd_train(int argc, char **argv) {
   cfg.opts = &opts;
   cfg.resume_new_options = n_opts > 0 || recipe; /* options given with --resume: the user's choice */
   cfg.lr = opts.sched.lr;
+  /* an ONNX model: read and checked (every node converted once) before any device work */
+  cli_onnx onnx = {0};
+  if (onnx_path) {
+    int orc = cli_onnx_open(onnx_path, init_random, &onnx);
+    if (orc != CLI_OK) return orc;
+    cfg.build = cli_onnx_build;
+    cfg.init = init_random ? NULL : cli_onnx_init;
+    cfg.build_user = &onnx;
+  } else if (init_random) {
+    return cli_usage_error("train", "--init applies to --model FILE.onnx");
+  }
   clnet_comm *comm = NULL;
   clnet_status st = clnet_comm_create(&argc, &argv, &comm);
-  if (st != CLNET_SUCCESS) return cli_fail(st, "starting MPI");
+  if (st != CLNET_SUCCESS) {
+    cli_onnx_close(&onnx);
+    return cli_fail(st, "starting MPI");
+  }
   const int32_t rank = clnet_comm_rank(comm), ranks = clnet_comm_size(comm);
   if (rank != 0) images.note = NULL;
   cfg.images = &images;
@@ -474,6 +500,7 @@ int cmd_train(int argc, char **argv) {
   signal(SIGUSR1, on_stop_signal);
   clnet_train_summary sum;
   st = clnet_train_run_parallel(devs.ctx, devs.n, comm, &cfg, &cb, &sum);
+  cli_onnx_close(&onnx);
   if (ps.tty) printf("\r\033[K");
   clnet_ctx_stats s = clnet_ctx_get_stats(devs.ctx[0]);
   for (int32_t i = 1; i < devs.n; ++i) {
@@ -511,31 +538,36 @@ int cmd_train(int argc, char **argv) {
 }
 
 int cmd_eval(int argc, char **argv) {
-  const char *device = NULL, *data = NULL, *ckpt = NULL, *v = NULL;
-  int64_t batch = 256;
+  const char *device = NULL, *data = NULL, *ckpt = NULL, *v = NULL, *logits_path = NULL, *inputs_path = NULL;
+  int64_t batch = 256, max_images = 0;
   int tta = 0;
   clnet_image_options images = {.note = cli_image_note, .eval_only = 1};
   for (int i = 1; i < argc; ++i) {
     int r, image_rc = CLI_OK;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: clnet eval --checkpoint FILE|FILE.onnx [--data DIR] [--device D] [--batch B] [--tta]\n"
+             "                  [--logits OUT.npy] [--inputs OUT.npy] [--max-images N]\n"
+             "Test loss and accuracy, per-class accuracy (by class name when the checkpoint has them) and\n"
+             "the confusion matrix, of a checkpoint or of an ONNX model (its own input normalisation when\n"
+             "clnet exported it, else the data's). Image folders: the val/ (or test/) split, the --val-split\n"
+             "part of a <class>/ tree, or all of a <class>/ tree without --val-split; images scaled to cover\n"
+             "the checkpoint's input, centre crop.\n"
+             "  --tta        predict from the mean logits of each image and its mirror\n"
+             "  --logits F   also write the logits (n, K) of the test images as float32 .npy\n"
+             "  --inputs F   also write those images as the model takes them, normalised, (n, C, H, W) .npy\n"
+             "  --max-images N  evaluate (and write) the first N test images only\n");
+      cli_image_flags_usage(stdout, 0);
+      return CLI_OK;
+    }
     if (!strcmp(argv[i], "--tta")) {
       tta = 1;
       continue;
-    }
-      printf("usage: clnet eval --checkpoint FILE [--data DIR] [--device D] [--batch B] [--tta]\n"
-             "Test loss and accuracy, per-class accuracy (by class name when the checkpoint has them)\n"
-             "and the confusion matrix. Image folders: the val/ (or test/) split, the --val-split part\n"
-             "of a <class>/ tree, or all of a <class>/ tree without --val-split; images scaled to cover\n"
-             "the checkpoint's input, centre crop.\n"
-             "  --tta  predict from the mean logits of each image and its mirror\n");
-      cli_image_flags_usage(stdout, 0);
-      return CLI_OK;
     }
     if (cli_image_flag("eval", argc, argv, &i, &images, &image_rc)) {
       if (image_rc != CLI_OK) return image_rc;
       continue;
     }
-    if ((r = cli_flag(argc, argv, &i, "--checkpoint", &v))) {
+    if ((r = cli_flag(argc, argv, &i, "--checkpoint", &v)) || (r = cli_flag(argc, argv, &i, "--model", &v))) {
       if (r < 0) return cli_usage_error("eval", "--checkpoint needs a value");
       ckpt = v;
     } else if ((r = cli_flag(argc, argv, &i, "--data", &v))) {
@@ -546,66 +578,115 @@ int cmd_eval(int argc, char **argv) {
       device = v;
     } else if ((r = cli_flag(argc, argv, &i, "--batch", &v))) {
       if (r < 0 || !cli_parse_pos_int(v, 65536, &batch)) return cli_usage_error("eval", "--batch must be in 1..65536");
+    } else if ((r = cli_flag(argc, argv, &i, "--max-images", &v))) {
+      if (r < 0 || !cli_parse_pos_int(v, INT32_MAX, &max_images)) return cli_usage_error("eval", "--max-images must be a positive integer");
+    } else if ((r = cli_flag(argc, argv, &i, "--logits", &v))) {
+      if (r < 0) return cli_usage_error("eval", "--logits needs a value");
+      logits_path = v;
+    } else if ((r = cli_flag(argc, argv, &i, "--inputs", &v))) {
+      if (r < 0) return cli_usage_error("eval", "--inputs needs a value");
+      inputs_path = v;
     } else {
       return cli_usage_error("eval", "unknown argument '%s'", argv[i]);
     }
   }
   if (!ckpt) return cli_usage_error("eval", "--checkpoint FILE is required");
+  const int is_onnx = cli_onnx_is_model(ckpt);
   clnet_checkpoint_meta meta;
-  clnet_status st = clnet_checkpoint_read_meta(ckpt, &meta);
-  if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  clnet_dataset test = {0};
-  images.height = meta.in_h; /* image folders: made to the checkpoint's input */
-  images.width = meta.in_w;
-  images.channels = meta.in_c;
+  memset(&meta, 0, sizeof meta);
+  clnet_status st = CLNET_SUCCESS;
+  cli_onnx onnx = {0};
   char **names = NULL;
   int32_t n_names = 0;
-  st = clnet_checkpoint_read_class_names(ckpt, &names, &n_names);
-  if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
-  /* the test split alone (train NULL): eval reads and checks no training files */
-  st = clnet_dataset_open_dir_ex(data ? data : CLNET_DEFAULT_DATA_DIR, &images, NULL, &test, NULL);
+  if (is_onnx) {
+    int orc = cli_onnx_open(ckpt, 0, &onnx);
+    if (orc != CLI_OK) return orc;
+  } else {
+    st = clnet_checkpoint_read_meta(ckpt, &meta);
+    if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
+    images.height = meta.in_h; /* image folders: made to the checkpoint's input */
+    images.width = meta.in_w;
+    images.channels = meta.in_c;
+    st = clnet_checkpoint_read_class_names(ckpt, &names, &n_names);
+    if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
+  }
+  /* a checkpoint needs the test split alone (train NULL: no training files read or checked); an
+   * ONNX model without clnet's normalisation takes the training split's */
+  clnet_dataset train = {0}, test = {0};
+  st = clnet_dataset_open_dir_ex(data ? data : CLNET_DEFAULT_DATA_DIR, &images, is_onnx ? &train : NULL, &test, NULL);
   if (st != CLNET_SUCCESS) {
+    cli_onnx_close(&onnx);
     clnet_class_names_free(names, n_names);
     return cli_fail(st, "eval");
   }
+  if (is_onnx) { /* the model's shape is checked against the data when it is built */
+    meta.in_h = test.height, meta.in_w = test.width, meta.in_c = test.channels, meta.classes = test.classes;
+    snprintf(meta.model, sizeof meta.model, "%s", "onnx");
+    if (!clnet_onnx_norm(onnx.m, meta.norm_mean, meta.norm_std)) clnet_dataset_default_norm(&train, meta.norm_mean, meta.norm_std);
+  }
+  clnet_dataset_free(&train);
+  char cb[1024];
   for (int32_t c = 0; names && test.class_names && c < n_names && c < test.classes; ++c)
     if (strcmp(names[c], test.class_names[c])) {
       fprintf(stderr, "clnet: eval: %s was trained on classes named differently: its class %d is '%s', the data's is "
-              "'%s'\n", ckpt, (int)c, names[c], test.class_names[c]);
+              "'%s'\n", cli_safe(ckpt, 0, cb, sizeof cb), (int)c, names[c], test.class_names[c]);
       clnet_class_names_free(names, n_names);
       clnet_dataset_free(&test);
       return CLI_FAIL;
     }
   /* data with fewer classes than the model's head (a subset, or IDX labels short of the last) evaluates */
   if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes > meta.classes) {
-    char cb[1024];
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
-            cli_safe(ckpt, 0, cb, sizeof cb), meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
+            cli_safe(ckpt, 0, cb, sizeof cb), meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width,
+            test.channels, test.classes);
+    cli_onnx_close(&onnx);
     clnet_dataset_free(&test);
     clnet_class_names_free(names, n_names);
     return CLI_FAIL;
   }
+  clnet_graph *g = NULL;
+  if (is_onnx) {
+    const clnet_model_config mc = {.in_h = test.height, .in_w = test.width, .in_c = test.channels, .classes = test.classes};
+    st = cli_onnx_build(&onnx, &mc, &g); /* before the device: errors name the node */
+    if (st != CLNET_SUCCESS) {
+      cli_onnx_close(&onnx);
+      clnet_dataset_free(&test);
+      return cli_fail(st, "eval");
+    }
+  }
   clnet_ctx *ctx = NULL;
   int rc = cli_open_ctx(device, &ctx);
   if (rc != CLI_OK) {
+    clnet_graph_free(g);
+    cli_onnx_close(&onnx);
     clnet_dataset_free(&test);
     clnet_class_names_free(names, n_names);
     return rc;
   }
-  clnet_graph *g = NULL;
   clnet_eval_result ev = {0};
-  st = clnet_checkpoint_read_graph(ckpt, &g); /* the network the checkpoint holds */
+  if (!is_onnx) st = clnet_checkpoint_read_graph(ckpt, &g); /* the network the checkpoint holds */
   if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, ctx, (int32_t)batch);
-  if (st == CLNET_SUCCESS) st = clnet_checkpoint_load(g, ckpt, &meta);
+  if (st == CLNET_SUCCESS) st = is_onnx ? cli_onnx_init(&onnx, g) : clnet_checkpoint_load(g, ckpt, &meta);
   /* the loss as the run computed it: with its label smoothing (the loss layer's, from its options) */
   clnet_train_options opts;
   double smoothing = 0;
   if (meta.train[0] && clnet_train_options_parse(meta.train, &opts) == CLNET_SUCCESS) smoothing = opts.label_smoothing;
-  if (st == CLNET_SUCCESS) st = clnet_evaluate_dataset_tta(g, &test, meta.norm_mean, meta.norm_std, 0, tta, smoothing, &ev);
-  if (st == CLNET_SUCCESS) {
-    char cb[1024];
-    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb), meta.epoch, meta.model, clnet_graph_layer_count(g),
+  if (st == CLNET_SUCCESS)
+    st = clnet_evaluate_dataset_tta(g, &test, meta.norm_mean, meta.norm_std, (int32_t)max_images, tta, smoothing, &ev);
+  if (st == CLNET_SUCCESS && (logits_path || inputs_path))
+    st = cli_dump_eval(g, &test, meta.norm_mean, meta.norm_std, (int32_t)max_images, logits_path, inputs_path);
+  if (st == CLNET_SUCCESS && is_onnx) {
+    clnet_onnx_info oi;
+    clnet_onnx_get_info(onnx.m, &oi);
+    printf("ONNX model %s (%s, opset %lld, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb),
+           oi.producer[0] ? oi.producer : "unknown producer", (long long)oi.opset, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
+  } else if (st == CLNET_SUCCESS) {
+    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb), meta.epoch, meta.model,
+           clnet_graph_layer_count(g), clnet_ctx_device_name(ctx));
+  }
+  cli_onnx_close(&onnx);
+  if (st == CLNET_SUCCESS) {
     printf("test loss %.4f accuracy %.4f over %d images%s\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count,
            tta ? " (with flip TTA)" : "");
     int32_t k = ev.classes, width = 0;

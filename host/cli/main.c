@@ -17,13 +17,15 @@ static void usage(FILE *f) {
           "commands:\n"
           "  devices                 list OpenCL platforms and devices\n"
           "  check   [--device D]    cross-check every op on D against the CPU reference\n"
-          "  train   [--device D] [--data DIR] [--epochs N] ...   train ResNet (see clnet train --help)\n"
-          "  eval    --checkpoint FILE [--data DIR] [--device D]  evaluate a checkpoint\n"
+          "  train   [--device D] [--data DIR] [--model NAME|FILE.onnx] ...  train (see clnet train --help)\n"
+          "  eval    --checkpoint FILE|FILE.onnx [--data DIR] [--device D]  evaluate a checkpoint or an ONNX model\n"
           "  predict --checkpoint FILE [--top K] [--json] IMAGE_OR_DIR...  top classes of image files\n"
           "  bench   [--device D] [--op NAME] [--model resnet18] ...  kernel and training-step benchmarks\n"
           "  tune    [--device D] [--quick] [--show] ...  tune CLBlast's GEMM kernels for the model's shapes\n"
           "  layers  [KIND]          the layer kinds and their attributes\n"
           "  models                  the model zoo\n"
+          "  export  --checkpoint FILE --onnx OUT.onnx   a trained network as ONNX\n"
+          "  onnx-test DIR [--device D]  run ONNX's backend test cases (libonnx-testdata) on D\n"
           "\n"
           "--device D: a global index, P:D, a case-insensitive name substring, or 'ref'\n"
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
@@ -162,6 +164,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);
   if (!strcmp(cmd, "models")) return cmd_models(argc - 1, argv + 1);
+  if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+  if (!strcmp(cmd, "onnx-test")) return cmd_onnx_test(argc - 1, argv + 1);
   fprintf(stderr, "clnet: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return CLI_USAGE;

@@ -67,11 +67,12 @@ static void layer_io(clnet_graph *g, g_layer *l, clnet_tshape *in, clnet_layer_i
   io->profile_user = pr;
 }
 
-static clnet_status forward(clnet_graph *g, int32_t training) {
+static clnet_status forward(clnet_graph *g, int32_t training, int32_t with_loss) {
   for (int32_t i = 0; i < g->n_layers; ++i) {
     g_layer *l = &g->layers[i];
     if (l->fuse == CLNET_FUSE_INSIDE) continue;
     const int32_t loss = (l->l.kind->flags & CLNET_KIND_LOSS) != 0;
+    if (loss && !with_loss) continue;
     clnet_graph_profile_layer(g, l, training ? "fwd" : "eval");
     clnet_status st;
     if (l->fuse != CLNET_FUSE_NONE) {
@@ -182,12 +183,15 @@ clnet_status clnet_graph_set_batch(clnet_graph *g, const float *images, const in
 
 clnet_status clnet_graph_step_start(clnet_graph *g) {
   CLNET_TRY(require_batch(g));
+  if (g->loss_layer < 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "graph has no loss layer (clnet_graph_set_output, or a softmax_cross_entropy layer)");
   g->step_started = 0;
   g->step_serial++;
   clnet_profile_op(g->ctx, "bn statistics backup");
   if (g->keep_stats && g->stats_floats)
     CLNET_TRY(clnet_buf_copy(g->ctx, &g->stats, 0, &g->stats_shadow, 0, (size_t)g->stats_floats * 4));
-  CLNET_TRY(forward(g, 1)); /* the loss layer included */
+  CLNET_TRY(forward(g, 1, 1)); /* the loss layer included */
   CLNET_TRY(backward(g));   /* enqueued before any read-back so the device never idles */
   clnet_profile_op(g->ctx, "nonfinite check");
   CLNET_TRY(clnet_buf_fill(g->ctx, &g->nonfinite, 0, 4, 0));
@@ -220,14 +224,45 @@ clnet_status clnet_graph_forward_backward(clnet_graph *g, float *loss_out, int32
 
 int32_t clnet_graph_gradients_finite(const clnet_graph *g) { return g->grads_finite; }
 
+clnet_status clnet_graph_set_input(clnet_graph *g, const float *images, int32_t n) {
+  if (!g->ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph is not set up");
+  if (n < 1 || n > g->max_batch)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "batch of %d images, graph was set up for 1..%d", n, g->max_batch);
+  g->batch = n;
+  clnet_profile_op(g->ctx, "upload batch");
+  CLNET_TRY(clnet_buf_write(g->ctx, &g->tensors[0].value, 0, (size_t)g_tensor_floats(&g->tensors[0], n) * 4, images));
+  clnet_profile_op(g->ctx, NULL);
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_graph_forward(clnet_graph *g, int32_t training) {
+  CLNET_TRY(require_batch(g));
+  return forward(g, training, 0);
+}
+
+clnet_status clnet_graph_read_tensor(clnet_graph *g, int32_t t, float *dst) {
+  CLNET_TRY(require_batch(g));
+  if (t < 0 || t >= g->n_tensors) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "no tensor %d", t);
+  const g_tensor *x = &g->tensors[t];
+  if (t != 0 && x->n_readers != 0)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                           "tensor %d (output of layer '%s') is read by %d layers: its storage may be reused", t,
+                           g->layers[x->producer].l.name, x->n_readers);
+  if (x->virt) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "tensor %d is never stored", t);
+  CLNET_TRY(clnet_buf_read(g->ctx, &x->value, 0, (size_t)g_tensor_floats(x, g->batch) * 4, dst));
+  return CLNET_SUCCESS;
+}
+
 clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss_out, int32_t *correct) {
   CLNET_TRY(require_batch(g));
-  CLNET_TRY(forward(g, 0));
+  if (g->loss_layer < 0) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph has no loss layer");
+  CLNET_TRY(forward(g, 0, 1));
   return loss_read(g, loss_out, correct);
 }
 
 clnet_status clnet_graph_read_logits(clnet_graph *g, float *dst) {
   CLNET_TRY(require_batch(g));
+  if (g->loss_layer < 0) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "graph has no loss layer (no logits)");
   const g_tensor *o = &g->tensors[g->layers[g->loss_layer].l.in[0]];
   clnet_profile_op(g->ctx, "read logits");
   CLNET_TRY(clnet_buf_read(g->ctx, &o->value, 0, (size_t)g_tensor_floats(o, g->batch) * 4, dst));

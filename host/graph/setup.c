@@ -43,6 +43,8 @@ void clnet_graph_plan(clnet_graph *g, int32_t batch, size_t *buf_floats, int32_t
                                 .virt = x->virt || loss_out, .producer = x->producer, .kept = 0, .no_grad = t == 0};
   }
   if (g->loss_layer >= 0) pt[g->layers[g->loss_layer].l.in[0]].kept = 1; /* the logits */
+  for (int32_t t = 1; t < g->n_tensors; ++t) /* outputs of a graph without a loss: read after the pass */
+    if (g->tensors[t].n_readers == 0 && !pt[t].virt) pt[t].kept = 1;
   for (int32_t i = 0; i < g->n_layers; ++i) {
     const g_layer *l = &g->layers[i];
     const uint32_t f = l->l.kind->flags;
@@ -151,9 +153,6 @@ static clnet_status alloc_param_field(clnet_graph *g, g_param *p, clnet_buf *b, 
 }
 
 clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch) {
-  if (g->loss_layer < 0)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                           "graph has no loss layer (clnet_graph_set_output, or a softmax_cross_entropy layer)");
   if (max_batch < 1) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "batch %d must be >= 1", max_batch);
   clnet_graph_release(g);
   g->ctx = ctx;

@@ -311,6 +311,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     }
     CLNET_TRY_GOTO(clnet_graph_setup(gi, ctxs[i], replica_batch), st, out);
     CLNET_TRY_GOTO(clnet_graph_init_params(gi, cfg->seed), st, out);
+    if (cfg->init) CLNET_TRY_GOTO(cfg->init(cfg->build_user, gi), st, out);
   }
   g = graphs[0];
   CLNET_TRY_GOTO(clnet_replicas_create(graphs, n_ctx, comm, &reps), st, out);

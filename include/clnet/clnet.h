@@ -10,4 +10,5 @@
 #include "clnet/train.h"
 #include "clnet/dist.h"
 #include "clnet/schedule.h"
+#include "clnet/onnx.h"
 #endif

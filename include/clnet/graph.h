@@ -147,7 +147,8 @@ double clnet_graph_macs_per_image(const clnet_graph *g);
 uint64_t clnet_graph_memory_bytes(const clnet_graph *g, int32_t batch);
 
 /* --- execution --- */
-/* Allocates on ctx for batches of up to max_batch and zeroes Adam state. */
+/* Allocates on ctx for batches of up to max_batch and zeroes Adam state. A graph without a loss
+ * layer sets up for forward passes only (clnet_graph_set_input, clnet_graph_forward). */
 clnet_status clnet_graph_setup(clnet_graph *g, clnet_ctx *ctx, int32_t max_batch);
 /* Keras initialisation: Glorot-uniform kernels, zero biases, gamma 1, beta 0,
  * moving mean 0, moving variance 1; Adam state zero, step 0. */
@@ -224,6 +225,14 @@ clnet_status clnet_graph_ema_update(clnet_graph *g);
 clnet_status clnet_graph_ema_swap(clnet_graph *g);
 int32_t clnet_graph_ema_enabled(const clnet_graph *g);
 
+/* Forward passes without labels (any graph; one without a loss layer runs only these): uploads
+ * images (n, H, W, C); runs the forward pass (training: batch statistics for BN, dropout; else
+ * inference), the loss layer left out; reads tensor t of the last forward, (n, H, W, C) floats.
+ * Tensors read by no layer (a graph's outputs) and the input keep their values; another tensor's
+ * storage may have been reused by then (CLNET_ERR_INVALID_ARGUMENT). */
+clnet_status clnet_graph_set_input(clnet_graph *g, const float *images, int32_t n);
+clnet_status clnet_graph_forward(clnet_graph *g, int32_t training);
+clnet_status clnet_graph_read_tensor(clnet_graph *g, int32_t t, float *dst);
 /* Inference-mode forward and loss on the current batch. */
 clnet_status clnet_graph_evaluate(clnet_graph *g, float *loss, int32_t *correct);
 /* For benchmarks: enqueues layer i alone, forward (training mode) or backward, on the buffers

@@ -89,7 +89,10 @@ typedef struct clnet_train_config {
    * model's default) for the data's image shape and classes. */
   const char *model;
   clnet_status (*build)(void *user, const clnet_model_config *cfg, clnet_graph **out);
-  void *build_user;
+  /* NULL, or called on each replica's graph after it is set up and initialised (before a resume
+   * loads its checkpoint): the caller's starting weights (an imported model's initializers). */
+  clnet_status (*init)(void *user, clnet_graph *g);
+  void *build_user; /* for build and init */
   int32_t depth, width; /* ResNet depth (18 or 34; used when model is NULL), base channels */
   double lr;            /* Adam learning rate, 1e-3 (when opts is NULL) */
   const clnet_train_options *opts; /* NULL: the seed's recipe at lr */
