@@ -285,7 +285,7 @@ static clnet_status try_idx(const char *dir, clnet_dataset *train, clnet_dataset
                               train->channels != test->channels))
     st = clnet_set_error(CLNET_ERR_FORMAT, "%s has %dx%d images but %s has %dx%d", p[0], (int)train->height,
                          (int)train->width, p[2], (int)test->height, (int)test->width);
-  if (st == CLNET_SUCCESS) /* the classes of the pair: a split may lack the last ones */
+  if (st == CLNET_SUCCESS && train) /* the classes of the pair: a split may lack the last ones */
     train->classes = test->classes = train->classes > test->classes ? train->classes : test->classes;
   if (st != CLNET_SUCCESS) {
     if (train) clnet_dataset_free(train);
