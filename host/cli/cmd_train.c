@@ -169,11 +169,11 @@ static void train_usage(FILE *f) {
           "finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
-          "configuration is --width 64 --epochs 500 on CIFAR-10.\n"
+          "configuration is --recipe seed --width 64 --epochs 500 on CIFAR-10.\n"
           "\n"
-          "Training options (docs/TRAINING.md). --recipe seed (the default) is the seed's model.fit:\n"
-          "Keras Adam at --lr 1e-3, constant, random flips; --recipe fast: Nesterov SGD, one-cycle,\n"
-          "label smoothing, crops, alternating flips, flip TTA. A run prints its options; flags\n"
+          "Training options (docs/TRAINING.md). --recipe fast (the default): Nesterov SGD, one-cycle,\n"
+          "label smoothing, crops, alternating flips, flip TTA; --recipe seed is the seed's model.fit:\n"
+          "Keras Adam at --lr 1e-3, constant, random flips. A run prints its options; flags\n"
           "override the recipe; checkpoints keep them, and --resume continues with them.\n",
           CLNET_DEFAULT_DATA_DIR);
   for (int32_t k = 0; k < clnet_train_option_count(); ++k)
@@ -418,7 +418,7 @@ int cmd_train(int argc, char **argv) {
     } else {
       clnet_train_recipe("seed", cfg.epochs, &opts); /* the trainer reports the missing checkpoint */
     }
-  } else if (clnet_train_recipe(recipe ? recipe : "seed", cfg.epochs, &opts) != CLNET_SUCCESS) {
+  } else if (clnet_train_recipe(recipe ? recipe : "fast", cfg.epochs, &opts) != CLNET_SUCCESS) {
     return cli_usage_error("train", "--recipe must be seed or fast, got '%s'", recipe);
   }
   for (int k = 0; k < n_opts; ++k)
@@ -482,7 +482,7 @@ int cmd_train(int argc, char **argv) {
   if (rank == 0) {
     char line[600];
     clnet_train_options_format(&opts, line, sizeof line);
-    printf("recipe: %s%s%s: %s\n", resumed_from[0] ? "as in " : recipe ? recipe : "seed",
+    printf("recipe: %s%s%s: %s\n", resumed_from[0] ? "as in " : recipe ? recipe : "fast",
            resumed_from[0] ? resumed_from : "", n_opts ? " with the flags given" : "", line);
     for (int32_t i = 0; i < devs.n; ++i)
       if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));
