@@ -126,8 +126,8 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       __global const float *b,  /* (C_out); read only when has_bias */                                \
       __global float *y,        /* (N, OH, OW, C_out) */                                              \
       const int N, const int H, const int W, const int C_in, const int OH, const int OW,             \
-      const int C_out, const int KH, const int KW, const int stride, const int pad_top,              \
-      const int pad_left, const int has_bias, const int zero_len) {                                  \
+      const int C_out, const int KH, const int KW, const int stride_h, const int stride_w,            \
+      const int dil_h, const int dil_w, const int pad_top, const int pad_left, const int has_bias, const int zero_len) {                                  \
     const int M = N * OH * OW;                                                                        \
     const int m0 = get_global_id(0) * CONV_PT;                                                        \
     const int oc0 = get_global_id(1) * T;                                                             \
@@ -139,9 +139,9 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       int ow = m0 % OW, r = m0 / OW;                                                                  \
       int oh = r % OH, n = r / OH;                                                                    \
       _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                           \
-        hb[p] = m0 + p < M ? oh * stride - pad_top : -0x40000000; /* dead: never valid */             \
-        wb[p] = ow * stride - pad_left;                                                               \
-        off[p] = (n * H + oh * stride - pad_top) * W + wb[p];                                         \
+        hb[p] = m0 + p < M ? oh * stride_h - pad_top : -0x40000000; /* dead: never valid */           \
+        wb[p] = ow * stride_w - pad_left;                                                             \
+        off[p] = (n * H + oh * stride_h - pad_top) * W + wb[p];                                       \
         if (++ow == OW) {                                                                             \
           ow = 0;                                                                                     \
           if (++oh == OH) {                                                                           \
@@ -164,7 +164,7 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
     for (int kh = 0; kh < KH; ++kh) {                                                                 \
       for (int kw = 0; kw < KW; ++kw) {                                                               \
         __global const float *wr = wk + (kh * KW + kw) * C_in * T;                                    \
-        GATHER_TAP(T, x, C_in, H, W, kh, kw, kh * W + kw, wr, T, 0)                                   \
+        GATHER_TAP(T, x, C_in, H, W, kh * dil_h, kw * dil_w, kh * dil_h * W + kw * dil_w, wr, T, 0)   \
       }                                                                                               \
     }                                                                                                 \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                             \
@@ -179,22 +179,24 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       __global const float *wp, /* zeros (zero_len), then w^T packed (C_in/T, KH*KW, C_out, T) */     \
       __global float *dx,       /* (N, H, W, C_in) */                                                 \
       const int N, const int H, const int W, const int C_in, const int OH, const int OW,             \
-      const int C_out, const int KH, const int KW, const int stride, const int pad_top,              \
-      const int pad_left, const int zero_len) {                                                      \
+      const int C_out, const int KH, const int KW, const int stride_h, const int stride_w,            \
+      const int dil_h, const int dil_w, const int pad_top, const int pad_left, const int kstep_h, const int kstep_w, const int qstep_h,   \
+      const int qstep_w, const int zero_len) {                                                      \
     /* dx pixels in s*s classes (ih mod s, iw mod s) = (rh, rw), each an (N, HS, WS) grid of       \
      * pixels (ih, iw) = (rh + s*a, rw + s*b) (those past H or W are dead) */                         \
-    const int HS = (H + stride - 1) / stride, WS = (W + stride - 1) / stride;                         \
+    const int HS = (H + stride_h - 1) / stride_h, WS = (W + stride_w - 1) / stride_w;                 \
+    const int SS = stride_h * stride_w;          /* classes */                                        \
     const int MC = N * HS * WS;                  /* pixels per class */                               \
     const int tiles = (MC + CONV_PT - 1) / CONV_PT; /* tiles per class */                             \
     const int t = get_global_id(0);                                                                   \
     const int ci0 = get_global_id(1) * T;                                                             \
-    if (t >= stride * stride * tiles || ci0 >= C_in) return;                                          \
+    if (t >= SS * tiles || ci0 >= C_in) return;                                                       \
     /* the class varies fastest: neighbouring work-items write interleaved dx pixels (shared     \
      * cache lines) and read the same dy pixels */                                                    \
-    const int tile = t / (stride * stride);                                                           \
-    const int cls = t - tile * (stride * stride);                                                     \
+    const int tile = t / SS;                                                                          \
+    const int cls = t - tile * SS;                                                                    \
     const int m0 = tile * CONV_PT;                                                                    \
-    const int rh = cls / stride, rw = cls - rh * stride;                                              \
+    const int rh = cls / stride_w, rw = cls - rh * stride_w;                                          \
     /* the live taps are the same for the whole class: kh = rh + pad_top - s*qh, kw likewise,      \
      * and they read dy pixel (a + qh, b + qw) */                                                     \
     int hb[CONV_PT], wb[CONV_PT], off[CONV_PT], dst[CONV_PT];                                         \
@@ -202,7 +204,7 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       int bb = m0 % WS, r = m0 / WS;                                                                  \
       int a = r % HS, n = r / HS;                                                                     \
       _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                           \
-        const int ih = rh + stride * a, iw = rw + stride * bb;                                        \
+        const int ih = rh + stride_h * a, iw = rw + stride_w * bb;                                    \
         const int live = m0 + p < MC && ih < H && iw < W;                                             \
         hb[p] = live ? a : -0x40000000; /* dead: never valid */                                       \
         wb[p] = bb;                                                                                   \
@@ -221,15 +223,20 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) acc[p] = (CAT(float, T))(0.0f);               \
     __global const float *zeros = wp;                                                                 \
     __global const float *wk = wp + zero_len + get_global_id(1) * (KH * KW * C_out * T);              \
-    /* first live tap of each axis and its dy offset; each further step of s moves one dy row /    \
-     * column back (no division in the loops: integer division is slow on CPUs) */                   \
+    /* first live tap of each axis (kh with ph - kh*dh a multiple of sh) and its dy offset; the      \
+     * live taps repeat every kstep = s / gcd(s, d) taps, each qstep = d / gcd(s, d) dy rows /       \
+     * columns back (no division in the loops: integer division is slow on CPUs) */                  \
     const int ph = rh + pad_top, pw = rw + pad_left;                                                  \
-    int qh = ph / stride;                                                                             \
-    for (int kh = ph - qh * stride; kh < KH; kh += stride, --qh) {                                    \
-      int qw = pw / stride;                                                                           \
-      for (int kw = pw - qw * stride; kw < KW; kw += stride, --qw) {                                  \
+    int kh0 = 0, kw0 = 0;                                                                             \
+    while (kh0 < kstep_h && (ph - kh0 * dil_h) % stride_h) ++kh0;                                     \
+    while (kw0 < kstep_w && (pw - kw0 * dil_w) % stride_w) ++kw0;                                     \
+    if (kh0 == kstep_h || kw0 == kstep_w) kh0 = KH; /* no tap reaches this class */                  \
+    int qh = (ph - kh0 * dil_h) / stride_h;                                                           \
+    for (int kh = kh0; kh < KH; kh += kstep_h, qh -= qstep_h) {                                       \
+      int qw = (pw - kw0 * dil_w) / stride_w;                                                         \
+      for (int kw = kw0; kw < KW; kw += kstep_w, qw -= qstep_w) {                                     \
         __global const float *wr = wk + (kh * KW + kw) * C_out * T;                                   \
-        GATHER_TAP(T, dy, C_out, OH, OW, qh, qw, qh * OW + qw, wr, T, stride > 1)                     \
+        GATHER_TAP(T, dy, C_out, OH, OW, qh, qw, qh * OW + qw, wr, T, SS > 1)                         \
       }                                                                                               \
     }                                                                                                 \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                             \
@@ -264,8 +271,8 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       __global float *partial,  /* (n_blocks, KH*KW*C_in, C_out) */                                   \
       __global float *db_part,  /* (n_blocks, C_out) from db_off; written when has_bias */             \
       const int N, const int H, const int W, const int C_in, const int OH, const int OW,             \
-      const int C_out, const int KH, const int KW, const int stride, const int pad_top,              \
-      const int pad_left, const int rows_per_block, const int n_blocks, const int has_bias,          \
+      const int C_out, const int KH, const int KW, const int stride_h, const int stride_w,            \
+      const int dil_h, const int dil_w, const int pad_top, const int pad_left, const int rows_per_block, const int n_blocks, const int has_bias,          \
       const int db_off) {                                                                             \
     const int ci_tiles = (C_in + CT - 1) / CT, co_tiles = (C_out + T - 1) / T;                        \
     const int n_f = co_tiles * ci_tiles * KH * KW; /* filter tiles */                                \
@@ -281,19 +288,19 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
     const int kh = tap / KW, kw = tap % KW;                                                           \
     const int cn = min(CT, C_in - ci0), dn = min(T, C_out - co0);                                    \
     /* live ow: 0 <= ow*s - pad_left + kw < W */                                                     \
-    const int ow_lo = max(0, (pad_left - kw + stride - 1) / stride);                                  \
-    const int hnum = W - 1 + pad_left - kw;                                                           \
-    const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride + 1);                                      \
-    const int xstep = stride * C_in;                                                                  \
+    const int ow_lo = max(0, (pad_left - kw * dil_w + stride_w - 1) / stride_w);                      \
+    const int hnum = W - 1 + pad_left - kw * dil_w;                                                   \
+    const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride_w + 1);                                    \
+    const int xstep = stride_w * C_in;                                                                \
     CAT(float, T) acc[CT];                                                                            \
     _Pragma("unroll") for (int c = 0; c < CT; ++c) acc[c] = (CAT(float, T))(0.0f);                    \
     const int row1 = min(N * OH, (blk + 1) * rows_per_block);                                         \
     int row = blk * rows_per_block;                                                                   \
     int oh = row % OH, n = row / OH;                                                                  \
     for (; row < row1; ++row) {                                                                       \
-      const int ih = oh * stride - pad_top + kh;                                                      \
+      const int ih = oh * stride_h - pad_top + kh * dil_h;                                            \
       if (ih >= 0 && ih < H) {                                                                        \
-        __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride - pad_left + kw) * C_in + ci0; \
+        __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride_w - pad_left + kw * dil_w) * C_in + ci0; \
         __global const float *dp = dy + (row * OW + ow_lo) * C_out + co0;                             \
         if (cn == CT && dn == T) {                                                                    \
           WGRAD_ROW(T, CT, CT, T)                                                                     \
@@ -359,7 +366,8 @@ DEFINE_CONV_WGRAD(16, 16)
 __kernel void conv2d_direct_wgrad_t32_c8(__global const float *x, __global const float *dy, __global float *partial,
                                          __global float *db_part, const int N, const int H, const int W,
                                          const int C_in, const int OH, const int OW, const int C_out, const int KH,
-                                         const int KW, const int stride, const int pad_top, const int pad_left,
+                                         const int KW, const int stride_h, const int stride_w, const int dil_h,
+                                         const int dil_w, const int pad_top, const int pad_left,
                                          const int rows_per_block, const int n_blocks, const int has_bias,
                                          const int db_off) {
   const int ci_tiles = C_in / 8, co_tiles = C_out / 32;
@@ -374,19 +382,19 @@ __kernel void conv2d_direct_wgrad_t32_c8(__global const float *x, __global const
   const int ci0 = (f % ci_tiles) * 8;
   const int tap = f / ci_tiles;
   const int kh = tap / KW, kw = tap % KW;
-  const int ow_lo = max(0, (pad_left - kw + stride - 1) / stride);
-  const int hnum = W - 1 + pad_left - kw;
-  const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride + 1);
-  const int xstep = stride * C_in;
+  const int ow_lo = max(0, (pad_left - kw * dil_w + stride_w - 1) / stride_w);
+  const int hnum = W - 1 + pad_left - kw * dil_w;
+  const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride_w + 1);
+  const int xstep = stride_w * C_in;
   float16 acc0[8], acc1[8];
   _Pragma("unroll") for (int c = 0; c < 8; ++c) acc0[c] = acc1[c] = (float16)(0.0f);
   const int row1 = min(N * OH, (blk + 1) * rows_per_block);
   int row = blk * rows_per_block;
   int oh = row % OH, n = row / OH;
   for (; row < row1; ++row) {
-    const int ih = oh * stride - pad_top + kh;
+    const int ih = oh * stride_h - pad_top + kh * dil_h;
     if (ih >= 0 && ih < H) {
-      __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride - pad_left + kw) * C_in + ci0;
+      __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride_w - pad_left + kw * dil_w) * C_in + ci0;
       __global const float *dp = dy + (row * OW + ow_lo) * C_out + co0;
       for (int ow = ow_lo; ow < ow_hi; ++ow) {
         const float16 d0 = vload16(0, dp), d1 = vload16(0, dp + 16);
