@@ -7,7 +7,7 @@
 
 #include "ops/common.h"
 
-#define DW_V 8  /* channels per work-item: DW_V in the .cl file */
+#define DW_V 16 /* channels per work-item: DW_V in the .cl file */
 #define DW_PT 4 /* pixels per work-item: DW_PT in the .cl file */
 /* Filter-gradient partition: each block of output rows covers about this many output pixels, so
  * that there are enough blocks x channel tiles x kh to fill the device while every work-item still
