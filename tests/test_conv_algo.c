@@ -553,11 +553,10 @@ Test(finddb, progress_is_reported_for_each_timed_shape, .init = make_tmp) {
   clnet_ctx_free(ctx);
 }
 
-/* AUTO checks and times only the algorithms that apply to a conv: DIRECT and the Winograd ones
- * never on grouped convs, DEPTHWISE only on depthwise ones, Winograd never on dilated ones; a
- * grouped conv times GEMM even where CLBlast is not timed otherwise (it is the one candidate);
- * forcing an algorithm that does not apply falls back to AUTO's choice with a note; the rule picks
- * DEPTHWISE and GEMM there. */
+/* AUTO checks and times only the algorithms that apply to a conv: DIRECT never on depthwise convs,
+ * the Winograd ones never on grouped or dilated ones, DEPTHWISE only on depthwise ones; forcing an
+ * algorithm that does not apply falls back to AUTO's choice with a note; the rule picks DEPTHWISE
+ * for depthwise convs and DIRECT for small grouped ones. */
 Test(finddb, only_algorithms_that_apply_are_candidates, .init = make_tmp) {
   clnet_conv2d_desc dw = {.n = 2, .in_h = 9, .in_w = 9, .in_c = 16, .out_c = 16, .k_h = 3, .k_w = 3, .stride = 1,
                           .padding = CLNET_PADDING_EXPLICIT, .groups = 16, .pad_top = 1, .pad_bottom = 1,
@@ -573,6 +572,10 @@ Test(finddb, only_algorithms_that_apply_are_candidates, .init = make_tmp) {
   clnet_ctx *ctx = open_ctx();
   for (int p = 0; p < 3; ++p) {
     clnet_conv_algo_choice c;
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+                 clnet_last_error());
+    cr_assert(c.ms[0] >= 0 && c.ms[1] >= 0, "pass %d: grouped: gemm and direct timed", p);
+    cr_assert(c.ms[2] == -2 && c.ms[3] == -2 && c.ms[4] == -2, "pass %d: grouped: nothing else", p);
     cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
     cr_assert(c.ms[1] == -2 && c.ms[2] == -2 && c.ms[3] == -2, "pass %d: depthwise: direct, winograd not candidates", p);
     cr_assert(c.ms[0] >= 0 && c.ms[4] >= 0, "pass %d: depthwise: gemm and depthwise timed", p);
@@ -581,25 +584,15 @@ Test(finddb, only_algorithms_that_apply_are_candidates, .init = make_tmp) {
                  clnet_last_error());
     cr_assert(c.ms[2] == -2 && c.ms[3] == -2 && c.ms[4] == -2 && c.ms[1] >= 0, "pass %d: dilated", p);
   }
-  clnet_ctx_free(ctx);
-  /* without CLNET_TUNE_ALL: a grouped conv still times GEMM, the one algorithm there */
-  unsetenv("CLNET_TUNE_ALL");
-  ctx = open_ctx();
-  for (int p = 0; p < 3; ++p) {
-    clnet_conv_algo_choice c;
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
-                 clnet_last_error());
-    cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM, "pass %d", p);
-    cr_assert(c.source == CLNET_CONV_SOURCE_TIMED && c.ms[0] >= 0, "pass %d: gemm timed", p);
-    for (int k = 1; k < CLNET_CONV_ALGO_SLOTS; ++k) cr_assert_eq(c.ms[k], -2, "pass %d slot %d", p, k);
-  }
   char note[1024] = "";
   clnet_ctx_set_conv_note_fn(ctx, last_line, note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_DIRECT), CLNET_SUCCESS);
   clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo != CLNET_CONV_ALGO_DIRECT && c.source == CLNET_CONV_SOURCE_TIMED, "auto's choice, timed above");
+  cr_assert(strstr(note, "direct applies only to convs that are not depthwise"), "note '%s'", note);
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert(c.algo == CLNET_CONV_ALGO_GEMM && c.source == CLNET_CONV_SOURCE_TIMED, "auto's choice, timed above");
-  cr_assert(strstr(note, "direct applies only to convs of one group"), "note '%s'", note);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DIRECT && c.source == CLNET_CONV_SOURCE_FORCED);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_DEPTHWISE), CLNET_SUCCESS);
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
   cr_assert_neq(c.algo, CLNET_CONV_ALGO_DEPTHWISE);
@@ -610,6 +603,6 @@ Test(finddb, only_algorithms_that_apply_are_candidates, .init = make_tmp) {
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
   cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_CONV_SOURCE_RULE);
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
+  cr_assert_eq(c.algo, CLNET_CONV_ALGO_DIRECT);
   clnet_ctx_free(ctx);
 }

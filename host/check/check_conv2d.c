@@ -345,6 +345,11 @@ static const conv_params m_dw1 = {Q(2, 32, 32, 32, 32, 3, 3, 1, E, 0), .groups =
                          gr_3 = {Q(2, 13, 13, 12, 18, 3, 3, 1, S, 1), .groups = 3},
                          gr_5 = {Q(2, 7, 7, 15, 10, 3, 1, 1, S, 0), .groups = 5},
                          gr_pw = {Q(2, 13, 13, 8, 12, 1, 1, 1, V, 1), .groups = 4},
+                         /* direct's filter-gradient tiles per group: 8 x 32 (t32_c8), 16 x 16, and
+                          * ResNeXt's 32 groups of 4 */
+                         gr_t32 = {Q(2, 8, 8, 32, 128, 3, 3, 1, S, 1), .groups = 4},
+                         gr_c16 = {Q(2, 7, 7, 64, 48, 3, 3, 2, S, 1), .groups = 2},
+                         gr_x32 = {Q(2, 8, 8, 128, 128, 3, 3, 1, S, 0), .groups = 32},
                          gr_dil = {Q(2, 13, 11, 6, 9, 3, 3, 2, E, 1), .sw = 1, .dh = 2, .dw = 3, .groups = 3, .pads = {1, 2, 0, 3}},
                          /* one group, the new geometry: dilation (with strides sharing a factor
                           * with it, and not), rectangular strides, kernels 1x7 / 7x1, asymmetric
@@ -398,12 +403,11 @@ static const conv_params g_s2_asym = {Q(2, 6, 6, 2, 3, 3, 3, 2, S, 1)},   /* pad
   {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
 #define WINO2(label, p) WINO_ALGO(label " winograd", p, CLNET_CONV_ALGO_WINOGRAD)
 #define WINO4(label, p) WINO_ALGO(label " winograd4", p, CLNET_CONV_ALGO_WINOGRAD4)
-/* a depthwise conv: GEMM (per group of one channel) and DEPTHWISE; a grouped one: GEMM only, the one
- * algorithm that applies (forcing DIRECT there would fall back to AUTO's choice) */
+/* a depthwise conv: GEMM (per group of one channel) and DEPTHWISE (DIRECT does not apply: forcing it
+ * would fall back to AUTO's choice); other grouped convs run CROSS3 (GEMM and DIRECT, per group) */
 #define DWISE3(label, p)                               \
   CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM), \
   CROSS3_ALGO(label " depthwise", p, CLNET_CONV_ALGO_DEPTHWISE)
-#define GROUP3(label, p) CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM)
 #define GRAD2(label, p)                                                           \
   {"conv2d_backward_data", label, CLNET_CHECK_GRAD, run_grad_data, &(p)},        \
   {"conv2d_backward_filter", label, CLNET_CHECK_GRAD, run_grad_filter, &(p)}
@@ -501,10 +505,13 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     DWISE3("n1 7x7x3->6 dw x2 k5 s3 d2x1 pads 4,1,0,3", d_k5s3),
     DWISE3("n2 7x7x33 dw k1", d_k1),
     DWISE3("n1 3x3x4 dw k3 pads 4,0,1,5", d_bigpad),
-    GROUP3("n2 13x13x12->18 g3 k3 same", gr_3),
-    GROUP3("n2 7x7x15->10 g5 k3x1 same nobias", gr_5),
-    GROUP3("n2 13x13x8->12 g4 k1", gr_pw),
-    GROUP3("n2 13x11x6->9 g3 k3 s2x1 d2x3 pads 1,2,0,3", gr_dil),
+    CROSS3("n2 13x13x12->18 g3 k3 same", gr_3),
+    CROSS3("n2 7x7x15->10 g5 k3x1 same nobias", gr_5),
+    CROSS3("n2 13x13x8->12 g4 k1", gr_pw),
+    CROSS3("n2 13x11x6->9 g3 k3 s2x1 d2x3 pads 1,2,0,3", gr_dil),
+    CROSS3("n2 8x8x32->128 g4 k3 same", gr_t32),
+    CROSS3("n2 7x7x64->48 g2 k3 s2 same", gr_c16),
+    CROSS3("n2 8x8x128->128 g32 k3 same nobias", gr_x32),
     CROSS3("n2 13x13x5->7 k3 d2 same", o_dil2),
     CROSS3("n2 13x13x6->5 k3 s2 d2 pads 2,2,1,2", o_s2d2),
     CROSS3("n2 13x13x4->9 k3 s3 d2 same nobias", o_s3d2),

@@ -246,17 +246,19 @@ static const size_t direct_local_fwd_small[2] = {16, 4};
 /* Channel tile (kernel variant) for a dimension of c channels: 8 for narrow, else 16. */
 static int32_t direct_tile(int32_t c) { return c <= 8 ? 8 : 16; }
 
-/* The filter-gradient kernel for d and its tile of *ci input x *co output channels per work-item:
+/* The filter-gradient kernel for d and its tile of *ci input x *co output channels per work-item
+ * (within one group of CG = C_in/groups input and OG = C_out/groups output channels):
  * conv2d_direct_wgrad_t32_c8 (8 x 32: two dy loads and 8 x loads per 16 FMAs; 1.05-1.35x faster
  * than 16 x 16 on every such ResNet-18 layer, PoCL, batch 64, alternating runs) where
- * C_in % 8 == 0 and C_out % 32 == 0 (it has no partial tiles), else conv2d_direct_wgrad_tT_cCT with
- * T = direct_tile(C_out) and CT = 16 from 16 input channels up, else 8. */
+ * CG % 8 == 0 and OG % 32 == 0 (it has no partial tiles), else conv2d_direct_wgrad_tT_cCT with
+ * T = direct_tile(OG) and CT = 16 from 16 input channels up, else 8. */
 static const char *direct_wgrad_kernel(const clnet_conv2d_desc *d, int32_t *ci, int32_t *co) {
-  if (d->in_c % 8 == 0 && d->out_c % 32 == 0) {
+  const int32_t cg = d->in_c / groups_of(d), og = d->out_c / groups_of(d);
+  if (cg % 8 == 0 && og % 32 == 0) {
     *ci = 8, *co = 32;
     return "conv2d_direct_wgrad_t32_c8";
   }
-  *ci = d->in_c >= 16 ? 16 : 8, *co = direct_tile(d->out_c);
+  *ci = cg >= 16 ? 16 : 8, *co = direct_tile(og);
   static const char *const names[2][2] = {{"conv2d_direct_wgrad_t8_c8", "conv2d_direct_wgrad_t8_c16"},
                                           {"conv2d_direct_wgrad_t16_c8", "conv2d_direct_wgrad_t16_c16"}};
   return names[*co == 16][*ci == 16];
@@ -271,17 +273,21 @@ static int32_t gcd_i32(int32_t a, int32_t b) {
 }
 static int32_t ceil_div_i32(int32_t n, int32_t m) { return (n + m - 1) / m; }
 
-/* scratch = [zeros (zero_len) | w repacked (n_tiles, taps, a, tile)]: see conv2d_direct_pack. */
+/* scratch = [zeros (zero_len) | w repacked (G*tpg tiles, taps, a, tile)], tpg = ceil(b / tile) tiles
+ * per group: see conv2d_direct_pack. Group g's element (t, b, a) is w[(t*sb + g*b_step + b)*sa +
+ * g*a_step + a]. */
 static clnet_status direct_pack(clnet_ctx *ctx, const clnet_buf *w, int32_t zero_len, int32_t taps, int32_t a,
-                                int32_t b, int32_t tile, clnet_buf *packed) {
-  const int32_t n_tiles = ceil_div_i32(b, tile);
-  const int64_t total = (int64_t)zero_len + (int64_t)n_tiles * taps * a * tile;
+                                int32_t b, int32_t tile, int32_t G, int32_t sb, int32_t sa, int32_t b_step,
+                                int32_t a_step, clnet_buf *packed) {
+  const int32_t tpg = ceil_div_i32(b, tile);
+  const int64_t total = (int64_t)zero_len + (int64_t)G * tpg * taps * a * tile;
   CLNET_TRY(clnet_require_int_range("conv2d (direct): repacked weights", total));
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)total * sizeof(float), packed));
   size_t global = (size_t)total, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "conv2d_direct", "conv2d_direct_pack", 1, &global, &local, CLNET_ARG_BUF(w),
                       CLNET_ARG_BUF(packed), CLNET_ARG_I32(zero_len), CLNET_ARG_I32(taps), CLNET_ARG_I32(a),
-                      CLNET_ARG_I32(b), CLNET_ARG_I32(tile), CLNET_ARG_I32(n_tiles));
+                      CLNET_ARG_I32(b), CLNET_ARG_I32(tile), CLNET_ARG_I32(tpg), CLNET_ARG_I32(G), CLNET_ARG_I32(sb),
+                      CLNET_ARG_I32(sa), CLNET_ARG_I32(b_step), CLNET_ARG_I32(a_step));
 }
 
 /* Zeros in front of the packed weights: as long as the longest channel row a kernel reads. */
@@ -291,28 +297,30 @@ static int32_t direct_zero_len(const clnet_conv2d_desc *d) {
 
 static clnet_status direct_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
                                    const clnet_buf *w, const clnet_buf *b, clnet_buf *y) {
-  const int32_t T = direct_tile(d->out_c), Z = direct_zero_len(d);
-  clnet_buf wp; /* zeros (Z), w (C_out/T, K, T) */
-  CLNET_TRY(direct_pack(ctx, w, Z, col_k(d), 1, d->out_c, T, &wp));
+  const int32_t G = groups_of(d), og = d->out_c / G;
+  const int32_t T = direct_tile(og), Z = direct_zero_len(d);
+  clnet_buf wp; /* zeros (Z), w per group (G, OG/T, K, T) */
+  CLNET_TRY(direct_pack(ctx, w, Z, col_k(d), 1, og, T, G, d->out_c, 1, og, 0, &wp));
   const int64_t pixels = y_count(d) / d->out_c; /* N*OH*OW, in tiles of DIRECT_PT */
   CLNET_TRY(clnet_require_int_range("conv2d_forward (direct): output pixels rounded up to a tile",
                                     pixels + DIRECT_PT));
-  size_t global[2] = {(size_t)((pixels + DIRECT_PT - 1) / DIRECT_PT), (size_t)ceil_div_i32(d->out_c, T)};
+  size_t global[2] = {(size_t)((pixels + DIRECT_PT - 1) / DIRECT_PT), (size_t)G * ceil_div_i32(og, T)};
   const int small_strided = (clnet_conv2d_stride_h(d) > 1 || clnet_conv2d_stride_w(d) > 1) && d->k_h * d->k_w > 1 &&
                             d->out_h * d->out_w <= 256;
   return CLNET_LAUNCH(ctx, "conv2d_direct", T == 8 ? "conv2d_direct_fwd_t8" : "conv2d_direct_fwd_t16", 2, global,
                       small_strided ? direct_local_fwd_small : direct_local2, CLNET_ARG_BUF(x), CLNET_ARG_BUF(&wp),
                       CLNET_ARG_BUF(d->has_bias ? b : w), CLNET_ARG_BUF(y), CLNET_ARG_I32(d->n),
-                      CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w),                      CLNET_ARG_I32(d->in_c), CLNET_ARG_I32(d->out_h), CLNET_ARG_I32(d->out_w),
-                      CLNET_ARG_I32(d->out_c), CLNET_ARG_I32(d->k_h), CLNET_ARG_I32(d->k_w),
-                      CONV_GEOM_ARGS(d), CLNET_ARG_I32(d->has_bias), CLNET_ARG_I32(Z));
+                      CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w), CLNET_ARG_I32(d->in_c), CLNET_ARG_I32(d->out_h),
+                      CLNET_ARG_I32(d->out_w), CLNET_ARG_I32(d->out_c), CLNET_ARG_I32(d->k_h), CLNET_ARG_I32(d->k_w),
+                      CONV_GEOM_ARGS(d), CLNET_ARG_I32(G), CLNET_ARG_I32(d->has_bias), CLNET_ARG_I32(Z));
 }
 
 static clnet_status direct_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
                                          const clnet_buf *w, clnet_buf *dx) {
-  const int32_t T = direct_tile(d->in_c), Z = direct_zero_len(d);
-  clnet_buf wp; /* zeros (Z), w^T (C_in/T, KH*KW, C_out, T) */
-  CLNET_TRY(direct_pack(ctx, w, Z, d->k_h * d->k_w, d->out_c, d->in_c, T, &wp));
+  const int32_t G = groups_of(d), cg = d->in_c / G, og = d->out_c / G;
+  const int32_t T = direct_tile(cg), Z = direct_zero_len(d);
+  clnet_buf wp; /* zeros (Z), w^T per group (G, CG/T, KH*KW, OG, T) */
+  CLNET_TRY(direct_pack(ctx, w, Z, d->k_h * d->k_w, og, cg, T, G, cg, d->out_c, 0, og, &wp));
   /* s*s classes of dx pixels (ih mod s, iw mod s), each (N, ceil(H/s), ceil(W/s)) in tiles */
   const int64_t sh = clnet_conv2d_stride_h(d), sw = clnet_conv2d_stride_w(d);
   const int64_t class_pixels = d->n * ((d->in_h + sh - 1) / sh) * ((d->in_w + sw - 1) / sw);
@@ -320,12 +328,13 @@ static clnet_status direct_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc
   /* the live taps of a class repeat every s / gcd(s, dilation) taps (direct_bwd_data in the .cl) */
   const int32_t gh = gcd_i32((int32_t)sh, clnet_conv2d_dilation_h(d)), gw = gcd_i32((int32_t)sw, clnet_conv2d_dilation_w(d));
   CLNET_TRY(clnet_require_int_range("conv2d_backward_data (direct): pixel tiles x tile", tiles * DIRECT_PT));
-  size_t global[2] = {(size_t)tiles, (size_t)ceil_div_i32(d->in_c, T)};
+  size_t global[2] = {(size_t)tiles, (size_t)G * ceil_div_i32(cg, T)};
   return CLNET_LAUNCH(ctx, "conv2d_direct", T == 8 ? "conv2d_direct_bwd_data_t8" : "conv2d_direct_bwd_data_t16", 2,
                       global, direct_local2, CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&wp), CLNET_ARG_BUF(dx),
                       CLNET_ARG_I32(d->n), CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w), CLNET_ARG_I32(d->in_c),
                       CLNET_ARG_I32(d->out_h), CLNET_ARG_I32(d->out_w), CLNET_ARG_I32(d->out_c),
-                      CLNET_ARG_I32(d->k_h), CLNET_ARG_I32(d->k_w), CONV_GEOM_ARGS(d), CLNET_ARG_I32(sh / gh),
+                      CLNET_ARG_I32(d->k_h), CLNET_ARG_I32(d->k_w), CONV_GEOM_ARGS(d), CLNET_ARG_I32(G),
+                      CLNET_ARG_I32(sh / gh),
                       CLNET_ARG_I32(sw / gw), CLNET_ARG_I32(clnet_conv2d_dilation_h(d) / gh),
                       CLNET_ARG_I32(clnet_conv2d_dilation_w(d) / gw), CLNET_ARG_I32(Z));
 }
@@ -359,13 +368,15 @@ static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_de
   }
   int32_t ci_tile, co_tile;
   const char *kname = direct_wgrad_kernel(d, &ci_tile, &co_tile);
-  size_t global = (size_t)n_blocks * ceil_div_i32(d->out_c, co_tile) * ceil_div_i32(d->in_c, ci_tile) * d->k_h * d->k_w;
+  const int32_t G = groups_of(d);
+  size_t global = (size_t)n_blocks * G * ceil_div_i32(d->out_c / G, co_tile) * ceil_div_i32(d->in_c / G, ci_tile) *
+                  d->k_h * d->k_w;
   size_t local = CLNET_WG_1D;
   CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_direct", kname, 1,
                          &global, &local, CLNET_ARG_BUF(x), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&pw), CLNET_ARG_BUF(&pb),
                          CLNET_ARG_I32(d->n), CLNET_ARG_I32(d->in_h), CLNET_ARG_I32(d->in_w), CLNET_ARG_I32(d->in_c),
                          CLNET_ARG_I32(d->out_h), CLNET_ARG_I32(d->out_w), CLNET_ARG_I32(d->out_c),
-                         CLNET_ARG_I32(d->k_h), CLNET_ARG_I32(d->k_w), CONV_GEOM_ARGS(d), CLNET_ARG_I32(rpb),
+                         CLNET_ARG_I32(d->k_h), CLNET_ARG_I32(d->k_w), CONV_GEOM_ARGS(d), CLNET_ARG_I32(G), CLNET_ARG_I32(rpb),
                          CLNET_ARG_I32(n_blocks), CLNET_ARG_I32(d->has_bias), CLNET_ARG_I32(db_off)));
   if (n_blocks == 1) return CLNET_SUCCESS;
   /* dw (K*C_out), db (C_out) = sums over the blocks of the partials, in block order */
@@ -514,7 +525,7 @@ clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_des
 int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, clnet_conv_algo algo) {
   switch (algo) {
     case CLNET_CONV_ALGO_GEMM: return 1;
-    case CLNET_CONV_ALGO_DIRECT: return groups_of(d) == 1;
+    case CLNET_CONV_ALGO_DIRECT: return !clnet_conv2d_is_depthwise(d);
     case CLNET_CONV_ALGO_WINOGRAD:
     case CLNET_CONV_ALGO_WINOGRAD4: return clnet_conv2d_winograd_tile_applies(d, pass, clnet_conv_algo_winograd_tile(algo));
     case CLNET_CONV_ALGO_DEPTHWISE: return clnet_conv2d_is_depthwise(d);

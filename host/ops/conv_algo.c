@@ -81,8 +81,8 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
 #define DIRECT_RULE_MIN_PIXELS 64     /* CPU: forward of a wide conv with fewer output pixels: GEMM */
 #define DIRECT_RULE_WIDE_CC (64 * 64) /* C_in*C_out above this is "wide" */
 
-/* DEPTHWISE for a depthwise conv (its own kernels, the only fast path there) and GEMM for any
- * other grouped conv (the one algorithm that applies); otherwise DIRECT, except
+/* DEPTHWISE for a depthwise conv (its own kernels, the only fast path there); otherwise, with
+ * C_in and C_out one group's channels, DIRECT, except
  *   - on a CPU device, the forward pass of a wide conv (C_in*C_out > 64*64) with fewer than 64
  *     output pixels in the whole batch (N*OH*OW), which stays on GEMM;
  *   - on any other device, every pass of a wide conv, which stays on GEMM.
@@ -104,8 +104,8 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
  * for wide layers. AUTO times instead; this rule is what AUTO falls back to without a cache. */
 static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
   if (clnet_conv2d_is_depthwise(d)) return CLNET_CONV_ALGO_DEPTHWISE;
-  if (clnet_conv2d_groups(d) > 1) return CLNET_CONV_ALGO_GEMM;
-  const int wide = (int64_t)d->in_c * d->out_c > DIRECT_RULE_WIDE_CC;
+  const int32_t g = clnet_conv2d_groups(d);
+  const int wide = (int64_t)(d->in_c / g) * (d->out_c / g) > DIRECT_RULE_WIDE_CC;
   if (!wide) return CLNET_CONV_ALGO_DIRECT;
   if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return CLNET_CONV_ALGO_GEMM;
   if (pass == CLNET_CONV_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
@@ -437,7 +437,7 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
     CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
     const int32_t bit = 1 << clnet_conv_algo_slot(a);
     static const char *const where[CLNET_CONV_ALGO_SLOTS] = {
-        "", "convs of one group", "3x3 stride-1 undilated convs of one group",
+        "", "convs that are not depthwise", "3x3 stride-1 undilated convs of one group",
         "3x3 stride-1 undilated convs of one group and at most 256 x 256 channels",
         "depthwise convs (groups = input channels > 1)"};
     if (!(db->fallback_noted & bit) && (db->fallback_noted |= bit))

@@ -14,7 +14,7 @@ typedef struct clnet_conv_io {
 } clnet_conv_io;
 
 /* 1 when `algo` (GEMM, DIRECT, WINOGRAD, WINOGRAD4, DEPTHWISE) implements `pass` of the valid desc d:
- * GEMM every conv; DIRECT convs of one group; the Winograd ones 3x3 stride-1 undilated convs of one
+ * GEMM every conv; DIRECT every conv but depthwise ones; the Winograd ones 3x3 stride-1 undilated convs of one
  * group (WINOGRAD4 up to 256 x 256 channels); DEPTHWISE depthwise convs (groups = C_in > 1). */
 int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, clnet_conv_algo algo);
 

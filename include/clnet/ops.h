@@ -70,15 +70,15 @@ static inline int clnet_conv2d_is_depthwise(const clnet_conv2d_desc *d) {
 
 /* How OpenCL convolutions are computed (the reference backend ignores it).
  * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl), per group; every conv. DIRECT: clnet's
- * register-tiled kernels (cl/conv2d_direct.cl), convs of one group. WINOGRAD: Winograd F(2x2, 3x3)
+ * register-tiled kernels (cl/conv2d_direct.cl), per group, every conv but depthwise ones. WINOGRAD: Winograd F(2x2, 3x3)
  * (cl/conv2d_winograd.cl), for 3x3 stride-1 undilated convs of one group only (all three passes);
  * WINOGRAD4: Winograd F(4x4, 3x3), the same convs up to 256 x 256 channels. DEPTHWISE: clnet's
  * depthwise kernels (cl/conv2d_depthwise.cl), for depthwise convs only (groups = C_in > 1).
  * Forced on a conv it does not apply to, an algorithm falls back to AUTO's choice there, with a note
  * (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
  * the fixed rule documented at conv_rule_algo in
- * host/ops/conv_algo.c (DEPTHWISE for depthwise convs, GEMM for other grouped ones; otherwise DIRECT
- * for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
+ * host/ops/conv_algo.c (DEPTHWISE for depthwise convs; otherwise DIRECT for C_in*C_out <= 64*64
+ * per group; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
  * AUTO (the default): per (shape, pass), every algorithm that applies is checked against the float
  * reference on a sub-batch of at most 2
@@ -127,8 +127,8 @@ typedef struct clnet_conv_algo_choice {
   clnet_conv_algo_source source;
   /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD, [3] WINOGRAD4,
    * [4] DEPTHWISE; -1 for a candidate that failed the reference check (never chosen); -2 for an
-   * algorithm that does not apply (the Winograd ones outside 3x3 stride-1 convs, DIRECT on grouped
-   * convs, DEPTHWISE outside depthwise convs) or was not timed */
+   * algorithm that does not apply (the Winograd ones outside 3x3 stride-1 convs, DIRECT on
+   * depthwise convs, DEPTHWISE outside depthwise convs) or was not timed */
   double ms[5];
 } clnet_conv_algo_choice;
 
