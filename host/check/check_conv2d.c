@@ -1,9 +1,9 @@
 /* Check cases: conv2d forward, backward data, backward filter (+ bias gradient).
  *
- * Every cross-check case runs once per OpenCL algorithm (im2col + GEMM, and the direct
- * kernels), forced with clnet_ctx_set_conv_algo on the device under test; the tolerances are
- * the same for both because they follow from the length of each sum, which is the same
- * whichever way it is partitioned. The 3x3 stride-1 shapes also run all three passes with
+ * Every cross-check case runs once per OpenCL algorithm that applies (im2col + GEMM, and the direct
+ * kernels, or for depthwise convs the depthwise kernels), forced with clnet_ctx_set_conv_algo on the
+ * device under test; the tolerances are the same for all because they follow from the length of
+ * each sum (one group's, for grouped convs), which is the same whichever way it is partitioned. The 3x3 stride-1 shapes also run all three passes with
  * WINOGRAD forced, at its own, wider tolerance (clnet_conv2d_algo_atol in ops/tolerance.h: its
  * transforms scale each term by up to 9 (64 for dw) and add rounding; docs/CHECKS.md; db is the
  * shared column sum, at the usual tolerance).
@@ -14,9 +14,9 @@
  * terms bounded by 1 and we use clnet_conv2d_atol = clnet_check_dot_atol(len, 1, 1) (see
  * check_gemm.c: 4x the random-walk rounding of a float sum of `len` products,
  * rtol = 0) with len the longest sum behind one output element:
- *   y      K + 1 = KH*KW*C_in products plus the bias,
- *   dx     KH*KW*C_out (GEMM over C_out, then up to KH*KW taps summed by col2im; direct: one
- *          running sum over the taps and C_out),
+ *   y      K + 1 = KH*KW*C_in/groups products plus the bias,
+ *   dx     KH*KW*C_out/groups (GEMM over C_out/groups, then up to KH*KW taps summed by col2im;
+ *          direct and depthwise: one running sum over the taps and the channels),
  *   dw     N*OH*OW (over all images: the per-chunk GEMMs accumulate with beta = 1; direct: per
  *          block of output rows, then the blocks in order),
  *   db     N*OH*OW terms of |dy| <= 1, E|dy| = 1/2 (twice E|a*b| = 1/4): bmax = 2 keeps the margin.

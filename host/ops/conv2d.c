@@ -1,29 +1,36 @@
-/* Conv2d (NHWC, weights (KH, KW, C_in, C_out), TF padding). Three OpenCL algorithms, chosen per
- * call and pass by host/ops/conv_algo.c (forced, the fixed rule, or AUTO's timed find-db):
- *   GEMM    im2col + CLBlast GEMM (cl/conv2d.cl), described here;
- *   DIRECT  clnet's register-tiled kernels (cl/conv2d_direct.cl): forward and backward data
- *           compute tiles of 8 output pixels x 8 or 16 channels per work-item from repacked
- *           weights; the filter gradient reduces over fixed blocks of output rows, then sums
- *           the blocks in order. Scratch: the repacked weights, or the per-block partials
- *           (at most DIRECT_WGRAD_PARTIAL_BYTES; none with a single block).
- *   WINOGRAD F(2x2, 3x3) for 3x3 stride-1 convs, all three passes (host/ops/conv2d_winograd.c,
- *           cl/conv2d_winograd.cl; its filter gradient leaves db to the shared column sum);
- *           conv_algo.c never runs it on another shape.
+/* Conv2d (NHWC, weights (KH, KW, C_in/groups, C_out), strides, dilations, TF or explicit pads:
+ * clnet/ops.h). Five OpenCL algorithms, each for the convs clnet_conv2d_algo_applies says, chosen
+ * per call and pass by host/ops/conv_algo.c (forced, the fixed rule, or AUTO's timed find-db):
+ *   GEMM    im2col + CLBlast GEMM (cl/conv2d.cl), every conv, described here;
+ *   DIRECT  clnet's register-tiled kernels (cl/conv2d_direct.cl), every conv but depthwise ones:
+ *           forward and backward data compute tiles of 8 output pixels x 8 or 16 channels of one
+ *           group per work-item from repacked weights; the filter gradient reduces over fixed
+ *           blocks of output rows, then sums the blocks in order. Scratch: the repacked weights,
+ *           or the per-block partials (at most DIRECT_WGRAD_PARTIAL_BYTES; none with a single block).
+ *   WINOGRAD F(2x2, 3x3) and WINOGRAD4 F(4x4, 3x3) for 3x3 stride-1 undilated convs of one group,
+ *           all three passes (host/ops/conv2d_winograd.c, cl/conv2d_winograd.cl; its filter
+ *           gradient leaves db to the shared column sum);
+ *   DEPTHWISE depthwise convs (groups = C_in > 1; host/ops/conv2d_depthwise.c,
+ *           cl/conv2d_depthwise.cl; db is the shared column sum too).
  * The reference backend runs direct loops (ops/ref/conv2d_ref.c). The bias gradient is the same
- * two-stage column sum for both algorithms. Every path is deterministic.
+ * two-stage column sum for every algorithm but DIRECT (which sums it with dw). Every path is
+ * deterministic.
  *
- * GEMM path.
- * With K = KH*KW*C_in and P = OH*OW output pixels per image:
- *   forward          col (nc*P, K) = im2col(x chunk); y chunk (nc*P, C_out) = col . W (K, C_out)
- *                    (NHWC: the GEMM output is the y chunk itself, no transpose), then y += b.
- *                    A long K is reduced in slices of ~CONV_GEMM_K_SLICE (see gemm_split_k).
- *   backward data    dcol (nc*P, K) = dy chunk (nc*P, C_out) . W^T; dx chunk = col2im(dcol) (gather).
- *   backward filter  dW (K, C_out) = sum over chunks of col^T . dy chunk (beta = 1 after the
+ * GEMM path, per group g of CG = C_in/G input and OG = C_out/G output channels (a column block of
+ * x, W and y, reached through the GEMMs' leading dimensions and offsets; G = 1 is the whole conv).
+ * With K = KH*KW*CG and P = OH*OW output pixels per image:
+ *   forward          col (nc*P, K) = im2col(x chunk, group g); y chunk (nc*P, C_out)[:, g] =
+ *                    col . W (K, C_out)[:, g] (NHWC: the GEMM output is the y chunk itself, no
+ *                    transpose), then y += b. A long K is reduced in slices of ~CONV_GEMM_K_SLICE
+ *                    (see gemm_split_k).
+ *   backward data    dcol (nc*P, K) = dy chunk (nc*P, C_out)[:, g] . W[:, g]^T; dx chunk[:, g] =
+ *                    col2im(dcol) (gather).
+ *   backward filter  dW[:, g] (K, OG) = sum over chunks of col^T . dy chunk[:, g] (beta = 1 after the
  *                    first chunk); db (C_out) = column sums of dy (N*P, C_out), two-stage fixed order.
  * A chunk is nc images, as many as keep col within a byte limit (16 MiB; 4 MiB for the filter
  * gradient, see below; always at least one image). col lives in the ctx scratch buffer.
- * 1x1 stride-1 convs (no padding possible) skip im2col: x (N*H*W, C_in) is already the col
- * matrix and one GEMM covers the whole batch. */
+ * 1x1 stride-1 convs without pads skip im2col: x (N*H*W, C_in)[:, g] is already the col matrix and
+ * one GEMM per group covers the whole batch. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
