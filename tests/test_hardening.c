@@ -399,7 +399,8 @@ Test(temporaries, history_and_plot) {
 
 Test(temporaries, find_dbs) {
   const conv_fdb_entry ce = {.key = {.pass = 0, .n = 8, .h = 8, .w = 8, .c_in = 4, .c_out = 4, .k_h = 3, .k_w = 3,
-                                     .stride = 1, .padding = CLNET_PADDING_SAME},
+                                     .stride_h = 1, .padding = CLNET_PADDING_SAME, .stride_w = 1, .dilation_h = 1,
+                                     .dilation_w = 1, .groups = 1},
                              .choice = {.algo = CLNET_CONV_ALGO_DIRECT, .source = CLNET_CONV_SOURCE_TIMED,
                                         .ms = {-2, 1.0, -2, -2}}};
   const char *t = plant("conv", "conv-algos-0.txt");
@@ -722,7 +723,7 @@ Test(options, numeric_values_out_of_range_are_usage_errors) {
  * ended with status 0 and NaN in the history. */
 Test(options, a_run_that_skips_too_many_steps_fails) {
   char args[1024], hist[700];
-  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 2 --lr 1e6 --on-nan skip --out %s", dir,
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 2 --recipe seed --recipe seed --lr 1e6 --on-nan skip --out %s", dir,
            at("skips"));
   cr_assert_eq(run(args), 1, "%s", out);
   cr_assert(strstr(out, "skipped") && strstr(out, "--max-skipped"), "%s", out);
@@ -733,7 +734,7 @@ Test(options, a_run_that_skips_too_many_steps_fails) {
   free(h);
   /* a bound that allows them: the run goes on, the history stays finite */
   snprintf(args, sizeof args,
-           "train --data %s --epochs 2 --batch 32 --width 2 --lr 1e6 --on-nan skip --max-skipped 1 --out %s", dir,
+           "train --data %s --epochs 2 --batch 32 --width 2 --recipe seed --recipe seed --lr 1e6 --on-nan skip --max-skipped 1 --out %s", dir,
            at("skips1"));
   int rc = run(args);
   snprintf(hist, sizeof hist, "%s/history.csv", at("skips1"));
@@ -781,7 +782,7 @@ Test(small, environment_values_are_named_as_such) {
 
 Test(small, data_parallel_nan_report_names_the_layer) {
   char args[1024];
-  snprintf(args, sizeof args, TRAIN " --device 0,0 --lr 1e6 --data %s --out %s", dir, at("dp"));
+  snprintf(args, sizeof args, TRAIN " --device 0,0 --recipe seed --recipe seed --lr 1e6 --data %s --out %s", dir, at("dp"));
   cr_assert_eq(run(args), 1, "%s", out);
   cr_assert(strstr(out, "first non-finite values in layer '") && !strstr(out, "layer '?'") && !strstr(out, "(none"),
             "the layer must be named:\n%s", out);

@@ -553,7 +553,7 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
-             "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
+             "                   [--algo auto|gemm|direct|winograd|winograd4|depthwise|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
              "       clnet bench --model NAME [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N] [--profile]\n"
              "Per-op: every distinct layer of a zoo model (--net NAME, default resnet18; 32x32x3, the\n"
              "model's default width, batch 64) as a training step runs it, after one warm-up step: per\n"
@@ -578,7 +578,7 @@ int cmd_bench(int argc, char **argv) {
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
-    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v); algo_set = 1; }
+    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4, depthwise or rule, got '%s'", v); algo_set = 1; }
     else if (FLAG("--dense-algo")) { NEED("--dense-algo"); if (clnet_dense_algo_parse(v, &dense_algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--dense-algo must be auto, clblast, clnet or rule, got '%s'", v); dense_algo_set = 1; }
     else if (!strcmp(argv[i], "--show-algos")) show = 1;
     else if (!strcmp(argv[i], "--profile")) profile = 1;

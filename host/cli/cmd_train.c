@@ -147,7 +147,7 @@ static void train_usage(FILE *f) {
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
           "                winograd, winograd4 (F(2x2) / F(4x4) Winograd, 3x3 stride-1 convs; auto\n"
-          "                elsewhere) or rule\n"
+          "                elsewhere), depthwise (depthwise convs; auto elsewhere) or rule\n"
           "  --dense-algo A  the dense layer's GEMMs: auto (default: timed per shape and pass at first\n"
           "                use, remembered in the cache directory), clblast, clnet (clnet's own kernel)\n"
           "                or rule\n"
@@ -337,7 +337,7 @@ int cmd_train(int argc, char **argv) {
     } else if (FLAG("--algo")) {
       NEED("--algo");
       if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
-        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v);
+        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd, winograd4, depthwise or rule, got '%s'", v);
       algo_set = 1;
     } else if (FLAG("--dense-algo")) {
       NEED("--dense-algo");

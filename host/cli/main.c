@@ -31,7 +31,7 @@ static void usage(FILE *f) {
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
           "first device. Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_NO_CACHE=1,\n"
           "CLNET_KERNEL_DIR (load cl/*.cl from a directory), CLNET_NO_TUNE=1 (ignore 'clnet tune' results),\n"
-          "CLNET_CONV_ALGO=auto|rule|gemm|direct|winograd|winograd4, CLNET_DENSE_ALGO=auto|rule|clblast|clnet (the dense\n"
+          "CLNET_CONV_ALGO=auto|rule|gemm|direct|winograd|winograd4|depthwise, CLNET_DENSE_ALGO=auto|rule|clblast|clnet (the dense\n"
           "layer's GEMMs), CLNET_NO_FUSION=1 (unfused BN/add/ReLU).\n"
           "Several devices: clnet train --device 0,1; several processes: mpirun -np N clnet train.\n");
 }

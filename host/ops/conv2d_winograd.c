@@ -39,7 +39,8 @@ int clnet_conv_algo_winograd_tile(clnet_conv_algo algo) {
 }
 
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
-  return d->k_h == 3 && d->k_w == 3 && d->stride == 1 &&
+  return d->k_h == 3 && d->k_w == 3 && clnet_conv2d_stride_h(d) == 1 && clnet_conv2d_stride_w(d) == 1 &&
+         clnet_conv2d_dilation_h(d) == 1 && clnet_conv2d_dilation_w(d) == 1 && clnet_conv2d_groups(d) == 1 &&
          (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA ||
           pass == CLNET_CONV_PASS_BACKWARD_FILTER);
 }
