@@ -52,10 +52,13 @@ static int64_t wc(const clnet_conv2d_desc *d) { return (int64_t)d->k_h * d->k_w 
 
 enum { RUN_FORWARD, RUN_BACKWARD_DATA, RUN_BACKWARD_FILTER };
 
-/* One cross-check case: a shape and the algorithm forced on the device under test. */
+/* One cross-check case: a shape and the algorithm forced on the device under test; max_alloc > 0
+ * lowers the device's largest buffer for the case, so that a small shape still runs the chunked
+ * paths (several im2col / Winograd chunks) that the real limits only reach at large shapes. */
 typedef struct conv_cross {
   const conv_params *p;
   clnet_conv_algo algo;
+  uint64_t max_alloc;
 } conv_cross;
 
 static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which, clnet_conv_algo algo);
@@ -64,9 +67,12 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
  * setting (including "not chosen yet", so CLNET_CONV_ALGO still applies to later users). */
 static clnet_status run_cross(clnet_check_env *env, const conv_cross *c, int which) {
   const int32_t saved = env->dev->conv_algo;
+  const uint64_t saved_alloc = env->dev->info.max_alloc_bytes;
+  if (c->max_alloc && c->max_alloc < saved_alloc) env->dev->info.max_alloc_bytes = c->max_alloc;
   clnet_status st = clnet_ctx_set_conv_algo(env->dev, c->algo);
   if (st == CLNET_SUCCESS) st = run_cross_algo(env, c->p, which, c->algo);
   env->dev->conv_algo = saved;
+  env->dev->info.max_alloc_bytes = saved_alloc;
   return st;
 }
 
@@ -297,7 +303,24 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                          wi_chunked = {5, 30, 30, 64, 64, 3, 3, 1, S, 1},
                          /* F(4x4): V + M of one image is 6.0 MiB: chunks of 2 and 1 images
                           * (16 MiB limit) */
-                         wi4_chunked = {3, 72, 72, 64, 64, 3, 3, 1, S, 1};
+                         wi4_chunked = {3, 72, 72, 64, 64, 3, 3, 1, S, 1},
+                         /* the quick subset's chunked paths (host/check/quick.c) at small shapes:
+                          * with 24 KiB buffers im2col (11.4 KiB an image) runs chunks of 2, 2, 1
+                          * images in all three passes; with 70 KiB, F(2x2) chunks of 3+2 (forward:
+                          * V + M 18.8 KiB an image), 3+2 (backward data, 21.9 KiB) and 1 image each
+                          * (filter gradient, 56.3 KiB), F(4x4) 4+1, 3+2 and 1 each */
+                         q_chunk = {5, 9, 9, 4, 6, 3, 3, 1, S, 1},
+                         /* the direct filter gradient in 2 row blocks (722 output pixels, blocks of
+                          * 27 rows of 19), summed by conv2d_direct_sum_blocks, dw and db */
+                         q_blocks = {2, 19, 19, 3, 5, 3, 3, 1, S, 1},
+                         /* the smallest shapes for the variants the quick subset needs: Winograd's
+                          * v8 transforms (8 channels; partial tiles), its v16 transforms with the
+                          * T32 GEMM forward and T16 backward, direct wgrad t32_c8 with a T16
+                          * forward, and a K of 900 (the gemm path's split K, direct wgrad t8_c16) */
+                         q_wino_v8 = {1, 5, 6, 8, 8, 3, 3, 1, S, 1},
+                         q_wino_v16 = {1, 3, 5, 16, 32, 3, 3, 1, S, 1},
+                         q_t32 = {1, 3, 3, 8, 32, 3, 3, 1, S, 1},
+                         q_k900 = {1, 2, 2, 900, 3, 1, 1, 1, V, 1};
 
 /* gradient-check shapes */
 static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 before, 1 after */
@@ -309,19 +332,24 @@ static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 
                          g_s2_same7 = {2, 7, 7, 2, 2, 3, 3, 2, S, 1};  /* pad 1/1, 4x4 out */
 
 /* the three passes of one shape with one algorithm (file-scope compound literals are static) */
-#define CROSS3_ALGO(label, p, algo)                                                                     \
-  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(p), algo}},           \
-  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(p), algo}}, \
-  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
+#define CROSS3_ALGO(label, sh, al)                                                                     \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){.p = &(sh), .algo = al}},           \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){.p = &(sh), .algo = al}}, \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){.p = &(sh), .algo = al}}
 #define CROSS3(label, p)                                   \
   CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM),     \
   CROSS3_ALGO(label " direct", p, CLNET_CONV_ALGO_DIRECT)
 /* Winograd's three passes of a 3x3 stride-1 shape: F(2x2, 3x3) ("winograd") and F(4x4, 3x3)
  * ("winograd4") */
-#define WINO_ALGO(label, p, algo)                                                                        \
-  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(p), algo}},           \
-  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(p), algo}}, \
-  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
+#define WINO_ALGO(label, sh, al)                                                                        \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){.p = &(sh), .algo = al}},           \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){.p = &(sh), .algo = al}}, \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){.p = &(sh), .algo = al}}
+/* the three passes with the device's largest buffer lowered to max_alloc bytes */
+#define LIMITED_ALGO(label, sh, algo, bytes)                                                                        \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(sh), algo, bytes}},               \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(sh), algo, bytes}},   \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(sh), algo, bytes}}
 #define WINO2(label, p) WINO_ALGO(label " winograd", p, CLNET_CONV_ALGO_WINOGRAD)
 #define WINO4(label, p) WINO_ALGO(label " winograd4", p, CLNET_CONV_ALGO_WINOGRAD4)
 #define GRAD2(label, p)                                                           \
@@ -398,6 +426,16 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     WINO4("n2 2x5x3->33 k3 s1 same", wi_thin),
     WINO4("n5 30x30x64->64 k3 s1 same", wi_chunked),
     WINO4("n3 72x72x64->64 k3 s1 same chunked", wi4_chunked),
+    LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 24K buffers gemm", q_chunk, CLNET_CONV_ALGO_GEMM, 24 << 10),
+    LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 70K buffers winograd", q_chunk, CLNET_CONV_ALGO_WINOGRAD, 70 << 10),
+    LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 70K buffers winograd4", q_chunk, CLNET_CONV_ALGO_WINOGRAD4, 70 << 10),
+    CROSS3_ALGO("quick n2 19x19x3->5 k3 s1 same direct", q_blocks, CLNET_CONV_ALGO_DIRECT),
+    WINO2("quick n1 5x6x8->8 k3 s1 same", q_wino_v8),
+    WINO4("quick n1 5x6x8->8 k3 s1 same", q_wino_v8),
+    WINO2("quick n1 3x5x16->32 k3 s1 same", q_wino_v16),
+    WINO4("quick n1 3x5x16->32 k3 s1 same", q_wino_v16),
+    CROSS3_ALGO("quick n1 3x3x8->32 k3 s1 same direct", q_t32, CLNET_CONV_ALGO_DIRECT),
+    CROSS3("quick n1 2x2x900->3 k1 s1 valid", q_k900),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

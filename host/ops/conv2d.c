@@ -128,6 +128,12 @@ static int64_t w_count(const clnet_conv2d_desc *d) { return (int64_t)col_k(d) * 
 /* 1x1 stride 1: no padding either way, x (N*H*W, C_in) is the col matrix. */
 static int is_pointwise(const clnet_conv2d_desc *d) { return d->k_h == 1 && d->k_w == 1 && d->stride == 1; }
 
+/* A scratch byte limit within the device's largest buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE, or a
+ * lower CLNET_DEVICE_LIMITS alloc): smaller devices get smaller chunks, not a failed allocation. */
+static size_t device_limit(const clnet_ctx *ctx, size_t limit) {
+  return ctx->info.max_alloc_bytes < limit ? (size_t)ctx->info.max_alloc_bytes : limit;
+}
+
 /* Images per chunk: col (nc*OH*OW, K) stays <= limit bytes, at least one image. */
 static int32_t chunk_images(const clnet_conv2d_desc *d, size_t limit) {
   size_t per_image = (size_t)d->out_h * d->out_w * (size_t)col_k(d) * sizeof(float);
@@ -264,10 +270,11 @@ static clnet_status direct_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc
 
 /* The filter gradient's fixed partition: output rows (n*OH + oh) in blocks of rows_per_block.
  * Depends on the shape only, so every run sums in the same order. */
-static void direct_wgrad_blocks(const clnet_conv2d_desc *d, int32_t *rows_per_block, int32_t *n_blocks) {
+static void direct_wgrad_blocks(const clnet_ctx *ctx, const clnet_conv2d_desc *d, int32_t *rows_per_block,
+                                int32_t *n_blocks) {
   const int32_t rows = d->n * d->out_h;
   const size_t per_block = ((size_t)w_count(d) + (size_t)d->out_c) * sizeof(float); /* dw, db partials */
-  const size_t max_blocks = DIRECT_WGRAD_PARTIAL_BYTES / per_block;
+  const size_t max_blocks = device_limit(ctx, DIRECT_WGRAD_PARTIAL_BYTES) / per_block;
   int32_t nb = ceil_div_i32(rows, ceil_div_i32(DIRECT_WGRAD_BLOCK_PIXELS, d->out_w));
   if ((size_t)nb > max_blocks) nb = max_blocks > 1 ? (int32_t)max_blocks : 1;
   *rows_per_block = ceil_div_i32(rows, nb);
@@ -280,7 +287,7 @@ static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_de
                                            const clnet_buf *dy, clnet_buf *dw, clnet_buf *db) {
   const int32_t KC = (int32_t)w_count(d);
   int32_t rpb, n_blocks;
-  direct_wgrad_blocks(d, &rpb, &n_blocks);
+  direct_wgrad_blocks(ctx, d, &rpb, &n_blocks);
   clnet_buf pw = *dw, pb = d->has_bias ? *db : *dw; /* partial dw, partial db (unused without bias) */
   int32_t db_off = 0;                               /* floats from pb's start to partial db */
   if (n_blocks > 1) {
@@ -349,7 +356,7 @@ static clnet_status gemm_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, con
     /* y (N*H*W, C_out) = x (N*H*W, C_in) . w (C_in, C_out) */
     CLNET_TRY(gemm_split_k(ctx, d->n * P, d->out_c, K, x, w, y, 0));
   } else {
-    const int32_t chunk = chunk_images(d, CONV_COL_LIMIT_BYTES);
+    const int32_t chunk = chunk_images(d, device_limit(ctx, CONV_COL_LIMIT_BYTES));
     clnet_buf col; /* (chunk*P, K) */
     CLNET_TRY(clnet_scratch_get(ctx, (size_t)chunk * P * (size_t)K * sizeof(float), &col));
     for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {
@@ -392,7 +399,7 @@ static clnet_status gemm_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *
   if (is_pointwise(d))
     /* dx (N*H*W, C_in) = dy (N*H*W, C_out) . w^T (w is (C_in, C_out)) */
     return clnet_gemm(ctx, 0, 1, d->n * P, K, d->out_c, 1.0f, dy, 0, d->out_c, w, 0, d->out_c, 0.0f, dx, 0, K);
-  const int32_t chunk = chunk_images(d, CONV_COL_LIMIT_BYTES);
+  const int32_t chunk = chunk_images(d, device_limit(ctx, CONV_COL_LIMIT_BYTES));
   clnet_buf dcol; /* (chunk*P, K) */
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)chunk * P * (size_t)K * sizeof(float), &dcol));
   for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {
@@ -500,7 +507,7 @@ static clnet_status gemm_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc
                                          const clnet_buf *dy, clnet_buf *dw) {
   const int32_t K = col_k(d), P = d->out_h * d->out_w, rows = d->n * P;
   const int pointwise = is_pointwise(d);
-  const int32_t chunk = chunk_images(d, CONV_WGRAD_COL_LIMIT_BYTES);
+  const int32_t chunk = chunk_images(d, device_limit(ctx, CONV_WGRAD_COL_LIMIT_BYTES));
   if (pointwise)
     /* dw (C_in, C_out) = x^T (x is (N*H*W, C_in)) . dy (N*H*W, C_out) */
     return clnet_gemm(ctx, 1, 0, K, d->out_c, rows, 1.0f, x, 0, K, dy, 0, d->out_c, 0.0f, dw, 0, d->out_c);

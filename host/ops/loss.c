@@ -3,8 +3,8 @@
  * dlogits row are NaN (result[0] becomes NaN) and it does not count as correct. */
 #include "ops/common.h"
 
-/* The kernel runs as one work-group of this many work-items (a power of two;
- * fixed so PoCL compiles the kernel once). */
+/* The kernel runs as one work-group of this many work-items (a power of two; fixed so PoCL
+ * compiles the kernel once), fewer where the device allows fewer. */
 #define XENT_WG 64
 
 clnet_status clnet_softmax_xent(clnet_ctx *ctx, int32_t n, int32_t k, const clnet_buf *logits,
@@ -21,8 +21,12 @@ clnet_status clnet_softmax_xent(clnet_ctx *ctx, int32_t n, int32_t k, const clne
     clnet_ref_softmax_xent(n, k, CF32(logits), CI32(labels), F32(dlogits), F32(result));
     return CLNET_SUCCESS;
   }
-  size_t global = XENT_WG, local = XENT_WG;
+  /* one group: XENT_WG, or the largest power of two the device and the compiled kernel allow */
+  size_t limit = 0, wg = XENT_WG;
+  CLNET_TRY(clnet_kernel_wg_limit(ctx, "loss", "softmax_xent", &limit));
+  while (wg > limit && wg > 1) wg /= 2;
+  size_t global = wg, local = wg;
   return CLNET_LAUNCH(ctx, "loss", "softmax_xent", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(k),
                       CLNET_ARG_BUF(logits), CLNET_ARG_BUF(labels), CLNET_ARG_BUF(dlogits), CLNET_ARG_BUF(result),
-                      CLNET_ARG_LOCAL(XENT_WG * sizeof(float)), CLNET_ARG_LOCAL(XENT_WG * sizeof(float)));
+                      CLNET_ARG_LOCAL(wg * sizeof(float)), CLNET_ARG_LOCAL(wg * sizeof(float)));
 }
