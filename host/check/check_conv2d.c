@@ -305,10 +305,11 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                           * (16 MiB limit) */
                          wi4_chunked = {3, 72, 72, 64, 64, 3, 3, 1, S, 1},
                          /* the quick subset's chunked paths (host/check/quick.c) at small shapes:
-                          * with 24 KiB buffers im2col (11.4 KiB an image) runs chunks of 2, 2, 1
+                          * with 8 KiB buffers im2col (3.5 KiB an image) runs chunks of 2 and 1
                           * images in all three passes; with 70 KiB, F(2x2) chunks of 3+2 (forward:
                           * V + M 18.8 KiB an image), 3+2 (backward data, 21.9 KiB) and 1 image each
                           * (filter gradient, 56.3 KiB), F(4x4) 4+1, 3+2 and 1 each */
+                         q_chunk_gemm = {3, 5, 5, 4, 6, 3, 3, 1, S, 1},
                          q_chunk = {5, 9, 9, 4, 6, 3, 3, 1, S, 1},
                          /* the direct filter gradient in 2 row blocks (722 output pixels, blocks of
                           * 27 rows of 19), summed by conv2d_direct_sum_blocks, dw and db */
@@ -320,7 +321,14 @@ static const conv_params r_stem = {2, 32, 32, 3, 64, 3, 3, 1, V, 1},
                          q_wino_v8 = {1, 5, 6, 8, 8, 3, 3, 1, S, 1},
                          q_wino_v16 = {1, 3, 5, 16, 32, 3, 3, 1, S, 1},
                          q_t32 = {1, 3, 3, 8, 32, 3, 3, 1, S, 1},
-                         q_k900 = {1, 2, 2, 900, 3, 1, 1, 1, V, 1};
+                         q_k900 = {1, 2, 2, 900, 3, 1, 1, 1, V, 1},
+                         /* strided im2col / col2im and the direct forward's small strided work-group;
+                          * direct wgrad t16_c16 (no bias, 17 in: T16 backward data) and t16_c8;
+                          * Winograd's partial tiles at odd sizes and channel counts */
+                         q_s2 = {1, 5, 5, 3, 4, 3, 3, 2, S, 1},
+                         q_c16 = {1, 3, 3, 17, 9, 1, 1, 1, V, 0},
+                         q_c8_t16 = {1, 5, 5, 8, 16, 1, 1, 2, V, 1},
+                         q_wino_odd = {1, 7, 5, 9, 7, 3, 3, 1, V, 0};
 
 /* gradient-check shapes */
 static const conv_params g_s2_asym = {2, 6, 6, 2, 3, 3, 3, 2, S, 1},   /* pad 0 before, 1 after */
@@ -426,7 +434,7 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     WINO4("n2 2x5x3->33 k3 s1 same", wi_thin),
     WINO4("n5 30x30x64->64 k3 s1 same", wi_chunked),
     WINO4("n3 72x72x64->64 k3 s1 same chunked", wi4_chunked),
-    LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 24K buffers gemm", q_chunk, CLNET_CONV_ALGO_GEMM, 24 << 10),
+    LIMITED_ALGO("quick n3 5x5x4->6 k3 s1 same, 8K buffers gemm", q_chunk_gemm, CLNET_CONV_ALGO_GEMM, 8 << 10),
     LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 70K buffers winograd", q_chunk, CLNET_CONV_ALGO_WINOGRAD, 70 << 10),
     LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 70K buffers winograd4", q_chunk, CLNET_CONV_ALGO_WINOGRAD4, 70 << 10),
     CROSS3_ALGO("quick n2 19x19x3->5 k3 s1 same direct", q_blocks, CLNET_CONV_ALGO_DIRECT),
@@ -436,6 +444,11 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     WINO4("quick n1 3x5x16->32 k3 s1 same", q_wino_v16),
     CROSS3_ALGO("quick n1 3x3x8->32 k3 s1 same direct", q_t32, CLNET_CONV_ALGO_DIRECT),
     CROSS3("quick n1 2x2x900->3 k1 s1 valid", q_k900),
+    CROSS3("quick n1 5x5x3->4 k3 s2 same", q_s2),
+    CROSS3_ALGO("quick n1 3x3x17->9 k1 s1 valid nobias direct", q_c16, CLNET_CONV_ALGO_DIRECT),
+    CROSS3_ALGO("quick n1 5x5x8->16 k1 s2 valid direct", q_c8_t16, CLNET_CONV_ALGO_DIRECT),
+    WINO2("quick n1 7x5x9->7 k3 s1 valid nobias", q_wino_odd),
+    WINO4("quick n1 7x5x9->7 k3 s1 valid nobias", q_wino_odd),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

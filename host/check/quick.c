@@ -82,12 +82,6 @@ static const char *const quick_conv[] = {
     /* pointwise (no im2col in the gemm path), T8 tiles, one pixel */
     "n1 1x1x5->7 k1 s1 valid gemm",
     "n1 1x1x5->7 k1 s1 valid direct",
-    /* im2col + col2im, strided, T16 backward data, the small strided forward work-group */
-    "n1 7x7x13->7 k3 s2 same gemm",
-    "n1 7x7x13->7 k3 s2 same direct",
-    /* wgrad t16_c16 (pointwise, no bias) and t16_c8 */
-    "n3 13x13x17->19 k1 s1 valid nobias direct",
-    "n2 26x26x8->16 k1 s2 valid direct",
     /* non-square kernels and strides past the window */
     "n2 13x13x2->3 k3x1 s3 same direct",
     "n2 13x7x5->6 k2x3 s2 same direct",
@@ -97,11 +91,9 @@ static const char *const quick_conv[] = {
     /* T16 / T32 GEMMs, v1, a 1x1 output */
     "n1 3x3x20->9 k3 s1 valid winograd",
     "n1 3x3x20->9 k3 s1 valid winograd4",
-    /* partial tiles, odd channel counts */
-    "n2 9x7x17->7 k3 s1 valid nobias winograd",
-    "n2 9x7x17->7 k3 s1 valid nobias winograd4",
     /* and every case labelled "quick ..." (check_conv2d.c): the chunked paths, several filter-
-     * gradient blocks, Winograd v8/v16 transforms, direct wgrad t32_c8 and t8_c16, split K */
+     * gradient blocks, strided im2col, Winograd v8/v16 transforms and partial tiles, the direct
+     * T16 tiles and wgrad t32_c8, t16_c16, t16_c8, t8_c16, split K */
     NULL,
 };
 

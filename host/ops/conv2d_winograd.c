@@ -32,7 +32,9 @@
 #define WINO4_CHUNK_BYTES ((size_t)16 << 20)
 #define WINO_PT 8 /* GEMM rows per work-item: WINO_PT in the .cl file */
 
-static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
+/* (row tile, channel tile, frequency): 16 x 1 x 1 on a CPU; elsewhere 4 frequencies too, so that
+ * a group fills a 32- or 64-wide wave (16 and 36 frequencies are multiples of 4) */
+static const size_t wino_gemm_local[3] = {16, 1, 1}, wino_gemm_local_gpu[3] = {16, 1, 4};
 
 int clnet_conv_algo_winograd_tile(clnet_conv_algo algo) {
   return algo == CLNET_CONV_ALGO_WINOGRAD ? 2 : algo == CLNET_CONV_ALGO_WINOGRAD4 ? 4 : 0;
@@ -191,7 +193,7 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ti
                            CLNET_ARG_I32(g.tw), CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
     size_t gg[3] = {(size_t)((p + WINO_PT - 1) / WINO_PT), (size_t)g.kt, (size_t)g.nf};
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", gemm_kernel, 3, gg,
-                           wino_gemm_local, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
+                           cpu_device(ctx) ? wino_gemm_local : wino_gemm_local_gpu, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
                            CLNET_ARG_I32(m_off), CLNET_ARG_I32(p), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt)));
     size_t go[2] = {(size_t)(g.k / vo), (size_t)p}, lo[2];
     transform_local(ctx, go[0], lo);
@@ -248,7 +250,7 @@ clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_c
     const size_t c_tiles = (size_t)((g.r + WINO_PT - 1) / WINO_PT);
     size_t gg[3] = {c_tiles, (size_t)g.kt, (size_t)g.nf}, lg[2], lg3[3];
     transform_local(ctx, c_tiles, lg);
-    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = 1;
+    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = cpu_device(ctx) ? 1 : 4; /* 4 frequencies too, as the GEMMs */
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgemm_t32", 3, gg, lg3, CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(v_off), CLNET_ARG_I32(w_off), CLNET_ARG_I32(z_off), CLNET_ARG_I32(p),
                            CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(n0 > 0)));

@@ -21,10 +21,11 @@ clnet_status clnet_softmax_xent(clnet_ctx *ctx, int32_t n, int32_t k, const clne
     clnet_ref_softmax_xent(n, k, CF32(logits), CI32(labels), F32(dlogits), F32(result));
     return CLNET_SUCCESS;
   }
-  /* one group: XENT_WG, or the largest power of two the device and the compiled kernel allow */
+  /* one group: XENT_WG, or the largest power of two the device and the compiled kernel allow,
+   * its two partial-sum arrays within the local memory */
   size_t limit = 0, wg = XENT_WG;
   CLNET_TRY(clnet_kernel_wg_limit(ctx, "loss", "softmax_xent", &limit));
-  while (wg > limit && wg > 1) wg /= 2;
+  while (wg > 1 && (wg > limit || 2 * wg * sizeof(float) > ctx->info.local_mem_bytes)) wg /= 2;
   size_t global = wg, local = wg;
   return CLNET_LAUNCH(ctx, "loss", "softmax_xent", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(k),
                       CLNET_ARG_BUF(logits), CLNET_ARG_BUF(labels), CLNET_ARG_BUF(dlogits), CLNET_ARG_BUF(result),

@@ -119,6 +119,7 @@ done:
 
 /* "64", "16K", "1M", "2G" -> bytes; 0 when not a number with an optional K/M/G suffix */
 static uint64_t parse_size(const char *v, const char *end) {
+  if (v >= end || *v < '0' || *v > '9') return 0;
   char *stop = NULL;
   unsigned long long n = strtoull(v, &stop, 10);
   if (stop == v) return 0;
@@ -131,7 +132,8 @@ static uint64_t parse_size(const char *v, const char *end) {
 }
 
 clnet_status clnet_device_limits_apply(clnet_device_info *info, const char *spec) {
-  for (const char *p = spec ? spec : ""; *p;) {
+  if (!spec || !*spec) return CLNET_SUCCESS;
+  for (const char *p = spec;;) {
     const char *end = strchr(p, ',');
     if (!end) end = p + strlen(p);
     const char *eq = memchr(p, '=', (size_t)(end - p));
@@ -154,9 +156,9 @@ clnet_status clnet_device_limits_apply(clnet_device_info *info, const char *spec
       info->global_mem_bytes = v;
     }
 #undef KEY
-    p = *end ? end + 1 : end;
+    if (!*end) return CLNET_SUCCESS;
+    p = end + 1; /* an empty item after a comma fails above */
   }
-  return CLNET_SUCCESS;
 }
 
 const char *clnet_device_type_str(cl_device_type t) {

@@ -31,6 +31,10 @@
  * OpenCL C 1.2 without fp64 or fp16 (tests: kernels_cl12). */
 static const char *default_options(const clnet_ctx *ctx) {
   const int v = ctx->info.opencl_c_major * 10 + ctx->info.opencl_c_minor;
+  /* CLNET_CPU_DEVICE: the kernels' barriers that only keep PoCL's work-item loops in step
+   * (cl/batchnorm.cl, cl/pool.cl) */
+  if (ctx->info.type & CL_DEVICE_TYPE_CPU)
+    return v >= 12 ? "-cl-std=CL1.2 -DCLNET_CPU_DEVICE" : v == 11 ? "-cl-std=CL1.1 -DCLNET_CPU_DEVICE" : "-DCLNET_CPU_DEVICE";
   return v >= 12 ? "-cl-std=CL1.2" : v == 11 ? "-cl-std=CL1.1" : "";
 }
 
