@@ -74,7 +74,7 @@ __kernel void bn_stats_partial(const int rows, const int C, const int rpb, const
     m2 += delta * (d - mean);
     CPU_LOCKSTEP();
   }
-  if (c < C) {
+  if (c < C && b < nblocks) { /* a GPU's groups span several blocks: the last may run past nblocks */
     scratch[(size_t)b * C + c] = mean;
     scratch[(size_t)(nblocks + b) * C + c] = m2;
   }
@@ -178,7 +178,7 @@ __kernel void bn_infer(const int rows, const int C, const float eps,
     h0 += d * (xc[i] - mean);                                                          \
     CPU_LOCKSTEP();                                                                    \
   }                                                                                    \
-  if (c < C) {                                                                         \
+  if (c < C && b < nblocks) {                                                          \
     scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);                                \
     scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);                    \
   }

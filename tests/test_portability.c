@@ -93,6 +93,10 @@ Test(limits, spec_parsing) {
     cr_assert_eq(clnet_device_limits_apply(&d, bad[i]), CLNET_ERR_INVALID_ARGUMENT, "'%s' accepted", bad[i]);
   cr_assert(strstr(clnet_last_error(), "wg=N"), "%s", clnet_last_error());
   cr_assert_eq(clnet_device_limits_apply(&d, ""), CLNET_SUCCESS);
+  d.type = CL_DEVICE_TYPE_CPU;
+  cr_assert_eq(clnet_device_limits_apply(&d, "wg=64,type=gpu"), CLNET_SUCCESS);
+  cr_assert_eq(d.type, CL_DEVICE_TYPE_GPU);
+  cr_assert_eq(clnet_device_limits_apply(&d, "type=fpga"), CLNET_ERR_INVALID_ARGUMENT);
 }
 
 /* the quick subset on the test device with a small GPU's limits: local sizes over the group limit
@@ -111,6 +115,9 @@ Test(limits, quick_wg64_local16k, .timeout = 900) { quick_under("wg=64,local=16K
 Test(limits, quick_wg128_local32k, .timeout = 900) { quick_under("wg=128,local=32K"); }
 Test(limits, quick_wg256_local16k_alloc1m, .timeout = 900) { quick_under("wg=256,local=16K,alloc=1M"); }
 Test(limits, quick_wg16_local256, .timeout = 900) { quick_under("wg=16,local=256"); }
+/* the GPU-shaped paths (Winograd transform groups along channels, 8x8 GEMM groups, BN partial
+ * groups over several blocks, no CPU-only barriers) on the test device */
+Test(limits, quick_as_a_gpu_wg256, .timeout = 900) { quick_under("type=gpu,wg=256,local=32K"); }
 
 /* a launch whose local memory is sized by its group cannot be halved: it says so */
 Test(limits, fixed_group_that_does_not_fit_fails_clearly) {

@@ -140,11 +140,13 @@ clnet_status clnet_device_limits_apply(clnet_device_info *info, const char *spec
     const uint64_t v = eq ? parse_size(eq + 1, end) : 0;
     const size_t klen = eq ? (size_t)(eq - p) : 0;
 #define KEY(k) (klen == sizeof k - 1 && !strncmp(p, k, klen))
-    if (!v || !(KEY("wg") || KEY("local") || KEY("alloc") || KEY("global")))
+    if (KEY("type") && end - eq - 1 == 3 && !strncmp(eq + 1, "gpu", 3)) {
+      info->type = CL_DEVICE_TYPE_GPU; /* the GPU-shaped paths on any device (work-groups, no CPU barriers) */
+    } else if (!v || !(KEY("wg") || KEY("local") || KEY("alloc") || KEY("global"))) {
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                             "device limits '%s': '%.*s' is not wg=N, local=BYTES, alloc=BYTES or global=BYTES "
-                             "(N > 0, optional K/M/G suffix)", spec, (int)(end - p), p);
-    if (KEY("wg")) {
+                             "device limits '%s': '%.*s' is not wg=N, local=BYTES, alloc=BYTES, global=BYTES "
+                             "(N > 0, optional K/M/G suffix) or type=gpu", spec, (int)(end - p), p);
+    } else if (KEY("wg")) {
       if (v < info->max_work_group_size) info->max_work_group_size = (size_t)v;
       for (int k = 0; k < 3; ++k)
         if (v < info->max_work_item_sizes[k]) info->max_work_item_sizes[k] = (size_t)v;

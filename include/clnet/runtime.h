@@ -46,7 +46,9 @@ typedef struct clnet_device_info {
 /* Lowers the limits in *info as `spec` says: comma-separated key=value with keys wg (work-items
  * per work-group, also caps each dimension), local (bytes of local memory), alloc (bytes in one
  * buffer), global (bytes of global memory); values take a K, M or G suffix (powers of 1024).
- * A limit is only ever lowered. "" does nothing. Used for CLNET_DEVICE_LIMITS, which every
+ * A limit is only ever lowered. type=gpu makes the device report itself a GPU, so that a CPU
+ * device runs the work-group shapes and builds (no CPU-only barriers) chosen for GPUs. "" does
+ * nothing. Used for CLNET_DEVICE_LIMITS, which every
  * context applies at creation, so that tests and `clnet check` can run on a device as if it had
  * a small GPU's limits (docs/RELIABILITY.md, "Device limits"). */
 clnet_status clnet_device_limits_apply(clnet_device_info *info, const char *spec);
