@@ -169,8 +169,8 @@ static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char 
   return st;
 }
 
-/* Whether clnet keeps this device's program binaries on disk. Not on PoCL, which caches every
- * build itself (~/.cache/pocl, keyed by source, options and device) and whose
+/* Whether clnet keeps this device's program binaries on disk. Not on Oclgrind (below), nor on
+ * PoCL, which caches every build itself (~/.cache/pocl, keyed by source, options and device) and whose
  * clGetProgramInfo(CL_PROGRAM_BINARIES) first compiles a generic work-group function for every
  * kernel of the program, used or not: on a cold start of the default training run that was 87
  * extra kernel compilations, 31.7 s to the first step against 18.2 s without (measured with
@@ -179,7 +179,10 @@ static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char 
 static int store_binaries(const clnet_ctx *ctx) {
   const char *e = getenv("CLNET_PROGRAM_BINARIES");
   if (e && *e) return strcmp(e, "0") != 0;
-  return strstr(ctx->info.platform_name, "Portable Computing Language") == NULL;
+  /* nor on Oclgrind: it is there to check the kernels, so it builds each one from its source, and
+   * its reports name source lines */
+  return strstr(ctx->info.platform_name, "Portable Computing Language") == NULL &&
+         strstr(ctx->info.platform_name, "Oclgrind") == NULL;
 }
 
 static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *options,
