@@ -11,6 +11,8 @@ PACKAGES=(
   build-essential cmake pkg-config          # toolchain
   ocl-icd-opencl-dev opencl-headers clinfo  # OpenCL loader and headers
   pocl-opencl-icd                           # an OpenCL device on the CPU
+  oclgrind                                  # a strict OpenCL 1.2 simulator: races, bounds, uninitialised reads (ctest oclgrind_*)
+  clang                                     # ctest kernels_cl12: every kernel compiles as OpenCL C 1.1/1.2 without fp64/fp16
   libclblast-dev                            # GEMMs
   libcriterion-dev                          # tests
   zlib1g-dev                                # gzipped IDX files, checksums

@@ -61,10 +61,13 @@ static int64_t wc(const clnet_conv2d_desc *d) {
 
 enum { RUN_FORWARD, RUN_BACKWARD_DATA, RUN_BACKWARD_FILTER };
 
-/* One cross-check case: a shape and the algorithm forced on the device under test. */
+/* One cross-check case: a shape and the algorithm forced on the device under test; max_alloc > 0
+ * lowers the device's largest buffer for the case, so that a small shape still runs the chunked
+ * paths (several im2col / Winograd chunks) that the real limits only reach at large shapes. */
 typedef struct conv_cross {
   const conv_params *p;
   clnet_conv_algo algo;
+  uint64_t max_alloc;
 } conv_cross;
 
 static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, int which, clnet_conv_algo algo);
@@ -73,9 +76,12 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
  * setting (including "not chosen yet", so CLNET_CONV_ALGO still applies to later users). */
 static clnet_status run_cross(clnet_check_env *env, const conv_cross *c, int which) {
   const int32_t saved = env->dev->conv_algo;
+  const uint64_t saved_alloc = env->dev->info.max_alloc_bytes;
+  if (c->max_alloc && c->max_alloc < saved_alloc) env->dev->info.max_alloc_bytes = c->max_alloc;
   clnet_status st = clnet_ctx_set_conv_algo(env->dev, c->algo);
   if (st == CLNET_SUCCESS) st = run_cross_algo(env, c->p, which, c->algo);
   env->dev->conv_algo = saved;
+  env->dev->info.max_alloc_bytes = saved_alloc;
   return st;
 }
 
@@ -310,7 +316,32 @@ static const conv_params r_stem = {Q(2, 32, 32, 3, 64, 3, 3, 1, V, 1)},
                          wi_chunked = {Q(5, 30, 30, 64, 64, 3, 3, 1, S, 1)},
                          /* F(4x4): V + M of one image is 6.0 MiB: chunks of 2 and 1 images
                           * (16 MiB limit) */
-                         wi4_chunked = {Q(3, 72, 72, 64, 64, 3, 3, 1, S, 1)};
+                         wi4_chunked = {Q(3, 72, 72, 64, 64, 3, 3, 1, S, 1)},
+                         /* the quick subset's chunked paths (host/check/quick.c) at small shapes:
+                          * with 8 KiB buffers im2col (3.5 KiB an image) runs chunks of 2 and 1
+                          * images in all three passes; with 70 KiB, F(2x2) chunks of 3+2 (forward:
+                          * V + M 18.8 KiB an image), 3+2 (backward data, 21.9 KiB) and 1 image each
+                          * (filter gradient, 56.3 KiB), F(4x4) 4+1, 3+2 and 1 each */
+                         q_chunk_gemm = {Q(3, 5, 5, 4, 6, 3, 3, 1, S, 1)},
+                         q_chunk = {Q(5, 9, 9, 4, 6, 3, 3, 1, S, 1)},
+                         /* the direct filter gradient in 2 row blocks (722 output pixels, blocks of
+                          * 27 rows of 19), summed by conv2d_direct_sum_blocks, dw and db */
+                         q_blocks = {Q(2, 19, 19, 3, 5, 3, 3, 1, S, 1)},
+                         /* the smallest shapes for the variants the quick subset needs: Winograd's
+                          * v8 transforms (8 channels; partial tiles), its v16 transforms with the
+                          * T32 GEMM forward and T16 backward, direct wgrad t32_c8 with a T16
+                          * forward, and a K of 900 (the gemm path's split K, direct wgrad t8_c16) */
+                         q_wino_v8 = {Q(1, 5, 6, 8, 8, 3, 3, 1, S, 1)},
+                         q_wino_v16 = {Q(1, 3, 5, 16, 32, 3, 3, 1, S, 1)},
+                         q_t32 = {Q(1, 3, 3, 8, 32, 3, 3, 1, S, 1)},
+                         q_k900 = {Q(1, 2, 2, 900, 3, 1, 1, 1, V, 1)},
+                         /* strided im2col / col2im and the direct forward's small strided work-group;
+                          * direct wgrad t16_c16 (no bias, 17 in: T16 backward data) and t16_c8;
+                          * Winograd's partial tiles at odd sizes and channel counts */
+                         q_s2 = {Q(1, 5, 5, 3, 4, 3, 3, 2, S, 1)},
+                         q_c16 = {Q(1, 3, 3, 17, 9, 1, 1, 1, V, 0)},
+                         q_c8_t16 = {Q(1, 5, 5, 8, 16, 1, 1, 2, V, 1)},
+                         q_wino_odd = {Q(1, 7, 5, 9, 7, 3, 3, 1, V, 0)};
 
 /* MobileNetV2 on 32x32x3 (host/models/mobilenet_v2.c at width 32), batch 2: its depthwise 3x3 convs
  * (pads 1, stride 1 or 2, no bias) and some of its 1x1 expand / project convs */
@@ -388,19 +419,24 @@ static const conv_params g_s2_asym = {Q(2, 6, 6, 2, 3, 3, 3, 2, S, 1)},   /* pad
                          g_bigpad = {Q(1, 3, 3, 2, 2, 3, 3, 1, E, 1), .pads = {3, 0, 1, 4}};
 
 /* the three passes of one shape with one algorithm (file-scope compound literals are static) */
-#define CROSS3_ALGO(label, p, algo)                                                                     \
-  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(p), algo}},           \
-  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(p), algo}}, \
-  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
+#define CROSS3_ALGO(label, sh, al)                                                                     \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){.p = &(sh), .algo = al}},           \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){.p = &(sh), .algo = al}}, \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){.p = &(sh), .algo = al}}
 #define CROSS3(label, p)                                   \
   CROSS3_ALGO(label " gemm", p, CLNET_CONV_ALGO_GEMM),     \
   CROSS3_ALGO(label " direct", p, CLNET_CONV_ALGO_DIRECT)
 /* Winograd's three passes of a 3x3 stride-1 shape: F(2x2, 3x3) ("winograd") and F(4x4, 3x3)
  * ("winograd4") */
-#define WINO_ALGO(label, p, algo)                                                                        \
-  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(p), algo}},           \
-  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(p), algo}}, \
-  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(p), algo}}
+#define WINO_ALGO(label, sh, al)                                                                        \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){.p = &(sh), .algo = al}},           \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){.p = &(sh), .algo = al}}, \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){.p = &(sh), .algo = al}}
+/* the three passes with the device's largest buffer lowered to max_alloc bytes */
+#define LIMITED_ALGO(label, sh, algo, bytes)                                                                        \
+  {"conv2d_forward", label, CLNET_CHECK_CROSS, run_forward, &(const conv_cross){&(sh), algo, bytes}},               \
+  {"conv2d_backward_data", label, CLNET_CHECK_CROSS, run_backward_data, &(const conv_cross){&(sh), algo, bytes}},   \
+  {"conv2d_backward_filter", label, CLNET_CHECK_CROSS, run_backward_filter, &(const conv_cross){&(sh), algo, bytes}}
 #define WINO2(label, p) WINO_ALGO(label " winograd", p, CLNET_CONV_ALGO_WINOGRAD)
 #define WINO4(label, p) WINO_ALGO(label " winograd4", p, CLNET_CONV_ALGO_WINOGRAD4)
 /* a depthwise conv: GEMM (per group of one channel) and DEPTHWISE (DIRECT does not apply: forcing it
@@ -527,6 +563,21 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     CROSS3("n2 9x11x6->10 k3 pads 0,2,3,1", wi_asym),
     WINO2("n2 9x11x6->10 k3 pads 0,2,3,1", wi_asym),
     WINO4("n2 9x11x6->10 k3 pads 0,2,3,1", wi_asym),
+    LIMITED_ALGO("quick n3 5x5x4->6 k3 s1 same, 8K buffers gemm", q_chunk_gemm, CLNET_CONV_ALGO_GEMM, 8 << 10),
+    LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 70K buffers winograd", q_chunk, CLNET_CONV_ALGO_WINOGRAD, 70 << 10),
+    LIMITED_ALGO("quick n5 9x9x4->6 k3 s1 same, 70K buffers winograd4", q_chunk, CLNET_CONV_ALGO_WINOGRAD4, 70 << 10),
+    CROSS3_ALGO("quick n2 19x19x3->5 k3 s1 same direct", q_blocks, CLNET_CONV_ALGO_DIRECT),
+    WINO2("quick n1 5x6x8->8 k3 s1 same", q_wino_v8),
+    WINO4("quick n1 5x6x8->8 k3 s1 same", q_wino_v8),
+    WINO2("quick n1 3x5x16->32 k3 s1 same", q_wino_v16),
+    WINO4("quick n1 3x5x16->32 k3 s1 same", q_wino_v16),
+    CROSS3_ALGO("quick n1 3x3x8->32 k3 s1 same direct", q_t32, CLNET_CONV_ALGO_DIRECT),
+    CROSS3("quick n1 2x2x900->3 k1 s1 valid", q_k900),
+    CROSS3("quick n1 5x5x3->4 k3 s2 same", q_s2),
+    CROSS3_ALGO("quick n1 3x3x17->9 k1 s1 valid nobias direct", q_c16, CLNET_CONV_ALGO_DIRECT),
+    CROSS3_ALGO("quick n1 5x5x8->16 k1 s2 valid direct", q_c8_t16, CLNET_CONV_ALGO_DIRECT),
+    WINO2("quick n1 7x5x9->7 k3 s1 valid nobias", q_wino_odd),
+    WINO4("quick n1 7x5x9->7 k3 s1 valid nobias", q_wino_odd),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

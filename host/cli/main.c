@@ -16,7 +16,7 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  devices                 list OpenCL platforms and devices\n"
-          "  check   [--device D]    cross-check every op on D against the CPU reference\n"
+          "  check   [--device D] [--quick]  cross-check every op on D against the CPU reference\n"
           "  train   [--device D] [--data DIR] [--model NAME|FILE.onnx] ...  train (see clnet train --help)\n"
           "  eval    --checkpoint FILE|FILE.onnx [--data DIR] [--device D]  evaluate a checkpoint or an ONNX model\n"
           "  predict --checkpoint FILE [--top K] [--json] IMAGE_OR_DIR...  top classes of image files\n"
@@ -32,7 +32,8 @@ static void usage(FILE *f) {
           "first device. Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_NO_CACHE=1,\n"
           "CLNET_KERNEL_DIR (load cl/*.cl from a directory), CLNET_NO_TUNE=1 (ignore 'clnet tune' results),\n"
           "CLNET_CONV_ALGO=auto|rule|gemm|direct|winograd|winograd4|depthwise, CLNET_DENSE_ALGO=auto|rule|clblast|clnet (the dense\n"
-          "layer's GEMMs), CLNET_NO_FUSION=1 (unfused BN/add/ReLU).\n"
+          "layer's GEMMs), CLNET_NO_FUSION=1 (unfused BN/add/ReLU), CLNET_DEVICE_LIMITS=wg=N,local=B,alloc=B,type=gpu\n"
+          "(testing: a small GPU's limits on any device).\n"
           "Several devices: clnet train --device 0,1; several processes: mpirun -np N clnet train.\n");
 }
 

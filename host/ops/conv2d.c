@@ -184,6 +184,12 @@ static int is_pointwise(const clnet_conv2d_desc *d) {
          !d->pad_top && !d->pad_bottom && !d->pad_left && !d->pad_right;
 }
 
+/* A scratch byte limit within the device's largest buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE, or a
+ * lower CLNET_DEVICE_LIMITS alloc): smaller devices get smaller chunks, not a failed allocation. */
+static size_t device_limit(const clnet_ctx *ctx, size_t limit) {
+  return ctx->info.max_alloc_bytes < limit ? (size_t)ctx->info.max_alloc_bytes : limit;
+}
+
 /* Images per chunk: col (nc*OH*OW, K) stays <= limit bytes, at least one image. */
 static int32_t chunk_images(const clnet_conv2d_desc *d, size_t limit) {
   size_t per_image = (size_t)d->out_h * d->out_w * (size_t)col_k(d) * sizeof(float);
@@ -348,10 +354,11 @@ static clnet_status direct_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc
 
 /* The filter gradient's fixed partition: output rows (n*OH + oh) in blocks of rows_per_block.
  * Depends on the shape only, so every run sums in the same order. */
-static void direct_wgrad_blocks(const clnet_conv2d_desc *d, int32_t *rows_per_block, int32_t *n_blocks) {
+static void direct_wgrad_blocks(const clnet_ctx *ctx, const clnet_conv2d_desc *d, int32_t *rows_per_block,
+                                int32_t *n_blocks) {
   const int32_t rows = d->n * d->out_h;
   const size_t per_block = ((size_t)w_count(d) + (size_t)d->out_c) * sizeof(float); /* dw, db partials */
-  const size_t max_blocks = DIRECT_WGRAD_PARTIAL_BYTES / per_block;
+  const size_t max_blocks = device_limit(ctx, DIRECT_WGRAD_PARTIAL_BYTES) / per_block;
   int32_t nb = ceil_div_i32(rows, ceil_div_i32(DIRECT_WGRAD_BLOCK_PIXELS, d->out_w));
   if ((size_t)nb > max_blocks) nb = max_blocks > 1 ? (int32_t)max_blocks : 1;
   *rows_per_block = ceil_div_i32(rows, nb);
@@ -364,7 +371,7 @@ static clnet_status direct_backward_filter(clnet_ctx *ctx, const clnet_conv2d_de
                                            const clnet_buf *dy, clnet_buf *dw, clnet_buf *db) {
   const int32_t KC = (int32_t)w_count(d);
   int32_t rpb, n_blocks;
-  direct_wgrad_blocks(d, &rpb, &n_blocks);
+  direct_wgrad_blocks(ctx, d, &rpb, &n_blocks);
   clnet_buf pw = *dw, pb = d->has_bias ? *db : *dw; /* partial dw, partial db (unused without bias) */
   int32_t db_off = 0;                               /* floats from pb's start to partial db */
   if (n_blocks > 1) {
@@ -438,7 +445,7 @@ static clnet_status gemm_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, con
       CLNET_TRY(gemm_split_k(ctx, d->n * P, og, K, x, (size_t)g * cg, d->in_c, w, (size_t)g * og, d->out_c, y,
                              (size_t)g * og, d->out_c));
   } else {
-    const int32_t chunk = chunk_images(d, CONV_COL_LIMIT_BYTES);
+    const int32_t chunk = chunk_images(d, device_limit(ctx, CONV_COL_LIMIT_BYTES));
     clnet_buf col; /* (chunk*P, K) */
     CLNET_TRY(clnet_scratch_get(ctx, (size_t)chunk * P * (size_t)K * sizeof(float), &col));
     for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {
@@ -489,7 +496,7 @@ static clnet_status gemm_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *
                            d->out_c, 0.0f, dx, (size_t)g * cg, d->in_c));
     return CLNET_SUCCESS;
   }
-  const int32_t chunk = chunk_images(d, CONV_COL_LIMIT_BYTES);
+  const int32_t chunk = chunk_images(d, device_limit(ctx, CONV_COL_LIMIT_BYTES));
   clnet_buf dcol; /* (chunk*P, K) */
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)chunk * P * (size_t)K * sizeof(float), &dcol));
   for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {
@@ -620,7 +627,7 @@ static clnet_status gemm_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc
                            0.0f, dw, (size_t)g * og, d->out_c));
     return CLNET_SUCCESS;
   }
-  const int32_t chunk = chunk_images(d, CONV_WGRAD_COL_LIMIT_BYTES);
+  const int32_t chunk = chunk_images(d, device_limit(ctx, CONV_WGRAD_COL_LIMIT_BYTES));
   clnet_buf scratch; /* col (chunk*P, K) */
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)chunk * P * (size_t)K * sizeof(float), &scratch));
   for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {

@@ -205,12 +205,18 @@ clnet_status clnet_fdb_open(clnet_fdb *t, const clnet_fdb_format *fmt, clnet_ctx
   t->use_disk = !ctx->is_ref && clnet_cache_dir(t->dir, sizeof t->dir);
   if (!t->use_disk) return CLNET_SUCCESS;
   uint64_t dev = 0xcbf29ce484222325ull, ker = 0xcbf29ce484222325ull;
+  /* the implementation (platform name and version: Oclgrind and PoCL on one CPU time nothing
+   * alike), the device, its driver, and limits lowered by CLNET_DEVICE_LIMITS (other local sizes,
+   * other chunks: their timings must not decide for the device's own limits) */
+  fnv(&dev, ctx->info.platform_name, strlen(ctx->info.platform_name));
   fnv(&dev, ctx->info.name, strlen(ctx->info.name));
   fnv(&dev, ctx->info.driver_version, strlen(ctx->info.driver_version));
   fnv(&dev, ctx->info.platform_version, strlen(ctx->info.platform_version));
+  fnv(&dev, ctx->limits, strlen(ctx->limits));
   snprintf(t->path, sizeof t->path, "%s/%s-%016llx.txt", t->dir, fmt->prefix, (unsigned long long)dev);
-  snprintf(t->device_line, sizeof t->device_line, "device: %.200s | driver: %.150s | platform: %.200s",
-           ctx->info.name, ctx->info.driver_version, ctx->info.platform_version);
+  snprintf(t->device_line, sizeof t->device_line, "device: %.150s | driver: %.150s | platform: %.150s%s%.100s",
+           ctx->info.name, ctx->info.driver_version, ctx->info.platform_version, ctx->limits[0] ? " | limits: " : "",
+           ctx->limits);
   /* the kernels behind every candidate: new kernels invalidate every choice */
   for (int32_t i = 0; i < fmt->n_kernel_files; ++i) {
     const char *src = NULL;

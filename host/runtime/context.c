@@ -68,6 +68,16 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
   ctx->info = devs[index];
   free(devs);
   devs = NULL;
+  /* lowered limits for tests and `clnet check` (clnet_device_limits_apply) */
+  const char *limits = getenv("CLNET_DEVICE_LIMITS");
+  if (limits && *limits) {
+    st = clnet_device_limits_apply(&ctx->info, limits);
+    if (st != CLNET_SUCCESS) {
+      free(ctx);
+      return st;
+    }
+    snprintf(ctx->limits, sizeof ctx->limits, "%s", limits);
+  }
   cl_int err = CL_SUCCESS;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform, 0};
   ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
@@ -92,6 +102,7 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
     goto fail;
   }
   clnet_ctx_inject_faults(ctx, fault_alloc, fault_enqueue);
+  ctx->init_tracking = clnet_init_tracking_default(&ctx->info);
   *out = ctx;
   return CLNET_SUCCESS;
 fail:
@@ -125,4 +136,12 @@ clnet_status clnet_ctx_finish(clnet_ctx *ctx) {
   CLNET_CL_CHECK(clFinish(ctx->queue));
   clnet_profile_collect(ctx);
   return CLNET_SUCCESS;
+}
+
+int32_t clnet_ctx_kernel_count(const clnet_ctx *ctx) { return ctx->is_ref ? 0 : ctx->n_kernels; }
+
+const char *clnet_ctx_kernel_name(const clnet_ctx *ctx, int32_t i, char *dst, size_t cap) {
+  if (i < 0 || i >= clnet_ctx_kernel_count(ctx)) return NULL;
+  snprintf(dst, cap, "%s/%s", ctx->kernels[i].program, ctx->kernels[i].name);
+  return dst;
 }
