@@ -27,7 +27,7 @@ two=${CLNET_DIST_DEVICES:-0,1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-base=(train --epochs 1 --max-batches "$batches" --max-eval 256 "${extra[@]}")
+base=(train --epochs 1 --max-batches "$batches" --max-eval 256 --overwrite "${extra[@]}") # each round replaces the last
 
 names=("1 device" "2 replicas, 1 device" "2 devices, 1 process" "2 MPI ranks")
 run_config() { # $1 = index; prints images/s of the training part of the epoch

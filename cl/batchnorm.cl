@@ -18,10 +18,13 @@
  * added to M2 is >= 0: no E[x^2] - E[x]^2 cancellation, and x is read once.
  *
  * PoCL (CPU) vectorises across work-items only inside barrier-delimited
- * regions, so the row loops of the reductions carry a barrier: every
+ * regions, so on a CPU device the row loops of the reductions carry a barrier
+ * (CPU_LOCKSTEP: host/runtime/program.c defines CLNET_CPU_DEVICE there): every
  * work-item runs them the same number of times (no early return; work-items
- * past C work on channel C-1 and store nothing), and the loop body handles
- * BN_UNROLL rows with independent accumulators.
+ * past C work on channel C-1 and store nothing; a work-group never spans two
+ * blocks, whose row counts may differ), and the loop body handles BN_UNROLL
+ * rows with independent accumulators. On a GPU the lanes already run in step:
+ * a barrier per row would only stall them, so there is none.
  *
  * Scratch layout (floats), nb = nblocks:
  *   forward:  part_mean (nb, C) | part_m2 (nb, C) | coef: K (C) | mean_d (C) | gamma*invstd (C)
@@ -29,6 +32,12 @@
  * Elementwise kernels: index space (C, rows), one work-item per element. */
 
 #define BN_UNROLL 4
+
+#ifdef CLNET_CPU_DEVICE
+#define CPU_LOCKSTEP() barrier(CLK_LOCAL_MEM_FENCE)
+#else
+#define CPU_LOCKSTEP()
+#endif
 
 /* Stage 1 of the forward statistics: one pass over the rows of block b,
  * groups of BN_UNROLL rows merged in order (Chan), single rows (Welford) at
@@ -55,7 +64,7 @@ __kernel void bn_stats_partial(const int rows, const int C, const int rpb, const
     mean += delta * w;
     m2 += gm2 + delta * delta * n * w;
     n = nt;
-    barrier(CLK_LOCAL_MEM_FENCE);
+    CPU_LOCKSTEP();
   }
   for (; r < r1; ++r) {
     const float d = xc[(size_t)r * C] - K;
@@ -63,9 +72,9 @@ __kernel void bn_stats_partial(const int rows, const int C, const int rpb, const
     const float delta = d - mean;
     mean += delta / n;
     m2 += delta * (d - mean);
-    barrier(CLK_LOCAL_MEM_FENCE);
+    CPU_LOCKSTEP();
   }
-  if (c < C) {
+  if (c < C && b < nblocks) { /* a GPU's groups span several blocks: the last may run past nblocks */
     scratch[(size_t)b * C + c] = mean;
     scratch[(size_t)(nblocks + b) * C + c] = m2;
   }
@@ -160,16 +169,16 @@ __kernel void bn_infer(const int rows, const int C, const float eps,
     h1 += d1 * (xc[i + C] - mean);                                                     \
     h2 += d2 * (xc[i + 2 * C] - mean);                                                 \
     h3 += d3 * (xc[i + 3 * C] - mean);                                                 \
-    barrier(CLK_LOCAL_MEM_FENCE);                                                      \
+    CPU_LOCKSTEP();                                                                    \
   }                                                                                    \
   for (; r < r1; ++r) {                                                                \
     const size_t i = (size_t)r * C;                                                    \
     const float d = DZ(i);                                                             \
     g0 += d;                                                                           \
     h0 += d * (xc[i] - mean);                                                          \
-    barrier(CLK_LOCAL_MEM_FENCE);                                                      \
+    CPU_LOCKSTEP();                                                                    \
   }                                                                                    \
-  if (c < C) {                                                                         \
+  if (c < C && b < nblocks) {                                                          \
     scratch[(size_t)b * C + c] = (g0 + g1) + (g2 + g3);                                \
     scratch[(size_t)(nblocks + b) * C + c] = (h0 + h1) + (h2 + h3);                    \
   }

@@ -1,5 +1,8 @@
 /* Direct convolution (host/ops/conv2d.c, CLNET_CONV_ALGO_DIRECT). NHWC fp32, weights
- * (KH, KW, C_in, C_out), TF padding (pad_top/pad_left before; padded taps read as zero).
+ * (KH, KW, C_in/G, C_out) for G groups (below), strides (sh, sw), dilations (dh, dw), leading
+ * pads pad_top / pad_left (the trailing ones follow from OH, OW; padded taps read as zero). Tap
+ * (kh, kw) of output (oh, ow) reads input (oh*sh - pad_top + kh*dh, ow*sw - pad_left + kw*dw);
+ * the formulas below write s for the stride and leave dilation out where it only scales a tap.
  *
  * Each work-item holds a register tile of PT output pixels x T channels (T = 8 or 16, a
  * compile-time constant chosen by kernel variant, suffix _t8 / _t16; the T channels are one
@@ -11,14 +14,16 @@
  * do through these loops); on a GPU, dim0 (pixel tiles, thousands) fills the lanes. No atomics:
  * every output element is written by one work-item, and every sum runs in a fixed order.
  *
- * conv2d_direct_pack   dst (n_tiles, taps, A, tile) from zero_len, with dst[0 .. zero_len) = 0:
- *                      dst[zero_len + ((bt*taps + t)*A + a)*tile + bl] = src[(t*B + b)*A + a]
- *                      for b = bt*tile + bl < B, else 0 (t < taps, a < A, b < n_tiles*tile). Each
+ * conv2d_direct_pack   dst (G*tpg tiles, taps, A, tile) from zero_len, with dst[0 .. zero_len) = 0:
+ *                      dst[zero_len + ((bt*taps + t)*A + a)*tile + bl] = src[(t*SB + g*b_step + b)*SA
+ *                      + g*a_step + a] for group g = bt / tpg, b = (bt % tpg)*tile + bl < B, else 0
+ *                      (t < taps, a < A; G = 1: SB = B, SA = A, src[(t*B + b)*A + a]). Each
  *                      tile of `tile` channels of w becomes one contiguous stream that its
  *                      work-items read in order (a strided column would touch a new page per row,
  *                      which thrashes the TLB once K is in the thousands). Forward packs w (K, C_out)
  *                      (taps = K, A = 1, B = C_out); backward data packs w^T, (KH*KW, C_out, C_in)
- *                      per tile (taps = KH*KW, A = C_out, B = C_in). Index space 1-D over the total.
+ *                      per tile (taps = KH*KW, A = C_out, B = C_in); with groups, per group (K, A,
+ *                      B one group's). Index space 1-D over the total.
  * conv2d_direct_fwd_tT y (N, OH, OW, C_out) = conv(x, w) (+ b). Work-item (dim0, dim1) =
  *                      (pixel tile, channel tile): pixel tile t covers the output pixels (rows of
  *                      y seen as (N*OH*OW, C_out)) m = t*PT + p, p < PT, across row and image
@@ -53,6 +58,13 @@
  *                      partition and a fixed order, so results are bit-identical run to run.
  * conv2d_direct_sum_blocks  out (count) = sum over blocks of partial (n_blocks, count) from off,
  *                      in block order. Index space 1-D over count.
+ * Groups (G, the kernels' argument; depthwise convs have their own kernels): a group has
+ * CG = C_in/G input and OG = C_out/G output channels and weights (KH, KW, CG, C_out)[:, group].
+ * Channel tiles never straddle groups: tile ct of a gather kernel is tile ct % TPG of group
+ * ct / TPG (TPG = tiles per group), reads its group's channels of the input and its group's
+ * packed weights, and stores up to the group's last channel; the filter gradient's work-item
+ * index has the group between the input-channel tile and the tap. With G = 1 every index and
+ * every sum is what it is without groups.
  * Every kernel bounds-checks its index space (global sizes are rounded up to the fixed
  * work-group size) and never reads outside its buffers. Offsets and sizes are in floats. */
 
@@ -62,9 +74,10 @@
 #define CAT(a, b) CAT_(a, b)
 
 __kernel void conv2d_direct_pack(__global const float *src, __global float *dst, const int zero_len,
-                                 const int taps, const int A, const int B, const int tile, const int n_tiles) {
+                                 const int taps, const int A, const int B, const int tile, const int tpg,
+                                 const int G, const int SB, const int SA, const int b_step, const int a_step) {
   const int i = get_global_id(0);
-  if (i >= zero_len + n_tiles * taps * A * tile) return;
+  if (i >= zero_len + G * tpg * taps * A * tile) return;
   float v = 0.0f;
   if (i >= zero_len) {
     int j = i - zero_len;
@@ -73,8 +86,9 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
     const int a = j % A;
     j /= A;
     const int t = j % taps;
-    const int b = (j / taps) * tile + bl;
-    if (b < B) v = src[(t * B + b) * A + a];
+    const int bt = j / taps, g = bt / tpg;
+    const int b = (bt - g * tpg) * tile + bl;
+    if (b < B) v = src[(t * SB + g * b_step + b) * SA + g * a_step + a];
   }
   dst[i] = v;
 }
@@ -94,23 +108,24 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
 
 /* The tap loop both gather kernels share. Pixel p of the tile reads input pixel
  * (hb[p] + dh, wb[p] + dw) of an (HL, WL)-pixel plane, at pixel offset off[p] + tapoff from `in`
- * (C channels each), or the zero block when that is outside the plane (padding) or the pixel is
- * dead (hb[p] is then far negative). wr points at the tap's packed weights: C rows of TP floats.
+ * (C channels each; the group's CN channels from C0), or the zero block when that is outside the
+ * plane (padding) or the pixel is dead (hb[p] is then far negative). wr points at the tap's packed
+ * weights: CN rows of TP floats.
  * SKIP (a uniform condition): skip the tap when no pixel of the tile reaches it. Strided
  * backward data needs it (its tiles span several rows of a small class grid, so whole taps fall
  * off the grid's edges); elsewhere tiles mostly lie within one row and the check only costs
  * (~10% of the forward pass on PoCL). */
-#define GATHER_TAP(T, in, C, HL, WL, dh, dw, tapoff, wr, TP, SKIP)                                        \
+#define GATHER_TAP(T, in, C, C0, CN, HL, WL, dh, dw, tapoff, wr, TP, SKIP)                               \
   {                                                                                                   \
     __global const float *src[CONV_PT];                                                               \
     int any = 0;                                                                                      \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                             \
       const int valid = (uint)(hb[p] + (dh)) < (uint)(HL) && (uint)(wb[p] + (dw)) < (uint)(WL);     \
-      src[p] = valid ? (in) + (off[p] + (tapoff)) * (C) : zeros;                                      \
+      src[p] = valid ? (in) + (off[p] + (tapoff)) * (C) + (C0) : zeros;                               \
       any |= valid;                                                                                   \
     }                                                                                                 \
     if (any || !(SKIP)) { /* SKIP: a tap no pixel of the tile reaches adds only zeros */           \
-      for (int c = 0; c < (C); ++c) {                                                                 \
+      for (int c = 0; c < (CN); ++c) {                                                                \
         const CAT(float, T) wv = CAT(vload, T)(0, (wr) + c * (TP));                                   \
         _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p)                                           \
           acc[p] = fma((CAT(float, T))(src[p][c]), wv, acc[p]);                                       \
@@ -126,12 +141,15 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       __global const float *b,  /* (C_out); read only when has_bias */                                \
       __global float *y,        /* (N, OH, OW, C_out) */                                              \
       const int N, const int H, const int W, const int C_in, const int OH, const int OW,             \
-      const int C_out, const int KH, const int KW, const int stride, const int pad_top,              \
-      const int pad_left, const int has_bias, const int zero_len) {                                  \
+      const int C_out, const int KH, const int KW, const int stride_h, const int stride_w,            \
+      const int dil_h, const int dil_w, const int pad_top, const int pad_left, const int G,           \
+      const int has_bias, const int zero_len) {                                                      \
     const int M = N * OH * OW;                                                                        \
+    const int CG = C_in / G, OG = C_out / G, TPG = (OG + T - 1) / T; /* per group; tiles of OG */    \
     const int m0 = get_global_id(0) * CONV_PT;                                                        \
-    const int oc0 = get_global_id(1) * T;                                                             \
-    if (m0 >= M || oc0 >= C_out) return;                                                              \
+    const int ct = get_global_id(1), g = ct / TPG;                                                    \
+    const int oc0 = g * OG + (ct - g * TPG) * T, oc1 = g * OG + OG; /* the tile, its group's end */  \
+    if (m0 >= M || g >= G) return;                                                                    \
     /* pixel p is output row m0 + p = (n*OH + oh)*OW + ow: its input window starts at             \
      * (hb, wb) = (oh*s - pad_top, ow*s - pad_left), pixel offset off in x */                         \
     int hb[CONV_PT], wb[CONV_PT], off[CONV_PT];                                                       \
@@ -139,9 +157,9 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       int ow = m0 % OW, r = m0 / OW;                                                                  \
       int oh = r % OH, n = r / OH;                                                                    \
       _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                           \
-        hb[p] = m0 + p < M ? oh * stride - pad_top : -0x40000000; /* dead: never valid */             \
-        wb[p] = ow * stride - pad_left;                                                               \
-        off[p] = (n * H + oh * stride - pad_top) * W + wb[p];                                         \
+        hb[p] = m0 + p < M ? oh * stride_h - pad_top : -0x40000000; /* dead: never valid */           \
+        wb[p] = ow * stride_w - pad_left;                                                             \
+        off[p] = (n * H + oh * stride_h - pad_top) * W + wb[p];                                       \
         if (++ow == OW) {                                                                             \
           ow = 0;                                                                                     \
           if (++oh == OH) {                                                                           \
@@ -154,21 +172,22 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
     CAT(float, T) init = (CAT(float, T))(0.0f);                                                       \
     if (has_bias) {                                                                                   \
       float tmp[T];                                                                                   \
-      for (int j = 0; j < T; ++j) tmp[j] = oc0 + j < C_out ? b[oc0 + j] : 0.0f;                       \
+      for (int j = 0; j < T; ++j) tmp[j] = oc0 + j < oc1 ? b[oc0 + j] : 0.0f;                         \
       init = CAT(vload, T)(0, tmp);                                                                   \
     }                                                                                                 \
     CAT(float, T) acc[CONV_PT];                                                                       \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) acc[p] = init;                                \
     __global const float *zeros = wp;                                                                 \
-    __global const float *wk = wp + zero_len + get_global_id(1) * (KH * KW * C_in * T);               \
+    __global const float *wk = wp + zero_len + ct * (KH * KW * CG * T);                               \
     for (int kh = 0; kh < KH; ++kh) {                                                                 \
       for (int kw = 0; kw < KW; ++kw) {                                                               \
-        __global const float *wr = wk + (kh * KW + kw) * C_in * T;                                    \
-        GATHER_TAP(T, x, C_in, H, W, kh, kw, kh * W + kw, wr, T, 0)                                   \
+        __global const float *wr = wk + (kh * KW + kw) * CG * T;                                      \
+        GATHER_TAP(T, x, C_in, g * CG, CG, H, W, kh * dil_h, kw * dil_w, kh * dil_h * W + kw * dil_w, wr, \
+                   T, 0)                                                                              \
       }                                                                                               \
     }                                                                                                 \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                             \
-      if (m0 + p < M) STORE_TILE(T, acc[p], y + (m0 + p) * C_out, oc0, C_out);                        \
+      if (m0 + p < M) STORE_TILE(T, acc[p], y + (m0 + p) * C_out, oc0, oc1);                          \
     }                                                                                                 \
   }
 
@@ -179,22 +198,26 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       __global const float *wp, /* zeros (zero_len), then w^T packed (C_in/T, KH*KW, C_out, T) */     \
       __global float *dx,       /* (N, H, W, C_in) */                                                 \
       const int N, const int H, const int W, const int C_in, const int OH, const int OW,             \
-      const int C_out, const int KH, const int KW, const int stride, const int pad_top,              \
-      const int pad_left, const int zero_len) {                                                      \
+      const int C_out, const int KH, const int KW, const int stride_h, const int stride_w,            \
+      const int dil_h, const int dil_w, const int pad_top, const int pad_left, const int G,           \
+      const int kstep_h, const int kstep_w, const int qstep_h, const int qstep_w, const int zero_len) { \
     /* dx pixels in s*s classes (ih mod s, iw mod s) = (rh, rw), each an (N, HS, WS) grid of       \
      * pixels (ih, iw) = (rh + s*a, rw + s*b) (those past H or W are dead) */                         \
-    const int HS = (H + stride - 1) / stride, WS = (W + stride - 1) / stride;                         \
+    const int HS = (H + stride_h - 1) / stride_h, WS = (W + stride_w - 1) / stride_w;                 \
+    const int SS = stride_h * stride_w;          /* classes */                                        \
     const int MC = N * HS * WS;                  /* pixels per class */                               \
     const int tiles = (MC + CONV_PT - 1) / CONV_PT; /* tiles per class */                             \
+    const int CG = C_in / G, OG = C_out / G, TPG = (CG + T - 1) / T; /* per group; tiles of CG */    \
     const int t = get_global_id(0);                                                                   \
-    const int ci0 = get_global_id(1) * T;                                                             \
-    if (t >= stride * stride * tiles || ci0 >= C_in) return;                                          \
+    const int ct = get_global_id(1), g = ct / TPG;                                                    \
+    const int ci0 = g * CG + (ct - g * TPG) * T, ci1 = g * CG + CG; /* the tile, its group's end */  \
+    if (t >= SS * tiles || g >= G) return;                                                            \
     /* the class varies fastest: neighbouring work-items write interleaved dx pixels (shared     \
      * cache lines) and read the same dy pixels */                                                    \
-    const int tile = t / (stride * stride);                                                           \
-    const int cls = t - tile * (stride * stride);                                                     \
+    const int tile = t / SS;                                                                          \
+    const int cls = t - tile * SS;                                                                    \
     const int m0 = tile * CONV_PT;                                                                    \
-    const int rh = cls / stride, rw = cls - rh * stride;                                              \
+    const int rh = cls / stride_w, rw = cls - rh * stride_w;                                          \
     /* the live taps are the same for the whole class: kh = rh + pad_top - s*qh, kw likewise,      \
      * and they read dy pixel (a + qh, b + qw) */                                                     \
     int hb[CONV_PT], wb[CONV_PT], off[CONV_PT], dst[CONV_PT];                                         \
@@ -202,7 +225,7 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       int bb = m0 % WS, r = m0 / WS;                                                                  \
       int a = r % HS, n = r / HS;                                                                     \
       _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                           \
-        const int ih = rh + stride * a, iw = rw + stride * bb;                                        \
+        const int ih = rh + stride_h * a, iw = rw + stride_w * bb;                                    \
         const int live = m0 + p < MC && ih < H && iw < W;                                             \
         hb[p] = live ? a : -0x40000000; /* dead: never valid */                                       \
         wb[p] = bb;                                                                                   \
@@ -220,20 +243,25 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
     CAT(float, T) acc[CONV_PT];                                                                       \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) acc[p] = (CAT(float, T))(0.0f);               \
     __global const float *zeros = wp;                                                                 \
-    __global const float *wk = wp + zero_len + get_global_id(1) * (KH * KW * C_out * T);              \
-    /* first live tap of each axis and its dy offset; each further step of s moves one dy row /    \
-     * column back (no division in the loops: integer division is slow on CPUs) */                   \
+    __global const float *wk = wp + zero_len + ct * (KH * KW * OG * T);                               \
+    /* first live tap of each axis (kh with ph - kh*dh a multiple of sh) and its dy offset; the      \
+     * live taps repeat every kstep = s / gcd(s, d) taps, each qstep = d / gcd(s, d) dy rows /       \
+     * columns back (no division in the loops: integer division is slow on CPUs) */                  \
     const int ph = rh + pad_top, pw = rw + pad_left;                                                  \
-    int qh = ph / stride;                                                                             \
-    for (int kh = ph - qh * stride; kh < KH; kh += stride, --qh) {                                    \
-      int qw = pw / stride;                                                                           \
-      for (int kw = pw - qw * stride; kw < KW; kw += stride, --qw) {                                  \
-        __global const float *wr = wk + (kh * KW + kw) * C_out * T;                                   \
-        GATHER_TAP(T, dy, C_out, OH, OW, qh, qw, qh * OW + qw, wr, T, stride > 1)                     \
+    int kh0 = 0, kw0 = 0;                                                                             \
+    while (kh0 < kstep_h && (ph - kh0 * dil_h) % stride_h) ++kh0;                                     \
+    while (kw0 < kstep_w && (pw - kw0 * dil_w) % stride_w) ++kw0;                                     \
+    if (kh0 == kstep_h || kw0 == kstep_w) kh0 = KH; /* no tap reaches this class */                  \
+    int qh = (ph - kh0 * dil_h) / stride_h;                                                           \
+    for (int kh = kh0; kh < KH; kh += kstep_h, qh -= qstep_h) {                                       \
+      int qw = (pw - kw0 * dil_w) / stride_w;                                                         \
+      for (int kw = kw0; kw < KW; kw += kstep_w, qw -= qstep_w) {                                     \
+        __global const float *wr = wk + (kh * KW + kw) * OG * T;                                      \
+        GATHER_TAP(T, dy, C_out, g * OG, OG, OH, OW, qh, qw, qh * OW + qw, wr, T, SS > 1)             \
       }                                                                                               \
     }                                                                                                 \
     _Pragma("unroll") for (int p = 0; p < CONV_PT; ++p) {                                             \
-      if (dst[p] >= 0) STORE_TILE(T, acc[p], dx + dst[p] * C_in, ci0, C_in);                          \
+      if (dst[p] >= 0) STORE_TILE(T, acc[p], dx + dst[p] * C_in, ci0, ci1);                           \
     }                                                                                                 \
   }
 
@@ -264,36 +292,40 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
       __global float *partial,  /* (n_blocks, KH*KW*C_in, C_out) */                                   \
       __global float *db_part,  /* (n_blocks, C_out) from db_off; written when has_bias */             \
       const int N, const int H, const int W, const int C_in, const int OH, const int OW,             \
-      const int C_out, const int KH, const int KW, const int stride, const int pad_top,              \
-      const int pad_left, const int rows_per_block, const int n_blocks, const int has_bias,          \
-      const int db_off) {                                                                             \
-    const int ci_tiles = (C_in + CT - 1) / CT, co_tiles = (C_out + T - 1) / T;                        \
-    const int n_f = co_tiles * ci_tiles * KH * KW; /* filter tiles */                                \
+      const int C_out, const int KH, const int KW, const int stride_h, const int stride_w,            \
+      const int dil_h, const int dil_w, const int pad_top, const int pad_left, const int G,           \
+      const int rows_per_block, const int n_blocks, const int has_bias, const int db_off) {           \
+    const int CG = C_in / G, OG = C_out / G; /* per group */                                         \
+    const int ci_tiles = (CG + CT - 1) / CT, co_tiles = (OG + T - 1) / T;                             \
+    const int n_f = co_tiles * ci_tiles * G * KH * KW; /* filter tiles */                            \
     const int g = get_global_id(0);                                                                   \
     if (g >= n_blocks * n_f) return;                                                                  \
     const int blk = g / n_f;                                                                          \
     if (blk * rows_per_block >= N * OH) return; /* empty block: the host never makes one */           \
     int f = g - blk * n_f;                                                                            \
-    const int co0 = (f % co_tiles) * T;                                                               \
+    const int co_t = f % co_tiles;                                                                    \
     f /= co_tiles;                                                                                    \
-    const int ci0 = (f % ci_tiles) * CT;                                                              \
-    const int tap = f / ci_tiles;                                                                     \
+    const int ci0 = (f % ci_tiles) * CT; /* within the group */                                      \
+    f /= ci_tiles;                                                                                    \
+    const int grp = f % G, tap = f / G;                                                               \
+    const int co0 = grp * OG + co_t * T, co1 = grp * OG + OG; /* the tile, its group's end */        \
     const int kh = tap / KW, kw = tap % KW;                                                           \
-    const int cn = min(CT, C_in - ci0), dn = min(T, C_out - co0);                                    \
+    const int cn = min(CT, CG - ci0), dn = min(T, co1 - co0);                                        \
     /* live ow: 0 <= ow*s - pad_left + kw < W */                                                     \
-    const int ow_lo = max(0, (pad_left - kw + stride - 1) / stride);                                  \
-    const int hnum = W - 1 + pad_left - kw;                                                           \
-    const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride + 1);                                      \
-    const int xstep = stride * C_in;                                                                  \
+    const int ow_lo = max(0, (pad_left - kw * dil_w + stride_w - 1) / stride_w);                      \
+    const int hnum = W - 1 + pad_left - kw * dil_w;                                                   \
+    const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride_w + 1);                                    \
+    const int xstep = stride_w * C_in;                                                                \
     CAT(float, T) acc[CT];                                                                            \
     _Pragma("unroll") for (int c = 0; c < CT; ++c) acc[c] = (CAT(float, T))(0.0f);                    \
     const int row1 = min(N * OH, (blk + 1) * rows_per_block);                                         \
     int row = blk * rows_per_block;                                                                   \
     int oh = row % OH, n = row / OH;                                                                  \
     for (; row < row1; ++row) {                                                                       \
-      const int ih = oh * stride - pad_top + kh;                                                      \
+      const int ih = oh * stride_h - pad_top + kh * dil_h;                                            \
       if (ih >= 0 && ih < H) {                                                                        \
-        __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride - pad_left + kw) * C_in + ci0; \
+        __global const float *xp =                                                                    \
+            x + ((n * H + ih) * W + ow_lo * stride_w - pad_left + kw * dil_w) * C_in + grp * CG + ci0;  \
         __global const float *dp = dy + (row * OW + ow_lo) * C_out + co0;                             \
         if (cn == CT && dn == T) {                                                                    \
           WGRAD_ROW(T, CT, CT, T)                                                                     \
@@ -306,10 +338,10 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
         ++n;                                                                                          \
       }                                                                                               \
     }                                                                                                 \
-    const int K = KH * KW * C_in;                                                                     \
-    __global float *out = partial + (blk * K + tap * C_in) * C_out;                                   \
+    const int K = KH * KW * CG;                                                                       \
+    __global float *out = partial + (blk * K + tap * CG) * C_out;                                     \
     _Pragma("unroll") for (int c = 0; c < CT; ++c) {                                                  \
-      if (c < cn) STORE_TILE(T, acc[c], out + (ci0 + c) * C_out, co0, C_out);                         \
+      if (c < cn) STORE_TILE(T, acc[c], out + (ci0 + c) * C_out, co0, co1);                           \
     }                                                                                                 \
     if (has_bias && tap == 0 && ci0 == 0) {                                                           \
       /* the block's share of db: its dy rows (still in cache), pixels in order */                    \
@@ -326,7 +358,7 @@ __kernel void conv2d_direct_pack(__global const float *src, __global float *dst,
         }                                                                                             \
         dp += C_out;                                                                                  \
       }                                                                                               \
-      STORE_TILE(T, sum, db_part + db_off + blk * C_out, co0, C_out);                                 \
+      STORE_TILE(T, sum, db_part + db_off + blk * C_out, co0, co1);                                   \
     }                                                                                                 \
   }
 
@@ -359,34 +391,38 @@ DEFINE_CONV_WGRAD(16, 16)
 __kernel void conv2d_direct_wgrad_t32_c8(__global const float *x, __global const float *dy, __global float *partial,
                                          __global float *db_part, const int N, const int H, const int W,
                                          const int C_in, const int OH, const int OW, const int C_out, const int KH,
-                                         const int KW, const int stride, const int pad_top, const int pad_left,
+                                         const int KW, const int stride_h, const int stride_w, const int dil_h,
+                                         const int dil_w, const int pad_top, const int pad_left, const int G,
                                          const int rows_per_block, const int n_blocks, const int has_bias,
                                          const int db_off) {
-  const int ci_tiles = C_in / 8, co_tiles = C_out / 32;
-  const int n_f = co_tiles * ci_tiles * KH * KW;
+  const int CG = C_in / G, OG = C_out / G;
+  const int ci_tiles = CG / 8, co_tiles = OG / 32;
+  const int n_f = co_tiles * ci_tiles * G * KH * KW;
   const int g = get_global_id(0);
   if (g >= n_blocks * n_f) return;
   const int blk = g / n_f;
   if (blk * rows_per_block >= N * OH) return;
   int f = g - blk * n_f;
-  const int co0 = (f % co_tiles) * 32;
+  const int co_t = f % co_tiles;
   f /= co_tiles;
-  const int ci0 = (f % ci_tiles) * 8;
-  const int tap = f / ci_tiles;
+  const int ci0 = (f % ci_tiles) * 8; /* within the group */
+  f /= ci_tiles;
+  const int grp = f % G, tap = f / G;
+  const int co0 = grp * OG + co_t * 32;
   const int kh = tap / KW, kw = tap % KW;
-  const int ow_lo = max(0, (pad_left - kw + stride - 1) / stride);
-  const int hnum = W - 1 + pad_left - kw;
-  const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride + 1);
-  const int xstep = stride * C_in;
+  const int ow_lo = max(0, (pad_left - kw * dil_w + stride_w - 1) / stride_w);
+  const int hnum = W - 1 + pad_left - kw * dil_w;
+  const int ow_hi = hnum < 0 ? 0 : min(OW, hnum / stride_w + 1);
+  const int xstep = stride_w * C_in;
   float16 acc0[8], acc1[8];
   _Pragma("unroll") for (int c = 0; c < 8; ++c) acc0[c] = acc1[c] = (float16)(0.0f);
   const int row1 = min(N * OH, (blk + 1) * rows_per_block);
   int row = blk * rows_per_block;
   int oh = row % OH, n = row / OH;
   for (; row < row1; ++row) {
-    const int ih = oh * stride - pad_top + kh;
+    const int ih = oh * stride_h - pad_top + kh * dil_h;
     if (ih >= 0 && ih < H) {
-      __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride - pad_left + kw) * C_in + ci0;
+      __global const float *xp = x + ((n * H + ih) * W + ow_lo * stride_w - pad_left + kw * dil_w) * C_in + grp * CG + ci0;
       __global const float *dp = dy + (row * OW + ow_lo) * C_out + co0;
       for (int ow = ow_lo; ow < ow_hi; ++ow) {
         const float16 d0 = vload16(0, dp), d1 = vload16(0, dp + 16);
@@ -404,8 +440,8 @@ __kernel void conv2d_direct_wgrad_t32_c8(__global const float *x, __global const
       ++n;
     }
   }
-  const int K = KH * KW * C_in;
-  __global float *out = partial + (blk * K + tap * C_in) * C_out;
+  const int K = KH * KW * CG;
+  __global float *out = partial + (blk * K + tap * CG) * C_out;
   _Pragma("unroll") for (int c = 0; c < 8; ++c) {
     vstore16(acc0[c], 0, out + (ci0 + c) * C_out + co0);
     vstore16(acc1[c], 0, out + (ci0 + c) * C_out + co0 + 16);

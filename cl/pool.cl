@@ -165,18 +165,25 @@ POOL_AVGPOOL_KERNELS(1, float, LOAD_1, STORE_1)
 POOL_AVGPOOL_KERNELS(16, float16, LOAD_16, STORE_16)
 
 /* Index space (C, N); the loop over H*W is uniform across the work-group, and
- * the barrier in it keeps work-items in step so PoCL vectorises across them. */
+ * on a CPU device the barrier in it keeps work-items in step so PoCL vectorises
+ * across them (none on a GPU, whose lanes run in step: cl/batchnorm.cl). */
+#ifdef CLNET_CPU_DEVICE
+#define CPU_LOCKSTEP() barrier(CLK_LOCAL_MEM_FENCE)
+#else
+#define CPU_LOCKSTEP()
+#endif
+
 __kernel void global_avgpool_forward(const int HW, const int C, const int N,
                                      __global const float *x, /* (N, H*W, C) */
                                      __global float *y)       /* (N, C) */
 {
   const int c = get_global_id(0), n = get_global_id(1);
-  const int cc = min(c, C - 1); /* no early return: every work-item reaches the barrier */
+  const int cc = min(c, C - 1); /* no early return: every work-item reaches the barrier (CPU) */
   __global const float *xn = x + (size_t)n * HW * C + cc;
   float s = 0.0f;
   for (int p = 0; p < HW; ++p) {
     s += xn[(size_t)p * C];
-    barrier(CLK_LOCAL_MEM_FENCE);
+    CPU_LOCKSTEP();
   }
   if (c < C) y[(size_t)n * C + c] = s / (float)HW;
 }

@@ -2,7 +2,8 @@
  *
  * Input: the find-db text file as it is, read with kernels hash 0xab. Checks: no crash, leak or
  * fd leak; errors follow the file-reader contract (fuzz_check_status); a stale file returns no
- * entries; every accepted entry is well formed (sizes >= 1, a known pass, padding and algorithm,
+ * entries; every accepted entry is well formed (sizes >= 1, groups dividing the channels, pads
+ * >= 0 and only with explicit padding, a known pass, padding and algorithm,
  * the chosen algorithm timed, not rejected), no key repeats, and writing the entries and reading
  * them back gives the same entries. */
 #include "fuzz_common.h"
@@ -26,8 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int32_t i = 0; i < n; ++i) {
     const conv_fdb_key *k = &e[i].key;
     FUZZ_REQUIRE(k->pass >= 0 && k->pass <= 2 && k->n >= 1 && k->h >= 1 && k->w >= 1 && k->c_in >= 1 &&
-                     k->c_out >= 1 && k->k_h >= 1 && k->k_w >= 1 && k->stride >= 1 &&
-                     (k->padding == CLNET_PADDING_VALID || k->padding == CLNET_PADDING_SAME),
+                     k->c_out >= 1 && k->k_h >= 1 && k->k_w >= 1 && k->stride_h >= 1 && k->stride_w >= 1 &&
+                     k->dilation_h >= 1 && k->dilation_w >= 1 && k->groups >= 1 && k->c_in % k->groups == 0 &&
+                     k->c_out % k->groups == 0 && k->pad_top >= 0 && k->pad_left >= 0 && k->pad_bottom >= 0 &&
+                     k->pad_right >= 0 &&
+                     (k->padding == CLNET_PADDING_EXPLICIT ||
+                      (k->pad_top == 0 && k->pad_left == 0 && k->pad_bottom == 0 && k->pad_right == 0)) &&
+                     (k->padding == CLNET_PADDING_VALID || k->padding == CLNET_PADDING_SAME ||
+                      k->padding == CLNET_PADDING_EXPLICIT),
                  "entry %d: a malformed key was accepted", (int)i);
     const clnet_conv_algo_choice *c = &e[i].choice;
     FUZZ_REQUIRE(clnet_conv_algo_slot(c->algo) >= 0, "entry %d: algo %d", (int)i, (int)c->algo);

@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <png.h>
+#include <turbojpeg.h>
 #include <zlib.h>
 
+#include "runtime/clblast_tune.h"
 #include "clnet/graph.h"
 #include "clnet/io.h"
 #include "clnet/onnx.h"
@@ -269,6 +272,10 @@ static void make_checkpoint_meta(void) {
       {"norm_std_zero", 11, "0"},
       {"norm_missing", 10, NULL},
       {"seed_missing", 8, NULL},
+      {"seed_junk", 8, "12abc"},
+      {"lr_nan", 7, "nan"},
+      {"best_accuracy_nan", 9, "nan"},
+      {"input_junk", 4, "28x28x1junk"},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int32_t nm = 0;
@@ -353,6 +360,128 @@ static void make_program_cache(void) {
   put("program_cache", "header_only", "CLNB\1\0\0\0", 8);
 }
 
+/* ---- CLBlast parameter files (clnet tune), from clnet's writer ---- */
+
+static void make_clblast_params(void) {
+  clnet_tune_file f;
+  memset(&f, 0, sizeof f);
+  snprintf(f.device, sizeof f.device, "pthread-skylake-avx512-Intel(R) Xeon(R) Processor");
+  snprintf(f.platform, sizeof f.platform, "OpenCL 3.0 PoCL 3.1");
+  snprintf(f.driver, sizeof f.driver, "3.1");
+  snprintf(f.workload, sizeof f.workload, "ResNet-18 width 16, 28x28x1, batch 256");
+  f.workload_gflops_before = 41.5;
+  f.workload_gflops_after = 47.25;
+  static const char *const names[2] = {"Xgemm", "XgemmDirect"};
+  static const char *const params[4] = {"MWG", "NWG", "KWG", "VWM"};
+  for (int k = 0; k < 2; ++k) {
+    snprintf(f.kernels[k].name, sizeof f.kernels[k].name, "%s", names[k]);
+    for (int j = 0; j < 4; ++j) {
+      snprintf(f.kernels[k].params.names[j], sizeof f.kernels[k].params.names[j], "%s", params[j]);
+      f.kernels[k].params.values[j] = (size_t)(16 << (j % 3));
+    }
+    f.kernels[k].params.count = 4;
+  }
+  f.n_kernels = 2;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/clblast_params/valid", out_dir);
+  if (clnet_tune_save(path, &f) != CLNET_SUCCESS) failures++;
+  size_t n = 0;
+  unsigned char *b = slurp(path, &n);
+  if (!b || n < 16) {
+    failures++;
+    free(b);
+    return;
+  }
+  /* the body alone, for the harness's "append the CRC line" mode (first byte 0x01) */
+  size_t body = n - 15; /* "crc32 XXXXXXXX\n" */
+  unsigned char *raw = malloc(body + 1);
+  if (raw) {
+    raw[0] = 0x01;
+    memcpy(raw + 1, b, body);
+    put("clblast_params", "body_for_crc", raw, body + 1);
+    free(raw);
+  }
+  b[n - 2] = b[n - 2] == '0' ? '1' : '0';
+  put("clblast_params", "bad_crc", b, n);
+  put("clblast_params", "truncated", b, n / 2);
+  free(b);
+}
+
+/* ---- images: small PNGs (each colour type, 16-bit, interlaced) and JPEGs (grey, 4:2:0,
+ * progressive), truncated and bit-flipped copies, a bomb header ---- */
+static size_t png_mem(unsigned char *buf, size_t cap, int w, int h, png_uint_32 format, const void *px) {
+  png_image img;
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  img.width = (png_uint_32)w;
+  img.height = (png_uint_32)h;
+  img.format = format;
+  png_alloc_size_t n = cap;
+  if (!png_image_write_to_memory(&img, buf, &n, 0, px, 0, NULL)) {
+    fprintf(stderr, "make_corpus: PNG %dx%d: %s\n", w, h, img.message);
+    failures++;
+    return 0;
+  }
+  return (size_t)n;
+}
+
+static void jpeg_put(const char *name, int w, int h, int grey, int samp, int flags, const unsigned char *px) {
+  tjhandle tj = tjInitCompress();
+  unsigned char *buf = NULL;
+  unsigned long n = 0;
+  if (!tj || tjCompress2(tj, px, w, 0, h, grey ? TJPF_GRAY : TJPF_RGB, &buf, &n, samp, 75, flags) != 0) {
+    fprintf(stderr, "make_corpus: JPEG %s: %s\n", name, tjGetErrorStr2(tj));
+    failures++;
+  } else {
+    put("image", name, buf, n);
+    char cut[64];
+    snprintf(cut, sizeof cut, "%s_truncated", name);
+    put("image", cut, buf, n * 2 / 3);
+  }
+  tjFree(buf);
+  if (tj) tjDestroy(tj);
+}
+
+static void make_image(void) {
+  unsigned char px[16 * 12 * 4], buf[8192];
+  uint16_t px16[8 * 8];
+  for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 37 + (i >> 3));
+  for (int i = 0; i < 64; i++) px16[i] = (uint16_t)(i * 1021);
+  static const struct { const char *name; png_uint_32 format; int w, h; } pngs[] = {
+      {"png_grey_1x1", PNG_FORMAT_GRAY, 1, 1},   {"png_grey", PNG_FORMAT_GRAY, 16, 12},
+      {"png_grey_alpha", PNG_FORMAT_GA, 7, 5},   {"png_rgb", PNG_FORMAT_RGB, 16, 12},
+      {"png_rgba", PNG_FORMAT_RGBA, 9, 4},       {"png_bgr", PNG_FORMAT_BGR, 3, 11},
+  };
+  for (size_t k = 0; k < sizeof pngs / sizeof pngs[0]; k++) {
+    size_t n = png_mem(buf, sizeof buf, pngs[k].w, pngs[k].h, pngs[k].format, px);
+    if (!n) continue;
+    put("image", pngs[k].name, buf, n);
+    if (k == 3) {
+      char name[64];
+      snprintf(name, sizeof name, "%s_truncated", pngs[k].name);
+      put("image", name, buf, n - 15);
+      buf[n / 2] ^= 0x20; /* a flipped bit in the image data: its chunk's CRC fails */
+      snprintf(name, sizeof name, "%s_bitflip", pngs[k].name);
+      put("image", name, buf, n);
+    }
+  }
+  size_t n = png_mem(buf, sizeof buf, 8, 8, PNG_FORMAT_LINEAR_Y, px16); /* 16-bit grey */
+  if (n) put("image", "png_grey16", buf, n);
+  /* a header that declares 30000 x 30000 (valid CRC), nothing after it */
+  unsigned char bomb[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+  be32(bomb + 16, 30000);
+  be32(bomb + 20, 30000);
+  bomb[24] = 8;
+  be32(bomb + 29, (uint32_t)crc32(0, bomb + 12, 17));
+  put("image", "png_bomb_header", bomb, sizeof bomb);
+  jpeg_put("jpeg_grey", 16, 12, 1, TJSAMP_GRAY, 0, px);
+  jpeg_put("jpeg_420", 16, 12, 0, TJSAMP_420, 0, px);
+  jpeg_put("jpeg_444_progressive", 9, 7, 0, TJSAMP_444, TJFLAG_PROGRESSIVE, px);
+  put_str("image", "not_an_image", "P6\n2 2\n255\n");
+  put("image", "jpeg_soi_only", "\xff\xd8\xff", 3);
+  put("image", "empty", "", 0);
+}
+
 /* ONNX: clnet's own export of a small graph (conv, BN, ReLU, pools, add, SiLU-style gate, dense)
  * and a cut copy. fuzz/corpus/onnx/ also holds copies of tests/onnx/'s PyTorch fixtures and refusals
  * and of some of libonnx-testdata's node models. */
@@ -410,6 +539,8 @@ int main(int argc, char **argv) {
   make_checkpoint_meta();
   make_history_csv();
   make_program_cache();
+  make_clblast_params();
+  make_image();
   make_onnx();
   return failures ? 1 : 0;
 }

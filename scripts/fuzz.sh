@@ -8,7 +8,8 @@
 #   -r RUNS        run each harness for this many executions instead
 #   --make-corpus  regenerate the seed corpus fuzz/corpus/ first (fuzz_make_corpus)
 #   HARNESS        idx cifar10 safetensors checkpoint_meta history_csv
-#                  program_cache conv_finddb dense_finddb onnx (default: all, one after another)
+#                  program_cache conv_finddb dense_finddb clblast_params image onnx (default: all, one after
+#                  another)
 # Seeds come from fuzz/corpus/<h>/ and fuzz/crashes/<h>/ (read only); inputs
 # the fuzzer finds interesting go to build-fuzz/corpus/<h>/ (kept between
 # runs, not committed); a crashing input is written to fuzz/crashes/<h>/,
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(idx cifar10 safetensors checkpoint_meta history_csv program_cache conv_finddb dense_finddb onnx)
+ALL=(idx cifar10 safetensors checkpoint_meta history_csv program_cache conv_finddb dense_finddb clblast_params image onnx)
 mode=(-max_total_time=60)
 make_corpus=0
 harnesses=()
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     -t) mode=(-max_total_time="$2"); shift 2 ;;
     -r) mode=(-runs="$2"); shift 2 ;;
     --make-corpus) make_corpus=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) harnesses+=("$1"); shift ;;
   esac

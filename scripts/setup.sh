@@ -11,11 +11,15 @@ PACKAGES=(
   build-essential cmake pkg-config          # toolchain
   ocl-icd-opencl-dev opencl-headers clinfo  # OpenCL loader and headers
   pocl-opencl-icd                           # an OpenCL device on the CPU
+  oclgrind                                  # a strict OpenCL 1.2 simulator: races, bounds, uninitialised reads (ctest oclgrind_*)
+  clang                                     # ctest kernels_cl12: every kernel compiles as OpenCL C 1.1/1.2 without fp64/fp16
   libclblast-dev                            # GEMMs
   libcriterion-dev                          # tests
   zlib1g-dev                                # gzipped IDX files, checksums
   libcjson-dev                              # safetensors headers
   libplplot-dev plplot-driver-cairo         # curves.png
+  libpng-dev                                # image folders: PNG decoding (docs/DESIGN.md, "Image folders")
+  libturbojpeg0-dev                         # image folders: JPEG decoding (libjpeg-turbo's TurboJPEG API)
   libopenmpi-dev openmpi-bin                # data-parallel training across processes (mpirun)
   libopenblas0                              # clnet bench: OpenBLAS SGEMM as the CPU limit (loaded at run time)
   dataset-fashion-mnist                     # the default data set

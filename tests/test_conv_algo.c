@@ -41,29 +41,48 @@ static clnet_ctx *open_ctx(void) {
 
 static void last_line(void *user, const char *line) { snprintf(user, 1024, "%s", line); }
 
+/* The key of a conv (clnet_conv_fdb_key): the effective strides, dilations and groups. */
+static conv_fdb_key key_of(int32_t pass, clnet_conv2d_desc d) {
+  cr_assert_eq(clnet_conv2d_desc_init(&d), CLNET_SUCCESS, "%s", clnet_last_error());
+  return clnet_conv_fdb_key(&d, (clnet_conv_pass)pass);
+}
+
 Test(finddb, file_round_trip, .init = make_tmp) {
-  conv_fdb_entry in[3];
+  conv_fdb_entry in[6];
   memset(in, 0, sizeof in);
-  in[0].key = (conv_fdb_key){.pass = 0, .n = 256, .h = 28, .w = 28, .c_in = 1, .c_out = 16, .k_h = 3, .k_w = 3,
-                             .stride = 1, .padding = CLNET_PADDING_VALID};
-  in[0].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD, .ms = {41.25, 3.5, 2.25, -1}};
-  in[1].key = (conv_fdb_key){.pass = 2, .n = 64, .h = 4, .w = 4, .c_in = 512, .c_out = 512, .k_h = 3, .k_w = 3,
-                             .stride = 1, .padding = CLNET_PADDING_SAME};
-  in[1].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD4, .ms = {15.125, -1, -1, 4.5}};
-  in[2].key = (conv_fdb_key){.pass = 1, .n = 7, .h = 9, .w = 5, .c_in = 3, .c_out = 2, .k_h = 1, .k_w = 2,
-                             .stride = 2, .padding = CLNET_PADDING_SAME};
-  in[2].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {0.5, 0.75, -2, -2}};
+  in[0].key = key_of(0, (clnet_conv2d_desc){.n = 256, .in_h = 28, .in_w = 28, .in_c = 1, .out_c = 16, .k_h = 3,
+                                            .k_w = 3, .stride = 1, .padding = CLNET_PADDING_VALID});
+  in[0].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD, .ms = {41.25, 3.5, 2.25, -1, -2}};
+  in[1].key = key_of(2, (clnet_conv2d_desc){.n = 64, .in_h = 4, .in_w = 4, .in_c = 512, .out_c = 512, .k_h = 3,
+                                            .k_w = 3, .stride = 1, .padding = CLNET_PADDING_SAME});
+  in[1].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_WINOGRAD4, .ms = {15.125, -1, -1, 4.5, -2}};
+  in[2].key = key_of(1, (clnet_conv2d_desc){.n = 7, .in_h = 9, .in_w = 5, .in_c = 3, .out_c = 2, .k_h = 1, .k_w = 2,
+                                            .stride = 2, .padding = CLNET_PADDING_SAME});
+  in[2].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {0.5, 0.75, -2, -2, -2}};
+  /* the geometry words: a depthwise conv with explicit pads, a grouped dilated one with
+   * rectangular strides, a dilated one */
+  in[3].key = key_of(0, (clnet_conv2d_desc){.n = 64, .in_h = 32, .in_w = 32, .in_c = 96, .out_c = 96, .k_h = 3,
+                                            .k_w = 3, .stride = 2, .padding = CLNET_PADDING_EXPLICIT, .groups = 96,
+                                            .pad_top = 1, .pad_bottom = 0, .pad_left = 1, .pad_right = 2});
+  in[3].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_DEPTHWISE, .ms = {-2, -2, -2, -2, 0.875}};
+  in[4].key = key_of(2, (clnet_conv2d_desc){.n = 2, .in_h = 13, .in_w = 11, .in_c = 6, .out_c = 9, .k_h = 1,
+                                            .k_w = 7, .stride_h = 1, .stride_w = 2, .dilation_h = 2, .dilation_w = 1,
+                                            .groups = 3, .padding = CLNET_PADDING_SAME});
+  in[4].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_GEMM, .ms = {2.5, -2, -2, -2, -2}};
+  in[5].key = key_of(1, (clnet_conv2d_desc){.n = 1, .in_h = 7, .in_w = 7, .in_c = 4, .out_c = 4, .k_h = 3, .k_w = 3,
+                                            .stride = 1, .dilation_h = 2, .dilation_w = 2, .padding = CLNET_PADDING_VALID});
+  in[5].choice = (clnet_conv_algo_choice){.algo = CLNET_CONV_ALGO_DIRECT, .ms = {-2, 0.25, -2, -2, -2}};
   char path[512];
   snprintf(path, sizeof path, "%s/db.txt", tmpdir);
-  cr_assert_eq(clnet_conv_finddb_write_file(path, 0x1234abcdull, "device: test", in, 3), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv_finddb_write_file(path, 0x1234abcdull, "device: test", in, 6), CLNET_SUCCESS, "%s",
                clnet_last_error());
   conv_fdb_entry *out = NULL;
   int32_t n = 0, stale = 1;
   cr_assert_eq(clnet_conv_finddb_read_file(path, 0x1234abcdull, &out, &n, &stale), CLNET_SUCCESS, "%s",
                clnet_last_error());
   cr_assert_eq(stale, 0);
-  cr_assert_eq(n, 3);
-  for (int i = 0; i < 3; ++i) {
+  cr_assert_eq(n, 6);
+  for (int i = 0; i < 6; ++i) {
     cr_assert(!memcmp(&out[i].key, &in[i].key, sizeof in[i].key), "entry %d: key differs after the round trip", i);
     cr_assert_eq(out[i].choice.algo, in[i].choice.algo, "entry %d", i);
     cr_assert_eq(out[i].choice.source, CLNET_CONV_SOURCE_FINDDB);
@@ -71,20 +90,30 @@ Test(finddb, file_round_trip, .init = make_tmp) {
       cr_assert_float_eq(out[i].choice.ms[k], in[i].choice.ms[k], 1e-9, "entry %d ms[%d]", i, k);
   }
   free(out);
-  /* lines without winograd_ms or winograd4_ms (written before those existed) read as "not a
-   * candidate" */
+  /* lines without winograd_ms, winograd4_ms or depthwise_ms and without geometry words (written
+   * before those existed) read as "not a candidate", with the keys of today's descs for those convs */
   FILE *f = fopen(path, "w");
   cr_assert_not_null(f);
   fputs("# clnet conv find-db 1\n# kernels: 000000001234abcd\nforward 1 8 8 4 8 3 3 1 valid direct 1.0 2.0\n"
-        "backward-data 1 8 8 4 8 3 3 1 valid winograd 1.0 2.0 0.5\n", f);
+        "backward-data 1 8 8 4 8 3 3 1 valid winograd 1.0 2.0 0.5\n"
+        "backward-filter 2 9 7 4 8 3 3 2 same winograd4 1.0 2.0 - 0.5\n", f);
   fclose(f);
   cr_assert_eq(clnet_conv_finddb_read_file(path, 0x1234abcdull, &out, &n, &stale), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(n, 2);
+  cr_assert_eq(n, 3);
   cr_assert_float_eq(out[0].choice.ms[2], -2, 1e-9);
   cr_assert_float_eq(out[0].choice.ms[3], -2, 1e-9);
   cr_assert_float_eq(out[1].choice.ms[2], 0.5, 1e-9);
   cr_assert_float_eq(out[1].choice.ms[3], -2, 1e-9);
+  for (int i = 0; i < 3; ++i) cr_assert_float_eq(out[i].choice.ms[4], -2, 1e-9, "entry %d: no depthwise time", i);
+  const clnet_conv2d_desc old = {.n = 1, .in_h = 8, .in_w = 8, .in_c = 4, .out_c = 8, .k_h = 3, .k_w = 3, .stride = 1,
+                                 .padding = CLNET_PADDING_VALID};
+  const conv_fdb_key k0 = key_of(0, old), k1 = key_of(1, old);
+  const conv_fdb_key k2 = key_of(2, (clnet_conv2d_desc){.n = 2, .in_h = 9, .in_w = 7, .in_c = 4, .out_c = 8, .k_h = 3,
+                                                        .k_w = 3, .stride = 2, .padding = CLNET_PADDING_SAME});
+  cr_assert(!memcmp(&out[0].key, &k0, sizeof k0), "an old line reads as today's key");
+  cr_assert(!memcmp(&out[1].key, &k1, sizeof k1), "an old line reads as today's key");
+  cr_assert(!memcmp(&out[2].key, &k2, sizeof k2), "an old line reads as today's key");
   free(out);
   /* other kernels: stale, no entries, no error */
   cr_assert_eq(clnet_conv_finddb_read_file(path, 0x999ull, &out, &n, &stale), CLNET_SUCCESS);
@@ -108,7 +137,20 @@ Test(finddb, corrupt_files_are_rejected, .init = make_tmp) {
       "forward 1 8 8 4 8 3 3 1 valid gemm 1 2\n",
       "# clnet conv find-db 1\nforward 1 8 8 4 8 3 3 1 valid direct 1 2\n",
       "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid winograd 1 2 -\n",
-      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 3 4 5\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 3 4 5 6\n",
+      /* geometry words: unknown, repeated, inconsistent, or pads without explicit padding */
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 - - - warp=1\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid gemm 1 - - - - groups=2 "
+      "groups=2\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid gemm 1 - - - - groups=3\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 2 valid direct 1 2 - - - "
+      "stride=1,2\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 - - - "
+      "pads=1,1,1,1\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 explicit direct 1 2 - - -\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid direct 1 2 - - - "
+      "dilation=1,1\n",
+      "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 4 3 3 1 valid depthwise 1 2 - - -\n",
       "# clnet conv find-db 1\n# kernels: 00000000000000ab\nforward 1 8 8 4 8 3 3 1 valid winograd4 1 2 3 -\n",
   };
   char path[512];
@@ -508,5 +550,59 @@ Test(finddb, progress_is_reported_for_each_timed_shape, .init = make_tmp) {
   cr_assert_eq(clnet_dense_gemm_choice(ctx, 4, 32, 10, CLNET_CONV_PASS_FORWARD, &dc), CLNET_SUCCESS, "%s",
                clnet_last_error());
   cr_assert_eq(calls, 4, "the dense layer's GEMMs report too");
+  clnet_ctx_free(ctx);
+}
+
+/* AUTO checks and times only the algorithms that apply to a conv: DIRECT never on depthwise convs,
+ * the Winograd ones never on grouped or dilated ones, DEPTHWISE only on depthwise ones; forcing an
+ * algorithm that does not apply falls back to AUTO's choice with a note; the rule picks DEPTHWISE
+ * for depthwise convs and DIRECT for small grouped ones. */
+Test(finddb, only_algorithms_that_apply_are_candidates, .init = make_tmp) {
+  clnet_conv2d_desc dw = {.n = 2, .in_h = 9, .in_w = 9, .in_c = 16, .out_c = 16, .k_h = 3, .k_w = 3, .stride = 1,
+                          .padding = CLNET_PADDING_EXPLICIT, .groups = 16, .pad_top = 1, .pad_bottom = 1,
+                          .pad_left = 1, .pad_right = 1};
+  clnet_conv2d_desc grouped = {.n = 2, .in_h = 7, .in_w = 7, .in_c = 8, .out_c = 6, .k_h = 3, .k_w = 3, .stride = 1,
+                               .padding = CLNET_PADDING_SAME, .groups = 2, .has_bias = 1};
+  clnet_conv2d_desc dilated = {.n = 2, .in_h = 9, .in_w = 9, .in_c = 4, .out_c = 8, .k_h = 3, .k_w = 3, .stride = 1,
+                               .padding = CLNET_PADDING_SAME, .dilation_h = 2, .dilation_w = 2};
+  cr_assert_eq(clnet_conv2d_desc_init(&dw), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_conv2d_desc_init(&grouped), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_conv2d_desc_init(&dilated), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(dw.out_h == 9 && dw.out_w == 9 && dilated.out_h == 9 && dilated.pad_top == 2 && dilated.pad_bottom == 2);
+  clnet_ctx *ctx = open_ctx();
+  for (int p = 0; p < 3; ++p) {
+    clnet_conv_algo_choice c;
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+                 clnet_last_error());
+    cr_assert(c.ms[0] >= 0 && c.ms[1] >= 0, "pass %d: grouped: gemm and direct timed", p);
+    cr_assert(c.ms[2] == -2 && c.ms[3] == -2 && c.ms[4] == -2, "pass %d: grouped: nothing else", p);
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert(c.ms[1] == -2 && c.ms[2] == -2 && c.ms[3] == -2, "pass %d: depthwise: direct, winograd not candidates", p);
+    cr_assert(c.ms[0] >= 0 && c.ms[4] >= 0, "pass %d: depthwise: gemm and depthwise timed", p);
+    cr_assert(c.algo == CLNET_CONV_ALGO_GEMM || c.algo == CLNET_CONV_ALGO_DEPTHWISE);
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+                 clnet_last_error());
+    cr_assert(c.ms[2] == -2 && c.ms[3] == -2 && c.ms[4] == -2 && c.ms[1] >= 0, "pass %d: dilated", p);
+  }
+  char note[1024] = "";
+  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_DIRECT), CLNET_SUCCESS);
+  clnet_conv_algo_choice c;
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo != CLNET_CONV_ALGO_DIRECT && c.source == CLNET_CONV_SOURCE_TIMED, "auto's choice, timed above");
+  cr_assert(strstr(note, "direct applies only to convs that are not depthwise"), "note '%s'", note);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DIRECT && c.source == CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_DEPTHWISE), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_neq(c.algo, CLNET_CONV_ALGO_DEPTHWISE);
+  cr_assert(strstr(note, "depthwise applies only to depthwise convs"), "note '%s'", note);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_RULE), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.algo, CLNET_CONV_ALGO_DIRECT);
   clnet_ctx_free(ctx);
 }

@@ -502,7 +502,6 @@ Test(open_dir, cifar_in_dir_and_subdir, .init = setup_tmp, .fini = teardown_tmp)
   write_cifar("data_batch_1.bin", 0, 2);
   write_cifar("data_batch_2.bin", 2, 3);
   write_cifar("data_batch_3.bin", 5, 1);
-  write_cifar("data_batch_5.bin", 100, 1); /* not consecutive: ignored */
   write_cifar("test_batch.bin", 50, 2);
   clnet_dataset tr, te;
   const char *fmt = NULL;

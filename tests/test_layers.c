@@ -100,6 +100,44 @@ Test(layers, the_builder_rejects_what_it_must) {
   clnet_graph_free(g);
 }
 
+/* The conv kind's general attributes: output shapes, the grouped kernel's shape, and the errors
+ * that name the rule (pads without padding=explicit, groups that do not divide, a padded input
+ * smaller than the dilated kernel). */
+Test(layers, conv_groups_dilation_strides_and_pads) {
+  clnet_graph *g = NULL;
+  cr_assert_eq(clnet_graph_create(13, 12, 6, &g), CLNET_SUCCESS);
+  int32_t in0 = 0, t = -1;
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "dw", &in0, 1,
+                                     "filters=12 kernel=3 stride=2 padding=explicit pads=1,0,1,2 groups=6 bias=0", &t),
+               CLNET_SUCCESS, "%s", clnet_last_error());
+  int32_t h, w, c;
+  clnet_graph_tensor_shape(g, t, &h, &w, &c);
+  cr_assert(h == 7 && w == 6 && c == 12, "(13 + 1 + 1 - 3) / 2 + 1 = 7, (12 + 0 + 2 - 3) / 2 + 1 = 6: %dx%dx%d", h, w,
+            c);
+  const int32_t k = clnet_graph_param_find(g, "dw.kernel");
+  cr_assert_geq(k, 0);
+  clnet_param_info pi;
+  cr_assert_eq(clnet_graph_param_info(g, k, &pi), CLNET_SUCCESS);
+  cr_assert(pi.ndim == 4 && pi.shape[0] == 3 && pi.shape[1] == 3 && pi.shape[2] == 1 && pi.shape[3] == 12,
+            "a depthwise kernel is (KH, KW, 1, C_out)");
+  cr_assert_eq(clnet_graph_param_find(g, "dw.bias"), -1);
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "g", &t, 1, "filters=8 kernel=1,5 stride=1,2 dilation=1,2 "
+                                     "padding=same groups=4", &t), CLNET_SUCCESS, "%s", clnet_last_error());
+  clnet_graph_tensor_shape(g, t, &h, &w, &c);
+  cr_assert(h == 7 && w == 3 && c == 8, "same: ceil(7/1) x ceil(6/2): %dx%dx%d", h, w, c);
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "bad", &t, 1, "filters=8 kernel=3 pads=1,1,1,1", &t),
+               CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(clnet_last_error(), "padding=explicit"), "%s", clnet_last_error());
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "bad", &t, 1, "filters=8 kernel=3 groups=3", &t),
+               CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(clnet_last_error(), "groups = 3 must divide"), "%s", clnet_last_error());
+  cr_assert_eq(clnet_graph_add_layer(g, "conv", "bad", &t, 1, "filters=8 kernel=3 dilation=4", &t),
+               CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(clnet_last_error(), "bad") && strstr(clnet_last_error(), "dilated kernel"), "%s",
+            clnet_last_error());
+  clnet_graph_free(g);
+}
+
 /* logits = fc(gap(relu(c) + c)), c = conv3x3 same (2 -> 2 channels) of x (2, 4, 4, 2), on the host */
 static void host_logits(const float *x, const float *k, const float *b, const float *fk, const float *fb, float *out) {
   for (int n = 0; n < 2; ++n) {

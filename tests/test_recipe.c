@@ -278,14 +278,14 @@ static int run(const char *args) { return clnet_cli_run("", args, out, sizeof ou
 static void expect_exact_resume(const char *tag, const char *opts, int ema) {
   char args[2048];
   /* 256 images at batch 48: 6 batches per epoch */
-  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --max-eval 32 %s --out %s/%s-full",
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --max-eval 32 --recipe seed %s --out %s/%s-full",
            dir, opts, dir, tag);
   cr_assert_eq(run(args), 0, "%s", out);
   const int stops[] = {4, 2};
   for (int i = 0; i < 2; ++i) {
     /* the resumed runs give no options: they come from the checkpoint */
-    snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --max-eval 32 %s --out %s/%s-stop "
-             "--stop-after %d", dir, i ? "--resume" : opts, dir, tag, stops[i]);
+    snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 48 --width 4 --seed 5 --max-eval 32 %s%s --out %s/%s-stop "
+             "--stop-after %d", dir, i ? "--resume" : "--recipe seed ", i ? "" : opts, dir, tag, stops[i]);
     int rc = run(args);
     cr_assert_eq(rc, 130, "%s: stop %d: exit %d\n%s", tag, i, rc, out);
   }
@@ -322,7 +322,7 @@ Test(recipe, resume_is_exact_with_plateau_and_step_schedules, .init = make_data,
 
 Test(recipe, history_holds_each_epochs_rate_as_the_schedule_computes_it, .init = make_data, .timeout = 600) {
   char args[1024];
-  snprintf(args, sizeof args, "train --data %s --epochs 3 --batch 48 --width 4 --max-eval 32 --optimizer sgd --lr 0.1 "
+  snprintf(args, sizeof args, "train --data %s --epochs 3 --batch 48 --width 4 --max-eval 32 --recipe seed --optimizer sgd --lr 0.1 "
            "--schedule onecycle --pct-start 0.4 --out %s/lr", dir, dir);
   cr_assert_eq(run(args), 0, "%s", out);
   char p[512];
@@ -349,7 +349,7 @@ Test(recipe, history_holds_each_epochs_rate_as_the_schedule_computes_it, .init =
 Test(recipe, early_stopping_stops_at_the_first_stale_epochs_and_ends_on_the_best, .init = make_data, .timeout = 600) {
   char args[1024];
   /* random labels: validation wanders, so a patience of 1 stops where it first fails to improve */
-  snprintf(args, sizeof args, "train --data %s --epochs 8 --batch 48 --width 4 --max-eval 64 --lr 0.01 --early-stop 1 "
+  snprintf(args, sizeof args, "train --data %s --epochs 8 --batch 48 --width 4 --max-eval 64 --recipe seed --lr 0.01 --early-stop 1 "
            "--monitor val_loss --out %s/es", dir, dir);
   cr_assert_eq(run(args), 0, "%s", out);
   char p[512];

@@ -180,7 +180,7 @@ Test(train, nan_stops_before_the_update_and_keeps_the_checkpoint, .init = make_d
   snprintf(ckpt, sizeof ckpt, "%s/nan/last.safetensors", dir);
   long n_before;
   char *before = slurp(ckpt, &n_before);
-  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 4 --lr 1e6 --out %s/nan --resume", dir, dir);
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 4 --recipe seed --recipe seed --lr 1e6 --out %s/nan --resume", dir, dir);
   cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
   cr_assert(strstr(out, "not finite") && strstr(out, "layer '"), "the message must name the layer:\n%s", out);
   long n_after;
@@ -193,7 +193,7 @@ Test(train, nan_stops_before_the_update_and_keeps_the_checkpoint, .init = make_d
 
 Test(train, nan_skip_goes_on_and_never_saves_nan, .init = make_data, .timeout = 300) {
   char args[1024], ckpt[512];
-  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 32 --width 4 --lr 1e6 --on-nan skip --out %s/skip",
+  snprintf(args, sizeof args, "train --data %s --epochs 1 --batch 32 --width 4 --recipe seed --recipe seed --lr 1e6 --on-nan skip --max-skipped 1 --out %s/skip",
            dir, dir);
   cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
   cr_assert(strstr(out, "step skipped"), "%s", out);

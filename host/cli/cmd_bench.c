@@ -2,6 +2,7 @@
  * whole-training-step throughput. Times are wall clock around a finished
  * queue; the first call (kernel build, CLBlast compile) is reported apart. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "runtime/clblast_tune.h"
 
 
@@ -444,9 +447,10 @@ static void print_algo_stats(clnet_ctx *ctx) {
 
 /* One find-db file as stored (`what` names it). */
 static void show_file(const char *what, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+  FILE *f = NULL;
+  if (clnet_fopen_regular(path, &f) != CLNET_SUCCESS) { /* a FIFO or a directory is named, never read */
+    if (errno == ENOENT) printf("%s %s: empty (nothing timed yet on this device)\n", what, path);
+    else printf("%s %s\n", what, clnet_last_error());
     return;
   }
   printf("%s %s:\n", what, path);
@@ -540,6 +544,8 @@ int cmd_bench(int argc, char **argv) {
   clnet_conv_algo algo = CLNET_CONV_ALGO_AUTO;
   clnet_dense_algo dense_algo = CLNET_DENSE_ALGO_AUTO;
   int algo_set = 0, dense_algo_set = 0, show = 0, profile = 0;
+  for (int i = 1; i < argc; ++i) /* the data loader's benchmark: host/cli/bench_data.c */
+    if (!strcmp(argv[i], "--data") || !strncmp(argv[i], "--data=", 7)) return cmd_bench_data(argc, argv);
   for (int i = 1; i < argc; ++i) {
     int r = 0;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
@@ -547,7 +553,7 @@ int cmd_bench(int argc, char **argv) {
   if (r < 0) return cli_usage_error("bench", "%s needs a value", name)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet bench [--device D] [--op NAME] [--batch B] [--width W] [--input HxWxC] [--repeat R] [--json FILE]\n"
-             "                   [--algo auto|gemm|direct|winograd|winograd4|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
+             "                   [--algo auto|gemm|direct|winograd|winograd4|depthwise|rule] [--dense-algo auto|clblast|clnet|rule] [--show-algos]\n"
              "       clnet bench --model NAME [--device D] [--batch B] [--width W] [--input HxWxC] [--steps N] [--profile]\n"
              "Per-op: every distinct layer of a zoo model (--net NAME, default resnet18; 32x32x3, the\n"
              "model's default width, batch 64) as a training step runs it, after one warm-up step: per\n"
@@ -567,11 +573,12 @@ int cmd_bench(int argc, char **argv) {
              "--dense-algo: force the dense layer's GEMMs onto CLBlast or clnet's own kernel (default auto:\n"
              "checked and timed per shape and pass at first use, remembered in the dense find-db; rule: the\n"
              "fixed rule). The dense rows show the GEMM used and where it came from (backward: dx's+dw's).\n"
-             "--show-algos: print the device's find-db files (AUTO's remembered choices) and exit.\n");
+             "--show-algos: print the device's find-db files (AUTO's remembered choices) and exit.\n"
+             "clnet bench --data DIR: the data loader's images/s per thread (clnet bench --data DIR --help).\n");
       return CLI_OK;
     } else if (FLAG("--device")) { NEED("--device"); device = v; }
     else if (FLAG("--op")) { NEED("--op"); op = v; }
-    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v); algo_set = 1; }
+    else if (FLAG("--algo")) { NEED("--algo"); if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--algo must be auto, gemm, direct, winograd, winograd4, depthwise or rule, got '%s'", v); algo_set = 1; }
     else if (FLAG("--dense-algo")) { NEED("--dense-algo"); if (clnet_dense_algo_parse(v, &dense_algo) != CLNET_SUCCESS) return cli_usage_error("bench", "--dense-algo must be auto, clblast, clnet or rule, got '%s'", v); dense_algo_set = 1; }
     else if (!strcmp(argv[i], "--show-algos")) show = 1;
     else if (!strcmp(argv[i], "--profile")) profile = 1;
@@ -584,8 +591,8 @@ int cmd_bench(int argc, char **argv) {
     else if (FLAG("--repeat")) { NEED("--repeat"); if (!cli_parse_pos_int(v, 64, &repeat)) return cli_usage_error("bench", "--repeat must be in 1..64"); }
     else if (FLAG("--input")) {
       NEED("--input");
-      if (sscanf(v, "%dx%dx%d", &ih, &iw, &ic) != 3 || ih < 1 || iw < 1 || ic < 1 || ih > 4096 || iw > 4096 || ic > 64)
-        return cli_usage_error("bench", "--input must be HxWxC, e.g. 32x32x3");
+      if (!clnet_parse_hwc(v, 4096, &ih, &iw, &ic) || ic > 64)
+        return cli_usage_error("bench", "--input must be HxWxC (each 1..4096, C at most 64), e.g. 32x32x3, got '%s'", v);
     } else return cli_usage_error("bench", "unknown argument '%s'", argv[i]);
 #undef FLAG
 #undef NEED

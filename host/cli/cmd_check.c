@@ -40,20 +40,38 @@ static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, ui
   return failures ? CLI_FAIL : CLI_OK;
 }
 
+/* --op NAME must select some case: else a usage error that lists the ops there are. */
+static int check_op_matches(const char *op) {
+  char ops[4096] = "";
+  const int32_t n = clnet_check_case_count();
+  for (int32_t i = 0; i < n; ++i) {
+    const char *name = clnet_check_case_get(i)->op;
+    if (strstr(name, op)) return CLI_OK;
+    int seen = 0; /* each op once, in case order */
+    for (int32_t j = 0; j < i && !seen; ++j) seen = !strcmp(clnet_check_case_get(j)->op, name);
+    size_t used = strlen(ops);
+    if (!seen) snprintf(ops + used, sizeof ops - used, "%s%s", used ? ", " : "", name);
+  }
+  return cli_usage_error("check", "--op '%s' matches no case; the ops are: %s", op, ops);
+}
+
 int cmd_check(int argc, char **argv) {
   const char *device = NULL, *op = NULL, *v = NULL, *model_name = "resnet18";
   int64_t seed = 1;
-  int verbose = 0, model = 0;
+  int verbose = 0, model = 0, quick = 0, list_kernels = 0;
   for (int i = 1; i < argc; ++i) {
     int r;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: clnet check [--device D] [--op NAME] [--seed S] [--verbose]\n"
+      printf("usage: clnet check [--device D] [--op NAME] [--quick] [--seed S] [--kernels] [--verbose]\n"
              "Runs every op on D and on the CPU reference with the same random inputs and\n"
              "compares them element by element (|a-b| <= atol + rtol*|b|; 'of tol' is the worst\n"
              "element's error as a share of its tolerance; guard zones around\n"
              "every device buffer), and checks the reference's backward ops against central\n"
              "finite differences in double. Exit status 0 only when every case passes.\n"
              "  --op NAME   only cases whose op name contains NAME\n"
+             "  --quick     only the quick subset: small shapes that still run every kernel and variant\n"
+             "              (minutes under a simulator such as Oclgrind; docs/CHECKS.md)\n"
+             "  --kernels   at the end, list the OpenCL kernels the cases launched\n"
              "  --model [NAME]  instead: one whole training step of a small zoo model (default resnet18) on D and on\n"
              "              the reference (loss, logits, every gradient, BN statistics,\n"
              "              weights after one Adam step)\n"
@@ -70,12 +88,18 @@ int cmd_check(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--model")) {
       model = 1;
       if (i + 1 < argc && argv[i + 1][0] != '-') model_name = argv[++i];
+    } else if (!strcmp(argv[i], "--quick")) {
+      quick = 1;
+    } else if (!strcmp(argv[i], "--kernels")) {
+      list_kernels = 1;
     } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
       verbose = 1;
     } else {
       return cli_usage_error("check", "unknown argument '%s'", argv[i]);
     }
   }
+  if (op && model) return cli_usage_error("check", "--op selects cases of the op check; --model checks a whole step");
+  if (op && check_op_matches(op) != CLI_OK) return CLI_USAGE;
   clnet_ctx *dev = NULL, *ref = NULL;
   int rc = cli_open_ctx(device, &dev);
   if (rc != CLI_OK) return rc;
@@ -96,6 +120,7 @@ int cmd_check(int argc, char **argv) {
   for (int32_t i = 0; i < n; ++i) {
     const clnet_check_case *c = clnet_check_case_get(i);
     if (op && !strstr(c->op, op)) continue;
+    if (quick && !clnet_check_case_quick(i)) continue;
     clnet_check_result res;
     clnet_status st = clnet_check_run(dev, ref, c, (uint64_t)seed + (uint64_t)i, &res);
     const char *kind = c->kind == CLNET_CHECK_CROSS ? "xchk" : "grad";
@@ -121,6 +146,11 @@ int cmd_check(int argc, char **argv) {
     printf("; kernel programs: %d compiled, %d from cache (%.2f s building)", s.programs_built,
            s.programs_cached, s.build_seconds);
   printf("\n");
+  if (list_kernels) {
+    char name[160];
+    printf("kernels launched: %d\n", clnet_ctx_kernel_count(dev));
+    for (int32_t k = 0; k < clnet_ctx_kernel_count(dev); ++k) printf("  %s\n", clnet_ctx_kernel_name(dev, k, name, sizeof name));
+  }
   clnet_ctx_free(dev);
   clnet_ctx_free(ref);
   return failed || passed == 0 ? CLI_FAIL : CLI_OK;

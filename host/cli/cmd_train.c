@@ -105,7 +105,7 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
     if (s->n_profiled > 1) printf("device %d: ", (int)i);
     printf("epoch %d, training and validation: ", r->epoch);
     clnet_status st = cli_print_profile(s->profiled[i], 0, 0, 15);
-    if (st != CLNET_SUCCESS) fprintf(stderr, "clnet: train --profile: %s\n", clnet_last_error());
+    if (st != CLNET_SUCCESS) cli_fail(st, "train --profile");
     clnet_profile_reset(s->profiled[i]);
   }
   fflush(stdout);
@@ -113,7 +113,8 @@ static void on_epoch(const clnet_epoch_record *r, int32_t is_best, void *user) {
 
 static void on_info(const char *line, void *user) {
   (void)user;
-  printf("%s\n", line);
+  cli_put_safe(stdout, line, 0); /* it names the data directory */
+  printf("\n");
   fflush(stdout);
 }
 
@@ -125,32 +126,36 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--seed S]\n"
-          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume] [--on-nan stop|skip]\n"
-          "                   [--recipe seed|fast] [--OPTION VALUE ...] [--profile]\n"
+          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume|--overwrite]\n"
+          "                   [--on-nan stop|skip] [--recipe seed|fast] [--OPTION VALUE ...] [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with softmax cross-entropy,\n"
           "validating on the test split after every epoch.\n"
           "  --model NAME  resnet18, resnet34, resnet50, vgg11, mobilenet_v2, lenet (clnet models), or\n"
           "                FILE.onnx: a network exported from PyTorch or Keras (docs/ONNX.md), its\n"
           "                initializers the starting weights (--init random: Keras' initialisation)\n"
-          "  --data DIR    CIFAR-10 binary files or IDX files (MNIST, Fashion-MNIST, .gz or not);\n"
-          "                default %s\n"
+          "  --data DIR    CIFAR-10 binary files, IDX files (MNIST, Fashion-MNIST, .gz or not) or an\n"
+          "                image folder of PNG/JPEG files (below); default %s\n"
           "  --epochs N    epochs (default 3)        --batch B  images per step (default 256)\n"
           "  --seed S      weights, shuffle and augmentation (default 1)\n"
           "  --depth D     18 or 34 (ResNet; default 18) --width W  base channels (ResNet default 16, the seed's\n"
           "                64; other models: their own, clnet models)\n"
           "  --out DIR     history.csv, curves.png, last/best.safetensors (default runs/latest)\n"
           "  --resume      continue from DIR/last.safetensors\n"
+          "  --overwrite   DIR holds a previous run: remove it and start afresh (without --resume or\n"
+          "                --overwrite such a DIR is refused; so is a DIR another run is using)\n"
           "  --algo A      convolution algorithm: auto (default: timed per layer shape at first use,\n"
           "                remembered in the cache directory), gemm (im2col + CLBlast), direct,\n"
           "                winograd, winograd4 (F(2x2) / F(4x4) Winograd, 3x3 stride-1 convs; auto\n"
-          "                elsewhere) or rule\n"
+          "                elsewhere), depthwise (depthwise convs; auto elsewhere) or rule\n"
           "  --dense-algo A  the dense layer's GEMMs: auto (default: timed per shape and pass at first\n"
           "                use, remembered in the cache directory), clblast, clnet (clnet's own kernel)\n"
           "                or rule\n"
           "  --on-nan M    a step whose loss or gradients are NaN/Inf: stop (default: stop before\n"
           "                the update, name the layer) or skip (undo its BN statistics, skip its\n"
           "                update, report it, go on). Checkpoints never hold NaN or Inf.\n"
+          "  --max-skipped S  with --on-nan skip: fail once more than this share of the run's steps\n"
+          "                were skipped (default 0.1); an epoch whose every step is skipped fails\n"
           "  --device L    a comma-separated list trains data-parallel, one replica per entry\n"
           "                (an entry may repeat: two replicas on one device). Under mpirun the\n"
           "                entries are dealt to the ranks of each machine by local rank.\n"
@@ -164,15 +169,16 @@ static void train_usage(FILE *f) {
           "finishes the current step, saves DIR/last.safetensors and exits with\n"
           "status 130; --resume then continues from that step exactly.\n"
           "The defaults are a quick run that finishes in minutes on a CPU; the seed's\n"
-          "configuration is --width 64 --epochs 500 on CIFAR-10.\n"
+          "configuration is --recipe seed --width 64 --epochs 500 on CIFAR-10.\n"
           "\n"
-          "Training options (docs/TRAINING.md). --recipe seed (the default) is the seed's model.fit:\n"
-          "Keras Adam at --lr 1e-3, constant, random flips; --recipe fast: Nesterov SGD, one-cycle,\n"
-          "label smoothing, crops, alternating flips, flip TTA. A run prints its options; flags\n"
+          "Training options (docs/TRAINING.md). --recipe fast (the default): Nesterov SGD, one-cycle,\n"
+          "label smoothing, crops, alternating flips, flip TTA; --recipe seed is the seed's model.fit:\n"
+          "Keras Adam at --lr 1e-3, constant, random flips. A run prints its options; flags\n"
           "override the recipe; checkpoints keep them, and --resume continues with them.\n",
           CLNET_DEFAULT_DATA_DIR);
   for (int32_t k = 0; k < clnet_train_option_count(); ++k)
     fprintf(f, "  --%-16s %s\n", clnet_train_option_name(k), clnet_train_option_doc(k));
+  cli_image_flags_usage(f, 1);
 }
 
 #define MAX_TRAIN_DEVICES 64
@@ -196,16 +202,20 @@ static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
   memset(d, 0, sizeof *d);
   char buf[1024], *sel[MAX_TRAIN_DEVICES];
   int32_t n = 0;
-  if (!list) list = getenv("CLNET_DEVICE");
+  const char *from = "--device"; /* where the list came from, for messages */
+  if (!list) {
+    list = getenv("CLNET_DEVICE");
+    from = "environment variable CLNET_DEVICE";
+  }
   if (!list || !*list) {
     sel[n++] = NULL;
   } else {
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "--device: at most %d devices", MAX_TRAIN_DEVICES);
+      if (n == MAX_TRAIN_DEVICES) return cli_usage_error("train", "%s: at most %d devices", from, MAX_TRAIN_DEVICES);
       sel[n++] = t;
     }
-    if (n == 0) return cli_usage_error("train", "--device: empty device list '%s'", list);
+    if (n == 0) return cli_usage_error("train", "%s: empty device list '%s'", from, list);
   }
   int32_t lr = clnet_comm_local_rank(comm), ls = clnet_comm_local_size(comm);
   char *mine[MAX_TRAIN_DEVICES];
@@ -226,7 +236,7 @@ static int open_devices(const char *list, clnet_comm *comm, device_list *d) {
       continue;
     }
     clnet_ctx *c = NULL;
-    int rc = cli_open_ctx(mine[i], &c);
+    int rc = cli_open_ctx_from(mine[i], strcmp(from, "--device") ? from : NULL, &c);
     if (rc != CLI_OK) {
       close_devices(d);
       return rc;
@@ -243,7 +253,7 @@ static int32_t parse_shares(const char *s, double *w) {
   snprintf(buf, sizeof buf, "%s", s);
   int32_t n = 0;
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    if (n == MAX_TRAIN_DEVICES || !cli_parse_double(t, &w[n]) || !(w[n] > 0)) return -1;
+    if (n == MAX_TRAIN_DEVICES || !cli_parse_real(t, 1e-6, 1e6, &w[n])) return -1;
     ++n;
   }
   return n;
@@ -262,10 +272,11 @@ int cmd_train(int argc, char **argv) {
   /* training options (clnet_train_options): a recipe, then the flags given, in their order */
   const char *recipe = NULL, *opt_name[64], *opt_value[64];
   int n_opts = 0;
+  clnet_image_options images = {.note = cli_image_note};
   const char *onnx_path = NULL; /* --model FILE.onnx */
   int init_random = 0;          /* --init random: not the ONNX model's initializers */
   for (int i = 1; i < argc; ++i) {
-    int r = 0;
+    int r = 0, image_rc = CLI_OK;
 #define FLAG(name) ((r = cli_flag(argc, argv, &i, name, &v)) != 0)
 #define NEED(name) \
   if (r < 0) return cli_usage_error("train", "%s needs a value", name)
@@ -326,7 +337,7 @@ int cmd_train(int argc, char **argv) {
     } else if (FLAG("--algo")) {
       NEED("--algo");
       if (clnet_conv_algo_parse(v, &algo) != CLNET_SUCCESS)
-        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd, winograd4 or rule, got '%s'", v);
+        return cli_usage_error("train", "--algo must be auto, gemm, direct, winograd, winograd4, depthwise or rule, got '%s'", v);
       algo_set = 1;
     } else if (FLAG("--dense-algo")) {
       NEED("--dense-algo");
@@ -338,6 +349,10 @@ int cmd_train(int argc, char **argv) {
       if (!strcmp(v, "stop")) cfg.on_nan = CLNET_ON_NAN_STOP;
       else if (!strcmp(v, "skip")) cfg.on_nan = CLNET_ON_NAN_SKIP;
       else return cli_usage_error("train", "--on-nan must be stop or skip, got '%s'", v);
+    } else if (FLAG("--max-skipped")) {
+      NEED("--max-skipped");
+      if (!cli_parse_real(v, 1e-9, 1, &cfg.max_skipped) || !(cfg.max_skipped > 0))
+        return cli_usage_error("train", "--max-skipped must be a share of the run's steps in (0, 1], got '%s'", v);
     } else if (FLAG("--stop-after")) { /* for tests: as if Ctrl-C came after N steps */
       NEED("--stop-after");
       if (!cli_parse_pos_int(v, INT32_MAX, &iv)) return cli_usage_error("train", "--stop-after must be a positive integer");
@@ -356,8 +371,12 @@ int cmd_train(int argc, char **argv) {
       cfg.verify_replicas = 1;
     } else if (!strcmp(argv[i], "--resume")) {
       cfg.resume = 1;
+    } else if (!strcmp(argv[i], "--overwrite")) {
+      cfg.overwrite = 1;
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
+    } else if (cli_image_flag("train", argc, argv, &i, &images, &image_rc)) {
+      if (image_rc != CLI_OK) return image_rc;
     } else {
       int known = 0;
       for (int32_t k = 0; !known && k < clnet_train_option_count(); ++k) {
@@ -376,6 +395,7 @@ int cmd_train(int argc, char **argv) {
 #undef FLAG
 #undef NEED
   }
+  if (cfg.resume && cfg.overwrite) return cli_usage_error("train", "--resume and --overwrite exclude each other");
   /* the default run's ResNet is a quarter of the seed's width; other models default to their own */
   if (!width_set && cfg.model && strcmp(cfg.model, "resnet18") && strcmp(cfg.model, "resnet34")) cfg.width = 0;
   if (cfg.model && !strcmp(cfg.model, "resnet34")) cfg.depth = 34;
@@ -398,7 +418,7 @@ int cmd_train(int argc, char **argv) {
     } else {
       clnet_train_recipe("seed", cfg.epochs, &opts); /* the trainer reports the missing checkpoint */
     }
-  } else if (clnet_train_recipe(recipe ? recipe : "seed", cfg.epochs, &opts) != CLNET_SUCCESS) {
+  } else if (clnet_train_recipe(recipe ? recipe : "fast", cfg.epochs, &opts) != CLNET_SUCCESS) {
     return cli_usage_error("train", "--recipe must be seed or fast, got '%s'", recipe);
   }
   for (int k = 0; k < n_opts; ++k)
@@ -426,6 +446,8 @@ int cmd_train(int argc, char **argv) {
     return cli_fail(st, "starting MPI");
   }
   const int32_t rank = clnet_comm_rank(comm), ranks = clnet_comm_size(comm);
+  if (rank != 0) images.note = NULL;
+  cfg.images = &images;
   device_list devs;
   int rc = open_devices(device, comm, &devs);
   if (rc != CLI_OK) {
@@ -441,7 +463,7 @@ int cmd_train(int argc, char **argv) {
       close_devices(&devs);
       clnet_comm_abort(comm, CLI_USAGE);
       clnet_comm_free(comm);
-      return cli_usage_error("train", "--shares needs %d positive numbers (one per device), got '%s'", want,
+      return cli_usage_error("train", "--shares needs %d numbers in [1e-6, 1e6] (one per device), got '%s'", want,
                              shares_arg);
     }
     cfg.shares = shares;
@@ -460,7 +482,7 @@ int cmd_train(int argc, char **argv) {
   if (rank == 0) {
     char line[600];
     clnet_train_options_format(&opts, line, sizeof line);
-    printf("recipe: %s%s%s: %s\n", resumed_from[0] ? "as in " : recipe ? recipe : "seed",
+    printf("recipe: %s%s%s: %s\n", resumed_from[0] ? "as in " : recipe ? recipe : "fast",
            resumed_from[0] ? resumed_from : "", n_opts ? " with the flags given" : "", line);
     for (int32_t i = 0; i < devs.n; ++i)
       if (devs.n == 1) printf("device: %s\n", clnet_ctx_device_name(devs.ctx[i]));
@@ -487,7 +509,11 @@ int cmd_train(int argc, char **argv) {
   }
   close_devices(&devs);
   if (st == CLNET_ERR_INTERRUPTED) {
-    if (rank == 0) fprintf(stderr, "clnet: train: %s\n", clnet_last_error());
+    if (rank == 0) {
+      fprintf(stderr, "clnet: train: ");
+      cli_put_safe(stderr, clnet_last_error(), 0);
+      fputc('\n', stderr);
+    }
     clnet_comm_free(comm);
     return CLI_INTERRUPTED;
   }
@@ -501,12 +527,13 @@ int cmd_train(int argc, char **argv) {
   }
   clnet_comm_free(comm);
   if (rank != 0) return CLI_OK;
+  char od[1024];
+  cli_safe(cfg.out_dir, 0, od, sizeof od);
   printf("done: %d epochs in %.1f s, final val_accuracy %.4f, best %.4f; kernels: %d compiled, %d from cache "
          "(%.1f s); peak device memory %.1f MiB\nwrote %s/history.csv, %s/curves.png, %s/last.safetensors, "
          "%s/best.safetensors\n",
          sum.epochs_done, sum.seconds, sum.final_val_accuracy, sum.best_val_accuracy, s.programs_built,
-         s.programs_cached, s.build_seconds, (double)s.bytes_peak / (1 << 20), cfg.out_dir, cfg.out_dir, cfg.out_dir,
-         cfg.out_dir);
+         s.programs_cached, s.build_seconds, (double)s.bytes_peak / (1 << 20), od, od, od, od);
   return CLI_OK;
 }
 
@@ -514,21 +541,30 @@ int cmd_eval(int argc, char **argv) {
   const char *device = NULL, *data = NULL, *ckpt = NULL, *v = NULL, *logits_path = NULL, *inputs_path = NULL;
   int64_t batch = 256, max_images = 0;
   int tta = 0;
+  clnet_image_options images = {.note = cli_image_note, .eval_only = 1};
   for (int i = 1; i < argc; ++i) {
-    int r;
+    int r, image_rc = CLI_OK;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet eval --checkpoint FILE|FILE.onnx [--data DIR] [--device D] [--batch B] [--tta]\n"
              "                  [--logits OUT.npy] [--inputs OUT.npy] [--max-images N]\n"
-             "Test loss and accuracy, per-class accuracy and the confusion matrix, of a checkpoint or of an\n"
-             "ONNX model (its own input normalisation when clnet exported it, else the data's).\n"
+             "Test loss and accuracy, per-class accuracy (by class name when the checkpoint has them) and\n"
+             "the confusion matrix, of a checkpoint or of an ONNX model (its own input normalisation when\n"
+             "clnet exported it, else the data's). Image folders: the val/ (or test/) split, the --val-split\n"
+             "part of a <class>/ tree, or all of a <class>/ tree without --val-split; images scaled to cover\n"
+             "the checkpoint's input, centre crop.\n"
              "  --tta        predict from the mean logits of each image and its mirror\n"
              "  --logits F   also write the logits (n, K) of the test images as float32 .npy\n"
              "  --inputs F   also write those images as the model takes them, normalised, (n, C, H, W) .npy\n"
              "  --max-images N  evaluate (and write) the first N test images only\n");
+      cli_image_flags_usage(stdout, 0);
       return CLI_OK;
     }
     if (!strcmp(argv[i], "--tta")) {
       tta = 1;
+      continue;
+    }
+    if (cli_image_flag("eval", argc, argv, &i, &images, &image_rc)) {
+      if (image_rc != CLI_OK) return image_rc;
       continue;
     }
     if ((r = cli_flag(argc, argv, &i, "--checkpoint", &v)) || (r = cli_flag(argc, argv, &i, "--model", &v))) {
@@ -560,17 +596,27 @@ int cmd_eval(int argc, char **argv) {
   memset(&meta, 0, sizeof meta);
   clnet_status st = CLNET_SUCCESS;
   cli_onnx onnx = {0};
+  char **names = NULL;
+  int32_t n_names = 0;
   if (is_onnx) {
     int orc = cli_onnx_open(ckpt, 0, &onnx);
     if (orc != CLI_OK) return orc;
   } else {
     st = clnet_checkpoint_read_meta(ckpt, &meta);
     if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
+    images.height = meta.in_h; /* image folders: made to the checkpoint's input */
+    images.width = meta.in_w;
+    images.channels = meta.in_c;
+    st = clnet_checkpoint_read_class_names(ckpt, &names, &n_names);
+    if (st != CLNET_SUCCESS) return cli_fail(st, "eval");
   }
+  /* a checkpoint needs the test split alone (train NULL: no training files read or checked); an
+   * ONNX model without clnet's normalisation takes the training split's */
   clnet_dataset train = {0}, test = {0};
-  st = clnet_dataset_open_dir(data ? data : CLNET_DEFAULT_DATA_DIR, &train, &test, NULL);
+  st = clnet_dataset_open_dir_ex(data ? data : CLNET_DEFAULT_DATA_DIR, &images, is_onnx ? &train : NULL, &test, NULL);
   if (st != CLNET_SUCCESS) {
     cli_onnx_close(&onnx);
+    clnet_class_names_free(names, n_names);
     return cli_fail(st, "eval");
   }
   if (is_onnx) { /* the model's shape is checked against the data when it is built */
@@ -579,11 +625,23 @@ int cmd_eval(int argc, char **argv) {
     if (!clnet_onnx_norm(onnx.m, meta.norm_mean, meta.norm_std)) clnet_dataset_default_norm(&train, meta.norm_mean, meta.norm_std);
   }
   clnet_dataset_free(&train);
+  char cb[1024];
+  for (int32_t c = 0; names && test.class_names && c < n_names && c < test.classes; ++c)
+    if (strcmp(names[c], test.class_names[c])) {
+      fprintf(stderr, "clnet: eval: %s was trained on classes named differently: its class %d is '%s', the data's is "
+              "'%s'\n", cli_safe(ckpt, 0, cb, sizeof cb), (int)c, names[c], test.class_names[c]);
+      clnet_class_names_free(names, n_names);
+      clnet_dataset_free(&test);
+      return CLI_FAIL;
+    }
   /* data with fewer classes than the model's head (a subset, or IDX labels short of the last) evaluates */
   if (test.height != meta.in_h || test.width != meta.in_w || test.channels != meta.in_c || test.classes > meta.classes) {
     fprintf(stderr, "clnet: eval: %s was trained on %dx%dx%d images with %d classes, the data is %dx%dx%d with %d\n",
-            ckpt, meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width, test.channels, test.classes);
+            cli_safe(ckpt, 0, cb, sizeof cb), meta.in_h, meta.in_w, meta.in_c, meta.classes, test.height, test.width,
+            test.channels, test.classes);
+    cli_onnx_close(&onnx);
     clnet_dataset_free(&test);
+    clnet_class_names_free(names, n_names);
     return CLI_FAIL;
   }
   clnet_graph *g = NULL;
@@ -602,6 +660,7 @@ int cmd_eval(int argc, char **argv) {
     clnet_graph_free(g);
     cli_onnx_close(&onnx);
     clnet_dataset_free(&test);
+    clnet_class_names_free(names, n_names);
     return rc;
   }
   clnet_eval_result ev = {0};
@@ -619,21 +678,30 @@ int cmd_eval(int argc, char **argv) {
   if (st == CLNET_SUCCESS && is_onnx) {
     clnet_onnx_info oi;
     clnet_onnx_get_info(onnx.m, &oi);
-    printf("ONNX model %s (%s, opset %lld, %d layers) on %s\n", ckpt, oi.producer[0] ? oi.producer : "unknown producer",
-           (long long)oi.opset, clnet_graph_layer_count(g), clnet_ctx_device_name(ctx));
-  } else if (st == CLNET_SUCCESS) {
-    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", ckpt, meta.epoch, meta.model, clnet_graph_layer_count(g),
+    printf("ONNX model %s (%s, opset %lld, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb),
+           oi.producer[0] ? oi.producer : "unknown producer", (long long)oi.opset, clnet_graph_layer_count(g),
            clnet_ctx_device_name(ctx));
+  } else if (st == CLNET_SUCCESS) {
+    printf("checkpoint %s (epoch %d, %s, %d layers) on %s\n", cli_safe(ckpt, 0, cb, sizeof cb), meta.epoch, meta.model,
+           clnet_graph_layer_count(g), clnet_ctx_device_name(ctx));
   }
   cli_onnx_close(&onnx);
   if (st == CLNET_SUCCESS) {
     printf("test loss %.4f accuracy %.4f over %d images%s\n\nper-class accuracy:\n", ev.loss, ev.accuracy, ev.count,
            tta ? " (with flip TTA)" : "");
-    int32_t k = ev.classes;
+    int32_t k = ev.classes, width = 0;
+    char label[96];
+    for (int32_t c = 0; c < k; ++c) { /* "class  3:" or, with names, "class  3 cat:" */
+      int len = snprintf(label, sizeof label, "class %2d%s%s:", c, names && c < n_names ? " " : "",
+                         names && c < n_names ? names[c] : "");
+      if (len > width) width = len;
+    }
     for (int32_t c = 0; c < k; ++c) {
       int64_t row = 0;
       for (int32_t j = 0; j < k; ++j) row += ev.confusion[c * k + j];
-      printf("  class %2d: %.4f (%lld images)\n", c, row ? (double)ev.confusion[c * k + c] / (double)row : 0.0,
+      snprintf(label, sizeof label, "class %2d%s%s:", c, names && c < n_names ? " " : "",
+               names && c < n_names ? names[c] : "");
+      printf("  %-*s %.4f (%lld images)\n", width, label, row ? (double)ev.confusion[c * k + c] / (double)row : 0.0,
              (long long)row);
     }
     printf("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
@@ -649,5 +717,6 @@ int cmd_eval(int argc, char **argv) {
   clnet_graph_free(g);
   clnet_ctx_free(ctx);
   clnet_dataset_free(&test);
+  clnet_class_names_free(names, n_names);
   return st == CLNET_SUCCESS ? CLI_OK : cli_fail(st, "eval");
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
 #include "runtime/clblast_tune.h"
@@ -330,8 +331,8 @@ int cmd_tune(int argc, char **argv) {
       if (!cli_parse_pos_int(v, 34, &depth) || (depth != 18 && depth != 34)) return cli_usage_error("tune", "--depth must be 18 or 34");
     } else if (FLAG("--input")) {
       NEED("--input");
-      if (sscanf(v, "%dx%dx%d", &ih, &iw, &ic) != 3 || ih < 1 || iw < 1 || ic < 1 || ih > 4096 || iw > 4096 || ic > 64)
-        return cli_usage_error("tune", "--input must be HxWxC, e.g. 32x32x3");
+      if (!clnet_parse_hwc(v, 4096, &ih, &iw, &ic) || ic > 64)
+        return cli_usage_error("tune", "--input must be HxWxC (each 1..4096, C at most 64), e.g. 32x32x3, got '%s'", v);
     } else return cli_usage_error("tune", "unknown argument '%s'", argv[i]);
 #undef FLAG
 #undef NEED

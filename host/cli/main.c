@@ -16,9 +16,10 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  devices                 list OpenCL platforms and devices\n"
-          "  check   [--device D]    cross-check every op on D against the CPU reference\n"
+          "  check   [--device D] [--quick]  cross-check every op on D against the CPU reference\n"
           "  train   [--device D] [--data DIR] [--model NAME|FILE.onnx] ...  train (see clnet train --help)\n"
           "  eval    --checkpoint FILE|FILE.onnx [--data DIR] [--device D]  evaluate a checkpoint or an ONNX model\n"
+          "  predict --checkpoint FILE [--top K] [--json] IMAGE_OR_DIR...  top classes of image files\n"
           "  bench   [--device D] [--op NAME] [--model resnet18] ...  kernel and training-step benchmarks\n"
           "  tune    [--device D] [--quick] [--show] ...  tune CLBlast's GEMM kernels for the model's shapes\n"
           "  layers  [KIND]          the layer kinds and their attributes\n"
@@ -30,23 +31,28 @@ static void usage(FILE *f) {
           "(the plain-C reference). Default: $CLNET_DEVICE, else the first GPU, else the\n"
           "first device. Environment: CLNET_DEVICE, CLNET_CACHE_DIR, CLNET_NO_CACHE=1,\n"
           "CLNET_KERNEL_DIR (load cl/*.cl from a directory), CLNET_NO_TUNE=1 (ignore 'clnet tune' results),\n"
-          "CLNET_CONV_ALGO=auto|rule|gemm|direct|winograd|winograd4, CLNET_DENSE_ALGO=auto|rule|clblast|clnet (the dense\n"
-          "layer's GEMMs), CLNET_NO_FUSION=1 (unfused BN/add/ReLU).\n"
+          "CLNET_CONV_ALGO=auto|rule|gemm|direct|winograd|winograd4|depthwise, CLNET_DENSE_ALGO=auto|rule|clblast|clnet (the dense\n"
+          "layer's GEMMs), CLNET_NO_FUSION=1 (unfused BN/add/ReLU), CLNET_DEVICE_LIMITS=wg=N,local=B,alloc=B,type=gpu\n"
+          "(testing: a small GPU's limits on any device).\n"
           "Several devices: clnet train --device 0,1; several processes: mpirun -np N clnet train.\n");
 }
 
 int cli_fail(clnet_status st, const char *what) {
   const char *msg = clnet_last_error();
-  fprintf(stderr, "clnet: %s: %s\n", what, msg && *msg ? msg : clnet_status_str(st));
+  fprintf(stderr, "clnet: %s: ", what);
+  cli_put_safe(stderr, msg && *msg ? msg : clnet_status_str(st), st == CLNET_ERR_BUILD); /* a build log has lines */
+  fputc('\n', stderr);
   return CLI_FAIL;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "clnet %s: ", cmd);
+  char msg[4096];
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "clnet %s: ", cmd);
+  cli_put_safe(stderr, msg, 0); /* it quotes the arguments */
   fprintf(stderr, "\n(run 'clnet %s --help' for usage)\n", cmd);
   return CLI_USAGE;
 }
@@ -87,7 +93,9 @@ int cli_parse_double(const char *s, double *out) {
  * a corrupt find-db file): not errors, shown on stderr. */
 static void print_conv_note(void *user, const char *line) {
   (void)user;
-  fprintf(stderr, "clnet: note: %s\n", line);
+  fprintf(stderr, "clnet: note: ");
+  cli_put_safe(stderr, line, 0);
+  fputc('\n', stderr);
 }
 
 /* AUTO's first timing on a device, said once per context (clnet train says more). */
@@ -100,13 +108,23 @@ static void print_algo_progress(void *user, const char *what) {
 }
 
 int cli_open_ctx(const char *device, clnet_ctx **ctx) {
+  const char *env = getenv("CLNET_DEVICE");
+  return cli_open_ctx_from(device, (!device || !*device) && env && *env ? "environment variable CLNET_DEVICE" : NULL,
+                           ctx);
+}
+
+int cli_open_ctx_from(const char *device, const char *source, clnet_ctx **ctx) {
   static int said = 0;
   clnet_status st = clnet_ctx_create(device, ctx);
   if (st == CLNET_SUCCESS) clnet_ctx_set_conv_note_fn(*ctx, print_conv_note, NULL);
   if (st == CLNET_SUCCESS) clnet_ctx_set_algo_progress_fn(*ctx, print_algo_progress, &said);
   if (st == CLNET_SUCCESS) return CLI_OK;
   if (st == CLNET_ERR_DEVICE_NOT_FOUND || st == CLNET_ERR_DEVICE_AMBIGUOUS) {
-    fprintf(stderr, "clnet: %s\n", clnet_last_error());
+    /* a selector from the environment, not from a flag, says so */
+    fprintf(stderr, "clnet: ");
+    if (source) fprintf(stderr, "%s: ", source);
+    cli_put_safe(stderr, clnet_last_error(), 0);
+    fputc('\n', stderr);
     return CLI_USAGE;
   }
   return cli_fail(st, "opening the device");
@@ -142,6 +160,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);

@@ -10,23 +10,19 @@
 #include <zlib.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 clnet_status clnet_dfile_open(clnet_dfile *f, const char *path) {
   memset(f, 0, sizeof *f);
   f->fd = -1;
   f->path = path;
-  int fd;
-  do fd = open(path, O_RDONLY); while (fd < 0 && errno == EINTR);
-  if (fd < 0) return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  int fd = -1;
+  CLNET_TRY(clnet_open_regular(path, &fd)); /* a FIFO or a directory is named, never read */
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int e = errno;
     close(fd);
     return clnet_set_error(CLNET_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return clnet_set_error(CLNET_ERR_IO, "%s: not a regular file", path);
   }
   f->size = (uint64_t)st.st_size;
   unsigned char magic[2] = {0, 0};

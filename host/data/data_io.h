@@ -42,6 +42,10 @@ const char *clnet_path_base(const char *path);
 /* v with thousands separators, e.g. 47040016 -> "47,040,016". Returns buf. */
 const char *clnet_fmt_count(char buf[32], uint64_t v);
 
+/* Mean and population std of x / 255 from a 256-bin histogram of byte values
+ * (std 1 for a constant or empty channel). dataset.c. */
+void clnet_stats_from_hist(const uint64_t hist[256], float *mean, float *std);
+
 /* a * b into *out; returns 0 on overflow of uint64_t. */
 static inline int clnet_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
   if (a != 0 && b > UINT64_MAX / a) return 0;

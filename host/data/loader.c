@@ -15,10 +15,17 @@
  * so it never writes the slot the consumer holds. It fills without the lock; a
  * generation counter makes it drop a batch that clnet_loader_start_epoch cancelled,
  * and start_epoch waits until the thread is idle before rewriting the plan. Both
- * sides wait on condition variables: nothing spins. */
+ * sides wait on condition variables: nothing spins.
+ *
+ * Image folders (ds->source): the thread hands the images of a batch to a pool of
+ * decoding workers (host/data/pool.c), each with its own decoder and buffers; the
+ * training crop of position p of epoch e draws from a key of (seed, e, p) alone, so
+ * batches stay independent of thread timing. A file that fails (it changed since
+ * the set was opened) fails its batch: clnet_loader_next returns the error. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +33,8 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/augment.h"
+#include "data/image_source.h"
+#include "data/pool.h"
 
 #define RING 4 /* prepared batches; >= 3 */
 
@@ -51,6 +60,15 @@ struct clnet_loader {
   int32_t slot_count[RING];
   int32_t slot_global[RING]; /* images in the whole (unsharded) batch */
   int32_t shard_index, shard_count;
+  int32_t epoch;             /* of the current plan */
+  clnet_status slot_status[RING]; /* a batch whose image failed: its status and message */
+  char *slot_error[RING];
+
+  /* image folders: decoding workers, one scratch and one (H, W, C) byte image each */
+  clnet_pool *pool;
+  clnet_image_scratch **scratch;
+  uint8_t **u8;
+  int32_t workers;
 
   pthread_t thread;
   pthread_mutex_t mu;
@@ -63,11 +81,81 @@ struct clnet_loader {
   int32_t first, total, produced, consumed;
 };
 
+/* img (H, W, C) bytes into dst (H, W, C) floats through the lut, mirrored when flip. */
+/* The image at epoch position pos, (H, W, C) bytes, into dst as normalised floats, with the
+ * position's flip and, when the loader crops or cuts out, its draw. */
+static void normalise_image(const clnet_loader *l, const uint8_t *img, int32_t pos, float *dst) {
+  const int32_t H = l->ds->height, W = l->ds->width, C = l->ds->channels;
+  const int flip = l->flips[pos];
+  if (l->draws) {
+    clnet_augment_draw d = l->draws[pos];
+    d.flip = (uint8_t)flip;
+    clnet_augment_image(img, H, W, C, l->lut, l->crop_reflect, l->cutout, &d, dst);
+    return;
+  }
+  if (!flip) {
+    if (C == 1) {
+      for (size_t i = 0; i < l->image_elems; i++) dst[i] = l->lut[img[i]];
+    } else {
+      for (size_t i = 0; i < l->image_elems; i += (size_t)C)
+        for (int32_t c = 0; c < C; c++) dst[i + c] = l->lut[c * 256 + img[i + c]];
+    }
+    return;
+  }
+  for (int32_t h = 0; h < H; h++) {
+    const uint8_t *row = img + (size_t)h * W * C;
+    float *drow = dst + (size_t)h * W * C;
+    for (int32_t w = 0; w < W; w++) {
+      const uint8_t *px = row + (size_t)(W - 1 - w) * C;
+      for (int32_t c = 0; c < C; c++) drow[(size_t)w * C + c] = l->lut[c * 256 + px[c]];
+    }
+  }
+}
+
+/* The training crop's randomness for epoch position p: a function of (seed, epoch, p) only. */
+static uint64_t position_key(uint64_t seed, int32_t epoch, int32_t p) {
+  uint64_t x = seed ^ (0x9E3779B97F4A7C15ull * ((uint64_t)epoch + 1));
+  x = clnet_splitmix64(&x) ^ (0xD1B54A32D192ED03ull * ((uint64_t)p + 1));
+  return clnet_splitmix64(&x);
+}
+
+/* One image-folder batch being filled by the workers. */
+typedef struct {
+  clnet_loader *l;
+  int32_t p0;
+  float *out;
+  int32_t *labels;
+  pthread_mutex_t mu;
+  int32_t err_k; /* lowest failing item, or INT32_MAX */
+  clnet_status st;
+  char msg[1024];
+} image_batch;
+
+static void render_item(void *ctx, int32_t k, int32_t worker) {
+  image_batch *b = ctx;
+  clnet_loader *l = b->l;
+  const int32_t pos = b->p0 + k, src = l->order[pos];
+  uint8_t *img = l->u8[worker];
+  clnet_status st = clnet_image_source_render(l->ds->source, src, position_key(l->seed, l->epoch, pos),
+                                              l->scratch[worker], img);
+  if (st != CLNET_SUCCESS) {
+    pthread_mutex_lock(&b->mu);
+    if (k < b->err_k) {
+      b->err_k = k;
+      b->st = st;
+      snprintf(b->msg, sizeof b->msg, "%s", clnet_last_error());
+    }
+    pthread_mutex_unlock(&b->mu);
+    return;
+  }
+  b->labels[k] = clnet_image_source_label(l->ds->source, src);
+  normalise_image(l, img, pos, b->out + (size_t)k * l->image_elems);
+}
+
 /* Fill slot `slot` with batch `j` of the current plan. Reads only the plan, the
  * dataset and the lut, none of which change while the thread is busy. */
 static void fill_batch(clnet_loader *l, int slot, int32_t j) {
   const clnet_dataset *ds = l->ds;
-  const int32_t H = ds->height, W = ds->width, C = ds->channels;
   int32_t whole = ds->count - j * l->batch; /* images in the global batch j */
   if (whole > l->batch) whole = l->batch;
   /* this shard's contiguous part of it: [whole*s/S, whole*(s+1)/S) */
@@ -76,36 +164,26 @@ static void fill_batch(clnet_loader *l, int slot, int32_t j) {
   const int32_t p0 = j * l->batch + lo;
   const int32_t n = hi - lo;
   l->slot_global[slot] = whole;
+  l->slot_count[slot] = n;
+  l->slot_status[slot] = CLNET_SUCCESS;
   float *out = l->slot_images[slot]; /* (n, H, W, C) */
   int32_t *labels = l->slot_labels[slot];
+  if (ds->source) {
+    image_batch b = {.l = l, .p0 = p0, .out = out, .labels = labels, .err_k = INT32_MAX, .st = CLNET_SUCCESS};
+    pthread_mutex_init(&b.mu, NULL);
+    clnet_pool_run(l->pool, n, render_item, &b);
+    pthread_mutex_destroy(&b.mu);
+    if (b.st != CLNET_SUCCESS) {
+      l->slot_status[slot] = b.st;
+      snprintf(l->slot_error[slot], 1024, "%s", b.msg);
+    }
+    return;
+  }
   for (int32_t k = 0; k < n; k++) {
     const int32_t src = l->order[p0 + k];
-    const uint8_t *img = ds->images + (size_t)src * l->image_elems; /* (H, W, C) */
-    float *dst = out + (size_t)k * l->image_elems;
     labels[k] = ds->labels[src];
-    if (l->draws) {
-      clnet_augment_draw d = l->draws[p0 + k];
-      d.flip = l->flips[p0 + k];
-      clnet_augment_image(img, H, W, C, l->lut, l->crop_reflect, l->cutout, &d, dst);
-    } else if (!l->flips[p0 + k]) {
-      if (C == 1) {
-        for (size_t i = 0; i < l->image_elems; i++) dst[i] = l->lut[img[i]];
-      } else {
-        for (size_t i = 0; i < l->image_elems; i += (size_t)C)
-          for (int32_t c = 0; c < C; c++) dst[i + c] = l->lut[c * 256 + img[i + c]];
-      }
-    } else {
-      for (int32_t h = 0; h < H; h++) {
-        const uint8_t *row = img + (size_t)h * W * C;
-        float *drow = dst + (size_t)h * W * C;
-        for (int32_t w = 0; w < W; w++) {
-          const uint8_t *px = row + (size_t)(W - 1 - w) * C;
-          for (int32_t c = 0; c < C; c++) drow[(size_t)w * C + c] = l->lut[c * 256 + px[c]];
-        }
-      }
-    }
+    normalise_image(l, ds->images + (size_t)src * l->image_elems, p0 + k, out + (size_t)k * l->image_elems);
   }
-  l->slot_count[slot] = n;
 }
 
 static void *loader_thread(void *arg) {
@@ -151,7 +229,15 @@ void clnet_loader_free(clnet_loader *l) {
   for (int s = 0; s < RING; s++) {
     free(l->slot_images[s]);
     free(l->slot_labels[s]);
+    free(l->slot_error[s]);
   }
+  clnet_pool_free(l->pool);
+  for (int32_t w = 0; w < l->workers; w++) {
+    if (l->scratch) clnet_image_scratch_free(l->scratch[w]);
+    if (l->u8) free(l->u8[w]);
+  }
+  free(l->scratch);
+  free(l->u8);
   free(l->lut);
   free(l->order);
   free(l->flips);
@@ -163,7 +249,7 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
   if (!out) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: out is NULL");
   *out = NULL;
   if (!ds || !cfg) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_loader_create: ds or cfg is NULL");
-  if (!ds->images || !ds->labels || ds->count <= 0 || ds->height <= 0 || ds->width <= 0 || ds->channels <= 0)
+  if ((!ds->source && (!ds->images || !ds->labels)) || ds->count <= 0 || ds->height <= 0 || ds->width <= 0 || ds->channels <= 0)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                            "clnet_loader_create: data set is empty or not loaded (count %d, %dx%dx%d)",
                            (int)ds->count, (int)ds->height, (int)ds->width, (int)ds->channels);
@@ -226,7 +312,19 @@ clnet_status clnet_loader_create(const clnet_dataset *ds, const clnet_loader_con
   for (int s = 0; ok && s < RING; s++) {
     l->slot_images[s] = malloc((size_t)slot_cap * l->image_elems * sizeof(float));
     l->slot_labels[s] = malloc((size_t)slot_cap * sizeof(int32_t));
-    ok = l->slot_images[s] && l->slot_labels[s];
+    l->slot_error[s] = malloc(1024);
+    ok = l->slot_images[s] && l->slot_labels[s] && l->slot_error[s];
+  }
+  if (ok && ds->source) {
+    const int32_t workers = clnet_image_source_threads(ds->source);
+    l->scratch = calloc((size_t)workers, sizeof *l->scratch);
+    l->u8 = calloc((size_t)workers, sizeof *l->u8);
+    ok = l->scratch && l->u8;
+    if (ok) l->workers = workers;
+    for (int32_t w = 0; ok && w < workers; w++) {
+      ok = clnet_image_scratch_create(&l->scratch[w]) == CLNET_SUCCESS && (l->u8[w] = malloc(l->image_elems)) != NULL;
+    }
+    if (ok && clnet_pool_create(workers, &l->pool) != CLNET_SUCCESS) ok = 0;
   }
   if (!ok) {
     clnet_loader_free(l);
@@ -325,6 +423,7 @@ clnet_status clnet_loader_start_epoch(clnet_loader *l, int32_t epoch, int32_t fi
       }
     }
   }
+  l->epoch = epoch;
   l->first = first_batch;
   l->total = l->batches - first_batch;
   l->produced = l->consumed = l->holding = 0;
@@ -362,7 +461,12 @@ clnet_status clnet_loader_next(clnet_loader *l, clnet_batch *batch, int32_t *has
   batch->labels = l->slot_labels[slot];
   l->consumed++;
   l->holding = 1;
+  const clnet_status failed = l->slot_status[slot];
   pthread_mutex_unlock(&l->mu);
+  if (failed != CLNET_SUCCESS) {
+    memset(batch, 0, sizeof *batch);
+    return clnet_set_error(failed, "%s", l->slot_error[slot]);
+  }
   *has_batch = 1;
   return CLNET_SUCCESS;
 }

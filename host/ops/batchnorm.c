@@ -44,9 +44,11 @@ static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d)
 }
 
 /* Work-items along C (contiguous). A group is lc = min(BN_LC, C rounded up to a power of two)
- * channels wide: reductions take one block per group (lc x 1; their loops carry barriers, so every
- * work-item of a group must run the same trip count), elementwise kernels fill the group with
- * rows (lc x WG_1D/lc). lc is 16 from 16 channels up (one AVX-512 vector, half a GPU warp): a
+ * channels wide: on a CPU device the partial reductions take one block per group (lc x 1; their
+ * loops carry barriers there, so every work-item of a group must run the same trip count), on
+ * others (no barriers) lc x WG_1D/lc blocks, so that a group fills a 32- or 64-wide wave; the
+ * final reductions (lc x 1) one channel each; elementwise kernels fill the group with rows
+ * (lc x WG_1D/lc). lc is 16 from 16 channels up (one AVX-512 vector, half a GPU warp): a
  * local size that depends on C would make a CPU implementation that specialises kernels per local
  * size (PoCL) compile each kernel once per channel count, which on a cold start of ResNet-18
  * (16/32/64 channels) was 16 extra compilations of the BN kernels (docs/PERFORMANCE.md, "Cold
@@ -54,13 +56,14 @@ static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d)
 #define BN_LC 16
 
 typedef struct bn_geometry {
-  size_t red[2], elem[2];
+  size_t part[2], red[2], elem[2];
 } bn_geometry;
 
-static bn_geometry bn_geometry_of(int64_t C) {
+static bn_geometry bn_geometry_of(const clnet_ctx *ctx, int64_t C) {
   size_t lc = 1;
   while (lc < (size_t)C && lc < BN_LC) lc *= 2;
-  bn_geometry g = {{lc, 1}, {lc, CLNET_WG_1D / lc}};
+  const size_t part_rows = (ctx->info.type & CL_DEVICE_TYPE_CPU) ? 1 : CLNET_WG_1D / lc;
+  bn_geometry g = {{lc, part_rows}, {lc, 1}, {lc, CLNET_WG_1D / lc}};
   return g;
 }
 
@@ -97,8 +100,8 @@ static clnet_status bn_forward_train(clnet_ctx *ctx, const char *op, int act, co
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
   const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
                g_elem[2] = {(size_t)C, (size_t)d->rows};
-  const bn_geometry geo = bn_geometry_of(C);
-  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
+  const bn_geometry geo = bn_geometry_of(ctx, C);
+  CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_partial", 2, g_part, geo.part, CLNET_ARG_I32(d->rows),
                          CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                          CLNET_ARG_BUF(&scratch)));
   CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_stats_final", 2, g_chan, geo.red, CLNET_ARG_I32(d->rows),
@@ -154,7 +157,7 @@ static clnet_status bn_forward_infer(clnet_ctx *ctx, const char *op, int act, co
     return CLNET_SUCCESS;
   }
   const size_t g_elem[2] = {(size_t)C, (size_t)d->rows};
-  const bn_geometry geo = bn_geometry_of(C);
+  const bn_geometry geo = bn_geometry_of(ctx, C);
   if (act == BN_ADD_RELU)
     return CLNET_LAUNCH(ctx, "batchnorm", "bn_infer_add_relu", 2, g_elem, geo.elem, CLNET_ARG_I32(d->rows),
                         CLNET_ARG_I32(C), CLNET_ARG_F32(d->eps), CLNET_ARG_BUF(x), CLNET_ARG_BUF(gamma),
@@ -215,13 +218,13 @@ static clnet_status bn_backward(clnet_ctx *ctx, const char *op, int act, const c
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)(2 * (int64_t)p.nblocks + 3) * (size_t)C * 4, &scratch));
   const size_t g_part[2] = {(size_t)C, (size_t)p.nblocks}, g_chan[2] = {(size_t)C, 1},
                g_elem[2] = {(size_t)C, (size_t)d->rows};
-  const bn_geometry geo = bn_geometry_of(C);
+  const bn_geometry geo = bn_geometry_of(ctx, C);
   if (act == BN_PLAIN)
-    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
+    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial", 2, g_part, geo.part, CLNET_ARG_I32(d->rows),
                            CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                            CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
   else
-    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial_relu", 2, g_part, geo.red, CLNET_ARG_I32(d->rows),
+    CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_partial_relu", 2, g_part, geo.part, CLNET_ARG_I32(d->rows),
                            CLNET_ARG_I32(C), CLNET_ARG_I32(p.rpb), CLNET_ARG_I32(p.nblocks), CLNET_ARG_BUF(x),
                            CLNET_ARG_BUF(y), CLNET_ARG_BUF(dy), CLNET_ARG_BUF(save_mean), CLNET_ARG_BUF(&scratch)));
   CLNET_TRY(CLNET_LAUNCH(ctx, "batchnorm", "bn_backward_final", 2, g_chan, geo.red, CLNET_ARG_I32(d->rows),

@@ -32,14 +32,17 @@
 #define WINO4_CHUNK_BYTES ((size_t)16 << 20)
 #define WINO_PT 8 /* GEMM rows per work-item: WINO_PT in the .cl file */
 
-static const size_t wino_gemm_local[3] = {16, 1, 1}; /* (row tile, channel tile, frequency) */
+/* (row tile, channel tile, frequency): 16 x 1 x 1 on a CPU; elsewhere 4 frequencies too, so that
+ * a group fills a 32- or 64-wide wave (16 and 36 frequencies are multiples of 4) */
+static const size_t wino_gemm_local[3] = {16, 1, 1}, wino_gemm_local_gpu[3] = {16, 1, 4};
 
 int clnet_conv_algo_winograd_tile(clnet_conv_algo algo) {
   return algo == CLNET_CONV_ALGO_WINOGRAD ? 2 : algo == CLNET_CONV_ALGO_WINOGRAD4 ? 4 : 0;
 }
 
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
-  return d->k_h == 3 && d->k_w == 3 && d->stride == 1 &&
+  return d->k_h == 3 && d->k_w == 3 && clnet_conv2d_stride_h(d) == 1 && clnet_conv2d_stride_w(d) == 1 &&
+         clnet_conv2d_dilation_h(d) == 1 && clnet_conv2d_dilation_w(d) == 1 && clnet_conv2d_groups(d) == 1 &&
          (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA ||
           pass == CLNET_CONV_PASS_BACKWARD_FILTER);
 }
@@ -86,16 +89,20 @@ static void transform_local(const clnet_ctx *ctx, size_t groups, size_t local[2]
 }
 
 /* Images per chunk: as many as keep the chunk's V + M (or V + W) within WINO_CHUNK_BYTES
- * (WINO4_CHUNK_BYTES for F(4x4)), at least one. */
-static int32_t chunk_images(const wino_geom *g) {
+ * (WINO4_CHUNK_BYTES for F(4x4)) and U + chunk within max_alloc (the device's largest buffer:
+ * the scratch is one), at least one. */
+static int32_t chunk_images(const wino_geom *g, uint64_t max_alloc) {
   const size_t per_image = (size_t)g->nf * g->th * g->tw * ((size_t)g->r + (size_t)g->kp) * sizeof(float);
-  size_t nc = (g->m == 4 ? WINO4_CHUNK_BYTES : WINO_CHUNK_BYTES) / per_image;
+  const uint64_t u = (uint64_t)g->nf * g->kp * g->r * sizeof(float);
+  size_t limit = g->m == 4 ? WINO4_CHUNK_BYTES : WINO_CHUNK_BYTES;
+  if (max_alloc < u + limit) limit = max_alloc > u ? (size_t)(max_alloc - u) : 0;
+  size_t nc = limit / per_image;
   if (nc < 1) nc = 1;
   if (nc > (size_t)g->n) nc = (size_t)g->n;
   return (int32_t)nc;
 }
 
-static wino_geom geom(const clnet_conv2d_desc *d, int tile, int backward) {
+static wino_geom geom(const clnet_conv2d_desc *d, int tile, int backward, uint64_t max_alloc) {
   wino_geom g;
   g.m = tile, g.nf = (tile + 2) * (tile + 2);
   g.n = d->n;
@@ -111,7 +118,7 @@ static wino_geom geom(const clnet_conv2d_desc *d, int tile, int backward) {
   g.kp = g.kt * g.t;
   g.th = (g.oh + tile - 1) / tile;
   g.tw = (g.ow + tile - 1) / tile;
-  g.nc = chunk_images(&g);
+  g.nc = chunk_images(&g, max_alloc);
   return g;
 }
 
@@ -121,19 +128,19 @@ static int64_t chunk_floats(const wino_geom *g) {
 }
 
 /* The filter gradient's geometry: the forward's, with 32-channel tiles (wino_wgemm_t32). */
-static wino_geom wgrad_geom(const clnet_conv2d_desc *d, int tile) {
-  wino_geom g = geom(d, tile, 0);
+static wino_geom wgrad_geom(const clnet_conv2d_desc *d, int tile, uint64_t max_alloc) {
+  wino_geom g = geom(d, tile, 0, max_alloc);
   g.t = 32;
   g.kt = (g.k + 31) / 32;
   g.kp = g.kt * 32;
-  g.nc = chunk_images(&g);
+  g.nc = chunk_images(&g, max_alloc);
   return g;
 }
 
 uint64_t clnet_conv2d_winograd_scratch_bytes(const clnet_conv2d_desc *d, int tile) {
   uint64_t worst = 0;
   for (int i = 0; i < 3; ++i) {
-    const wino_geom g = i < 2 ? geom(d, tile, i) : wgrad_geom(d, tile);
+    const wino_geom g = i < 2 ? geom(d, tile, i, UINT64_MAX) : wgrad_geom(d, tile, UINT64_MAX);
     const uint64_t b = (uint64_t)(u_floats(&g) + chunk_floats(&g)) * sizeof(float);
     if (b > worst) worst = b;
   }
@@ -150,7 +157,7 @@ static const char *kname(char *dst, size_t cap, const wino_geom *g, const char *
 static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int tile, int backward,
                               const clnet_buf *in, const clnet_buf *w, const clnet_buf *b, clnet_buf *out) {
   const char *op = backward ? "conv2d_backward_data (winograd)" : "conv2d_forward (winograd)";
-  const wino_geom g = geom(d, tile, backward);
+  const wino_geom g = geom(d, tile, backward, ctx->info.max_alloc_bytes);
   const int64_t pc = (int64_t)g.nc * g.th * g.tw; /* tiles of a full chunk */
   const int64_t u_off = 0, v_off = u_floats(&g), m_off = v_off + g.nf * pc * g.r;
   CLNET_TRY(clnet_require_int_range(op, m_off + g.nf * pc * g.kp + (int64_t)WINO_PT * g.kp));
@@ -187,7 +194,7 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ti
                            CLNET_ARG_I32(g.tw), CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
     size_t gg[3] = {(size_t)((p + WINO_PT - 1) / WINO_PT), (size_t)g.kt, (size_t)g.nf};
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", gemm_kernel, 3, gg,
-                           wino_gemm_local, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
+                           cpu_device(ctx) ? wino_gemm_local : wino_gemm_local_gpu, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
                            CLNET_ARG_I32(m_off), CLNET_ARG_I32(p), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt)));
     size_t go[2] = {(size_t)(g.k / vo), (size_t)p}, lo[2];
     transform_local(ctx, go[0], lo);
@@ -216,7 +223,7 @@ clnet_status clnet_conv2d_winograd_backward_data(clnet_ctx *ctx, const clnet_con
 clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, int tile,
                                                    const clnet_buf *x, const clnet_buf *dy, clnet_buf *dw) {
   const char *op = "conv2d_backward_filter (winograd)";
-  const wino_geom g = wgrad_geom(d, tile);
+  const wino_geom g = wgrad_geom(d, tile, ctx->info.max_alloc_bytes);
   const int64_t pc = (int64_t)g.nc * g.th * g.tw;
   const int64_t z_off = 0, v_off = u_floats(&g), w_off = v_off + g.nf * pc * g.r;
   CLNET_TRY(clnet_require_int_range(op, w_off + g.nf * pc * g.kp + (int64_t)WINO_PT * g.kp));
@@ -244,7 +251,7 @@ clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_c
     const size_t c_tiles = (size_t)((g.r + WINO_PT - 1) / WINO_PT);
     size_t gg[3] = {c_tiles, (size_t)g.kt, (size_t)g.nf}, lg[2], lg3[3];
     transform_local(ctx, c_tiles, lg);
-    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = 1;
+    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = cpu_device(ctx) ? 1 : 4; /* 4 frequencies too, as the GEMMs */
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgemm_t32", 3, gg, lg3, CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(v_off), CLNET_ARG_I32(w_off), CLNET_ARG_I32(z_off), CLNET_ARG_I32(p),
                            CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(n0 > 0)));

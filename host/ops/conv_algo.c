@@ -1,7 +1,7 @@
 /* Which conv algorithm each call runs (docs/PERFORMANCE.md, "Choosing the convolution algorithm").
- *   forced  GEMM, DIRECT, WINOGRAD or WINOGRAD4 from clnet_ctx_set_conv_algo or CLNET_CONV_ALGO (the
- *           Winograd ones where they apply, clnet_conv2d_winograd_tile_applies; elsewhere AUTO's
- *           choice, with a note);
+ *   forced  GEMM, DIRECT, WINOGRAD, WINOGRAD4 or DEPTHWISE from clnet_ctx_set_conv_algo or
+ *           CLNET_CONV_ALGO, where it applies (clnet_conv2d_algo_applies); elsewhere AUTO's
+ *           choice, with a note;
  *   RULE    conv_rule_algo below, a fixed function of shape and device type;
  *   AUTO    per (shape, pass), at first use: each algorithm that applies runs once at the full
  *           shape (warm-up: kernel builds and CLBlast's compile land there), is checked against
@@ -37,6 +37,7 @@ const char *clnet_conv_algo_str(clnet_conv_algo a) {
          : a == CLNET_CONV_ALGO_RULE   ? "rule"
          : a == CLNET_CONV_ALGO_WINOGRAD ? "winograd"
          : a == CLNET_CONV_ALGO_WINOGRAD4 ? "winograd4"
+         : a == CLNET_CONV_ALGO_DEPTHWISE ? "depthwise"
                                        : "auto";
 }
 
@@ -54,19 +55,22 @@ clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
   else if (!strcmp(name, "rule")) *out = CLNET_CONV_ALGO_RULE;
   else if (!strcmp(name, "winograd")) *out = CLNET_CONV_ALGO_WINOGRAD;
   else if (!strcmp(name, "winograd4")) *out = CLNET_CONV_ALGO_WINOGRAD4;
+  else if (!strcmp(name, "depthwise")) *out = CLNET_CONV_ALGO_DEPTHWISE;
   else
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                           "conv algorithm '%s': must be auto, gemm, direct, winograd, winograd4 or rule", name);
+                           "conv algorithm '%s': must be auto, gemm, direct, winograd, winograd4, depthwise or rule",
+                           name);
   return CLNET_SUCCESS;
 }
 
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
   if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
   if (algo != CLNET_CONV_ALGO_AUTO && algo != CLNET_CONV_ALGO_GEMM && algo != CLNET_CONV_ALGO_DIRECT &&
-      algo != CLNET_CONV_ALGO_RULE && algo != CLNET_CONV_ALGO_WINOGRAD && algo != CLNET_CONV_ALGO_WINOGRAD4)
+      algo != CLNET_CONV_ALGO_RULE && algo != CLNET_CONV_ALGO_WINOGRAD && algo != CLNET_CONV_ALGO_WINOGRAD4 &&
+      algo != CLNET_CONV_ALGO_DEPTHWISE)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                            "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1), "
-                           "_DIRECT (2), _RULE (3), _WINOGRAD (4) or _WINOGRAD4 (5)",
+                           "_DIRECT (2), _RULE (3), _WINOGRAD (4), _WINOGRAD4 (5) or _DEPTHWISE (6)",
                            (int)algo);
   ctx->conv_algo = (int32_t)algo + 1;
   return CLNET_SUCCESS;
@@ -77,7 +81,8 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
 #define DIRECT_RULE_MIN_PIXELS 64     /* CPU: forward of a wide conv with fewer output pixels: GEMM */
 #define DIRECT_RULE_WIDE_CC (64 * 64) /* C_in*C_out above this is "wide" */
 
-/* DIRECT, except
+/* DEPTHWISE for a depthwise conv (its own kernels, the only fast path there); otherwise, with
+ * C_in and C_out one group's channels, DIRECT, except
  *   - on a CPU device, the forward pass of a wide conv (C_in*C_out > 64*64) with fewer than 64
  *     output pixels in the whole batch (N*OH*OW), which stays on GEMM;
  *   - on any other device, every pass of a wide conv, which stays on GEMM.
@@ -98,7 +103,9 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
  * (narrow channels, where im2col's traffic dominates the GEMM path) and the tuned GEMM is kept
  * for wide layers. AUTO times instead; this rule is what AUTO falls back to without a cache. */
 static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
-  const int wide = (int64_t)d->in_c * d->out_c > DIRECT_RULE_WIDE_CC;
+  if (clnet_conv2d_is_depthwise(d)) return CLNET_CONV_ALGO_DEPTHWISE;
+  const int32_t g = clnet_conv2d_groups(d);
+  const int wide = (int64_t)(d->in_c / g) * (d->out_c / g) > DIRECT_RULE_WIDE_CC;
   if (!wide) return CLNET_CONV_ALGO_DIRECT;
   if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return CLNET_CONV_ALGO_GEMM;
   if (pass == CLNET_CONV_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
@@ -110,9 +117,24 @@ static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_d
 
 static const char *const pass_str[3] = {"forward", "backward-data", "backward-filter"};
 
+/* "conv2d forward n64 32x32x3->64 k3x3 s1 same", with what differs from a square-stride,
+ * undilated, ungrouped conv after it: " s2x1", " d2x2", " g32", " pads 1,1,0,0" (t,l,b,r). */
 static void shape_str(char *dst, size_t cap, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
-  snprintf(dst, cap, "conv2d %s n%d %dx%dx%d->%d k%dx%d s%d %s", pass_str[pass], d->n, d->in_h, d->in_w, d->in_c,
-           d->out_c, d->k_h, d->k_w, d->stride, d->padding == CLNET_PADDING_SAME ? "same" : "valid");
+  static const char *const pad_names[3] = {"valid", "same", "explicit"};
+  const int32_t sh = clnet_conv2d_stride_h(d), sw = clnet_conv2d_stride_w(d);
+  int len = snprintf(dst, cap, "conv2d %s n%d %dx%dx%d->%d k%dx%d s%d", pass_str[pass], d->n, d->in_h, d->in_w,
+                     d->in_c, d->out_c, d->k_h, d->k_w, sh);
+  char extra[96] = "";
+  int e = 0;
+  if (sw != sh) e += snprintf(extra + e, sizeof extra - (size_t)e, "x%d", sw);
+  e += snprintf(extra + e, sizeof extra - (size_t)e, " %s", pad_names[d->padding]);
+  if (clnet_conv2d_dilation_h(d) != 1 || clnet_conv2d_dilation_w(d) != 1)
+    e += snprintf(extra + e, sizeof extra - (size_t)e, " d%dx%d", clnet_conv2d_dilation_h(d), clnet_conv2d_dilation_w(d));
+  if (clnet_conv2d_groups(d) != 1) e += snprintf(extra + e, sizeof extra - (size_t)e, " g%d", clnet_conv2d_groups(d));
+  if (d->padding == CLNET_PADDING_EXPLICIT)
+    snprintf(extra + e, sizeof extra - (size_t)e, " pads %d,%d,%d,%d", d->pad_top, d->pad_left, d->pad_bottom,
+             d->pad_right);
+  if (len >= 0 && (size_t)len < cap) snprintf(dst + len, cap - (size_t)len, "%s", extra);
 }
 
 /* Compares dev with ref (count floats) within atol; on the first miss writes why and returns 0. */
@@ -153,7 +175,7 @@ static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pa
   CLNET_TRY(clnet_conv2d_desc_init(&c->d));
   const clnet_conv2d_desc *d = &c->d;
   c->counts[0] = (int64_t)d->n * d->in_h * d->in_w * d->in_c;
-  c->counts[1] = (int64_t)d->k_h * d->k_w * d->in_c * d->out_c;
+  c->counts[1] = (int64_t)d->k_h * d->k_w * (d->in_c / clnet_conv2d_groups(d)) * d->out_c;
   c->counts[2] = d->out_c;
   c->counts[3] = (int64_t)d->n * d->out_h * d->out_w * d->out_c;
   c->out_i = pass == CLNET_CONV_PASS_FORWARD ? 3 : pass == CLNET_CONV_PASS_BACKWARD_DATA ? 0 : 1;
@@ -240,7 +262,8 @@ static clnet_status run_finished(clnet_ctx *ctx, const clnet_conv2d_desc *d, cln
 
 /* Buffers of the full shape for a choice asked without a call (clnet_conv2d_algo_choice). */
 static clnet_status alloc_io(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_buf bufs[4], clnet_conv_io *io) {
-  const size_t counts[4] = {(size_t)d->n * d->in_h * d->in_w * d->in_c, (size_t)d->k_h * d->k_w * d->in_c * d->out_c,
+  const size_t counts[4] = {(size_t)d->n * d->in_h * d->in_w * d->in_c,
+                            (size_t)d->k_h * d->k_w * (d->in_c / clnet_conv2d_groups(d)) * d->out_c,
                             (size_t)d->out_c, (size_t)d->n * d->out_h * d->out_w * d->out_c};
   for (int i = 0; i < 4; ++i) {
     clnet_status st = clnet_buf_alloc(ctx, counts[i] * sizeof(float), "conv2d algorithm timing", &bufs[i]);
@@ -260,16 +283,20 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
                          clnet_conv_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
   const double t0 = now_s(), b0 = ctx->stats.build_seconds;
   double first_calls = 0;
-  /* DIRECT first: usually the fastest, so a slow candidate stops after one timed run */
-  static const clnet_conv_algo order[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_WINOGRAD,
-                                                               CLNET_CONV_ALGO_WINOGRAD4, CLNET_CONV_ALGO_GEMM};
-  /* indexed like choice.ms; -2: the algorithm does not apply here, or cannot win on this kind of
-   * device (clnet_fdb_candidate_can_win) */
-  const int gemm_can_win = clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_CLBLAST);
+  /* DIRECT (or DEPTHWISE) first: usually the fastest, so a slow candidate stops after one timed run */
+  static const clnet_conv_algo order[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_DEPTHWISE,
+                                                               CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_WINOGRAD4,
+                                                               CLNET_CONV_ALGO_GEMM};
+  /* indexed like choice.ms; -2: the algorithm does not apply here (clnet_conv2d_algo_applies), or
+   * cannot win on this kind of device (clnet_fdb_candidate_can_win) while another one applies */
+  const int direct = clnet_conv2d_algo_applies(d, pass, CLNET_CONV_ALGO_DIRECT);
+  const int depthwise = clnet_conv2d_algo_applies(d, pass, CLNET_CONV_ALGO_DEPTHWISE);
+  const int gemm_can_win = clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_CLBLAST) || (!direct && !depthwise);
   const int wino4 = clnet_conv2d_winograd_tile_applies(d, pass, 4);
   const int wino2 = clnet_conv2d_winograd_applies(d, pass) &&
                     (!wino4 || clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_WINOGRAD2_BESIDE_4));
-  double best[CLNET_CONV_ALGO_SLOTS] = {gemm_can_win ? -1 : -2, -1, wino2 ? -1 : -2, wino4 ? -1 : -2};
+  double best[CLNET_CONV_ALGO_SLOTS] = {gemm_can_win ? -1 : -2, direct ? -1 : -2, wino2 ? -1 : -2, wino4 ? -1 : -2,
+                                        depthwise ? -1 : -2};
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
   conv_check_data check;
@@ -309,24 +336,25 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
   db->stats.build_seconds += build;
   db->stats.tune_seconds += now_s() - t0 - first_calls;
   CLNET_TRY(st);
-  if (best[0] < 0 && best[1] < 0 && best[2] < 0 && best[3] < 0)
+  int any = 0;
+  for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k) any |= best[k] >= 0;
+  if (!any)
     return clnet_set_error(CLNET_ERR_CHECK_FAILED, "%s: no algorithm matches the reference (%s)", shape,
                            db->last_note);
   memset(e, 0, sizeof *e);
   e->key = clnet_conv_fdb_key(d, pass);
-  /* the fastest; on a tie the earlier of DIRECT, GEMM, WINOGRAD, WINOGRAD4 (the more accurate first) */
-  static const clnet_conv_algo pref[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_GEMM,
-                                                              CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_WINOGRAD4};
+  /* the fastest; on a tie the earlier of DIRECT, DEPTHWISE, GEMM, WINOGRAD, WINOGRAD4 (the more
+   * accurate first) */
+  static const clnet_conv_algo pref[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_DEPTHWISE,
+                                                              CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_WINOGRAD,
+                                                              CLNET_CONV_ALGO_WINOGRAD4};
   int pick = -1;
   for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k) {
     const int sl = clnet_conv_algo_slot(pref[k]);
     e->choice.ms[sl] = best[sl];
-    if (best[sl] >= 0 && (pick < 0 || best[sl] < best[pick])) pick = sl;
+    if (best[sl] >= 0 && (pick < 0 || best[sl] < best[clnet_conv_algo_slot(pref[pick])])) pick = k;
   }
-  e->choice.algo = pick == 0 ? CLNET_CONV_ALGO_GEMM
-                   : pick == 1 ? CLNET_CONV_ALGO_DIRECT
-                   : pick == 2 ? CLNET_CONV_ALGO_WINOGRAD
-                               : CLNET_CONV_ALGO_WINOGRAD4;
+  e->choice.algo = pref[pick];
   e->choice.source = CLNET_CONV_SOURCE_TIMED;
   return CLNET_SUCCESS;
 }
@@ -340,7 +368,7 @@ static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
     if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                              "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, winograd, "
-                             "rule or auto",
+                             "winograd4, depthwise, rule or auto",
                              e);
     ctx->conv_algo = (int32_t)a + 1;
   }
@@ -384,7 +412,7 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
   }
   if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
     conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
-                                               .ms = {-1, -1, -1, -1}}, .counted = 1};
+                                               .ms = {-1, -1, -1, -1, -1}}, .counted = 1};
     CLNET_TRY(clnet_conv_finddb_add(db, &r, &e));
     db->stats.from_rule++;
   }
@@ -400,23 +428,25 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
   CLNET_TRY(setting(ctx, &a));
-  if (a == CLNET_CONV_ALGO_GEMM || a == CLNET_CONV_ALGO_DIRECT ||
-      clnet_conv2d_winograd_tile_applies(d, pass, clnet_conv_algo_winograd_tile(a))) {
-    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1, -1}};
+  if (clnet_conv_algo_slot(a) >= 0 && clnet_conv2d_algo_applies(d, pass, a)) {
+    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
-  if (clnet_conv_algo_winograd_tile(a)) { /* forced where it does not apply: AUTO's choice, said once */
+  if (clnet_conv_algo_slot(a) >= 0) { /* forced where it does not apply: AUTO's choice, said once */
     struct clnet_conv_finddb *db = NULL;
     CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
-    const int32_t bit = 1 << clnet_conv_algo_winograd_tile(a);
-    if (!(db->winograd_fallback_noted & bit) && (db->winograd_fallback_noted |= bit))
-      clnet_conv_finddb_note(db, "conv algorithm %s applies only to 3x3 stride-1 convs%s; other convs use "
-                                 "auto's choice", clnet_conv_algo_str(a),
-                             a == CLNET_CONV_ALGO_WINOGRAD4 ? " of at most 256 x 256 channels" : "");
+    const int32_t bit = 1 << clnet_conv_algo_slot(a);
+    static const char *const where[CLNET_CONV_ALGO_SLOTS] = {
+        "", "convs that are not depthwise", "3x3 stride-1 undilated convs of one group",
+        "3x3 stride-1 undilated convs of one group and at most 256 x 256 channels",
+        "depthwise convs (groups = input channels > 1)"};
+    if (!(db->fallback_noted & bit) && (db->fallback_noted |= bit))
+      clnet_conv_finddb_note(db, "conv algorithm %s applies only to %s; other convs use auto's choice",
+                             clnet_conv_algo_str(a), where[clnet_conv_algo_slot(a)]);
   }
   if (a == CLNET_CONV_ALGO_RULE) {
     *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
-                                    .ms = {-1, -1, -1, -1}};
+                                    .ms = {-1, -1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
   return auto_choice(ctx, d, pass, io, out);

@@ -6,15 +6,25 @@
  *
  *   # clnet conv find-db 1
  *   # device: <name> | driver: <version> | platform: <version>
- *   # kernels: <16 hex: hash of cl/conv2d.cl, cl/conv2d_direct.cl and cl/conv2d_winograd.cl>
- *   # pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms winograd4_ms
- *   forward 256 28 28 1 16 3 3 1 valid direct 41.210 3.518 5.112 6.020
- *   backward-filter 64 8 8 256 512 3 3 2 same direct 15.402 rejected - -
+ *   # kernels: <16 hex: hash of cl/conv2d.cl, conv2d_direct.cl, conv2d_winograd.cl, conv2d_depthwise.cl>
+ *   # pass n h w c_in c_out kh kw stride padding algo gemm_ms direct_ms winograd_ms winograd4_ms depthwise_ms [geometry]
+ *   forward 256 28 28 1 16 3 3 1 valid direct 41.210 3.518 5.112 6.020 -
+ *   backward-filter 64 8 8 256 512 3 3 2 same direct 15.402 rejected - - -
+ *   forward 64 32 32 96 96 3 3 2 explicit depthwise - - - - 0.912 groups=96 pads=1,1,1,1
  *
  * One line per (shape, pass); ms is the best measured time, "rejected" a candidate that failed
- * the reference check, "-" an algorithm that does not apply (WINOGRAD and WINOGRAD4 outside 3x3
- * stride-1 convs, WINOGRAD4 where its transformed filter would be too large). winograd_ms and
- * winograd4_ms may be missing (read as "-"), as in files written before those algorithms existed.
+ * the reference check, "-" an algorithm that does not apply or was not timed (the Winograd ones
+ * outside 3x3 stride-1 undilated convs of one group, WINOGRAD4 where its transformed filter would be
+ * too large, DIRECT on grouped convs, DEPTHWISE outside depthwise convs). The stride column is the
+ * height stride; padding is valid, same or explicit. The geometry words after the times give what
+ * differs from a square-stride, undilated, ungrouped conv, each at most once:
+ *   stride=SH,SW       strides that differ (SH is the stride column)
+ *   dilation=DH,DW     a dilation other than 1,1
+ *   groups=G           channel groups other than 1
+ *   pads=T,L,B,R       padding explicit only, and required there (the layer attribute's order)
+ * winograd_ms, winograd4_ms and depthwise_ms may be missing (read as "-"), as in files written
+ * before those algorithms existed, whose lines (13 to 15 fields, no geometry) read as the same keys
+ * as today's for the same convs.
  * The struct also holds what is per ctx rather than per kind: the note function (which
  * the dense GEMM choice, dense_algo.h, reports through too). */
 #ifndef CLNET_OPS_CONV_FINDDB_H
@@ -25,19 +35,23 @@
 #include "runtime/ctx.h"
 
 /* Index of an algorithm in clnet_conv_algo_choice.ms and in the find-db's time columns: GEMM 0,
- * DIRECT 1, WINOGRAD 2, WINOGRAD4 3; -1 for AUTO and RULE. */
+ * DIRECT 1, WINOGRAD 2, WINOGRAD4 3, DEPTHWISE 4; -1 for AUTO and RULE. */
 static inline int clnet_conv_algo_slot(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM       ? 0
-         : a == CLNET_CONV_ALGO_DIRECT   ? 1
-         : a == CLNET_CONV_ALGO_WINOGRAD ? 2
+  return a == CLNET_CONV_ALGO_GEMM        ? 0
+         : a == CLNET_CONV_ALGO_DIRECT    ? 1
+         : a == CLNET_CONV_ALGO_WINOGRAD  ? 2
          : a == CLNET_CONV_ALGO_WINOGRAD4 ? 3
-                                         : -1;
+         : a == CLNET_CONV_ALGO_DEPTHWISE ? 4
+                                          : -1;
 }
-#define CLNET_CONV_ALGO_SLOTS 4
+#define CLNET_CONV_ALGO_SLOTS 5
 
+/* The effective values (clnet_conv2d_stride_h etc.); pads 0 unless padding is explicit. */
 typedef struct conv_fdb_key {
   int32_t pass; /* clnet_conv_pass */
-  int32_t n, h, w, c_in, c_out, k_h, k_w, stride, padding;
+  int32_t n, h, w, c_in, c_out, k_h, k_w, stride_h, padding;
+  int32_t stride_w, dilation_h, dilation_w, groups;
+  int32_t pad_top, pad_left, pad_bottom, pad_right;
 } conv_fdb_key;
 
 typedef struct conv_fdb_entry {
@@ -53,7 +67,7 @@ struct clnet_conv_finddb {
   clnet_algo_progress_fn progress_fn; /* clnet_ctx_set_algo_progress_fn, for conv and dense AUTO */
   void *progress_user;
   char last_note[640];
-  int32_t winograd_fallback_noted; /* bit 1 << tile: WINOGRAD(4) forced where it does not apply, noted once */
+  int32_t fallback_noted; /* bit 1 << slot: an algorithm forced where it does not apply, noted once */
   clnet_conv_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_conv_algo_test_sabotage): algo + 1 whose check output is
                        perturbed; 0 in every normal run */

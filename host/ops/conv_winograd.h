@@ -7,8 +7,8 @@
 #include "clnet/ops.h"
 #include "runtime/ctx.h"
 
-/* 1 when WINOGRAD implements `pass` of d: any pass of a 3x3 stride-1 conv (any padding, any
- * sizes). */
+/* 1 when WINOGRAD implements `pass` of d: any pass of a 3x3 stride-1 undilated conv of one group
+ * (any pads, any sizes). */
 int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass);
 /* The same for the algorithm with output tile `tile` (2: WINOGRAD; 4: WINOGRAD4, which also needs
  * its transformed filter, 36 C_in C_out floats, within CLNET_WINO4_MAX_FILTER_BYTES). */

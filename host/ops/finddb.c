@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/fs.h"
 #include "runtime/program_cache.h"
 
@@ -83,11 +84,10 @@ clnet_status clnet_fdb_read_file(const clnet_fdb_format *fmt, const char *path, 
   *entries = NULL;
   *n = 0;
   *stale = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (errno == ENOENT) return CLNET_SUCCESS;
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  }
+  struct stat sb;
+  if (lstat(path, &sb) != 0 && errno == ENOENT) return CLNET_SUCCESS; /* nothing recorded yet */
+  FILE *f = NULL;
+  CLNET_TRY(clnet_fopen_regular(path, &f)); /* a FIFO or a directory is named, never read */
   void *list = NULL;
   int32_t count = 0, cap = 0, lineno = 0, have_kernels = 0, bad_magic = 0;
   char line[512];
@@ -149,21 +149,12 @@ clnet_status clnet_fdb_read_file(const clnet_fdb_format *fmt, const char *path, 
 
 clnet_status clnet_fdb_write_file(const clnet_fdb_format *fmt, const char *path, uint64_t kernels_hash,
                                   const char *device_line, const void *entries, int32_t n) {
-  char tmp[4600];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  fprintf(f, "%s\n# %s\n# kernels: %016llx\n%s\n", fmt->magic, device_line, (unsigned long long)kernels_hash,
+  clnet_atomic_file af;
+  CLNET_TRY(clnet_atomic_open(&af, path));
+  fprintf(af.fp, "%s\n# %s\n# kernels: %016llx\n%s\n", fmt->magic, device_line, (unsigned long long)kernels_hash,
           fmt->columns);
-  for (int32_t i = 0; i < n; ++i) fmt->print(f, ENTRY(entries, fmt, i));
-  int ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    int err = errno;
-    unlink(tmp);
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot write: %s", path, strerror(err));
-  }
-  return CLNET_SUCCESS;
+  for (int32_t i = 0; i < n; ++i) fmt->print(af.fp, ENTRY(entries, fmt, i));
+  return clnet_atomic_commit(&af); /* checks the stream, fsyncs, renames */
 }
 
 /* ---- per ctx ---------------------------------------------------------------------------- */
@@ -190,8 +181,19 @@ static clnet_status merge_file(clnet_fdb *t) {
     return CLNET_SUCCESS;
   }
   CLNET_TRY(st);
-  for (int32_t i = 0; i < n && st == CLNET_SUCCESS; ++i)
-    if (!clnet_fdb_find(t, ENTRY(list, t->fmt, i))) st = clnet_fdb_add(t, ENTRY(list, t->fmt, i), NULL);
+  for (int32_t i = 0; i < n && st == CLNET_SUCCESS; ++i) {
+    const void *e = ENTRY(list, t->fmt, i);
+    if (clnet_fdb_find(t, e)) continue;
+    char why[256];
+    if (t->fmt->stale && t->fmt->stale(e, why, sizeof why)) {
+      /* not adopted: the shape is timed again, and the rewritten file no longer holds it */
+      if (!t->stale_noted++)
+        note(t, "%s %s: stale entry (%s; a hand-edited file or one from another version); its shape is timed "
+                "again", t->fmt->what, t->path, why);
+      continue;
+    }
+    st = clnet_fdb_add(t, e, NULL);
+  }
   free(list);
   return st;
 }
@@ -203,12 +205,18 @@ clnet_status clnet_fdb_open(clnet_fdb *t, const clnet_fdb_format *fmt, clnet_ctx
   t->use_disk = !ctx->is_ref && clnet_cache_dir(t->dir, sizeof t->dir);
   if (!t->use_disk) return CLNET_SUCCESS;
   uint64_t dev = 0xcbf29ce484222325ull, ker = 0xcbf29ce484222325ull;
+  /* the implementation (platform name and version: Oclgrind and PoCL on one CPU time nothing
+   * alike), the device, its driver, and limits lowered by CLNET_DEVICE_LIMITS (other local sizes,
+   * other chunks: their timings must not decide for the device's own limits) */
+  fnv(&dev, ctx->info.platform_name, strlen(ctx->info.platform_name));
   fnv(&dev, ctx->info.name, strlen(ctx->info.name));
   fnv(&dev, ctx->info.driver_version, strlen(ctx->info.driver_version));
   fnv(&dev, ctx->info.platform_version, strlen(ctx->info.platform_version));
+  fnv(&dev, ctx->limits, strlen(ctx->limits));
   snprintf(t->path, sizeof t->path, "%s/%s-%016llx.txt", t->dir, fmt->prefix, (unsigned long long)dev);
-  snprintf(t->device_line, sizeof t->device_line, "device: %.200s | driver: %.150s | platform: %.200s",
-           ctx->info.name, ctx->info.driver_version, ctx->info.platform_version);
+  snprintf(t->device_line, sizeof t->device_line, "device: %.150s | driver: %.150s | platform: %.150s%s%.100s",
+           ctx->info.name, ctx->info.driver_version, ctx->info.platform_version, ctx->limits[0] ? " | limits: " : "",
+           ctx->limits);
   /* the kernels behind every candidate: new kernels invalidate every choice */
   for (int32_t i = 0; i < fmt->n_kernel_files; ++i) {
     const char *src = NULL;
@@ -227,8 +235,14 @@ clnet_status clnet_fdb_commit(clnet_fdb *t, const void *entry, void **out, int32
   clnet_mkdir_p(t->dir);
   char lock_path[4500];
   snprintf(lock_path, sizeof lock_path, "%s.lock", t->path);
-  int fd = open(lock_path, O_RDWR | O_CREAT, 0644);
+  int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
   struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  struct stat sb;
+  if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) { /* a FIFO there would not lock */
+    close(fd);
+    fd = -1;
+    errno = EINVAL;
+  }
   int locked = fd >= 0;
   while (locked && fcntl(fd, F_SETLKW, &fl) != 0)
     if (errno != EINTR) locked = 0;

@@ -18,7 +18,8 @@
  * entries are ignored and replaced. Any other deviation (a line the kind cannot parse, two
  * entries with one key, a line over 511 bytes, no newline at the end) makes the whole file
  * corrupt: it is ignored with a note naming the file and line, its shapes are timed again and
- * the file is rewritten. Writers take an fcntl lock on <file>.lock, re-read the file, keep any
+ * the file is rewritten. A well-formed entry whose choice does not apply to its shape (fmt->stale)
+ * is dropped alone, with a note, and its shape timed again. Writers take an fcntl lock on <file>.lock, re-read the file, keep any
  * entry another process committed first (first writer wins, so concurrent processes agree), and
  * replace the file atomically (temp file, fsync, rename). */
 #ifndef CLNET_OPS_FINDDB_H
@@ -44,6 +45,10 @@ typedef struct clnet_fdb_format {
   void (*print)(FILE *f, const void *entry);
   /* 0 for an entry that lives in memory only (the fixed rule's answers, not measured choices) */
   int (*persist)(const void *entry);
+  /* NULL, or NULL when the entry's choice applies to its key's shape, else why not (a well-formed
+   * line from a hand-edited file or another version of clnet): such an entry is stale, dropped
+   * with a note naming the file, and its shape timed again */
+  const char *(*stale)(const void *entry, char *why, size_t cap);
 } clnet_fdb_format;
 
 /* One kind's table for one ctx, and its file. */
@@ -57,6 +62,7 @@ typedef struct clnet_fdb {
   void *entries; /* n entries of fmt->entry_size bytes */
   int32_t n, cap;
   int32_t bad_file_noted; /* a corrupt file is noted once per table */
+  int32_t stale_noted;    /* so is a stale entry (fmt->stale) */
   /* receives notes (a corrupt file); may be NULL */
   void (*note)(void *user, const char *line);
   void *note_user;

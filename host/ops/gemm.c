@@ -87,9 +87,12 @@ clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_
   return CLNET_SUCCESS;
 }
 
-/* Work-group of the tiled kernels: 8 column tiles x 1 row tile (a GPU's lanes along the
- * contiguous columns; on a CPU each work-item is already 8 or 16 lanes wide). */
+/* Work-group of the tiled kernels: 8 column tiles x 1 row tile on a CPU (each work-item is
+ * already 8 or 16 lanes wide); elsewhere x 8 row tiles, 64 work-items, so that a GPU's 32- or
+ * 64-wide waves are full (a group of 8 would leave 3/4 of a warp idle). Results do not depend on
+ * the group. */
 #define GEMM_WG_COLS 8
+#define GEMM_WG_ROWS_GPU 8
 
 clnet_status clnet_gemm_tiled(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
                               const clnet_buf *a, int32_t lda, const clnet_buf *b, int32_t ldb, clnet_buf *c,
@@ -113,7 +116,7 @@ clnet_status clnet_gemm_tiled(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, 
   }
   const int32_t tn = trans_b ? GEMM_TILED_NT_COLS : 8; /* columns of C per work-item (cl/gemm.cl) */
   const size_t global[2] = {(size_t)((n + tn - 1) / tn), (size_t)((m + GEMM_TILED_ROWS - 1) / GEMM_TILED_ROWS)};
-  const size_t local[2] = {GEMM_WG_COLS, 1};
+  const size_t local[2] = {GEMM_WG_COLS, (ctx->info.type & CL_DEVICE_TYPE_CPU) ? 1 : GEMM_WG_ROWS_GPU};
   const char *kernel = trans_b ? "gemm_nt" : trans_a ? "gemm_tn" : "gemm_nn";
   return CLNET_LAUNCH(ctx, "gemm", kernel, 2, global, local, CLNET_ARG_I32(m), CLNET_ARG_I32(n), CLNET_ARG_I32(k),
                       CLNET_ARG_BUF(a), CLNET_ARG_I32(lda), CLNET_ARG_BUF(b), CLNET_ARG_I32(ldb), CLNET_ARG_BUF(c),

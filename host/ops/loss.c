@@ -3,8 +3,8 @@
  * dlogits row are NaN (result[0] becomes NaN) and it does not count as correct. */
 #include "ops/common.h"
 
-/* The kernel runs as one work-group of this many work-items (a power of two;
- * fixed so PoCL compiles the kernel once). */
+/* The kernel runs as one work-group of this many work-items (a power of two; fixed so PoCL
+ * compiles the kernel once), fewer where the device allows fewer. */
 #define XENT_WG 64
 
 clnet_status clnet_softmax_xent(clnet_ctx *ctx, int32_t n, int32_t k, const clnet_buf *logits,
@@ -32,10 +32,15 @@ clnet_status clnet_softmax_xent_smoothed(clnet_ctx *ctx, int32_t n, int32_t k, f
   }
   /* the targets, in double and rounded once: 1 and 0 without smoothing */
   const double off = (double)smoothing / k;
-  size_t global = XENT_WG, local = XENT_WG;
+  /* one group: XENT_WG, or the largest power of two the device and the compiled kernel allow,
+   * its two partial-sum arrays within the local memory */
+  size_t limit = 0, wg = XENT_WG;
+  CLNET_TRY(clnet_kernel_wg_limit(ctx, "loss", "softmax_xent", &limit));
+  while (wg > 1 && (wg > limit || 2 * wg * sizeof(float) > ctx->info.local_mem_bytes)) wg /= 2;
+  size_t global = wg, local = wg;
   return CLNET_LAUNCH(ctx, "loss", "softmax_xent", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(k),
                       CLNET_ARG_F32(smoothing), CLNET_ARG_F32((float)(1.0 - smoothing + off)),
                       CLNET_ARG_F32((float)off),
                       CLNET_ARG_BUF(logits), CLNET_ARG_BUF(labels), CLNET_ARG_BUF(dlogits), CLNET_ARG_BUF(result),
-                      CLNET_ARG_LOCAL(XENT_WG * sizeof(float)), CLNET_ARG_LOCAL(XENT_WG * sizeof(float)));
+                      CLNET_ARG_LOCAL(wg * sizeof(float)), CLNET_ARG_LOCAL(wg * sizeof(float)));
 }

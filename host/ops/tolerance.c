@@ -9,8 +9,9 @@ double clnet_dot_atol(int32_t k, double amax, double bmax) {
 
 double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad) {
   switch (pass) {
-    case CLNET_CONV_PASS_FORWARD: return clnet_dot_atol(d->k_h * d->k_w * d->in_c + 1, 1, 1);
-    case CLNET_CONV_PASS_BACKWARD_DATA: return clnet_dot_atol(d->k_h * d->k_w * d->out_c, 1, 1);
+    case CLNET_CONV_PASS_FORWARD: return clnet_dot_atol(d->k_h * d->k_w * (d->in_c / clnet_conv2d_groups(d)) + 1, 1, 1);
+    case CLNET_CONV_PASS_BACKWARD_DATA:
+      return clnet_dot_atol(d->k_h * d->k_w * (d->out_c / clnet_conv2d_groups(d)), 1, 1);
     default: return clnet_dot_atol(d->n * d->out_h * d->out_w, 1, bias_grad ? 2 : 1);
   }
 }

@@ -12,13 +12,13 @@ double clnet_dot_atol(int32_t k, double amax, double bmax);
 
 /* Absolute tolerance of one conv2d pass's output when every input (x, w, b, dy) is in [-1, 1]:
  * clnet_dot_atol over the longest sum behind one output element,
- *   forward          y   K + 1 = KH*KW*C_in products plus the bias,
- *   backward data    dx  KH*KW*C_out,
+ *   forward          y   K + 1 = KH*KW*C_in/groups products plus the bias,
+ *   backward data    dx  KH*KW*C_out/groups,
  *   backward filter  dw  N*OH*OW (bias_grad = 0), or db: N*OH*OW terms |dy| <= 1 with bmax = 2
  *                    (bias_grad = 1; E|dy| = 1/2 is twice E|a*b|, see check_conv2d.c). */
 double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad);
 
-/* The same for one algorithm. GEMM and DIRECT: clnet_conv2d_atol (the sums have the same length
+/* The same for one algorithm. GEMM, DIRECT and DEPTHWISE: clnet_conv2d_atol (the sums have the same length
  * whichever way they are partitioned). WINOGRAD F(2x2, 3x3), forward and backward data, with R
  * the reduction channels (C_in forward, C_out backward data): an output is a +-1 combination of 9
  * transformed products M[f] = sum_c V[f, c] * U[f, c], i.e. a sum of k = 9R + 1 terms (bias

@@ -14,6 +14,7 @@
 
 #include <clblast_c.h>
 
+#include "core/atomic_file.h"
 #include "core/fs.h"
 #include "clnet/ops.h"
 #include "runtime/clblast_tune.h"
@@ -141,24 +142,13 @@ clnet_status clnet_tune_save(const char *path, const clnet_tune_file *f) {
     *slash = '\0';
     clnet_mkdir_p(dir);
   }
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    int e = errno;
-    free(buf);
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot create: %s", tmp, strerror(e));
-  }
-  ok = write(fd, buf, len) == (ssize_t)len && fsync(fd) == 0;
-  int e = errno;
-  ok = close(fd) == 0 && ok;
+  clnet_atomic_file af;
+  clnet_status st = clnet_atomic_open(&af, path);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, buf, len);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_commit(&af);
+  else if (af.fp) clnet_atomic_abort(&af);
   free(buf);
-  if (!ok || rename(tmp, path) != 0) {
-    if (ok) e = errno;
-    unlink(tmp);
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot write: %s", path, strerror(e));
-  }
-  return CLNET_SUCCESS;
+  return st;
 }
 
 /* ---- reading ----------------------------------------------------------------------------------- */
@@ -230,13 +220,8 @@ static int parse_kernel(char *rest, clnet_tune_kernel *k, const char **why) {
 
 clnet_status clnet_tune_load(const char *path, clnet_tune_file *out) {
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    int e = errno;
-    clnet_status st = clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(e));
-    errno = e;
-    return st;
-  }
+  FILE *fp = NULL;
+  CLNET_TRY(clnet_fopen_regular(path, &fp)); /* a FIFO or a directory is named, never read; errno kept */
   char *buf = malloc(TUNE_MAX_FILE_BYTES + 1);
   size_t len = buf ? fread(buf, 1, TUNE_MAX_FILE_BYTES + 1, fp) : 0;
   int rerr = ferror(fp);

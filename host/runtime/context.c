@@ -1,4 +1,5 @@
 /* Backend context: create/free, stats, finish. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,19 @@ int32_t clnet_fault_enqueue_now(clnet_ctx *ctx) {
   return ctx->fault_enqueue_at > 0 && ++ctx->enqueues_seen == ctx->fault_enqueue_at;
 }
 
-static int64_t env_count(const char *name) {
+/* A count from the environment (unset or empty: 0); anything but digits is an error naming it. */
+static clnet_status env_count(const char *name, int64_t *out) {
   const char *v = getenv(name);
-  return v && *v ? strtoll(v, NULL, 10) : 0;
-}
-
-static void faults_from_env(clnet_ctx *ctx) {
-  clnet_ctx_inject_faults(ctx, env_count("CLNET_FAULT_ALLOC"), env_count("CLNET_FAULT_ENQUEUE"));
+  *out = 0;
+  if (!v || !*v) return CLNET_SUCCESS;
+  char *end = NULL, vb[72];
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (v[0] < '0' || v[0] > '9' || *end || errno == ERANGE)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "environment variable %s = '%s': not a count (a number >= 0)",
+                           name, clnet_printable(v, vb));
+  *out = n;
+  return CLNET_SUCCESS;
 }
 
 clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
@@ -36,6 +43,9 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
   clnet_device_info *devs = NULL;
   int32_t count = 0, index = -1, is_ref = 0;
   clnet_status st = CLNET_SUCCESS;
+  int64_t fault_alloc = 0, fault_enqueue = 0; /* CLNET_FAULT_ALLOC / _ENQUEUE (docs/RELIABILITY.md) */
+  CLNET_TRY(env_count("CLNET_FAULT_ALLOC", &fault_alloc));
+  CLNET_TRY(env_count("CLNET_FAULT_ENQUEUE", &fault_enqueue));
   /* "ref" needs no OpenCL at all */
   const char *sel = selector && *selector ? selector : getenv("CLNET_DEVICE");
   if (!(sel && !strcmp(sel, "ref"))) CLNET_TRY(clnet_devices_list(&devs, &count));
@@ -51,13 +61,23 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
     ctx->info.index = -1;
     ctx->info.mem_base_addr_align_bytes = 4;
     free(devs);
-    faults_from_env(ctx);
+    clnet_ctx_inject_faults(ctx, fault_alloc, fault_enqueue);
     *out = ctx;
     return CLNET_SUCCESS;
   }
   ctx->info = devs[index];
   free(devs);
   devs = NULL;
+  /* lowered limits for tests and `clnet check` (clnet_device_limits_apply) */
+  const char *limits = getenv("CLNET_DEVICE_LIMITS");
+  if (limits && *limits) {
+    st = clnet_device_limits_apply(&ctx->info, limits);
+    if (st != CLNET_SUCCESS) {
+      free(ctx);
+      return st;
+    }
+    snprintf(ctx->limits, sizeof ctx->limits, "%s", limits);
+  }
   cl_int err = CL_SUCCESS;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform, 0};
   ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
@@ -81,7 +101,8 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
     free(ctx);
     goto fail;
   }
-  faults_from_env(ctx);
+  clnet_ctx_inject_faults(ctx, fault_alloc, fault_enqueue);
+  ctx->init_tracking = clnet_init_tracking_default(&ctx->info);
   *out = ctx;
   return CLNET_SUCCESS;
 fail:
@@ -115,4 +136,12 @@ clnet_status clnet_ctx_finish(clnet_ctx *ctx) {
   CLNET_CL_CHECK(clFinish(ctx->queue));
   clnet_profile_collect(ctx);
   return CLNET_SUCCESS;
+}
+
+int32_t clnet_ctx_kernel_count(const clnet_ctx *ctx) { return ctx->is_ref ? 0 : ctx->n_kernels; }
+
+const char *clnet_ctx_kernel_name(const clnet_ctx *ctx, int32_t i, char *dst, size_t cap) {
+  if (i < 0 || i >= clnet_ctx_kernel_count(ctx)) return NULL;
+  snprintf(dst, cap, "%s/%s", ctx->kernels[i].program, ctx->kernels[i].name);
+  return dst;
 }

@@ -20,6 +20,8 @@ typedef struct clnet_kernel_entry {
   char program[64];
   char name[64];
   cl_kernel kernel;
+  size_t wg_limit;      /* work-items per group: CL_KERNEL_WORK_GROUP_SIZE within the device's limit */
+  uint64_t static_local; /* CL_KERNEL_LOCAL_MEM_SIZE: local memory the kernel declares itself */
 } clnet_kernel_entry;
 
 struct clnet_ctx {
@@ -58,6 +60,12 @@ struct clnet_ctx {
    * kept after it is turned off so the report survives */
   struct clnet_profile *prof;
   int32_t profiling; /* 1 while on: the queue has CL_QUEUE_PROFILING_ENABLE and enqueues record */
+  /* 1 on a device that checks reads of uninitialised memory (Oclgrind --uninitialized): host
+   * writes, fills and copies are done by kernels (cl/memory.cl) and a new buffer starts out
+   * uninitialised to the checker (host/runtime/memory.c, "init tracking") */
+  int32_t init_tracking;
+  /* CLNET_DEVICE_LIMITS as applied to info ("" when the device's own): part of the find-db's key */
+  char limits[128];
 };
 
 /* Frees the find-db state of a ctx (host/ops/conv_finddb.c); NULL is fine. */
@@ -120,7 +128,13 @@ typedef struct clnet_karg {
 
 /* Enqueues kernel `kernel` of program `program` (cl/<program>.cl, built on
  * first use with the default options). global[] is rounded up to a multiple
- * of local[] when local is given; kernels bounds-check their index space. */
+ * of local[] when local is given; kernels bounds-check their index space.
+ * Device limits: a local size over the kernel's work-group limit (clnet_kernel_wg_limit) or a
+ * dimension over CL_DEVICE_MAX_WORK_ITEM_SIZES is halved, largest dimension first, until it fits
+ * -- kernels without local-memory arguments only depend on their global index, so the result is
+ * the same. A launch with local-memory arguments keeps its local size: if that does not fit, or
+ * its local memory exceeds the device's, it fails with CLNET_ERR_TOO_LARGE and says so instead
+ * of CL_INVALID_WORK_GROUP_SIZE / CL_OUT_OF_RESOURCES. */
 clnet_status clnet_launch(clnet_ctx *ctx, const char *program, const char *kernel, int32_t dims,
                           const size_t *global, const size_t *local, int32_t nargs,
                           const clnet_karg *args);
@@ -136,10 +150,19 @@ clnet_status clnet_program_get(clnet_ctx *ctx, const char *name, const char *opt
 /* The kernel object, cached per ctx. */
 clnet_status clnet_kernel_get(clnet_ctx *ctx, const char *program, const char *kernel,
                               cl_kernel *out);
+/* The most work-items one work-group of this kernel may have on ctx's device: the device's limit
+ * (CL_DEVICE_MAX_WORK_GROUP_SIZE, or CLNET_DEVICE_LIMITS' wg) and the compiled kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE. For kernels whose work-group size is part of their contract (local
+ * memory sized by it, one group doing the whole job): the caller picks a size that fits. */
+clnet_status clnet_kernel_wg_limit(clnet_ctx *ctx, const char *program, const char *kernel, size_t *out);
 /* Source text of cl/<name>.cl: from $CLNET_KERNEL_DIR if set, else embedded.
  * *owned is 1 when the caller must free(*source). */
 clnet_status clnet_kernel_source(const char *name, const char **source, size_t *length,
                                  int32_t *owned);
+
+/* Whether ctx->init_tracking is on for this device: on Oclgrind, or as CLNET_INIT_TRACKING says
+ * (1 on, 0 off; lets the tests run the path on any device). */
+int32_t clnet_init_tracking_default(const clnet_device_info *info);
 
 /* Ensures ctx->scratch holds at least `bytes`; returns it in *out. */
 clnet_status clnet_scratch_get(clnet_ctx *ctx, size_t bytes, clnet_buf *out);

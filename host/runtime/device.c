@@ -92,6 +92,18 @@ clnet_status clnet_devices_list(clnet_device_info **out, int32_t *count) {
       di->local_mem_bytes = lmem;
       di->max_work_group_size = wg;
       di->mem_base_addr_align_bytes = align_bits / 8 < 4 ? 4 : align_bits / 8;
+      size_t items[3] = {0, 0, 0};
+      cl_uint item_dims = 0;
+      clGetDeviceInfo(ids[d], CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof item_dims, &item_dims, NULL);
+      if (item_dims >= 3) {
+        size_t *all = calloc(item_dims, sizeof *all);
+        if (all && clGetDeviceInfo(ids[d], CL_DEVICE_MAX_WORK_ITEM_SIZES, item_dims * sizeof *all, all, NULL) == CL_SUCCESS)
+          memcpy(items, all, sizeof items);
+        free(all);
+      }
+      for (int k = 0; k < 3; ++k) di->max_work_item_sizes[k] = items[k] ? items[k] : wg; /* unreadable: the group limit */
+      if (sscanf(di->opencl_c_version, "OpenCL C %d.%d", &di->opencl_c_major, &di->opencl_c_minor) != 2)
+        di->opencl_c_major = di->opencl_c_minor = 0;
       di->has_fp16 = has_extension(ids[d], "cl_khr_fp16");
       di->has_fp64 = has_extension(ids[d], "cl_khr_fp64");
       ++total;
@@ -103,6 +115,52 @@ clnet_status clnet_devices_list(clnet_device_info **out, int32_t *count) {
 done:
   free(platforms);
   return st;
+}
+
+/* "64", "16K", "1M", "2G" -> bytes; 0 when not a number with an optional K/M/G suffix */
+static uint64_t parse_size(const char *v, const char *end) {
+  if (v >= end || *v < '0' || *v > '9') return 0;
+  char *stop = NULL;
+  unsigned long long n = strtoull(v, &stop, 10);
+  if (stop == v) return 0;
+  uint64_t mul = 1;
+  if (stop < end && (*stop == 'K' || *stop == 'k')) mul = 1ull << 10, ++stop;
+  else if (stop < end && (*stop == 'M' || *stop == 'm')) mul = 1ull << 20, ++stop;
+  else if (stop < end && (*stop == 'G' || *stop == 'g')) mul = 1ull << 30, ++stop;
+  if (stop != end || n == 0 || n > UINT64_MAX / mul) return 0;
+  return (uint64_t)n * mul;
+}
+
+clnet_status clnet_device_limits_apply(clnet_device_info *info, const char *spec) {
+  if (!spec || !*spec) return CLNET_SUCCESS;
+  for (const char *p = spec;;) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    const uint64_t v = eq ? parse_size(eq + 1, end) : 0;
+    const size_t klen = eq ? (size_t)(eq - p) : 0;
+#define KEY(k) (klen == sizeof k - 1 && !strncmp(p, k, klen))
+    if (KEY("type") && end - eq - 1 == 3 && !strncmp(eq + 1, "gpu", 3)) {
+      info->type = CL_DEVICE_TYPE_GPU; /* the GPU-shaped paths on any device (work-groups, no CPU barriers) */
+    } else if (!v || !(KEY("wg") || KEY("local") || KEY("alloc") || KEY("global"))) {
+      return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
+                             "device limits '%s': '%.*s' is not wg=N, local=BYTES, alloc=BYTES, global=BYTES "
+                             "(N > 0, optional K/M/G suffix) or type=gpu", spec, (int)(end - p), p);
+    } else if (KEY("wg")) {
+      if (v < info->max_work_group_size) info->max_work_group_size = (size_t)v;
+      for (int k = 0; k < 3; ++k)
+        if (v < info->max_work_item_sizes[k]) info->max_work_item_sizes[k] = (size_t)v;
+    } else if (KEY("local")) {
+      if (v < info->local_mem_bytes) info->local_mem_bytes = v;
+    } else if (KEY("alloc")) {
+      if (v < info->max_alloc_bytes) info->max_alloc_bytes = v;
+    } else if (v < info->global_mem_bytes) {
+      info->global_mem_bytes = v;
+    }
+#undef KEY
+    if (!*end) return CLNET_SUCCESS;
+    p = end + 1; /* an empty item after a comma fails above */
+  }
 }
 
 const char *clnet_device_type_str(cl_device_type t) {

@@ -12,6 +12,87 @@ static void fmt_bytes(char *dst, size_t cap, uint64_t b) {
   else snprintf(dst, cap, "%llu bytes", (unsigned long long)b);
 }
 
+/* ---- init tracking (ctx->init_tracking) ----
+ * Oclgrind's --uninitialized keeps one shadow ("which bytes are initialised") per allocation slot,
+ * and gets two things wrong (Uninitialized::hostMemoryStore -> ShadowMemory::allocate, Oclgrind
+ * 21.10 to 26.03; docs/RELIABILITY.md, "Oclgrind"):
+ * - every host store -- clEnqueueWriteBuffer, FillBuffer, CopyBuffer -- replaces the slot's shadow
+ *   by a fresh one the size of that store, marked initialised only when the store starts at byte
+ *   0: data written earlier, or at an offset (every sub-buffer view: the arenas, the check
+ *   harness's guard zones), then reads as uninitialised -- a false report per element;
+ * - a released buffer's shadow stays with its slot, and Oclgrind hands freed slots to new
+ *   buffers: a new buffer inherits the old one's initialised bytes (hiding reads of memory never
+ *   written) and its size (stores past it are not recorded, reads past it are reported).
+ * Stores made by kernels are tracked byte by byte. So on such a device:
+ * - a new buffer gets one host write of zeros over all of it (a fresh shadow of its size) and
+ *   then mem_poison, whose copies from never-written local memory mark it uninitialised without a
+ *   report, as a new buffer is (buffers under 16 bytes stay marked written: a smaller copy is a
+ *   plain store, which Oclgrind would report);
+ * - a write lands in a fresh staging buffer of exactly its size at offset 0 (the one host store
+ *   that is marked right) and a kernel copies it into place; fills and copies are kernels. */
+
+int32_t clnet_init_tracking_default(const clnet_device_info *info) {
+  const char *e = getenv("CLNET_INIT_TRACKING");
+  if (e && *e) return strcmp(e, "0") != 0;
+  return strstr(info->platform_name, "Oclgrind") != NULL;
+}
+
+static clnet_status fits_int(size_t v, const char *what) {
+  if (v > (size_t)INT32_MAX)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "%s of %zu does not fit a kernel store (stores by kernel)", what, v);
+  return CLNET_SUCCESS;
+}
+
+#define POISON_BLOCK 16 /* bytes per mem_poison copy (cl/memory.cl) */
+
+/* A fresh shadow over the whole of a new buffer, then (from POISON_BLOCK bytes) uninitialised. */
+static clnet_status init_tracking_new(clnet_ctx *ctx, cl_mem mem, size_t bytes) {
+  void *zeros = calloc(1, bytes);
+  if (!zeros) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "zeroing a new %zu-byte buffer", bytes);
+  cl_int err = clEnqueueWriteBuffer(ctx->queue, mem, CL_TRUE, 0, bytes, zeros, 0, NULL, NULL);
+  free(zeros);
+  if (err != CL_SUCCESS)
+    return clnet_set_error(err, "clEnqueueWriteBuffer(new buffer, %zu bytes) failed: %s", bytes, clnet_status_str(err));
+  if (bytes < POISON_BLOCK) return CLNET_SUCCESS;
+  CLNET_TRY(fits_int(bytes, "buffer size"));
+  const size_t n = bytes / POISON_BLOCK;
+  const clnet_karg args[] = {{.kind = CLNET_KARG_MEM, .v.mem = mem}, CLNET_ARG_I32(bytes)};
+  return clnet_launch(ctx, "memory", "mem_poison", 1, &n, NULL, 2, args);
+}
+
+/* dst[dst_off, +bytes) = src[src_off, +bytes) by a kernel: words when everything is 4-aligned. */
+static clnet_status copy_by_kernel(clnet_ctx *ctx, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,
+                                   size_t bytes) {
+  const int words = src_off % 4 == 0 && dst_off % 4 == 0 && bytes % 4 == 0;
+  const size_t unit = words ? 4 : 1, n = bytes / unit;
+  CLNET_TRY(fits_int(src_off / unit + n, "copy source end"));
+  CLNET_TRY(fits_int(dst_off / unit + n, "copy destination end"));
+  const clnet_karg args[] = {{.kind = CLNET_KARG_MEM, .v.mem = src}, CLNET_ARG_I32(src_off / unit),
+                             {.kind = CLNET_KARG_MEM, .v.mem = dst}, CLNET_ARG_I32(dst_off / unit), CLNET_ARG_I32(n)};
+  return clnet_launch(ctx, "memory", words ? "mem_copy_words" : "mem_copy_bytes", 1, &n, NULL, 5, args);
+}
+
+static clnet_status write_by_kernel(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_t bytes, const void *src,
+                                    cl_bool blocking) {
+  cl_int err = CL_SUCCESS;
+  cl_mem staging = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  if (err != CL_SUCCESS)
+    return clnet_set_error(err, "clCreateBuffer for a %zu-byte staging buffer on %s failed: %s", bytes,
+                           ctx->info.name, clnet_status_str(err));
+  clnet_status st = CLNET_SUCCESS;
+  err = clEnqueueWriteBuffer(ctx->queue, staging, blocking, 0, bytes, src, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    st = clnet_set_error(err, "clEnqueueWriteBuffer(staging, %zu bytes) failed: %s", bytes, clnet_status_str(err));
+  if (st == CLNET_SUCCESS) st = copy_by_kernel(ctx, staging, 0, buf->mem, offset, bytes);
+  if (st == CLNET_SUCCESS && blocking) {
+    err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS) st = clnet_set_error(err, "clFinish after a write failed: %s", clnet_status_str(err));
+    clnet_profile_collect(ctx);
+  }
+  clReleaseMemObject(staging); /* the queue keeps it until the copy has run */
+  return st;
+}
+
 clnet_status clnet_buf_alloc(clnet_ctx *ctx, size_t bytes, const char *what, clnet_buf *out) {
   memset(out, 0, sizeof *out);
   if (bytes == 0) bytes = 4; /* keep every buffer valid as a kernel argument */
@@ -49,6 +130,14 @@ clnet_status clnet_buf_alloc(clnet_ctx *ctx, size_t bytes, const char *what, cln
       fmt_bytes(used, sizeof used, ctx->stats.bytes_in_use);
       return clnet_set_error(err, "clCreateBuffer for '%s' (%s) on %s failed: %s (clnet already uses %s)", what,
                              req, ctx->info.name, clnet_status_str(err), used);
+    }
+    if (ctx->init_tracking) {
+      clnet_status st = init_tracking_new(ctx, out->mem, bytes);
+      if (st != CLNET_SUCCESS) {
+        clReleaseMemObject(out->mem);
+        out->mem = NULL;
+        return st;
+      }
     }
   }
   out->bytes = bytes;
@@ -112,6 +201,7 @@ static clnet_status buf_write(clnet_ctx *ctx, clnet_buf *buf, size_t offset, siz
     memcpy((char *)buf->host + offset, src, bytes);
     return CLNET_SUCCESS;
   }
+  if (ctx->init_tracking) return write_by_kernel(ctx, buf, offset, bytes, src, blocking);
   cl_event ev;
   CLNET_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, blocking, offset, bytes, src, 0, NULL,
                                       clnet_profile_event(ctx, &ev)));
@@ -182,6 +272,14 @@ clnet_status clnet_buf_fill(clnet_ctx *ctx, clnet_buf *buf, size_t offset, size_
     for (size_t i = 0; i < bytes / 4; ++i) p[i] = pattern;
     return CLNET_SUCCESS;
   }
+  if (ctx->init_tracking) {
+    int32_t p;
+    memcpy(&p, &pattern, sizeof p);
+    const size_t n = bytes / 4;
+    CLNET_TRY(fits_int(offset / 4 + n, "fill end"));
+    return CLNET_LAUNCH(ctx, "memory", "mem_fill_words", 1, &n, NULL, CLNET_ARG_BUF(buf), CLNET_ARG_I32(offset / 4),
+                        CLNET_ARG_I32(n), CLNET_ARG_I32(p));
+  }
   cl_event ev;
   CLNET_CL_CHECK(clEnqueueFillBuffer(ctx->queue, buf->mem, &pattern, sizeof pattern, offset, bytes, 0, NULL,
                                      clnet_profile_event(ctx, &ev)));
@@ -198,6 +296,7 @@ clnet_status clnet_buf_copy(clnet_ctx *ctx, const clnet_buf *src, size_t src_off
     memmove((char *)dst->host + dst_offset, (const char *)src->host + src_offset, bytes);
     return CLNET_SUCCESS;
   }
+  if (ctx->init_tracking) return copy_by_kernel(ctx, src->mem, src_offset, dst->mem, dst_offset, bytes);
   cl_event ev;
   CLNET_CL_CHECK(clEnqueueCopyBuffer(ctx->queue, src->mem, dst->mem, src_offset, dst_offset, bytes, 0, NULL,
                                      clnet_profile_event(ctx, &ev)));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/atomic_file.h"
 #include "core/fs.h"
 #include "runtime/ctx.h"
 #include "runtime/embedded.h"
@@ -24,7 +25,19 @@
 
 #define CACHE_MAGIC 0x424e4c43u /* "CLNB" */
 #define CACHE_VERSION 1u
-#define DEFAULT_OPTIONS "-cl-std=CL1.2"
+
+/* -cl-std follows the device's OpenCL C version: CL1.2 from 1.2 on (OpenCL 2.x and 3.0 devices
+ * compile 1.2 code; clnet's kernels use nothing newer, and 3.0 devices need not support 2.0),
+ * CL1.1 on a 1.1 device, nothing when the version cannot be read. Every kernel compiles as
+ * OpenCL C 1.2 without fp64 or fp16 (tests: kernels_cl12). */
+static const char *default_options(const clnet_ctx *ctx) {
+  const int v = ctx->info.opencl_c_major * 10 + ctx->info.opencl_c_minor;
+  /* CLNET_CPU_DEVICE: the kernels' barriers that only keep PoCL's work-item loops in step
+   * (cl/batchnorm.cl, cl/pool.cl) */
+  if (ctx->info.type & CL_DEVICE_TYPE_CPU)
+    return v >= 12 ? "-cl-std=CL1.2 -DCLNET_CPU_DEVICE" : v == 11 ? "-cl-std=CL1.1 -DCLNET_CPU_DEVICE" : "-DCLNET_CPU_DEVICE";
+  return v >= 12 ? "-cl-std=CL1.2" : v == 11 ? "-cl-std=CL1.1" : "";
+}
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -39,14 +52,15 @@ clnet_status clnet_kernel_source(const char *name, const char **source, size_t *
   if (dir && *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.cl", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-      return clnet_set_error(CLNET_ERR_KERNEL_NOT_FOUND, "%s: cannot open kernel file (CLNET_KERNEL_DIR=%s): %s",
-                             path, dir, strerror(errno));
+    FILE *f = NULL;
+    clnet_status st = clnet_fopen_regular(path, &f); /* a FIFO or a directory is named, never read */
+    if (st != CLNET_SUCCESS)
+      return clnet_wrap_error(errno == ENOENT ? CLNET_ERR_KERNEL_NOT_FOUND : st, "kernel file (CLNET_KERNEL_DIR=%s)",
+                              dir);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char *buf = n >= 0 && n < (1L << 30) ? malloc((size_t)n + 1) : NULL;
     if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
       free(buf);
       fclose(f);
@@ -101,8 +115,12 @@ int clnet_cache_dir(char *dst, size_t cap) {
 /* See program_cache.h. Returns a malloc'd binary or NULL (absent, unreadable
  * or corrupt: all mean rebuild). */
 unsigned char *clnet_program_cache_load(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  const int fd = clnet_open_regular_fd(path, NULL); /* a FIFO or a directory: rebuild, never block */
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
   uint32_t hdr[2];
   uint64_t n = 0;
   unsigned char *bin = NULL;
@@ -125,21 +143,20 @@ bad:
   return NULL;
 }
 
-/* Best effort: a cache that cannot be written only costs a rebuild next time. */
-static void cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
+/* program_cache.h. Best effort: a cache that cannot be written only costs a rebuild next time. */
+void clnet_program_cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n) {
   clnet_mkdir_p(dir);
-  char tmp[4500];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return;
   uint32_t hdr[2] = {CACHE_MAGIC, CACHE_VERSION};
   uint64_t n64 = n;
   uint32_t crc = (uint32_t)crc32(0L, bin, (uInt)n);
-  int ok = write(fd, hdr, sizeof hdr) == (ssize_t)sizeof hdr &&
-           write(fd, &n64, sizeof n64) == (ssize_t)sizeof n64 && write(fd, bin, n) == (ssize_t)n &&
-           write(fd, &crc, sizeof crc) == (ssize_t)sizeof crc && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) unlink(tmp);
+  clnet_atomic_file af;
+  if (clnet_atomic_open(&af, path) != CLNET_SUCCESS) return;
+  clnet_status st = clnet_atomic_write(&af, hdr, sizeof hdr);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, &n64, sizeof n64);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, bin, n);
+  if (st == CLNET_SUCCESS) st = clnet_atomic_write(&af, &crc, sizeof crc);
+  if (st == CLNET_SUCCESS) clnet_atomic_commit(&af);
+  else clnet_atomic_abort(&af);
 }
 
 static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char *name, cl_int err) {
@@ -157,8 +174,8 @@ static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char 
   return st;
 }
 
-/* Whether clnet keeps this device's program binaries on disk. Not on PoCL, which caches every
- * build itself (~/.cache/pocl, keyed by source, options and device) and whose
+/* Whether clnet keeps this device's program binaries on disk. Not on Oclgrind (below), nor on
+ * PoCL, which caches every build itself (~/.cache/pocl, keyed by source, options and device) and whose
  * clGetProgramInfo(CL_PROGRAM_BINARIES) first compiles a generic work-group function for every
  * kernel of the program, used or not: on a cold start of the default training run that was 87
  * extra kernel compilations, 31.7 s to the first step against 18.2 s without (measured with
@@ -167,7 +184,10 @@ static clnet_status build_log_error(clnet_ctx *ctx, cl_program prog, const char 
 static int store_binaries(const clnet_ctx *ctx) {
   const char *e = getenv("CLNET_PROGRAM_BINARIES");
   if (e && *e) return strcmp(e, "0") != 0;
-  return strstr(ctx->info.platform_name, "Portable Computing Language") == NULL;
+  /* nor on Oclgrind: it is there to check the kernels, so it builds each one from its source, and
+   * its reports name source lines */
+  return strstr(ctx->info.platform_name, "Portable Computing Language") == NULL &&
+         strstr(ctx->info.platform_name, "Oclgrind") == NULL;
 }
 
 static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *options,
@@ -185,9 +205,14 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
     hash_bytes(&h, &v, sizeof v);
     hash_bytes(&h, src, len);
     hash_bytes(&h, options, strlen(options));
+    /* the implementation (platform name and version: Oclgrind, PoCL, a vendor's driver), the
+     * device and its driver: a binary is only ever loaded where it was built */
+    hash_bytes(&h, ctx->info.platform_name, strlen(ctx->info.platform_name));
+    hash_bytes(&h, ctx->info.platform_version, strlen(ctx->info.platform_version));
+    hash_bytes(&h, ctx->info.vendor, strlen(ctx->info.vendor));
     hash_bytes(&h, ctx->info.name, strlen(ctx->info.name));
     hash_bytes(&h, ctx->info.driver_version, strlen(ctx->info.driver_version));
-    hash_bytes(&h, ctx->info.platform_version, strlen(ctx->info.platform_version));
+    hash_bytes(&h, ctx->info.opencl_c_version, strlen(ctx->info.opencl_c_version));
     snprintf(path, sizeof path, "%s/%s-%016llx%016llx.bin", dir, name, (unsigned long long)h.a,
              (unsigned long long)h.b);
   }
@@ -233,7 +258,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
       unsigned char *bin = malloc(n);
       unsigned char *bins[1] = {bin};
       if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-        cache_store(dir, path, bin, n);
+        clnet_program_cache_store(dir, path, bin, n);
       free(bin);
     }
   }
@@ -243,7 +268,7 @@ static clnet_status build_program(clnet_ctx *ctx, const char *name, const char *
 
 clnet_status clnet_program_get(clnet_ctx *ctx, const char *name, const char *options,
                                cl_program *out) {
-  if (!options) options = DEFAULT_OPTIONS;
+  if (!options) options = default_options(ctx);
   for (int32_t i = 0; i < ctx->n_programs; ++i)
     if (!strcmp(ctx->programs[i].name, name) && !strcmp(ctx->programs[i].options, options)) {
       *out = ctx->programs[i].program;
@@ -278,12 +303,75 @@ clnet_status clnet_kernel_get(clnet_ctx *ctx, const char *program, const char *k
   if (err != CL_SUCCESS)
     return clnet_set_error(err == CL_INVALID_KERNEL_NAME ? CLNET_ERR_KERNEL_NOT_FOUND : err,
                            "cl/%s.cl has no kernel '%s' (%s)", program, kernel, clnet_status_str(err));
+  size_t kwg = 0;
+  cl_ulong klocal = 0;
+  if (clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) != CL_SUCCESS)
+    kwg = 0;
+  if (clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal, &klocal, NULL) !=
+      CL_SUCCESS)
+    klocal = 0;
   clnet_kernel_entry *e = &ctx->kernels[ctx->n_kernels++];
   snprintf(e->program, sizeof e->program, "%s", program);
   snprintf(e->name, sizeof e->name, "%s", kernel);
   e->kernel = k;
+  e->wg_limit = kwg && kwg < ctx->info.max_work_group_size ? kwg : ctx->info.max_work_group_size;
+  if (e->wg_limit == 0) e->wg_limit = 1;
+  e->static_local = klocal;
   *out = k;
   return CLNET_SUCCESS;
+}
+
+static const clnet_kernel_entry *kernel_entry(const clnet_ctx *ctx, cl_kernel k) {
+  for (int32_t i = 0; i < ctx->n_kernels; ++i)
+    if (ctx->kernels[i].kernel == k) return &ctx->kernels[i];
+  return NULL;
+}
+
+clnet_status clnet_kernel_wg_limit(clnet_ctx *ctx, const char *program, const char *kernel, size_t *out) {
+  cl_kernel k = NULL;
+  CLNET_TRY(clnet_kernel_get(ctx, program, kernel, &k));
+  *out = kernel_entry(ctx, k)->wg_limit;
+  return CLNET_SUCCESS;
+}
+
+/* Fits a launch's local size to the device and the kernel (see clnet_launch in ctx.h). */
+static clnet_status fit_local(const clnet_ctx *ctx, const clnet_kernel_entry *e, int32_t dims, const size_t *local,
+                              int32_t nargs, const clnet_karg *args, size_t *fitted) {
+  int has_local = 0;
+  uint64_t local_bytes = e->static_local;
+  for (int32_t i = 0; i < nargs; ++i)
+    if (args[i].kind == CLNET_KARG_LOCAL) has_local = 1, local_bytes += args[i].v.local_bytes;
+  size_t total = 1;
+  int over = 0;
+  for (int32_t d = 0; d < dims; ++d) {
+    fitted[d] = local[d] ? local[d] : 1;
+    total *= fitted[d];
+    over |= fitted[d] > ctx->info.max_work_item_sizes[d];
+  }
+  if (local_bytes > ctx->info.local_mem_bytes)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE, "%s needs %llu bytes of local memory, %s has %llu", e->name,
+                           (unsigned long long)local_bytes, ctx->info.name,
+                           (unsigned long long)ctx->info.local_mem_bytes);
+  if (total <= e->wg_limit && !over) return CLNET_SUCCESS;
+  if (has_local)
+    return clnet_set_error(CLNET_ERR_TOO_LARGE,
+                           "%s needs work-groups of %zu work-items, %s allows %zu for it (its local memory is sized "
+                           "by the group: the caller must choose the size with clnet_kernel_wg_limit)",
+                           e->name, total, ctx->info.name, e->wg_limit);
+  /* halve the largest dimension until the group fits: these kernels only use their global index */
+  for (;;) {
+    int32_t big = -1;
+    total = 1;
+    for (int32_t d = 0; d < dims; ++d) {
+      if (fitted[d] > ctx->info.max_work_item_sizes[d]) big = d;
+      total *= fitted[d];
+    }
+    if (big < 0 && total <= e->wg_limit) return CLNET_SUCCESS;
+    if (big < 0)
+      for (int32_t d = 0; d < dims; ++d)
+        if (big < 0 || fitted[d] > fitted[big]) big = d;
+    fitted[big] = (fitted[big] + 1) / 2;
+  }
 }
 
 clnet_status clnet_launch(clnet_ctx *ctx, const char *program, const char *kernel, int32_t dims,
@@ -302,20 +390,20 @@ clnet_status clnet_launch(clnet_ctx *ctx, const char *program, const char *kerne
     if (err != CL_SUCCESS)
       return clnet_set_error(err, "clSetKernelArg(%s, arg %d) failed: %s", kernel, i, clnet_status_str(err));
   }
-  size_t g[3] = {1, 1, 1};
+  size_t g[3] = {1, 1, 1}, l[3] = {1, 1, 1};
+  if (local) CLNET_TRY(fit_local(ctx, kernel_entry(ctx, k), dims, local, nargs, args, l));
   for (int32_t d = 0; d < dims; ++d) {
-    g[d] = local ? clnet_round_up(global[d], local[d]) : global[d];
+    g[d] = local ? clnet_round_up(global[d], l[d]) : global[d];
     if (g[d] == 0) return CLNET_SUCCESS; /* empty index space: nothing to do */
   }
   cl_event ev;
   cl_int err = clnet_fault_enqueue_now(ctx) ? CL_OUT_OF_RESOURCES
-                                            : clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local,
+                                            : clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, local ? l : NULL,
                                                                      0, NULL, clnet_profile_event(ctx, &ev));
   if (err != CL_SUCCESS)
     return clnet_set_error(err, "clEnqueueNDRangeKernel(%s) on %s failed: %s (global %zux%zux%zu, local %zux%zux%zu)%s",
                            kernel, ctx->info.name, clnet_status_str(err), g[0], g[1], g[2],
-                           local ? local[0] : 0, local && dims > 1 ? local[1] : 1,
-                           local && dims > 2 ? local[2] : 1,
+                           local ? l[0] : 0, local && dims > 1 ? l[1] : 1, local && dims > 2 ? l[2] : 1,
                            ctx->fault_enqueue_at && ctx->enqueues_seen == ctx->fault_enqueue_at ? " (injected fault)" : "");
   clnet_profile_record(ctx, kernel, NULL, ev);
   return CLNET_SUCCESS;

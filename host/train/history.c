@@ -8,7 +8,8 @@
 
 #include "clnet/io.h"
 #include "core/error.h"
-#include "train/atomic_file.h"
+#include "core/fs.h"
+#include "core/atomic_file.h"
 
 #define HISTORY_HEADER "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,lr"
 #define HISTORY_FIELDS 8
@@ -196,8 +197,8 @@ static int read_line(FILE *fp, char *buf, size_t size) {
 clnet_status clnet_history_read_csv(const char *path, clnet_history *h) {
   if (path == NULL || path[0] == '\0' || h == NULL)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "history read: empty path or NULL history");
-  FILE *fp = fopen(path, "rb");
-  if (fp == NULL) return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *fp = NULL;
+  CLNET_TRY(clnet_fopen_regular(path, &fp)); /* a FIFO or a directory is named, never read */
 
   clnet_history tmp = {0};
   clnet_status st = CLNET_SUCCESS;

@@ -27,7 +27,7 @@ typedef struct opt_spec {
 static const opt_spec specs[] = {
     {"optimizer", T_ENUM, OFF(opt.kind), "adam|adamw|sgd", 0, 0,
      "adam (Keras'), adamw (decoupled weight decay) or sgd (momentum, Nesterov)"},
-    {"lr", T_F64, OFF(sched.lr), NULL, 1e-30, 1e6, "the base (or peak, for cosine and onecycle) learning rate"},
+    {"lr", T_F64, OFF(sched.lr), NULL, CLNET_TRAIN_LR_MIN, CLNET_TRAIN_LR_MAX, "the base (or peak, for cosine and onecycle) learning rate"},
     {"beta1", T_F32, OFF(opt.beta1), NULL, 0, 0.999999, "Adam, AdamW: first-moment decay"},
     {"beta2", T_F32, OFF(opt.beta2), NULL, 0, 0.99999999, "Adam, AdamW: second-moment decay"},
     {"eps", T_F32, OFF(opt.eps), NULL, 1e-30, 1, "Adam, AdamW: epsilon"},

@@ -18,7 +18,8 @@
 
 #include "clnet/io.h"
 #include "core/error.h"
-#include "train/atomic_file.h"
+#include "core/fs.h"
+#include "core/atomic_file.h"
 
 /* The safetensors reference implementation refuses larger headers. */
 #define ST_MAX_HEADER_BYTES 100000000ull
@@ -530,9 +531,8 @@ clnet_status clnet_safetensors_read(const char *path, clnet_st_file **out) {
   char *header = NULL;
   st_span *spans = NULL;
   clnet_st_file *f = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (fp == NULL)
-    return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *fp = NULL;
+  CLNET_TRY(clnet_fopen_regular(path, &fp)); /* a FIFO or a directory is named, never read */
 
   struct stat sb;
   if (fstat(fileno(fp), &sb) != 0) {

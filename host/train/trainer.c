@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clnet/train.h"
 #include "clnet/dist.h"
 #include "core/error.h"
-#include "core/fs.h"
+#include "train/out_dir.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -149,33 +148,25 @@ static int file_exists(const char *p) {
   return stat(p, &s) == 0;
 }
 
-static clnet_status ensure_dir(const char *dir) {
-  int err = clnet_mkdir_p(dir);
-  if (err) return clnet_set_error(CLNET_ERR_IO, "%s: cannot create the output directory: %s", dir, strerror(err));
-  struct stat s;
-  if (stat(dir, &s) != 0 || !S_ISDIR(s.st_mode))
-    return clnet_set_error(CLNET_ERR_IO, "%s: not a directory", dir);
-  return CLNET_SUCCESS;
+/* The first layer whose outputs or gradients are not finite, on any replica of this process; with
+ * several ranks it may be on another one's. */
+static const char *nonfinite_layer(clnet_graph *const *graphs, int32_t n, int32_t ranks) {
+  for (int32_t i = 0; i < n; ++i) {
+    const char *where = NULL;
+    if (clnet_graph_find_nonfinite(graphs[i], &where) == CLNET_SUCCESS && where) return where;
+  }
+  return ranks > 1 ? "(none on this rank: another rank's replica)" : "(none found)";
 }
 
-/* Temp files of writers killed mid-save ("<name>.tmp.<pid>", see atomic_file.c) for the
- * files a run writes into its output directory: removed when a run starts there. */
-static void remove_stale_temps(const char *out_dir) {
-  static const char *const names[] = {"last.safetensors", "best.safetensors", "ema.safetensors", "history.csv",
-                                      "curves.png"};
-  DIR *d = opendir(out_dir);
-  if (!d) return;
-  struct dirent *e;
-  char path[4200];
-  while ((e = readdir(d)) != NULL)
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
-      size_t n = strlen(names[i]);
-      if (!strncmp(e->d_name, names[i], n) && !strncmp(e->d_name + n, ".tmp.", 5)) {
-        snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name);
-        unlink(path);
-      }
-    }
-  closedir(d);
+/* The learning rate as a float can take it, and the share of skipped steps. */
+static clnet_status check_rates(const clnet_train_config *cfg, double lr) {
+  if (!(lr >= CLNET_TRAIN_LR_MIN && lr <= CLNET_TRAIN_LR_MAX))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: learning rate %g, must be in [%g, %g]", lr,
+                           CLNET_TRAIN_LR_MIN, CLNET_TRAIN_LR_MAX);
+  if (!(cfg->max_skipped >= 0 && cfg->max_skipped <= 1))
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: max_skipped %g, must be a share in (0, 1]",
+                           cfg->max_skipped);
+  return CLNET_SUCCESS;
 }
 
 static void fmt_mib(char *dst, size_t cap, uint64_t b) { snprintf(dst, cap, "%.1f MiB", (double)b / (1 << 20)); }
@@ -234,14 +225,13 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     CLNET_TRY(clnet_train_recipe("seed", cfg->epochs, &o));
     o.sched.lr = cfg->lr;
   }
-  if (cfg->epochs < 1 || cfg->batch < 1 || !(o.sched.lr > 0) || !cfg->out_dir)
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, lr > 0, out_dir set",
+  if (cfg->epochs < 1 || cfg->batch < 1 || !cfg->out_dir)
+    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "train: epochs %d and batch %d must be >= 1, out_dir set",
                            cfg->epochs, cfg->batch);
+  CLNET_TRY(check_rates(cfg, o.sched.lr));
   CLNET_TRY(clnet_train_options_check(&o));
-  if (root) {
-    CLNET_TRY(ensure_dir(cfg->out_dir));
-    remove_stale_temps(cfg->out_dir);
-  }
+  clnet_out_dir od = {.fd = -1}; /* rank 0 alone writes the directory: it holds it for the run */
+  if (root) CLNET_TRY(clnet_out_dir_open(cfg->out_dir, cfg->resume, cfg->overwrite, &od));
   snprintf(path_last, sizeof path_last, "%s/last.safetensors", cfg->out_dir);
   snprintf(path_best, sizeof path_best, "%s/best.safetensors", cfg->out_dir);
   snprintf(path_csv, sizeof path_csv, "%s/history.csv", cfg->out_dir);
@@ -249,7 +239,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   snprintf(path_ema, sizeof path_ema, "%s/ema.safetensors", cfg->out_dir);
 
   double t0 = now_s();
-  CLNET_TRY_GOTO(clnet_dataset_open_dir(data_dir, &train, &test, &format), st, out);
+  CLNET_TRY_GOTO(clnet_dataset_open_dir_ex(data_dir, cfg->images, &train, &test, &format), st, out);
   say(cb, "data: %s (%s): %d training and %d test images, %dx%dx%d, %d classes (loaded in %.1f s)", data_dir,
       format, train.count, test.count, train.height, train.width, train.channels, train.classes, now_s() - t0);
   if (train.channels > CLNET_MAX_CHANNELS) { /* the normalisation (and its checkpoint keys) hold that many */
@@ -357,6 +347,7 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
   clnet_train_options_format(&o, meta.train, sizeof meta.train);
   if (o.ema_decay > 0) CLNET_TRY_GOTO(clnet_graph_ema_enable(g, (float)o.ema_decay), st, out);
   snprintf(meta.model, sizeof meta.model, "%s", model);
+  meta.class_names = (const char *const *)train.class_names;
   memcpy(meta.norm_mean, mean, sizeof mean);
   memcpy(meta.norm_std, std, sizeof std);
   int32_t first_epoch = 0, first_batch = 0;
@@ -500,6 +491,13 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
                            .reductions = meta.plateau_reductions};
   clnet_optimizer opt = o.opt;
   double lr_now = o.sched.lr;
+  const int64_t planned_steps = (int64_t)(cfg->epochs - first_epoch) * batches - first_batch;
+  const double max_skipped = cfg->max_skipped > 0 ? cfg->max_skipped : CLNET_TRAIN_MAX_SKIPPED;
+  if (first_batch > 0 && first_batch >= batches && first_epoch < cfg->epochs) { /* the checkpoint's position */
+    st = clnet_set_error(CLNET_ERR_FORMAT, "%s: metadata 'clnet.position' puts it after batch %d of epoch %d, which has "
+                         "%d batches", path_last, first_batch, first_epoch + 1, batches);
+    goto out;
+  }
 
   for (int32_t epoch = first_epoch; epoch < cfg->epochs; ++epoch) {
     /* a run stopped mid-epoch continues at its batch with its running sums */
@@ -539,20 +537,26 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
       CLNET_TRY_GOTO(clnet_replicas_step(reps, b.images, b.labels, b.count, b.global_count, &loss, &correct, &finite),
                      st, out);
       if (!finite) {
-        const char *where = NULL;
-        if (n_ctx == 1) clnet_graph_find_nonfinite(g, &where);
+        const char *where = nonfinite_layer(graphs, n_ctx, ranks);
         if (cfg->on_nan != CLNET_ON_NAN_SKIP) {
           st = clnet_set_error(CLNET_ERR_NUMERIC,
                                "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'); "
                                "stopped before the update, the last checkpoint is intact (--on-nan skip would go on)",
                                epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "",
-                               where ? where : "?");
+                               where);
           goto out;
         }
         CLNET_TRY_GOTO(clnet_replicas_restore_statistics(reps), st, out);
         ++skipped;
+        if ((double)skipped > max_skipped * (double)planned_steps) { /* the run can no longer stay under it */
+          st = clnet_set_error(CLNET_ERR_NUMERIC,
+                               "epoch %d batch %d: %lld steps skipped for non-finite values, more than %g of the run's "
+                               "%lld (--max-skipped); stopped, the last checkpoint is intact", epoch + 1, bi + 1,
+                               (long long)skipped, max_skipped, (long long)planned_steps);
+          goto out;
+        }
         say(cb, "epoch %d batch %d: the loss is %g%s (first non-finite values in layer '%s'): step skipped (%lld so far)",
-            epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where ? where : "?",
+            epoch + 1, bi + 1, (double)loss, isfinite(loss) ? " but a gradient is not finite" : "", where,
             (long long)skipped);
         continue;
       }
@@ -612,6 +616,11 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
       }
     }
     double train_s = now_s() - e0;
+    if (seen == 0) { /* every step skipped: the epoch has no loss to record */
+      st = clnet_set_error(CLNET_ERR_NUMERIC, "epoch %d: every step was skipped for non-finite values; stopped, the last "
+                           "checkpoint is intact", epoch + 1);
+      goto out;
+    }
     meta.batches_done = 0;
     meta.epoch_loss_sum = 0;
     meta.epoch_correct = meta.epoch_seen = 0;
@@ -702,5 +711,6 @@ out:
   clnet_history_free(&hist);
   clnet_dataset_free(&train);
   clnet_dataset_free(&test);
+  clnet_out_dir_close(&od);
   return st;
 }

@@ -43,6 +43,11 @@ const clnet_check_case *clnet_check_case_get(int32_t i);
 int32_t clnet_check_family_count(void);
 const char *clnet_check_family_name(int32_t f);
 const char *clnet_check_case_family(int32_t i);
+/* 1 when case i is in `clnet check --quick` (host/check/quick.c): small shapes that between them
+ * still launch every kernel, variant and algorithm of the full table, for simulators (Oclgrind). */
+int32_t clnet_check_case_quick(int32_t i);
+/* 1 when a name in the quick list matches no case (*name set to it): the list is stale. */
+int32_t clnet_check_quick_unmatched(const char **name);
 
 /* Runs one case. `dev` is the device under test (may be a ref ctx: then
  * cross-checks are skipped); `ref` must be a reference ctx. Returns an error

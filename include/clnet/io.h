@@ -1,7 +1,7 @@
 /* Files a training run reads and writes: checkpoints (safetensors), the
  * per-epoch history (CSV) and the training-curves figure (PNG).
  *
- * Every writer is atomic: it writes `<path>.tmp.<pid>` in the target's
+ * Every writer is atomic: it writes `<path>.clnet-tmp.<pid>.<random>` in the target's
  * directory, flushes and fsyncs it, renames it over `<path>` and fsyncs the
  * directory. On failure the temporary file is removed and an existing `<path>`
  * is left exactly as it was. Every function returns a clnet_status and, on

@@ -1,6 +1,6 @@
 /* Ops: each runs on the backend of its ctx (OpenCL kernels, or the plain-C
  * reference). All activations are NHWC, fp32, densely packed:
- *   activation (N, H, W, C)      conv weight (KH, KW, C_in, C_out)  [Keras HWIO]
+ *   activation (N, H, W, C)      conv weight (KH, KW, C_in/groups, C_out)  [Keras HWIO]
  *   dense weight (OUT, IN)        vectors (C)
  * On OpenCL every call only enqueues work on the ctx's in-order queue; nothing
  * is read back unless the function says so. Shape rules are checked and a
@@ -16,7 +16,8 @@ extern "C" {
 #endif
 
 /* ---- padding (SPEC: TensorFlow semantics) ---------------------------------- */
-/* EXPLICIT: pads given by the op's desc (pooling); clnet_padding_out knows VALID and SAME only. */
+/* EXPLICIT: the pads are given by the op's desc (convolutions: pad_top, pad_bottom, pad_left,
+ * pad_right; pooling: its pads); clnet_padding_out knows VALID and SAME only. */
 typedef enum clnet_padding { CLNET_PADDING_VALID = 0, CLNET_PADDING_SAME = 1, CLNET_PADDING_EXPLICIT = 2 } clnet_padding;
 
 /* Output size and leading pad of one spatial dimension.
@@ -27,31 +28,61 @@ clnet_status clnet_padding_out(int32_t in, int32_t k, int32_t stride, clnet_padd
                                int32_t *out, int32_t *pad_before);
 
 /* ---- conv2d --------------------------------------------------------------- */
+/* A 2-D convolution. Weights (KH, KW, C_in/groups, C_out) (Keras HWIO; groups = 1: (KH, KW, C_in,
+ * C_out)). Output channel co belongs to group g = co / (C_out/groups) and reads input channels
+ * [g*C_in/groups, (g+1)*C_in/groups). Depthwise: groups = C_in, C_out = C_in*m (channel multiplier
+ * m; output co reads input co / m); its weights (KH, KW, 1, C_in*m) are Keras' DepthwiseConv2D
+ * kernel (KH, KW, C_in, m) in the same memory order. With dilation (dh, dw) tap (kh, kw) reads
+ * input (oh*sh - pad_top + kh*dh, ow*sw - pad_left + kw*dw); outside the input reads 0.
+ * Optional fields left 0 take their default, so a desc written for square strides, no dilation
+ * and no groups keeps its meaning. */
 typedef struct clnet_conv2d_desc {
   int32_t n, in_h, in_w, in_c; /* input (N, H, W, C_in) */
   int32_t out_c;               /* C_out */
   int32_t k_h, k_w;            /* kernel size */
-  int32_t stride;              /* same stride in both dimensions */
-  clnet_padding padding;
+  int32_t stride;              /* the stride of both dimensions where stride_h / stride_w are 0 */
+  clnet_padding padding;       /* VALID, SAME (TensorFlow, with the dilated kernel) or EXPLICIT */
   int32_t has_bias;
-  /* derived by clnet_conv2d_desc_init: */
-  int32_t out_h, out_w, pad_top, pad_left;
+  /* optional (0: the default) */
+  int32_t stride_h, stride_w;     /* per dimension; 0: stride */
+  int32_t dilation_h, dilation_w; /* 0: 1 */
+  int32_t groups;                 /* 0: 1; divides C_in and C_out */
+  /* the pads: given with padding EXPLICIT (each >= 0); derived by clnet_conv2d_desc_init for VALID
+   * (all 0) and SAME (TensorFlow: the odd pixel after) */
+  int32_t pad_top, pad_bottom, pad_left, pad_right;
+  /* derived by clnet_conv2d_desc_init:
+   *   out = (in + pads - ((k-1)*dilation + 1)) / stride + 1 (floor), >= 1 */
+  int32_t out_h, out_w;
 } clnet_conv2d_desc;
 
 /* Validates the desc and fills the derived fields. */
 clnet_status clnet_conv2d_desc_init(clnet_conv2d_desc *d);
 
+/* The effective values of the optional fields of a valid desc. */
+static inline int32_t clnet_conv2d_stride_h(const clnet_conv2d_desc *d) { return d->stride_h ? d->stride_h : d->stride; }
+static inline int32_t clnet_conv2d_stride_w(const clnet_conv2d_desc *d) { return d->stride_w ? d->stride_w : d->stride; }
+static inline int32_t clnet_conv2d_dilation_h(const clnet_conv2d_desc *d) { return d->dilation_h ? d->dilation_h : 1; }
+static inline int32_t clnet_conv2d_dilation_w(const clnet_conv2d_desc *d) { return d->dilation_w ? d->dilation_w : 1; }
+static inline int32_t clnet_conv2d_groups(const clnet_conv2d_desc *d) { return d->groups ? d->groups : 1; }
+/* 1 for a depthwise conv: groups = C_in > 1 (C_out = C_in * the channel multiplier). */
+static inline int clnet_conv2d_is_depthwise(const clnet_conv2d_desc *d) {
+  return clnet_conv2d_groups(d) > 1 && clnet_conv2d_groups(d) == d->in_c;
+}
+
 /* How OpenCL convolutions are computed (the reference backend ignores it).
- * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl); DIRECT: clnet's register-tiled kernels
- * (cl/conv2d_direct.cl); WINOGRAD: Winograd F(2x2, 3x3) (cl/conv2d_winograd.cl), for 3x3
- * stride-1 convs only (all three passes); WINOGRAD4: Winograd F(4x4, 3x3), the same convs up to
- * 256 x 256 channels; forced on any other shape either falls back to AUTO's
- * choice there, with a note (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
+ * GEMM: im2col + CLBlast GEMM (cl/conv2d.cl), per group; every conv. DIRECT: clnet's
+ * register-tiled kernels (cl/conv2d_direct.cl), per group, every conv but depthwise ones. WINOGRAD: Winograd F(2x2, 3x3)
+ * (cl/conv2d_winograd.cl), for 3x3 stride-1 undilated convs of one group only (all three passes);
+ * WINOGRAD4: Winograd F(4x4, 3x3), the same convs up to 256 x 256 channels. DEPTHWISE: clnet's
+ * depthwise kernels (cl/conv2d_depthwise.cl), for depthwise convs only (groups = C_in > 1).
+ * Forced on a conv it does not apply to, an algorithm falls back to AUTO's choice there, with a note
+ * (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
  * the fixed rule documented at conv_rule_algo in
- * host/ops/conv_algo.c (DIRECT for C_in*C_out <= 64*64; wider convs: DIRECT on CPUs except a
+ * host/ops/conv_algo.c (DEPTHWISE for depthwise convs; otherwise DIRECT for C_in*C_out <= 64*64
+ * per group; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
- * AUTO (the default): per (shape, pass), every algorithm that applies (GEMM and DIRECT always,
- * WINOGRAD and WINOGRAD4 where they apply) is checked against the float reference on a sub-batch of at most 2
+ * AUTO (the default): per (shape, pass), every algorithm that applies is checked against the float
+ * reference on a sub-batch of at most 2
  * images, at that algorithm's tolerance, and the ones that pass are timed on the device at the first
  * call; the fastest is recorded in the find-db, a text file per device in the kernel cache directory
  * (clnet_conv_algo_db_path), before it is used, and later processes read it from there, so every
@@ -65,14 +96,16 @@ typedef enum clnet_conv_algo {
   CLNET_CONV_ALGO_DIRECT = 2,
   CLNET_CONV_ALGO_RULE = 3,
   CLNET_CONV_ALGO_WINOGRAD = 4,  /* Winograd F(2x2, 3x3): 3x3 stride-1 convs */
-  CLNET_CONV_ALGO_WINOGRAD4 = 5  /* Winograd F(4x4, 3x3): 3x3 stride-1 convs, fewer multiplies, wider rounding */
+  CLNET_CONV_ALGO_WINOGRAD4 = 5, /* Winograd F(4x4, 3x3): 3x3 stride-1 convs, fewer multiplies, wider rounding */
+  CLNET_CONV_ALGO_DEPTHWISE = 6  /* depthwise convs (groups = C_in > 1) */
 } clnet_conv_algo;
 
 /* Sets the conv algorithm for all later conv2d calls on ctx.
  *   ctx   any context (a reference ctx keeps the setting and ignores it)
- *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT, _RULE, _WINOGRAD or _WINOGRAD4; anything else is CLNET_ERR_INVALID_ARGUMENT
- * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | winograd | winograd4 | rule |
- * auto; unset or empty = auto), read at its first convolution; an unknown value makes that
+ *   algo  CLNET_CONV_ALGO_AUTO, _GEMM, _DIRECT, _RULE, _WINOGRAD, _WINOGRAD4 or _DEPTHWISE; anything else is
+ *         CLNET_ERR_INVALID_ARGUMENT
+ * Until it is called, a ctx uses the environment variable CLNET_CONV_ALGO (gemm | direct | winograd | winograd4 |
+ * depthwise | rule | auto; unset or empty = auto), read at its first convolution; an unknown value makes that
  * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
 
@@ -91,12 +124,13 @@ typedef enum clnet_conv_algo_source {
 } clnet_conv_algo_source;
 
 typedef struct clnet_conv_algo_choice {
-  clnet_conv_algo algo;          /* GEMM, DIRECT, WINOGRAD or WINOGRAD4, never AUTO or RULE */
+  clnet_conv_algo algo;          /* GEMM, DIRECT, WINOGRAD, WINOGRAD4 or DEPTHWISE, never AUTO or RULE */
   clnet_conv_algo_source source;
-  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD, [3] WINOGRAD4;
-   * -1 for a candidate that failed the reference check (never chosen); -2 for an algorithm that
-   * does not apply (the Winograd ones outside 3x3 stride-1 convs) */
-  double ms[4];
+  /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD, [3] WINOGRAD4,
+   * [4] DEPTHWISE; -1 for a candidate that failed the reference check (never chosen); -2 for an
+   * algorithm that does not apply (the Winograd ones outside 3x3 stride-1 convs, DIRECT on
+   * depthwise convs, DEPTHWISE outside depthwise convs) or was not timed */
+  double ms[5];
 } clnet_conv_algo_choice;
 
 /* The algorithm a call of `pass` with desc `d` runs on ctx, and where it came from: what
@@ -104,10 +138,11 @@ typedef struct clnet_conv_algo_choice {
  * buffers allocated for the purpose. */
 clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo_choice *out);
-/* The same, the algorithm only (GEMM, DIRECT, WINOGRAD or WINOGRAD4). */
+/* The same, the algorithm only (GEMM, DIRECT, WINOGRAD, WINOGRAD4 or DEPTHWISE). */
 clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                       clnet_conv_algo *out);
-/* "auto", "gemm", "direct", "rule", "winograd", "winograd4"; parse returns INVALID_ARGUMENT for anything else. */
+/* "auto", "gemm", "direct", "rule", "winograd", "winograd4", "depthwise"; parse returns INVALID_ARGUMENT for
+ * anything else. */
 const char *clnet_conv_algo_str(clnet_conv_algo algo);
 clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out);
 /* "forced", "rule", "timed", "find-db". */
@@ -144,14 +179,14 @@ void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, v
 void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user);
 const char *clnet_conv_algo_last_note(clnet_ctx *ctx);
 
-/* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in, C_out)) + b (C_out).
+/* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in/groups, C_out)) + b (C_out).
  * b is ignored when !has_bias. */
 clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
                                   const clnet_buf *w, const clnet_buf *b, clnet_buf *y);
 /* dx (N, H, W, C_in) = gradient of the forward w.r.t. x, given dy (N, OH, OW, C_out). Overwrites dx. */
 clnet_status clnet_conv2d_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d,
                                         const clnet_buf *dy, const clnet_buf *w, clnet_buf *dx);
-/* dw (KH, KW, C_in, C_out) and db (C_out; skipped when !has_bias). Overwrites. */
+/* dw (KH, KW, C_in/groups, C_out) and db (C_out; skipped when !has_bias). Overwrites. */
 clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d,
                                           const clnet_buf *x, const clnet_buf *dy, clnet_buf *dw,
                                           clnet_buf *db);

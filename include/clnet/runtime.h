@@ -35,11 +35,23 @@ typedef struct clnet_device_info {
   uint64_t max_alloc_bytes;
   uint64_t local_mem_bytes;
   size_t max_work_group_size;
+  size_t max_work_item_sizes[3]; /* per dimension of a work-group */
   uint32_t mem_base_addr_align_bytes;
+  int32_t opencl_c_major, opencl_c_minor; /* from opencl_c_version ("OpenCL C 1.2 ..."); 0.0 if unreadable */
   int32_t has_fp16, has_fp64;
   cl_platform_id platform;
   cl_device_id device;
 } clnet_device_info;
+
+/* Lowers the limits in *info as `spec` says: comma-separated key=value with keys wg (work-items
+ * per work-group, also caps each dimension), local (bytes of local memory), alloc (bytes in one
+ * buffer), global (bytes of global memory); values take a K, M or G suffix (powers of 1024).
+ * A limit is only ever lowered. type=gpu makes the device report itself a GPU, so that a CPU
+ * device runs the work-group shapes and builds (no CPU-only barriers) chosen for GPUs. "" does
+ * nothing. Used for CLNET_DEVICE_LIMITS, which every
+ * context applies at creation, so that tests and `clnet check` can run on a device as if it had
+ * a small GPU's limits (docs/RELIABILITY.md, "Device limits"). */
+clnet_status clnet_device_limits_apply(clnet_device_info *info, const char *spec);
 
 /* Lists every device of every platform. *out is malloc'd (free with free());
  * *count may be 0. */
@@ -80,6 +92,10 @@ const clnet_device_info *clnet_ctx_device_info(const clnet_ctx *ctx);
 clnet_ctx_stats clnet_ctx_get_stats(const clnet_ctx *ctx);
 /* Waits for all enqueued work. */
 clnet_status clnet_ctx_finish(clnet_ctx *ctx);
+/* The OpenCL kernels this ctx has launched so far, as "program/kernel" (cl/<program>.cl), in
+ * order of first launch; i < clnet_ctx_kernel_count. CLBlast's own kernels are not among them. */
+int32_t clnet_ctx_kernel_count(const clnet_ctx *ctx);
+const char *clnet_ctx_kernel_name(const clnet_ctx *ctx, int32_t i, char *dst, size_t cap);
 
 /* Measures the device's FLOP/s (chains of float16 FMAs) and copy bandwidth
  * (read + write bytes per second) with cl/peak.cl; best of 3 after a warm-up. */

@@ -74,6 +74,11 @@ const char *clnet_train_option_doc(int32_t i);
 /* The first option where a and b differ ("optimizer", "lr", ...), or NULL when equal. */
 const char *clnet_train_options_diff(const clnet_train_options *a, const clnet_train_options *b);
 
+/* The learning rates a run takes: a float holds them (no rounding to 0, no overflow) */
+#define CLNET_TRAIN_LR_MIN 1e-10
+#define CLNET_TRAIN_LR_MAX 1e6
+#define CLNET_TRAIN_MAX_SKIPPED 0.1
+
 typedef struct clnet_train_config {
   const char *data_dir; /* NULL: CLNET_DEFAULT_DATA_DIR */
   const char *out_dir;  /* history.csv, curves.png, last.safetensors, best.safetensors */
@@ -95,15 +100,19 @@ typedef struct clnet_train_config {
                                  (saying what changed); 0: such a resume is refused */
   uint64_t seed;        /* weights, shuffle and flips */
   int32_t resume;       /* continue from out_dir/last.safetensors */
+  int32_t overwrite;    /* out_dir may hold a previous run: remove its files (else that is refused) */
   int32_t max_batches;  /* > 0: stop each epoch after this many training batches (for tests) */
   int32_t max_eval;     /* > 0: validate on at most this many test images (for tests) */
   int32_t stop_after;   /* > 0: behave as if a stop was requested after this many steps (for tests) */
   int32_t on_nan;       /* a step whose loss or gradients are NaN/Inf: CLNET_ON_NAN_STOP or _SKIP */
+  double max_skipped;   /* with _SKIP: the run fails once more than this share of its steps (0..1] were
+                           skipped (0: CLNET_TRAIN_MAX_SKIPPED, 10 %); an epoch with no step fails too */
   /* data parallelism (clnet_train_run_parallel) */
   const double *shares;    /* relative share of each device of a batch; NULL: equal on equal devices,
                               measured speed otherwise */
   int32_t verify_replicas; /* after every step, check every replica holds identical weights (slow) */
   const char *step_log;    /* if set, rank 0 writes one CSV line per step: epoch,batch,step,loss,accuracy,images */
+  const clnet_image_options *images; /* image folders: input size, crop, cache, ... (NULL: defaults) */
 } clnet_train_config;
 
 typedef struct clnet_train_progress {
@@ -166,6 +175,9 @@ typedef struct clnet_checkpoint_meta {
   int32_t batches_done;
   double epoch_loss_sum;      /* sum over the done batches of loss * images */
   int64_t epoch_correct, epoch_seen;
+  /* Saving: the class names (`classes` of them; image folders), written as clnet.class_names;
+   * NULL: none. Reading leaves it NULL: clnet_checkpoint_read_class_names. */
+  const char *const *class_names;
 } clnet_checkpoint_meta;
 
 /* Writes every parameter, BN statistic, Adam moment and the Adam step, with
@@ -177,6 +189,11 @@ clnet_status clnet_checkpoint_save(clnet_graph *g, const clnet_checkpoint_meta *
 clnet_status clnet_checkpoint_read_graph(const char *path, clnet_graph **out);
 /* Reads only the metadata (to build the right model first). */
 clnet_status clnet_checkpoint_read_meta(const char *path, clnet_checkpoint_meta *meta);
+/* The class names a checkpoint holds (clnet.class_names, a JSON array of `classes` strings):
+ * *names a malloc'd array of *n malloc'd strings (free with clnet_class_names_free), or
+ * NULL and 0 when it has none (CIFAR-10, IDX). Errors: CLNET_ERR_FORMAT when malformed. */
+clnet_status clnet_checkpoint_read_class_names(const char *path, char ***names, int32_t *n);
+void clnet_class_names_free(char **names, int32_t n);
 /* Loads into a set-up graph; every tensor must match the model by name and shape. */
 clnet_status clnet_checkpoint_load(clnet_graph *g, const char *path, clnet_checkpoint_meta *meta);
 

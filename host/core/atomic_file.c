@@ -1,5 +1,5 @@
 /* Atomic file replacement: temp file, fsync, rename, fsync of the directory. */
-#include "train/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
@@ -22,12 +23,17 @@ clnet_status clnet_atomic_open(clnet_atomic_file *af, const char *path) {
   if (path == NULL || path[0] == '\0')
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "atomic write: empty path");
   af->path = path;
-  size_t len = strlen(path) + 32;
+  size_t len = strlen(path) + 64;
   af->tmp_path = malloc(len);
   if (af->tmp_path == NULL)
     return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
-  snprintf(af->tmp_path, len, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(af->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+  /* a fresh name each try (core/fs.h), created exclusively: never an existing file or a link */
+  int fd = -1;
+  for (int tries = 0; fd < 0 && tries < 100; ++tries) {
+    clnet_temp_name(af->tmp_path, len, path);
+    fd = open(af->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) {
     int e = errno;
     clnet_status st = clnet_set_error(CLNET_ERR_IO, "%s: cannot create temporary file %s: %s",
@@ -117,8 +123,8 @@ clnet_status clnet_atomic_commit(clnet_atomic_file *af) {
   }
   const char *step = NULL;
   int e = 0;
-  if (fflush(af->fp) != 0) {
-    step = "flushing";
+  if (fflush(af->fp) != 0 || ferror(af->fp)) { /* ferror: a write through af.fp that failed earlier */
+    step = "writing";
     e = errno;
   } else if (fsync(fileno(af->fp)) != 0) {
     step = "syncing";

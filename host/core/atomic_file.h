@@ -1,16 +1,20 @@
-/* Internal: write a file atomically.
+/* Internal: write a file atomically; every file clnet writes (checkpoints, history, plots, the
+ * kernel cache, the find-dbs, CLBlast's parameters) goes through here.
  *
  *   clnet_atomic_file af;
- *   CLNET_TRY(clnet_atomic_open(&af, path));          creates <path>.tmp.<pid>
+ *   CLNET_TRY(clnet_atomic_open(&af, path));          creates <path>.clnet-tmp.<pid>.<random> (core/fs.h)
  *   st = clnet_atomic_write(&af, bytes, n);            any number of times
  *   if (st != CLNET_SUCCESS) { clnet_atomic_abort(&af); return st; }
  *   return clnet_atomic_commit(&af);                   flush, fsync, rename, fsync dir
  *
+ * The temporary is created exclusively (O_CREAT | O_EXCL | O_NOFOLLOW, a fresh random name per
+ * try, mkstemp-style): whatever is planted at a name, a link or a file, is never followed,
+ * truncated or written. Writers that print may use af.fp directly; commit checks the stream.
  * commit and abort always release the file; on any failure the temporary file
  * is removed and <path> is untouched. Errors are CLNET_ERR_IO with a message
  * naming the path and strerror. */
-#ifndef CLNET_TRAIN_ATOMIC_FILE_H
-#define CLNET_TRAIN_ATOMIC_FILE_H
+#ifndef CLNET_CORE_ATOMIC_FILE_H
+#define CLNET_CORE_ATOMIC_FILE_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -19,7 +23,7 @@
 
 typedef struct clnet_atomic_file {
   const char *path; /* target, borrowed from the caller */
-  char *tmp_path;   /* "<path>.tmp.<pid>", owned */
+  char *tmp_path;   /* "<path>.clnet-tmp.<pid>.<random>", owned */
   FILE *fp;         /* open for writing on tmp_path */
   int failed;       /* a write already failed (error recorded) */
 } clnet_atomic_file;
