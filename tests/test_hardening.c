@@ -723,7 +723,7 @@ Test(options, numeric_values_out_of_range_are_usage_errors) {
  * ended with status 0 and NaN in the history. */
 Test(options, a_run_that_skips_too_many_steps_fails) {
   char args[1024], hist[700];
-  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 2 --recipe seed --recipe seed --lr 1e6 --on-nan skip --out %s", dir,
+  snprintf(args, sizeof args, "train --data %s --epochs 2 --batch 32 --width 2 --recipe seed --lr 1e6 --on-nan skip --out %s", dir,
            at("skips"));
   cr_assert_eq(run(args), 1, "%s", out);
   cr_assert(strstr(out, "skipped") && strstr(out, "--max-skipped"), "%s", out);
@@ -734,12 +734,12 @@ Test(options, a_run_that_skips_too_many_steps_fails) {
   free(h);
   /* a bound that allows them: the run goes on, the history stays finite */
   snprintf(args, sizeof args,
-           "train --data %s --epochs 2 --batch 32 --width 2 --recipe seed --recipe seed --lr 1e6 --on-nan skip --max-skipped 1 --out %s", dir,
+           "train --data %s --epochs 2 --batch 32 --width 2 --recipe seed --lr 1e6 --on-nan skip --max-skipped 1 --out %s", dir,
            at("skips1"));
   int rc = run(args);
   snprintf(hist, sizeof hist, "%s/history.csv", at("skips1"));
   h = slurp(hist, &n);
-  cr_assert(rc == 0 || strstr(out, "every step was skipped"), "%s", out);
+  cr_assert(rc == 0 || strstr(out, "every step was skipped") || strstr(out, "the weights have diverged"), "%s", out);
   cr_assert(!h || !strstr(h, "nan"), "NaN was written into the history:\n%s", h);
   free(h);
 }
@@ -782,7 +782,7 @@ Test(small, environment_values_are_named_as_such) {
 
 Test(small, data_parallel_nan_report_names_the_layer) {
   char args[1024];
-  snprintf(args, sizeof args, TRAIN " --device 0,0 --recipe seed --recipe seed --lr 1e6 --data %s --out %s", dir, at("dp"));
+  snprintf(args, sizeof args, TRAIN " --device 0,0 --recipe seed --lr 1e6 --data %s --out %s", dir, at("dp"));
   cr_assert_eq(run(args), 1, "%s", out);
   cr_assert(strstr(out, "first non-finite values in layer '") && !strstr(out, "layer '?'") && !strstr(out, "(none"),
             "the layer must be named:\n%s", out);

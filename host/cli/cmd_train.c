@@ -665,14 +665,13 @@ int cmd_eval(int argc, char **argv) {
   }
   clnet_eval_result ev = {0};
   if (!is_onnx) st = clnet_checkpoint_read_graph(ckpt, &g); /* the network the checkpoint holds */
+  /* the test loss is plain cross-entropy, whatever label smoothing the run trained with (so a checkpoint
+   * and its ONNX export, which has no loss layer, report the same loss) */
+  if (st == CLNET_SUCCESS) st = clnet_graph_set_kind_attrs(g, "softmax_cross_entropy", "label_smoothing=0", NULL);
   if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, ctx, (int32_t)batch);
   if (st == CLNET_SUCCESS) st = is_onnx ? cli_onnx_init(&onnx, g) : clnet_checkpoint_load(g, ckpt, &meta);
-  /* the loss as the run computed it: with its label smoothing (the loss layer's, from its options) */
-  clnet_train_options opts;
-  double smoothing = 0;
-  if (meta.train[0] && clnet_train_options_parse(meta.train, &opts) == CLNET_SUCCESS) smoothing = opts.label_smoothing;
   if (st == CLNET_SUCCESS)
-    st = clnet_evaluate_dataset_tta(g, &test, meta.norm_mean, meta.norm_std, (int32_t)max_images, tta, smoothing, &ev);
+    st = clnet_evaluate_dataset_tta(g, &test, meta.norm_mean, meta.norm_std, (int32_t)max_images, tta, 0, &ev);
   if (st == CLNET_SUCCESS && (logits_path || inputs_path))
     st = cli_dump_eval(g, &test, meta.norm_mean, meta.norm_std, (int32_t)max_images, logits_path, inputs_path);
   if (st == CLNET_SUCCESS && is_onnx) {

@@ -386,8 +386,10 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
       if (saved.width) snprintf(was_w, sizeof was_w, " width %d", saved.width);
       if (meta.width) snprintf(now_w, sizeof now_w, " width %d", meta.width);
       st = clnet_set_error(CLNET_ERR_MISMATCH,
-                           "%s: holds a different network (%s%s) from this run's (%s%s); resume with the same "
-                           "--model/--width as the run that wrote it", path_last, saved.model, was_w, model, now_w);
+                           "%s: holds a different network (%s%s) from this run's (%s%s): its layers or their "
+                           "attributes differ (the recipe's --bn-momentum and --label-smoothing are layer attributes); "
+                           "resume with the same --model/--width/--recipe as the run that wrote it",
+                           path_last, saved.model, was_w, model, now_w);
       goto out;
     }
     /* the same training options (older files: the seed's recipe at their lr) */
@@ -641,6 +643,12 @@ clnet_status clnet_train_run_parallel(clnet_ctx *const *ctxs, int32_t n_ctx, cln
     CLNET_TRY_GOTO(clnet_comm_bcast(comm, val, sizeof val, 0), st, out);
     ev.loss = val[0];
     ev.accuracy = val[1];
+    if (!isfinite(ev.loss)) { /* diverged weights: nothing to record or keep (the last checkpoint is intact) */
+      st = clnet_set_error(CLNET_ERR_NUMERIC,
+                           "epoch %d: the validation loss is %g: the weights have diverged (a lower --lr helps); "
+                           "the last checkpoint is intact", epoch + 1, ev.loss);
+      goto out;
+    }
     clnet_epoch_record rec = {.epoch = epoch + 1, .loss = loss_sum / (double)seen,
                               .accuracy = (double)correct_sum / (double)seen, .val_loss = ev.loss,
                               .val_accuracy = ev.accuracy, .seconds = now_s() - e0,
