@@ -91,6 +91,8 @@ static const char *const quick_conv[] = {
     /* T16 / T32 GEMMs, v1, a 1x1 output */
     "n1 3x3x20->9 k3 s1 valid winograd",
     "n1 3x3x20->9 k3 s1 valid winograd4",
+    /* depthwise: its filter gradient in several row blocks (64 rows of 32 pixels), summed */
+    "n2 32x32x32 dw k3 s1 pads 1 depthwise",
     /* and every case labelled "quick ..." (check_conv2d.c): the chunked paths, several filter-
      * gradient blocks, strided im2col, Winograd v8/v16 transforms and partial tiles, the direct
      * T16 tiles and wgrad t32_c8, t16_c16, t16_c8, t8_c16, split K */
