@@ -420,6 +420,8 @@ int cmd_train(int argc, char **argv) {
     }
   } else if (clnet_train_recipe(recipe ? recipe : "fast", cfg.epochs, &opts) != CLNET_SUCCESS) {
     return cli_usage_error("train", "--recipe must be seed or fast, got '%s'", recipe);
+  } else if (onnx_path) {
+    opts.bn_momentum = -1; /* an imported model's BN keeps its own momentum unless --bn-momentum says */
   }
   for (int k = 0; k < n_opts; ++k)
     if (clnet_train_options_set(&opts, opt_name[k], opt_value[k]) != CLNET_SUCCESS)
