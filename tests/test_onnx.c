@@ -164,6 +164,11 @@ static const char *const must_pass[] = {
     "pytorch-converted/test_BatchNorm2d_eval", "pytorch-converted/test_BatchNorm2d_momentum_eval",
     "pytorch-converted/test_Linear", "pytorch-converted/test_MaxPool2d", "pytorch-converted/test_ReLU",
     "pytorch-converted/test_LeakyReLU", "pytorch-converted/test_Conv1d", "pytorch-converted/test_AvgPool2d",
+    /* convolutions with groups, depthwise, dilations, per-axis strides, asymmetric pads */
+    "node/test_conv_with_strides_and_asymmetric_padding", "pytorch-converted/test_Conv2d_depthwise",
+    "pytorch-converted/test_Conv2d_depthwise_strided", "pytorch-converted/test_Conv2d_groups",
+    "pytorch-converted/test_Conv2d_dilated", "pytorch-converted/test_Conv2d_padding", "pytorch-converted/test_Conv1d_stride",
+    "pytorch-converted/test_Conv1d_groups", "pytorch-converted/test_Conv1d_dilated",
 };
 
 typedef struct backend_log {
@@ -361,11 +366,12 @@ Test(onnx, cli_train_export_eval, .timeout = 900) {
   cr_expect(strstr(out, "device:") == NULL, "no device before the refusal: %s", out);
   /* train the imported model from its initializers (H and W open: it takes the 32x32 data) */
   snprintf(args, sizeof args,
-           "train --model '%s/%s' --data '%s' --out '%s' --epochs 1 --batch 32 --max-batches 4 --device ref",
-           src_dir(), model, data, tmp);
+           "train --model '%s/%s' --data '%s' --out '%s' --epochs 1 --batch 32 --max-batches 4 --device ref "
+           "--recipe seed", src_dir(), model, data, tmp);
   rc = clnet_cli_run("", args, out, sizeof out);
   cr_assert_eq(rc, 0, "%s", out);
   cr_expect(strstr(out, "model: custom") != NULL, "%s", out);
+  cr_expect(strstr(out, "bn-momentum=-1") != NULL, "the model's own BN momentum: %s", out);
   /* export what was trained; evaluate the checkpoint and the .onnx file: the same test loss */
   snprintf(args, sizeof args, "export --checkpoint '%s/last.safetensors' --onnx '%s/out.onnx'", tmp, tmp);
   rc = clnet_cli_run("", args, out, sizeof out);

@@ -126,8 +126,9 @@ static int on_should_stop(void *user) {
 static void train_usage(FILE *f) {
   fprintf(f,
           "usage: clnet train [--device D[,D...]] [--data DIR] [--epochs N] [--batch B] [--seed S]\n"
-          "                   [--model NAME] [--depth 18|34] [--width W] [--out DIR] [--resume|--overwrite]\n"
-          "                   [--on-nan stop|skip] [--recipe seed|fast] [--OPTION VALUE ...] [--profile]\n"
+          "                   [--model NAME|FILE.onnx [--init model|random]] [--depth 18|34] [--width W] [--out DIR]\n"
+          "                   [--resume|--overwrite] [--on-nan stop|skip] [--recipe seed|fast] [--OPTION VALUE ...]\n"
+          "                   [--profile]\n"
           "       mpirun -np N clnet train ...   (data parallel over N processes)\n"
           "Trains a zoo model (default: the seed's ResNet-18 at width 16) with softmax cross-entropy,\n"
           "validating on the test split after every epoch.\n"
@@ -420,6 +421,8 @@ int cmd_train(int argc, char **argv) {
     }
   } else if (clnet_train_recipe(recipe ? recipe : "fast", cfg.epochs, &opts) != CLNET_SUCCESS) {
     return cli_usage_error("train", "--recipe must be seed or fast, got '%s'", recipe);
+  } else if (onnx_path) {
+    opts.bn_momentum = -1; /* an imported model's BN keeps its own momentum unless --bn-momentum says */
   }
   for (int k = 0; k < n_opts; ++k)
     if (clnet_train_options_set(&opts, opt_name[k], opt_value[k]) != CLNET_SUCCESS)

@@ -741,7 +741,11 @@ clnet_status clnet_onnx_build(clnet_onnx_model *m, const clnet_onnx_build_option
                            name, opt->classes);
       goto fail;
     }
-    CLNET_TRY_GOTO(clnet_graph_set_output(b.g, y->t), st, fail);
+    /* the loss layer, named "loss" unless a node took that name */
+    char lname[96] = "loss";
+    for (int32_t i = 2; layer_exists(b.g, lname); ++i) snprintf(lname, sizeof lname, "loss_%d", i);
+    int32_t lt;
+    CLNET_TRY_GOTO(clnet_graph_add_layer(b.g, "softmax_cross_entropy", lname, &y->t, 1, "", &lt), st, fail);
   }
   *out = b.g;
   b.g = NULL;
@@ -749,6 +753,8 @@ clnet_status clnet_onnx_build(clnet_onnx_model *m, const clnet_onnx_build_option
   return CLNET_SUCCESS;
 fail:
   if (!strstr(clnet_last_error(), m->what)) st = clnet_wrap_error(st, "%s", m->what);
+  /* the graph builder refusing what the model asks for: clnet cannot run that model */
+  if (st == CLNET_ERR_INVALID_ARGUMENT) st = CLNET_ERR_UNSUPPORTED;
   clnet_graph_free(b.g);
   build_free(&b);
   ox_weights_clear(m);

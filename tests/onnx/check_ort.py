@@ -128,7 +128,7 @@ def main():
         run_dir = os.path.join(tmp, name)
         try:
             width = [] if name == "lenet" else ["--width", "8"]
-            run([a.clnet, "train", "--model", name] + width + ["--data", cifar, "--epochs", "1", "--batch", "32",
+            run([a.clnet, "train", "--model", name, "--recipe", "seed"] + width + ["--data", cifar, "--epochs", "1", "--batch", "32",
                  "--max-batches", "3", "--max-eval", "32", "--out", run_dir] + dev, env)
         except RuntimeError as e:
             if "not supported yet" in str(e):
