@@ -91,6 +91,22 @@ static const char *const quick_conv[] = {
     /* T16 / T32 GEMMs, v1, a 1x1 output */
     "n1 3x3x20->9 k3 s1 valid winograd",
     "n1 3x3x20->9 k3 s1 valid winograd4",
+    /* depthwise (the depthwise kernels: odd channels, a multiplier of 3, a 1x1 image, dilation with
+     * stride 3, padding past the image, 1x1) and one depthwise shape as per-group GEMMs */
+    "n3 13x13x7 dw k3 pads 1 depthwise",
+    "n2 7x7x5->15 dw x3 k3 s2 same depthwise",
+    "n3 1x1x9 dw k3 pads 1 depthwise",
+    "n1 7x7x3->6 dw x2 k5 s3 d2x1 pads 4,1,0,3 depthwise",
+    "n1 3x3x4 dw k3 pads 4,0,1,5 depthwise",
+    "n1 3x3x4 dw k3 pads 4,0,1,5 gemm",
+    "n2 7x7x33 dw k1 depthwise",
+    /* grouped: per-group GEMMs and direct kernels, a pointwise one, dilation with unequal strides */
+    "n2 7x7x15->10 g5 k3x1 same nobias gemm",
+    "n2 7x7x15->10 g5 k3x1 same nobias direct",
+    "n2 13x13x8->12 g4 k1 gemm",
+    "n2 13x13x8->12 g4 k1 direct",
+    "n2 13x11x6->9 g3 k3 s2x1 d2x3 pads 1,2,0,3 gemm",
+    "n2 13x11x6->9 g3 k3 s2x1 d2x3 pads 1,2,0,3 direct",
     /* and every case labelled "quick ..." (check_conv2d.c): the chunked paths, several filter-
      * gradient blocks, strided im2col, Winograd v8/v16 transforms and partial tiles, the direct
      * T16 tiles and wgrad t32_c8, t16_c16, t16_c8, t8_c16, split K */
