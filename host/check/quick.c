@@ -9,10 +9,16 @@
  * CLBlast and clnet's GEMM). The paths that need a large shape on the real limits (several
  * im2col / Winograd chunks, several direct filter-gradient blocks, split-K) run at small shapes
  * with the scratch limits lowered by the "quick ..." cases of check_conv2d.c. The gradient checks
- * run on the reference only and are all in. docs/CHECKS.md, "Quick". */
+ * run on the reference only and are all in, and so are the layer kinds' cases at small inputs.
+ * docs/CHECKS.md, "Quick". */
+#include <stdio.h>
 #include <string.h>
 
 #include "clnet/check.h"
+
+/* layer-kind cases on inputs of more elements than this are left out (the 16x16x96 and 8x8x256
+ * activation shapes: 10 s each under Oclgrind; every kind has smaller ones) */
+#define QUICK_LAYER_ELEMENTS 16384
 
 /* "op|shape" of every quick cross-check */
 static const char *const quick_cases[] = {
@@ -130,7 +136,10 @@ int32_t clnet_check_case_quick(int32_t i) {
   const clnet_check_case *c = clnet_check_case_get(i);
   if (!c) return 0;
   if (c->kind == CLNET_CHECK_GRAD) return !listed(quick_skip, c->op, c->shape);
-  if (!strncmp(c->op, "layer", 5)) return 1; /* check_layers.c: every kind at a small shape */
+  if (!strncmp(c->op, "layer", 5)) { /* check_layers.c: every kind, at its small shapes */
+    int n = 0, h = 0, w = 0, ch = 0;
+    return !(sscanf(c->shape, "n%d %dx%dx%d", &n, &h, &w, &ch) == 4 && (int64_t)n * h * w * ch > QUICK_LAYER_ELEMENTS);
+  }
   if (!strncmp(c->shape, "quick ", 6)) return 1; /* cases made for the quick subset */
   if (!strncmp(c->op, "conv2d_", 7)) {
     for (const char *const *k = quick_conv; *k; ++k)
