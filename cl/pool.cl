@@ -205,7 +205,7 @@ __kernel void global_maxpool_forward(const int HW, const int C, const int N,
                                      __global int *argmax)    /* (N, C) */
 {
   const int c = get_global_id(0), n = get_global_id(1);
-  const int cc = min(c, C - 1); /* no early return: every work-item reaches the barrier */
+  const int cc = min(c, C - 1); /* no early return: every work-item reaches the barrier (CPU) */
   __global const float *xn = x + (size_t)n * HW * C + cc;
   float best = xn[0];
   int best_p = 0;
@@ -215,7 +215,7 @@ __kernel void global_maxpool_forward(const int HW, const int C, const int N,
       best = v;
       best_p = p;
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
+    CPU_LOCKSTEP();
   }
   if (c < C) {
     y[(size_t)n * C + c] = best;

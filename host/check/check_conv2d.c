@@ -341,7 +341,10 @@ static const conv_params r_stem = {Q(2, 32, 32, 3, 64, 3, 3, 1, V, 1)},
                          q_s2 = {Q(1, 5, 5, 3, 4, 3, 3, 2, S, 1)},
                          q_c16 = {Q(1, 3, 3, 17, 9, 1, 1, 1, V, 0)},
                          q_c8_t16 = {Q(1, 5, 5, 8, 16, 1, 1, 2, V, 1)},
-                         q_wino_odd = {Q(1, 7, 5, 9, 7, 3, 3, 1, V, 0)};
+                         q_wino_odd = {Q(1, 7, 5, 9, 7, 3, 3, 1, V, 0)},
+                         /* the depthwise filter gradient in 2 row blocks (722 output pixels, blocks
+                          * of 27 rows of 19), summed by conv2d_dw_sum_blocks */
+                         q_dw_blocks = {Q(2, 19, 19, 5, 5, 3, 3, 1, E, 1), .groups = 5, .pads = {1, 1, 1, 1}};
 
 /* MobileNetV2 on 32x32x3 (host/models/mobilenet_v2.c at width 32), batch 2: its depthwise 3x3 convs
  * (pads 1, stride 1 or 2, no bias) and some of its 1x1 expand / project convs */
@@ -578,6 +581,7 @@ const clnet_check_case clnet_check_cases_conv2d[] = {
     CROSS3_ALGO("quick n1 5x5x8->16 k1 s2 valid direct", q_c8_t16, CLNET_CONV_ALGO_DIRECT),
     WINO2("quick n1 7x5x9->7 k3 s1 valid nobias", q_wino_odd),
     WINO4("quick n1 7x5x9->7 k3 s1 valid nobias", q_wino_odd),
+    CROSS3_ALGO("quick n2 19x19x5 dw k3 pads 1 depthwise", q_dw_blocks, CLNET_CONV_ALGO_DEPTHWISE),
     GRAD2("n2 6x6x2->3 k3 s2 same (pad 0/1)", g_s2_asym),
     GRAD2("n1 5x5x3->4 k1 s2 valid", g_k1_s2),
     GRAD2("n2 7x5x2->3 k2x3 s1 same", g_rect),

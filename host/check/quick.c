@@ -9,10 +9,16 @@
  * CLBlast and clnet's GEMM). The paths that need a large shape on the real limits (several
  * im2col / Winograd chunks, several direct filter-gradient blocks, split-K) run at small shapes
  * with the scratch limits lowered by the "quick ..." cases of check_conv2d.c. The gradient checks
- * run on the reference only and are all in. docs/CHECKS.md, "Quick". */
+ * run on the reference only and are all in, and so are the layer kinds' cases at small inputs.
+ * docs/CHECKS.md, "Quick". */
+#include <stdio.h>
 #include <string.h>
 
 #include "clnet/check.h"
+
+/* layer-kind cases on inputs of more elements than this are left out (the 16x16x96 and 8x8x256
+ * activation shapes: 10 s each under Oclgrind; every kind has smaller ones) */
+#define QUICK_LAYER_ELEMENTS 16384
 
 /* "op|shape" of every quick cross-check */
 static const char *const quick_cases[] = {
@@ -91,8 +97,22 @@ static const char *const quick_conv[] = {
     /* T16 / T32 GEMMs, v1, a 1x1 output */
     "n1 3x3x20->9 k3 s1 valid winograd",
     "n1 3x3x20->9 k3 s1 valid winograd4",
-    /* depthwise: its filter gradient in several row blocks (64 rows of 32 pixels), summed */
-    "n2 32x32x32 dw k3 s1 pads 1 depthwise",
+    /* depthwise (the depthwise kernels: odd channels, a multiplier of 3, a 1x1 image, dilation with
+     * stride 3, padding past the image, 1x1) and one depthwise shape as per-group GEMMs */
+    "n3 13x13x7 dw k3 pads 1 depthwise",
+    "n2 7x7x5->15 dw x3 k3 s2 same depthwise",
+    "n3 1x1x9 dw k3 pads 1 depthwise",
+    "n1 7x7x3->6 dw x2 k5 s3 d2x1 pads 4,1,0,3 depthwise",
+    "n1 3x3x4 dw k3 pads 4,0,1,5 depthwise",
+    "n1 3x3x4 dw k3 pads 4,0,1,5 gemm",
+    "n2 7x7x33 dw k1 depthwise",
+    /* grouped: per-group GEMMs and direct kernels, a pointwise one, dilation with unequal strides */
+    "n2 7x7x15->10 g5 k3x1 same nobias gemm",
+    "n2 7x7x15->10 g5 k3x1 same nobias direct",
+    "n2 13x13x8->12 g4 k1 gemm",
+    "n2 13x13x8->12 g4 k1 direct",
+    "n2 13x11x6->9 g3 k3 s2x1 d2x3 pads 1,2,0,3 gemm",
+    "n2 13x11x6->9 g3 k3 s2x1 d2x3 pads 1,2,0,3 direct",
     /* and every case labelled "quick ..." (check_conv2d.c): the chunked paths, several filter-
      * gradient blocks, strided im2col, Winograd v8/v16 transforms and partial tiles, the direct
      * T16 tiles and wgrad t32_c8, t16_c16, t16_c8, t8_c16, split K */
@@ -116,7 +136,10 @@ int32_t clnet_check_case_quick(int32_t i) {
   const clnet_check_case *c = clnet_check_case_get(i);
   if (!c) return 0;
   if (c->kind == CLNET_CHECK_GRAD) return !listed(quick_skip, c->op, c->shape);
-  if (!strncmp(c->op, "layer", 5)) return 1; /* check_layers.c: every kind at a small shape */
+  if (!strncmp(c->op, "layer", 5)) { /* check_layers.c: every kind, at its small shapes */
+    int n = 0, h = 0, w = 0, ch = 0;
+    return !(sscanf(c->shape, "n%d %dx%dx%d", &n, &h, &w, &ch) == 4 && (int64_t)n * h * w * ch > QUICK_LAYER_ELEMENTS);
+  }
   if (!strncmp(c->shape, "quick ", 6)) return 1; /* cases made for the quick subset */
   if (!strncmp(c->op, "conv2d_", 7)) {
     for (const char *const *k = quick_conv; *k; ++k)
