@@ -132,9 +132,10 @@ Test(limits, fixed_group_that_does_not_fit_fails_clearly) {
   cr_assert_eq(limit, 32);
   const size_t g = 64, l = 64;
   clnet_status st = CLNET_LAUNCH(dev, "loss", "softmax_xent", 1, &g, &l, CLNET_ARG_I32(1), CLNET_ARG_I32(1),
-                                 CLNET_ARG_BUF(&b), CLNET_ARG_BUF(&b), CLNET_ARG_BUF(&b), CLNET_ARG_BUF(&b),
+                                 CLNET_ARG_F32(0), CLNET_ARG_F32(1), CLNET_ARG_F32(0), CLNET_ARG_BUF(&b),
+                                 CLNET_ARG_BUF(&b), CLNET_ARG_BUF(&b), CLNET_ARG_BUF(&b),
                                  CLNET_ARG_LOCAL(256), CLNET_ARG_LOCAL(256));
-  cr_assert_eq(st, CLNET_ERR_TOO_LARGE);
+  cr_assert_eq(st, CLNET_ERR_TOO_LARGE, "%s", clnet_last_error());
   cr_assert(strstr(clnet_last_error(), "allows 32"), "%s", clnet_last_error());
   clnet_buf_free(dev, &b);
   clnet_ctx_free(dev);
