@@ -139,7 +139,7 @@ clnet_status ox_attr_string(ox_node *n, const char *name, const char *def, char 
     return CLNET_SUCCESS;
   }
   size_t len = a->s.len < cap - 1 ? a->s.len : cap - 1;
-  memcpy(dst, a->s.data, len);
+  if (len > 0) memcpy(dst, a->s.data, len); /* an empty string's data may be NULL */
   dst[len] = '\0';
   for (size_t i = 0; i < len; ++i)
     if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f) dst[i] = '?';
