@@ -27,6 +27,25 @@ Test(model, one_step_matches_reference, .timeout = 600) {
   clnet_ctx_free(ref);
 }
 
+/* Every zoo model's step, as `clnet check --model NAME`. MobileNetV2 has moving means that are
+ * zero up to rounding (an expand conv of BN outputs whose beta is 0) and Adam updates of gradients
+ * near eps, which the check's tolerances must cover without masking real errors. */
+Test(model, every_zoo_model_matches_reference, .timeout = 600) {
+  clnet_ctx *dev = NULL, *ref = NULL;
+  cr_assert_eq(clnet_ctx_create(NULL, &dev), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_ctx_create("ref", &ref), CLNET_SUCCESS);
+  for (int32_t m = 0; m < clnet_model_count(); ++m) {
+    int rows = 0;
+    int32_t failures = -1;
+    cr_assert_eq(clnet_check_model_of(dev, ref, clnet_model_name(m), 1, report, &rows, &failures), CLNET_SUCCESS,
+                 "%s: %s", clnet_model_name(m), clnet_last_error());
+    cr_expect_eq(failures, 0, "%s: %d tensors failed", clnet_model_name(m), failures);
+    cr_expect_gt(rows, 10, "%s", clnet_model_name(m));
+  }
+  clnet_ctx_free(dev);
+  clnet_ctx_free(ref);
+}
+
 Test(model, resnet18_shapes_and_sizes) {
   clnet_resnet_config rc = {.depth = 18, .width = 64, .in_h = 32, .in_w = 32, .in_c = 3, .classes = 10};
   clnet_graph *g = NULL;

@@ -12,6 +12,11 @@
 
 #define MODEL_RTOL 1e-3
 #define MODEL_ATOL_SCALE 1e-4
+/* the one Adam step after the gradients (Keras' defaults) */
+#define ADAM_LR 1e-3f
+#define ADAM_BETA1 0.9f
+#define ADAM_BETA2 0.999f
+#define ADAM_EPS 1e-7f
 
 /* scale_floor: a lower bound for the tensor's scale (see layer_grad_scale). */
 static void compare(const char *name, const float *a, const float *b, int64_t n, const unsigned char *mask,
@@ -43,6 +48,51 @@ static void compare(const char *name, const float *a, const float *b, int64_t n,
   if (fn) fn(&row, user);
 }
 
+/* The momentum attribute of the layer that owns parameter `param` ("<layer>.<name>"); -1 when
+ * the layer has none. */
+static double owner_momentum(const clnet_graph *g, const char *param) {
+  const char *dot = strrchr(param, '.');
+  size_t plen = dot ? (size_t)(dot - param) : strlen(param);
+  for (int32_t l = 0; l < clnet_graph_layer_count(g); ++l) {
+    clnet_layer_info li;
+    if (clnet_graph_layer_info(g, l, &li) != CLNET_SUCCESS) continue;
+    if (strlen(li.name) != plen || strncmp(li.name, param, plen)) continue;
+    const char *m = strstr(li.attrs, "momentum=");
+    return m ? strtod(m + 9, NULL) : -1;
+  }
+  return -1;
+}
+
+/* 1 when `name` ends in `suffix`. */
+static int32_t ends_with(const char *name, const char *suffix) {
+  size_t n = strlen(name), k = strlen(suffix);
+  return n >= k && !strcmp(name + n - k, suffix);
+}
+
+/* The scale of a moving mean's rounding error after one step: (1 - m) times its channels' largest
+ * batch deviation. A mean is a sum of values of that size, so its rounding error is a share of
+ * it, also when the mean itself is zero, as after a convolution of BN outputs whose beta is 0.
+ * The batch variance comes from the companion moving variance: mv = m*mv0 + (1 - m)*var.
+ * vb: room for the tensor. 0 when the layer has no momentum or no moving variance. */
+static double mean_scale(clnet_graph *g, int32_t i_mean, float *const *stat0, float *vb) {
+  clnet_param_info mi;
+  clnet_graph_param_info(g, i_mean, &mi);
+  double m = owner_momentum(g, mi.name);
+  if (m < 0 || m >= 1) return 0;
+  size_t plen = strlen(mi.name) - strlen("moving_mean");
+  for (int32_t j = 0; j < clnet_graph_param_count(g); ++j) {
+    clnet_param_info vi;
+    clnet_graph_param_info(g, j, &vi);
+    if (!stat0[j] || vi.count != mi.count || strncmp(vi.name, mi.name, plen) || strcmp(vi.name + plen, "moving_variance"))
+      continue;
+    if (clnet_graph_param_read(g, j, CLNET_FIELD_VALUE, vb) != CLNET_SUCCESS) return 0;
+    double var = 0;
+    for (int64_t c = 0; c < vi.count; ++c) var = fmax(var, stat0[j][c] + (vb[c] - stat0[j][c]) / (1 - m));
+    return (1 - m) * sqrt(var);
+  }
+  return 0;
+}
+
 clnet_status clnet_check_model(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed, clnet_model_check_fn fn, void *user,
                                int32_t *failures) {
   return clnet_check_model_of(dev, ref, "resnet18", seed, fn, user, failures);
@@ -60,6 +110,8 @@ clnet_status clnet_check_model_of(clnet_ctx *dev, clnet_ctx *ref, const char *mo
   float *images = NULL, *va = NULL, *vb = NULL;
   unsigned char *mask = NULL;
   double *layer_scale = NULL;
+  float **stat0 = NULL; /* [param] the reference's statistics before the step; NULL for others */
+  int32_t n_params = 0;
   int32_t labels[4];
   clnet_status st = CLNET_SUCCESS;
   CLNET_TRY_GOTO(clnet_model_build(model, &mc, &gd), st, out);
@@ -89,6 +141,25 @@ clnet_status clnet_check_model_of(clnet_ctx *dev, clnet_ctx *ref, const char *mo
   for (int32_t i = 0; i < batch; ++i) labels[i] = (int32_t)clnet_rng_below(&rng, classes);
   CLNET_TRY_GOTO(clnet_graph_set_batch(gd, images, labels, batch), st, out);
   CLNET_TRY_GOTO(clnet_graph_set_batch(gr, images, labels, batch), st, out);
+  /* the moving statistics before the step: a moving mean's rounding error scales with its
+   * channel's batch deviation, which the variance's update tells (see below) */
+  n_params = clnet_graph_param_count(gr);
+  stat0 = calloc((size_t)n_params, sizeof *stat0);
+  if (!stat0) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "model check buffers");
+    goto out;
+  }
+  for (int32_t i = 0; i < n_params; ++i) {
+    clnet_param_info info;
+    clnet_graph_param_info(gr, i, &info);
+    if (info.kind != CLNET_PARAM_STATISTIC) continue;
+    stat0[i] = malloc((size_t)info.count * sizeof **stat0);
+    if (!stat0[i]) {
+      st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "model check buffers");
+      goto out;
+    }
+    CLNET_TRY_GOTO(clnet_graph_param_read(gr, i, CLNET_FIELD_VALUE, stat0[i]), st, out);
+  }
   float loss_d, loss_r;
   int32_t corr_d, corr_r;
   CLNET_TRY_GOTO(clnet_graph_forward_backward(gd, &loss_d, &corr_d), st, out);
@@ -128,27 +199,40 @@ clnet_status clnet_check_model_of(clnet_ctx *dev, clnet_ctx *ref, const char *mo
     clnet_graph_param_info(gd, i, &info);
     clnet_param_field f = info.kind == CLNET_PARAM_TRAINABLE ? CLNET_FIELD_GRAD : CLNET_FIELD_VALUE;
     CLNET_TRY_GOTO(clnet_graph_param_read(gd, i, f, va), st, out);
-    CLNET_TRY_GOTO(clnet_graph_param_read(gr, i, f, vb), st, out);
     snprintf(name, sizeof name, "%s %s", f == CLNET_FIELD_GRAD ? "grad" : "stat", info.name);
-    compare(name, va, vb, info.count, NULL, f == CLNET_FIELD_GRAD ? layer_scale[i] : 0, fn, user, failures);
+    double floor = f == CLNET_FIELD_GRAD ? layer_scale[i] : 0;
+    if (f == CLNET_FIELD_VALUE && ends_with(info.name, ".moving_mean")) floor = mean_scale(gr, i, stat0, vb); /* vb as scratch */
+    CLNET_TRY_GOTO(clnet_graph_param_read(gr, i, f, vb), st, out);
+    compare(name, va, vb, info.count, NULL, floor, fn, user, failures);
   }
-  CLNET_TRY_GOTO(clnet_graph_apply_adam(gd, 1e-3f, 0.9f, 0.999f, 1e-7f), st, out);
-  CLNET_TRY_GOTO(clnet_graph_apply_adam(gr, 1e-3f, 0.9f, 0.999f, 1e-7f), st, out);
+  CLNET_TRY_GOTO(clnet_graph_apply_adam(gd, ADAM_LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPS), st, out);
+  CLNET_TRY_GOTO(clnet_graph_apply_adam(gr, ADAM_LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPS), st, out);
   for (int32_t i = 0; i < np; ++i) {
     clnet_param_info info;
     clnet_graph_param_info(gd, i, &info);
     if (info.kind != CLNET_PARAM_TRAINABLE) continue;
-    /* mask weights whose gradient is zero within the gradient tolerance */
+    /* Mask the weights whose update the gradient's tolerance does not determine. Adam's first
+     * step from m = v = 0 moves a weight by lr*g/(|g| + e) with e = eps/sqrt(1 - beta2), whose
+     * slope is lr*e/(|g| + e)^2: a gradient error within its tolerance tol moves the update by up
+     * to lr*e*tol/(|g| + e)^2, which may exceed the update's own tolerance, rtol*lr*|g|/(|g| + e),
+     * when |g| is not large against e or tol (a gradient that is zero up to rounding, the
+     * extreme case). */
     CLNET_TRY_GOTO(clnet_graph_param_read(gr, i, CLNET_FIELD_GRAD, vb), st, out);
     double gscale = layer_scale[i];
-    for (int64_t j = 0; j < info.count; ++j)
-      mask[j] = fabs(vb[j]) <= MODEL_ATOL_SCALE * gscale + MODEL_RTOL * fabs(vb[j]) + 1e-12;
+    const double e = ADAM_EPS / sqrt(1.0 - ADAM_BETA2);
+    for (int64_t j = 0; j < info.count; ++j) {
+      double g = fabs(vb[j]), tol = MODEL_ATOL_SCALE * gscale + MODEL_RTOL * g + 1e-12;
+      mask[j] = e * tol / (g + e) > MODEL_RTOL * g;
+    }
     CLNET_TRY_GOTO(clnet_graph_param_read(gd, i, CLNET_FIELD_VALUE, va), st, out);
     CLNET_TRY_GOTO(clnet_graph_param_read(gr, i, CLNET_FIELD_VALUE, vb), st, out);
     snprintf(name, sizeof name, "updated %s", info.name);
     compare(name, va, vb, info.count, mask, 0, fn, user, failures);
   }
 out:
+  if (stat0)
+    for (int32_t i = 0; i < n_params; ++i) free(stat0[i]);
+  free(stat0);
   free(layer_scale);
   free(images);
   free(va);
