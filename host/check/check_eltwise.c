@@ -59,43 +59,16 @@ out:
 
 /* Gradient check of ReLU on the double reference: L = <dy, relu(x)>; inputs
  * closer than 2h to the kink at 0 are masked. */
-typedef struct { int64_t n; double *x, *y, *dy; } relu_grad_state;
-
-static double relu_loss(void *u) {
-  relu_grad_state *s = u;
-  clnet_ref64_relu_forward(s->n, s->x, s->y);
-  return check_dot_f64(s->dy, s->y, s->n);
-}
+static void relu_grad_forward(check_unary_grad *g) { clnet_ref64_relu_forward(g->in, g->x, g->y); }
+static void relu_grad_backward(check_unary_grad *g, double *dx) { clnet_ref64_relu_backward(g->in, g->y, g->dy, dx); }
+static int32_t relu_grad_skip(check_unary_grad *g, int64_t i) { return fabs(g->x[i]) < 2 * g->h; }
 
 static clnet_status run_relu_grad(clnet_check_env *env, const void *p) {
-  int64_t n = ((const eltwise_params *)p)->count;
-  const double h = 1e-6;
-  relu_grad_state s = {n, check_alloc_f64(n), check_alloc_f64(n), check_alloc_f64(n)};
-  double *dx = check_alloc_f64(n), *num = check_alloc_f64(n);
-  int64_t *idx = malloc((size_t)n * sizeof *idx);
-  unsigned char *skip = calloc((size_t)n, 1);
-  clnet_status st = CLNET_SUCCESS;
-  if (!s.x || !s.y || !s.dy || !dx || !num || !idx || !skip) {
-    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "relu gradcheck");
-    goto out;
-  }
-  check_fill_f64(env, s.x, n, -1, 1);
-  check_fill_f64(env, s.dy, n, -1, 1);
-  clnet_ref64_relu_forward(n, s.x, s.y);
-  clnet_ref64_relu_backward(n, s.y, s.dy, dx);
-  int64_t k = check_pick_indices(env, n, n, idx);
-  for (int64_t i = 0; i < k; ++i) skip[i] = fabs(s.x[idx[i]]) < 2 * h;
-  check_numeric_grad(s.x, idx, k, h, relu_loss, &s, num);
-  check_grad_compare(env, "dx", dx, idx, num, skip, k, 1e-8, 1e-6);
-out:
-  free(s.x);
-  free(s.y);
-  free(s.dy);
-  free(dx);
-  free(num);
-  free(idx);
-  free(skip);
-  return st;
+  const int64_t n = ((const eltwise_params *)p)->count;
+  check_unary_grad g = {.what = "relu gradcheck", .in = n, .out = n, .max_samples = n, .h = 1e-6, .atol = 1e-8,
+                        .rtol = 1e-6, .forward = relu_grad_forward, .backward = relu_grad_backward,
+                        .skip = relu_grad_skip};
+  return check_unary_gradient(env, &g);
 }
 
 /* The flag: finite data leaves it 0; one NaN or Inf anywhere (first, last,

@@ -158,21 +158,19 @@ out:
 #define GRAD_H 1e-6
 #define GRAD_MAX_SAMPLES 200
 
+/* the op state of maxpool's gradient check: its window, the forward's argmax, and the inputs
+ * whose window's two largest values are within 4h (a central difference there crosses a tie) */
 typedef struct {
   clnet_pool_desc d;
-  double *x, *y, *dy;
   uint8_t *argmax;
-  int64_t out;
+  unsigned char *near;
 } maxpool_grad_state;
 
-static double maxpool_loss(void *u) {
-  maxpool_grad_state *s = u;
-  clnet_ref64_maxpool_forward(&s->d, s->x, s->y, s->argmax);
-  return check_dot_f64(s->dy, s->y, s->out);
+static void maxpool_grad_forward(check_unary_grad *g) {
+  maxpool_grad_state *s = g->op;
+  clnet_ref64_maxpool_forward(&s->d, g->x, g->y, s->argmax);
 }
 
-/* 1 where input i (a flat NHWC index) lies in a window whose two largest
- * valid values are within `gap` of each other. */
 static void mark_near_ties(const clnet_pool_desc *d, const double *x, double gap, unsigned char *near) {
   const int64_t H = d->in_h, W = d->in_w, C = d->c;
   for (int64_t n = 0; n < d->n; ++n)
@@ -200,83 +198,47 @@ static void mark_near_ties(const clnet_pool_desc *d, const double *x, double gap
         }
 }
 
+static void maxpool_grad_backward(check_unary_grad *g, double *dx) {
+  maxpool_grad_state *s = g->op;
+  clnet_ref64_maxpool_backward(&s->d, s->argmax, g->dy, dx);
+  mark_near_ties(&s->d, g->x, 4 * g->h, s->near);
+}
+
+static int32_t maxpool_grad_skip(check_unary_grad *g, int64_t i) { return ((maxpool_grad_state *)g->op)->near[i]; }
+
 static clnet_status run_maxpool_grad(clnet_check_env *env, const void *pp) {
-  const maxpool_params *p = pp;
   maxpool_grad_state s;
   memset(&s, 0, sizeof s);
-  CLNET_TRY(pool_desc_of(p, 0, &s.d));
-  const int64_t in = (int64_t)s.d.n * s.d.in_h * s.d.in_w * s.d.c;
-  s.out = (int64_t)s.d.n * s.d.out_h * s.d.out_w * s.d.c;
-  s.x = check_alloc_f64(in);
-  s.y = check_alloc_f64(s.out);
-  s.dy = check_alloc_f64(s.out);
-  s.argmax = calloc((size_t)s.out, sizeof *s.argmax);
-  double *dx = check_alloc_f64(in), *num = check_alloc_f64(GRAD_MAX_SAMPLES);
-  int64_t *idx = malloc(GRAD_MAX_SAMPLES * sizeof *idx);
-  unsigned char *near = calloc((size_t)in, 1), *skip = calloc(GRAD_MAX_SAMPLES, 1);
-  clnet_status st = CLNET_SUCCESS;
-  if (!s.x || !s.y || !s.dy || !s.argmax || !dx || !num || !idx || !near || !skip) {
-    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "maxpool gradcheck");
-    goto out;
-  }
-  check_fill_f64(env, s.x, in, -1, 1);
-  check_fill_f64(env, s.dy, s.out, -1, 1);
-  clnet_ref64_maxpool_forward(&s.d, s.x, s.y, s.argmax);
-  clnet_ref64_maxpool_backward(&s.d, s.argmax, s.dy, dx);
-  mark_near_ties(&s.d, s.x, 4 * GRAD_H, near);
-  const int64_t k = check_pick_indices(env, in, GRAD_MAX_SAMPLES, idx);
-  for (int64_t i = 0; i < k; ++i) skip[i] = near[idx[i]];
-  check_numeric_grad(s.x, idx, k, GRAD_H, maxpool_loss, &s, num);
-  check_grad_compare(env, "dx", dx, idx, num, skip, k, 1e-7, 1e-6);
-out:
-  free(s.x);
-  free(s.y);
-  free(s.dy);
+  CLNET_TRY(pool_desc_of(pp, 0, &s.d));
+  check_unary_grad g = {.what = "maxpool gradcheck", .in = (int64_t)s.d.n * s.d.in_h * s.d.in_w * s.d.c,
+                        .out = (int64_t)s.d.n * s.d.out_h * s.d.out_w * s.d.c, .max_samples = GRAD_MAX_SAMPLES,
+                        .h = GRAD_H, .atol = 1e-7, .rtol = 1e-6, .op = &s, .forward = maxpool_grad_forward,
+                        .backward = maxpool_grad_backward, .skip = maxpool_grad_skip};
+  s.argmax = calloc((size_t)g.out, sizeof *s.argmax);
+  s.near = calloc((size_t)g.in, 1);
+  clnet_status st = s.argmax && s.near ? check_unary_gradient(env, &g)
+                                       : clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "maxpool gradcheck");
   free(s.argmax);
-  free(dx);
-  free(num);
-  free(idx);
-  free(near);
-  free(skip);
+  free(s.near);
   return st;
 }
 
-typedef struct {
-  const gap_params *p;
-  double *x, *y, *dy;
-} gap_grad_state;
+static void gap_grad_forward(check_unary_grad *g) {
+  const gap_params *p = g->op;
+  clnet_ref64_global_avgpool_forward(p->n, p->h, p->w, p->c, g->x, g->y);
+}
 
-static double gap_loss(void *u) {
-  gap_grad_state *s = u;
-  clnet_ref64_global_avgpool_forward(s->p->n, s->p->h, s->p->w, s->p->c, s->x, s->y);
-  return check_dot_f64(s->dy, s->y, (int64_t)s->p->n * s->p->c);
+static void gap_grad_backward(check_unary_grad *g, double *dx) {
+  const gap_params *p = g->op;
+  clnet_ref64_global_avgpool_backward(p->n, p->h, p->w, p->c, g->dy, dx);
 }
 
 static clnet_status run_gap_grad(clnet_check_env *env, const void *pp) {
   const gap_params *p = pp;
-  const int64_t in = (int64_t)p->n * p->h * p->w * p->c, out = (int64_t)p->n * p->c;
-  gap_grad_state s = {p, check_alloc_f64(in), check_alloc_f64(out), check_alloc_f64(out)};
-  double *dx = check_alloc_f64(in), *num = check_alloc_f64(GRAD_MAX_SAMPLES);
-  int64_t *idx = malloc(GRAD_MAX_SAMPLES * sizeof *idx);
-  clnet_status st = CLNET_SUCCESS;
-  if (!s.x || !s.y || !s.dy || !dx || !num || !idx) {
-    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "global avgpool gradcheck");
-    goto out;
-  }
-  check_fill_f64(env, s.x, in, -1, 1);
-  check_fill_f64(env, s.dy, out, -1, 1);
-  clnet_ref64_global_avgpool_backward(p->n, p->h, p->w, p->c, s.dy, dx);
-  const int64_t k = check_pick_indices(env, in, GRAD_MAX_SAMPLES, idx);
-  check_numeric_grad(s.x, idx, k, GRAD_H, gap_loss, &s, num);
-  check_grad_compare(env, "dx", dx, idx, num, NULL, k, 1e-7, 1e-6);
-out:
-  free(s.x);
-  free(s.y);
-  free(s.dy);
-  free(dx);
-  free(num);
-  free(idx);
-  return st;
+  check_unary_grad g = {.what = "global avgpool gradcheck", .in = (int64_t)p->n * p->h * p->w * p->c,
+                        .out = (int64_t)p->n * p->c, .max_samples = GRAD_MAX_SAMPLES, .h = GRAD_H, .atol = 1e-7,
+                        .rtol = 1e-6, .op = (void *)p, .forward = gap_grad_forward, .backward = gap_grad_backward};
+  return check_unary_gradient(env, &g);
 }
 
 /* ---- average pooling: cross-check and gradient check ---- */
@@ -313,49 +275,17 @@ out:
   return st;
 }
 
-typedef struct {
-  clnet_pool_desc d;
-  double *x, *y, *dy;
-  int64_t out;
-} avgpool_grad_state;
-
-static double avgpool_loss(void *u) {
-  avgpool_grad_state *s = u;
-  clnet_ref64_avgpool_forward(&s->d, s->x, s->y);
-  return check_dot_f64(s->dy, s->y, s->out);
-}
+static void avgpool_grad_forward(check_unary_grad *g) { clnet_ref64_avgpool_forward(g->op, g->x, g->y); }
+static void avgpool_grad_backward(check_unary_grad *g, double *dx) { clnet_ref64_avgpool_backward(g->op, g->dy, dx); }
 
 static clnet_status run_avgpool_grad(clnet_check_env *env, const void *pp) {
-  const maxpool_params *p = pp;
-  avgpool_grad_state s;
-  memset(&s, 0, sizeof s);
-  CLNET_TRY(pool_desc_of(p, 1, &s.d));
-  const int64_t in = (int64_t)s.d.n * s.d.in_h * s.d.in_w * s.d.c;
-  s.out = (int64_t)s.d.n * s.d.out_h * s.d.out_w * s.d.c;
-  s.x = check_alloc_f64(in);
-  s.y = check_alloc_f64(s.out);
-  s.dy = check_alloc_f64(s.out);
-  double *dx = check_alloc_f64(in), *num = check_alloc_f64(GRAD_MAX_SAMPLES);
-  int64_t *idx = malloc(GRAD_MAX_SAMPLES * sizeof *idx);
-  clnet_status st = CLNET_SUCCESS;
-  if (!s.x || !s.y || !s.dy || !dx || !num || !idx) {
-    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "avgpool gradcheck");
-    goto out;
-  }
-  check_fill_f64(env, s.x, in, -1, 1);
-  check_fill_f64(env, s.dy, s.out, -1, 1);
-  clnet_ref64_avgpool_backward(&s.d, s.dy, dx);
-  const int64_t k = check_pick_indices(env, in, GRAD_MAX_SAMPLES, idx);
-  check_numeric_grad(s.x, idx, k, GRAD_H, avgpool_loss, &s, num);
-  check_grad_compare(env, "dx", dx, idx, num, NULL, k, 1e-7, 1e-6);
-out:
-  free(s.x);
-  free(s.y);
-  free(s.dy);
-  free(dx);
-  free(num);
-  free(idx);
-  return st;
+  clnet_pool_desc d;
+  CLNET_TRY(pool_desc_of(pp, 1, &d));
+  check_unary_grad g = {.what = "avgpool gradcheck", .in = (int64_t)d.n * d.in_h * d.in_w * d.c,
+                        .out = (int64_t)d.n * d.out_h * d.out_w * d.c, .max_samples = GRAD_MAX_SAMPLES, .h = GRAD_H,
+                        .atol = 1e-7, .rtol = 1e-6, .op = &d, .forward = avgpool_grad_forward,
+                        .backward = avgpool_grad_backward};
+  return check_unary_gradient(env, &g);
 }
 
 /* ---- global max pooling: cross-check and gradient check ---- */
@@ -401,59 +331,46 @@ out:
 
 typedef struct {
   const gmp_params *p;
-  double *x, *y, *dy;
   int32_t *argmax;
 } gmp_grad_state;
 
-static double gmp_loss(void *u) {
-  gmp_grad_state *s = u;
-  clnet_ref64_global_maxpool_forward(s->p->n, s->p->h, s->p->w, s->p->c, s->x, s->y, s->argmax);
-  return check_dot_f64(s->dy, s->y, (int64_t)s->p->n * s->p->c);
+static void gmp_grad_forward(check_unary_grad *g) {
+  gmp_grad_state *s = g->op;
+  clnet_ref64_global_maxpool_forward(s->p->n, s->p->h, s->p->w, s->p->c, g->x, g->y, s->argmax);
+}
+
+static void gmp_grad_backward(check_unary_grad *g, double *dx) {
+  gmp_grad_state *s = g->op;
+  clnet_ref64_global_maxpool_backward(s->p->n, s->p->h, s->p->w, s->p->c, s->argmax, g->dy, dx);
+}
+
+/* masked when its channel's two largest values are within 4h */
+static int32_t gmp_grad_skip(check_unary_grad *g, int64_t i) {
+  const gmp_params *p = ((gmp_grad_state *)g->op)->p;
+  const int64_t hw = (int64_t)p->h * p->w, n = i / (hw * p->c), c = i % p->c;
+  double top1 = -INFINITY, top2 = -INFINITY;
+  for (int64_t q = 0; q < hw; ++q) {
+    const double v = g->x[(n * hw + q) * p->c + c];
+    if (v > top1) {
+      top2 = top1;
+      top1 = v;
+    } else if (v > top2) {
+      top2 = v;
+    }
+  }
+  return top1 - top2 < 4 * g->h;
 }
 
 static clnet_status run_gmp_grad(clnet_check_env *env, const void *pp) {
   const gmp_params *p = pp;
-  const int64_t hw = (int64_t)p->h * p->w, in = p->n * hw * p->c, out = (int64_t)p->n * p->c;
-  gmp_grad_state s = {p, check_alloc_f64(in), check_alloc_f64(out), check_alloc_f64(out),
-                      malloc((size_t)out * sizeof(int32_t))};
-  double *dx = check_alloc_f64(in), *num = check_alloc_f64(GRAD_MAX_SAMPLES);
-  int64_t *idx = malloc(GRAD_MAX_SAMPLES * sizeof *idx);
-  unsigned char *skip = calloc(GRAD_MAX_SAMPLES, 1);
-  clnet_status st = CLNET_SUCCESS;
-  if (!s.x || !s.y || !s.dy || !s.argmax || !dx || !num || !idx || !skip) {
-    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "global maxpool gradcheck");
-    goto out;
-  }
-  check_fill_f64(env, s.x, in, -1, 1);
-  check_fill_f64(env, s.dy, out, -1, 1);
-  clnet_ref64_global_maxpool_forward(p->n, p->h, p->w, p->c, s.x, s.y, s.argmax);
-  clnet_ref64_global_maxpool_backward(p->n, p->h, p->w, p->c, s.argmax, s.dy, dx);
-  const int64_t k = check_pick_indices(env, in, GRAD_MAX_SAMPLES, idx);
-  for (int64_t i = 0; i < k; ++i) { /* masked when its channel's two largest values are within 4h */
-    const int64_t n = idx[i] / (hw * p->c), c = idx[i] % p->c;
-    double top1 = -INFINITY, top2 = -INFINITY;
-    for (int64_t q = 0; q < hw; ++q) {
-      const double v = s.x[(n * hw + q) * p->c + c];
-      if (v > top1) {
-        top2 = top1;
-        top1 = v;
-      } else if (v > top2) {
-        top2 = v;
-      }
-    }
-    skip[i] = top1 - top2 < 4 * GRAD_H;
-  }
-  check_numeric_grad(s.x, idx, k, GRAD_H, gmp_loss, &s, num);
-  check_grad_compare(env, "dx", dx, idx, num, skip, k, 1e-7, 1e-6);
-out:
-  free(s.x);
-  free(s.y);
-  free(s.dy);
+  gmp_grad_state s = {p, malloc((size_t)p->n * p->c * sizeof(int32_t))};
+  check_unary_grad g = {.what = "global maxpool gradcheck", .in = (int64_t)p->n * p->h * p->w * p->c,
+                        .out = (int64_t)p->n * p->c, .max_samples = GRAD_MAX_SAMPLES, .h = GRAD_H, .atol = 1e-7,
+                        .rtol = 1e-6, .op = &s, .forward = gmp_grad_forward, .backward = gmp_grad_backward,
+                        .skip = gmp_grad_skip};
+  clnet_status st =
+      s.argmax ? check_unary_gradient(env, &g) : clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "global maxpool gradcheck");
   free(s.argmax);
-  free(dx);
-  free(num);
-  free(idx);
-  free(skip);
   return st;
 }
 

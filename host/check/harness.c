@@ -211,6 +211,44 @@ void check_grad_compare(clnet_check_env *env, const char *name, const double *an
   }
 }
 
+static double unary_loss(void *u) {
+  check_unary_grad *g = u;
+  g->forward(g);
+  return check_dot_f64(g->dy, g->y, g->out);
+}
+
+clnet_status check_unary_gradient(clnet_check_env *env, check_unary_grad *g) {
+  g->x = check_alloc_f64(g->in);
+  g->y = check_alloc_f64(g->out);
+  g->dy = check_alloc_f64(g->out);
+  double *dx = check_alloc_f64(g->in), *num = check_alloc_f64(g->max_samples);
+  int64_t *idx = malloc((size_t)g->max_samples * sizeof *idx);
+  unsigned char *skip = calloc((size_t)g->max_samples, 1);
+  clnet_status st = CLNET_SUCCESS;
+  if (!g->x || !g->y || !g->dy || !dx || !num || !idx || !skip) {
+    st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s", g->what);
+    goto out;
+  }
+  check_fill_f64(env, g->x, g->in, -1, 1);
+  check_fill_f64(env, g->dy, g->out, -1, 1);
+  g->forward(g);
+  g->backward(g, dx);
+  const int64_t k = check_pick_indices(env, g->in, g->max_samples, idx);
+  for (int64_t i = 0; i < k && g->skip; ++i) skip[i] = (unsigned char)g->skip(g, idx[i]);
+  check_numeric_grad(g->x, idx, k, g->h, unary_loss, g, num);
+  check_grad_compare(env, "dx", dx, idx, num, skip, k, g->atol, g->rtol);
+out:
+  free(g->x);
+  free(g->y);
+  free(g->dy);
+  g->x = g->y = g->dy = NULL;
+  free(dx);
+  free(num);
+  free(idx);
+  free(skip);
+  return st;
+}
+
 double check_dot_f64(const double *a, const double *b, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];

@@ -67,6 +67,23 @@ void check_grad_compare(clnet_check_env *env, const char *name, const double *an
 /* sum(a[i] * b[i]) in double: the scalar L = <dy, y> whose gradient backward computes. */
 double check_dot_f64(const double *a, const double *b, int64_t n);
 
+/* A single-input op's gradient check on the double reference, L = <dy, f(x)>: x [in] and then
+ * dy [out] uniform in [-1, 1), the op's analytic dx (forward, then backward), central differences
+ * of L at up to max_samples sampled elements of x, compared at atol + rtol*|num|; an element where
+ * skip says 1 (a kink: a ReLU's 0, a max's tie) is masked. The helper allocates x, y (f(x)) and dy
+ * and passes itself to the callbacks; `op` is the op's own state. */
+typedef struct check_unary_grad {
+  const char *what; /* "avgpool gradcheck": names an allocation failure */
+  int64_t in, out, max_samples;
+  double h, atol, rtol;
+  void *op;
+  double *x, *y, *dy;
+  void (*forward)(struct check_unary_grad *g);             /* y = f(x) */
+  void (*backward)(struct check_unary_grad *g, double *dx); /* after forward */
+  int32_t (*skip)(struct check_unary_grad *g, int64_t i);   /* NULL: none masked */
+} check_unary_grad;
+clnet_status check_unary_gradient(clnet_check_env *env, check_unary_grad *g);
+
 /* Records a failure message (first one wins) and marks the case failed. */
 void check_fail(clnet_check_env *env, const char *fmt, ...) CLNET_PRINTF(2, 3);
 
