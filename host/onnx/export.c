@@ -192,7 +192,9 @@ static void ex_attr_ints(ex *e, Onnx__NodeProto *n, const char *name, const int6
   if (a->ints) memcpy(a->ints, v, (size_t)count * sizeof *v);
 }
 
-static char *ex_fresh(ex *e, const char *base) { return ex_str(e, "%s:%d", base, e->serial++); }
+/* "base:N" with N >= 1: a layer's output is "<layer>:0", so a fresh name never ends in ":0" and
+ * cannot collide with one, whatever the layers are called (a layer named "sigmoid" did). */
+static char *ex_fresh(ex *e, const char *base) { return ex_str(e, "%s:%d", base, ++e->serial); }
 
 /* ---- reading a layer's attributes from their canonical text ---- */
 static int attr_text(const char *attrs, const char *name, char *dst, size_t cap) {

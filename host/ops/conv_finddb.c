@@ -50,7 +50,7 @@ static int parse_sizes(const char *s, int32_t n, int32_t lo, int32_t *out) {
     if ((comma != NULL) != (i + 1 < n)) return 0;
     if (comma) *comma = '\0';
     if (!parse_size(p, lo, &out[i])) return 0;
-    p = comma + 1;
+    if (comma) p = comma + 1; /* the last size has no comma after it */
   }
   return 1;
 }
