@@ -424,11 +424,11 @@ Test(finddb, a_concurrent_commit_is_adopted, .init = make_tmp) {
   char path[4600];
   clnet_conv_algo_db_path(ctx, path, sizeof path); /* opens the (empty) find-db */
   cr_assert_neq(path[0], '\0');
-  cr_assert_not_null(ctx->conv_finddb);
+  cr_assert_not_null(clnet_conv_finddb_peek(ctx));
   /* "another process" commits gemm, measured absurdly slow, after this one read the file */
   conv_fdb_entry other = {.key = clnet_conv_fdb_key(&d, CLNET_CONV_PASS_FORWARD),
                           .choice = {.algo = CLNET_CONV_ALGO_GEMM, .ms = {999.0, 1.0}}};
-  cr_assert_eq(clnet_conv_finddb_write_file(path, ctx->conv_finddb->t.kernels_hash, "device: other process", &other, 1),
+  cr_assert_eq(clnet_conv_finddb_write_file(path, clnet_conv_finddb_peek(ctx)->t.kernels_hash, "device: other process", &other, 1),
                CLNET_SUCCESS, "%s", clnet_last_error());
   clnet_conv_algo_choice c;
   cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
@@ -445,7 +445,7 @@ Test(finddb, a_concurrent_commit_is_adopted, .init = make_tmp) {
   int32_t n = 0, stale = 0;
   clnet_ctx *probe = open_ctx();
   clnet_conv_algo_db_path(probe, path, sizeof path);
-  cr_assert_eq(clnet_conv_finddb_read_file(path, probe->conv_finddb->t.kernels_hash, &out, &n, &stale), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv_finddb_read_file(path, clnet_conv_finddb_peek(probe)->t.kernels_hash, &out, &n, &stale), CLNET_SUCCESS);
   clnet_ctx_free(probe);
   cr_assert_eq(n, 2);
   cr_assert_eq(out[0].choice.algo, CLNET_CONV_ALGO_GEMM);

@@ -20,7 +20,7 @@
 #include "clnet/train.h"
 #include "ops/conv_finddb.h"
 #include "ops/dense_algo.h"
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 #include "runtime/ctx.h"
 #include "runtime/program_cache.h"
 

@@ -15,7 +15,7 @@
 #include "clnet/graph.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 
 
 static double now_s(void) {

@@ -72,7 +72,9 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
                            "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1), "
                            "_DIRECT (2), _RULE (3), _WINOGRAD (4), _WINOGRAD4 (5) or _DEPTHWISE (6)",
                            (int)algo);
-  ctx->conv_algo = (int32_t)algo + 1;
+  struct clnet_conv_finddb *db = NULL;
+  CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
+  db->algo_setting = (int32_t)algo + 1;
   return CLNET_SUCCESS;
 }
 
@@ -362,7 +364,9 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
 /* ---- the choice ---------------------------------------------------------------------------- */
 
 static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
-  if (ctx->conv_algo == 0) {
+  struct clnet_conv_finddb *db = NULL;
+  CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
+  if (db->algo_setting == 0) {
     const char *e = getenv("CLNET_CONV_ALGO");
     clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
     if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
@@ -370,9 +374,9 @@ static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
                              "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, winograd, "
                              "winograd4, depthwise, rule or auto",
                              e);
-    ctx->conv_algo = (int32_t)a + 1;
+    db->algo_setting = (int32_t)a + 1;
   }
-  *out = (clnet_conv_algo)(ctx->conv_algo - 1);
+  *out = (clnet_conv_algo)(db->algo_setting - 1);
   return CLNET_SUCCESS;
 }
 
@@ -484,7 +488,8 @@ void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap) {
 clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {
   clnet_conv_algo_stats s;
   memset(&s, 0, sizeof s);
-  return ctx && ctx->conv_finddb ? ctx->conv_finddb->stats : s;
+  const struct clnet_conv_finddb *db = ctx ? clnet_conv_finddb_peek(ctx) : NULL;
+  return db ? db->stats : s;
 }
 
 void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user) {
@@ -502,7 +507,18 @@ void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, v
 }
 
 const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {
-  return ctx && ctx->conv_finddb ? ctx->conv_finddb->last_note : "";
+  const struct clnet_conv_finddb *db = ctx ? clnet_conv_finddb_peek(ctx) : NULL;
+  return db ? db->last_note : "";
+}
+
+int32_t clnet_conv_algo_setting_save(clnet_ctx *ctx) {
+  const struct clnet_conv_finddb *db = clnet_conv_finddb_peek(ctx);
+  return db ? db->algo_setting : 0;
+}
+
+void clnet_conv_algo_setting_restore(clnet_ctx *ctx, int32_t saved) {
+  struct clnet_conv_finddb *db = clnet_conv_finddb_peek(ctx);
+  if (db) db->algo_setting = saved; /* no table yet: nothing was set */
 }
 
 void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo) {

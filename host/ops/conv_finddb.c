@@ -210,7 +210,8 @@ clnet_status clnet_conv_finddb_write_file(const char *path, uint64_t kernels_has
 
 /* ---- per ctx ---------------------------------------------------------------------------- */
 
-void clnet_conv_finddb_free(struct clnet_conv_finddb *db) {
+static void finddb_free(void *p) {
+  struct clnet_conv_finddb *db = p;
   if (!db) return;
   clnet_fdb_release(&db->t);
   free(db);
@@ -226,15 +227,21 @@ void clnet_conv_finddb_note(struct clnet_conv_finddb *db, const char *fmt, ...) 
 
 static void table_note(void *user, const char *line) { clnet_conv_finddb_note(user, "%s", line); }
 
+static const clnet_ctx_state_key state_key = {"conv2d: find-db state"};
+
+struct clnet_conv_finddb *clnet_conv_finddb_peek(const clnet_ctx *ctx) { return clnet_ctx_state_get(ctx, &state_key); }
+
 clnet_status clnet_conv_finddb_state(clnet_ctx *ctx, struct clnet_conv_finddb **out) {
-  if (!ctx->conv_finddb) {
-    ctx->conv_finddb = calloc(1, sizeof *ctx->conv_finddb);
-    if (!ctx->conv_finddb) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: find-db state");
-    ctx->conv_finddb->t.fmt = &conv_format;
-    ctx->conv_finddb->t.note = table_note;
-    ctx->conv_finddb->t.note_user = ctx->conv_finddb;
+  void *p = NULL;
+  int32_t created = 0;
+  CLNET_TRY(clnet_ctx_state_obtain(ctx, &state_key, sizeof **out, finddb_free, &p, &created));
+  struct clnet_conv_finddb *db = p;
+  if (created) {
+    db->t.fmt = &conv_format;
+    db->t.note = table_note;
+    db->t.note_user = db;
   }
-  *out = ctx->conv_finddb;
+  *out = db;
   return CLNET_SUCCESS;
 }
 

@@ -62,6 +62,9 @@ typedef struct conv_fdb_entry {
 
 struct clnet_conv_finddb {
   clnet_fdb t; /* the table (conv_fdb_entry) and its file */
+  /* clnet_conv_algo + 1 once chosen by clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the
+   * first conv reads the environment */
+  int32_t algo_setting;
   clnet_conv_note_fn note_fn;
   void *note_user;
   clnet_algo_progress_fn progress_fn; /* clnet_ctx_set_algo_progress_fn, for conv and dense AUTO */
@@ -76,6 +79,8 @@ struct clnet_conv_finddb {
 conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_conv_pass pass);
 /* The ctx's table, created on first use (not yet opened). */
 clnet_status clnet_conv_finddb_state(clnet_ctx *ctx, struct clnet_conv_finddb **out);
+/* The ctx's table if it was created, else NULL. */
+struct clnet_conv_finddb *clnet_conv_finddb_peek(const clnet_ctx *ctx);
 /* The table, opened: path resolved and the file (if any) read. */
 clnet_status clnet_conv_finddb_open(clnet_ctx *ctx, struct clnet_conv_finddb **out);
 conv_fdb_entry *clnet_conv_finddb_find(struct clnet_conv_finddb *db, const conv_fdb_key *key);

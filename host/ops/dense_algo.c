@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "ops/common.h"
 #include "ops/conv_finddb.h"
+#include "ops/gemm_log.h"
 #include "ops/tolerance.h"
 
 static double now_s(void) {
@@ -49,6 +50,8 @@ clnet_status clnet_dense_algo_parse(const char *name, clnet_dense_algo *out) {
   return CLNET_SUCCESS;
 }
 
+static clnet_status state(clnet_ctx *ctx, struct clnet_dense_algos **out);
+
 clnet_status clnet_ctx_set_dense_algo(clnet_ctx *ctx, clnet_dense_algo algo) {
   if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_dense_algo: ctx is NULL");
   if (algo != CLNET_DENSE_ALGO_AUTO && algo != CLNET_DENSE_ALGO_CLBLAST && algo != CLNET_DENSE_ALGO_CLNET &&
@@ -57,7 +60,9 @@ clnet_status clnet_ctx_set_dense_algo(clnet_ctx *ctx, clnet_dense_algo algo) {
                            "clnet_ctx_set_dense_algo: algo = %d, must be CLNET_DENSE_ALGO_AUTO (0), _CLBLAST (1), "
                            "_CLNET (2) or _RULE (3)",
                            (int)algo);
-  ctx->dense_algo = (int32_t)algo + 1;
+  struct clnet_dense_algos *d = NULL;
+  CLNET_TRY(state(ctx, &d));
+  d->algo_setting = (int32_t)algo + 1;
   return CLNET_SUCCESS;
 }
 
@@ -177,7 +182,8 @@ clnet_status clnet_dense_finddb_write_file(const char *path, uint64_t kernels_ha
 
 /* ---- per ctx ---------------------------------------------------------------------------------- */
 
-void clnet_dense_algos_free(struct clnet_dense_algos *d) {
+static void algos_free(void *p) {
+  struct clnet_dense_algos *d = p;
   if (!d) return;
   clnet_fdb_release(&d->t);
   free(d);
@@ -198,15 +204,19 @@ static void note(clnet_ctx *ctx, const char *fmt, ...) {
 
 static void table_note(void *user, const char *line) { note(user, "%s", line); }
 
+static const clnet_ctx_state_key state_key = {"dense: GEMM choice state"};
+
 static clnet_status state(clnet_ctx *ctx, struct clnet_dense_algos **out) {
-  if (!ctx->dense_algos) {
-    ctx->dense_algos = calloc(1, sizeof *ctx->dense_algos);
-    if (!ctx->dense_algos) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "dense: GEMM choice state");
-    ctx->dense_algos->t.fmt = &dense_format;
-    ctx->dense_algos->t.note = table_note;
-    ctx->dense_algos->t.note_user = ctx;
+  void *p = NULL;
+  int32_t created = 0;
+  CLNET_TRY(clnet_ctx_state_obtain(ctx, &state_key, sizeof **out, algos_free, &p, &created));
+  struct clnet_dense_algos *d = p;
+  if (created) {
+    d->t.fmt = &dense_format;
+    d->t.note = table_note;
+    d->t.note_user = ctx;
   }
-  *out = ctx->dense_algos;
+  *out = d;
   return CLNET_SUCCESS;
 }
 
@@ -367,16 +377,18 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_dense_algos *d, clnet_conv
 /* ---- the choice ---------------------------------------------------------------------------- */
 
 static clnet_status setting(clnet_ctx *ctx, clnet_dense_algo *out) {
-  if (ctx->dense_algo == 0) {
+  struct clnet_dense_algos *d = NULL;
+  CLNET_TRY(state(ctx, &d));
+  if (d->algo_setting == 0) {
     const char *e = getenv("CLNET_DENSE_ALGO");
     clnet_dense_algo a = CLNET_DENSE_ALGO_AUTO;
     if (e && *e && clnet_dense_algo_parse(e, &a) != CLNET_SUCCESS)
       return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
                              "dense: environment variable CLNET_DENSE_ALGO = '%s', must be clblast, clnet, rule or auto",
                              e);
-    ctx->dense_algo = (int32_t)a + 1;
+    d->algo_setting = (int32_t)a + 1;
   }
-  *out = (clnet_dense_algo)(ctx->dense_algo - 1);
+  *out = (clnet_dense_algo)(d->algo_setting - 1);
   return CLNET_SUCCESS;
 }
 
@@ -471,7 +483,7 @@ static clnet_status resolve(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int
 clnet_status clnet_dense_gemm(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
                               const clnet_dense_gemm_io *io) {
   /* `clnet tune` records the GEMMs a step would send to CLBlast: all of them go there */
-  if (ctx->gemm_log) return clnet_dense_gemm_run(ctx, pass, CLNET_DENSE_ALGO_CLBLAST, n, in, out, io);
+  if (clnet_gemm_recording(ctx)) return clnet_dense_gemm_run(ctx, pass, CLNET_DENSE_ALGO_CLBLAST, n, in, out, io);
   clnet_dense_algo_choice c;
   CLNET_TRY(resolve(ctx, pass, n, in, out, io, &c));
   if (pass == CLNET_CONV_PASS_FORWARD) clnet_profile_op_detail(ctx, clnet_dense_algo_str(c.algo)); /* "dense fwd 512->10 clnet" */
@@ -513,7 +525,18 @@ uint64_t clnet_dense_finddb_kernels_hash(clnet_ctx *ctx) {
 clnet_conv_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx) {
   clnet_conv_algo_stats s;
   memset(&s, 0, sizeof s);
-  return ctx && ctx->dense_algos ? ctx->dense_algos->stats : s;
+  const struct clnet_dense_algos *d = ctx ? clnet_ctx_state_get(ctx, &state_key) : NULL;
+  return d ? d->stats : s;
+}
+
+int32_t clnet_dense_algo_setting_save(clnet_ctx *ctx) {
+  const struct clnet_dense_algos *d = clnet_ctx_state_get(ctx, &state_key);
+  return d ? d->algo_setting : 0;
+}
+
+void clnet_dense_algo_setting_restore(clnet_ctx *ctx, int32_t saved) {
+  struct clnet_dense_algos *d = clnet_ctx_state_get(ctx, &state_key);
+  if (d) d->algo_setting = saved; /* no state yet: nothing was set */
 }
 
 void clnet_dense_algo_test_sabotage(clnet_ctx *ctx, clnet_dense_algo algo) {

@@ -61,14 +61,21 @@ typedef struct dense_fdb_entry {
   int32_t counted; /* already counted in the stats of this process */
 } dense_fdb_entry;
 
-/* Per ctx (ctx->dense_algos): the table and its file, what AUTO did, the test hook. Notes go to
+/* Per ctx (attached state, created on first use): the table and its file, what AUTO did, the test hook. Notes go to
  * the ctx's conv note function (clnet_ctx_set_conv_note_fn). */
 struct clnet_dense_algos {
   clnet_fdb t;
+  /* clnet_dense_algo + 1 once chosen by clnet_ctx_set_dense_algo or CLNET_DENSE_ALGO, 0 until then */
+  int32_t algo_setting;
   clnet_conv_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_dense_algo_test_sabotage): algo + 1 whose check output is
                        perturbed; 0 in every normal run */
 };
+
+/* The ctx's dense GEMM setting as it is kept (clnet_dense_algo + 1, 0 while not chosen yet), for
+ * the cross-checks (as clnet_conv_algo_setting_save). */
+int32_t clnet_dense_algo_setting_save(clnet_ctx *ctx);
+void clnet_dense_algo_setting_restore(clnet_ctx *ctx, int32_t saved);
 
 /* Test hook, never called in a normal run: from now on the reference check of `algo` on ctx
  * sees its output perturbed (one element + 1), as a wrong kernel would give. AUTO = off. */
