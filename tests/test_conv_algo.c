@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "clnet/ops.h"
-#include "ops/conv_algo.h"
-#include "ops/conv_finddb.h"
+#include "tune/conv_algo.h"
+#include "tune/conv_finddb.h"
 #include "runtime/ctx.h"
 
 static char tmpdir[256];

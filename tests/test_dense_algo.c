@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "clnet/ops.h"
-#include "ops/dense_algo.h"
+#include "tune/dense_algo.h"
 #include "runtime/ctx.h"
 
 static char tmpdir[256];

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "check/harness.h"
-#include "ops/conv_algo.h"
+#include "tune/conv_algo.h"
 #include "ops/tolerance.h"
 
 /* stride is the height stride, and the width's too unless sw is set; dh, dw, groups 0 mean 1;

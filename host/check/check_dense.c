@@ -25,7 +25,7 @@
 
 #include "check/harness.h"
 #include "graph/layer_kind.h"
-#include "ops/dense_algo.h"
+#include "tune/dense_algo.h"
 
 typedef struct { int32_t n, in, out, dx_null, no_bias; } dense_params;
 

@@ -1,6 +1,7 @@
 /* Conv2d (NHWC, weights (KH, KW, C_in/groups, C_out), strides, dilations, TF or explicit pads:
  * clnet/ops.h). Five OpenCL algorithms, each for the convs clnet_conv2d_algo_applies says, chosen
- * per call and pass by host/ops/conv_algo.c (forced, the fixed rule, or AUTO's timed find-db):
+ * per call and pass by host/tune/conv_algo.c through the ctx's chooser (ops/algo_choice.h; forced,
+ * the fixed rule, or AUTO's timed find-db):
  *   GEMM    im2col + CLBlast GEMM (cl/conv2d.cl), every conv, described here;
  *   DIRECT  clnet's register-tiled kernels (cl/conv2d_direct.cl), every conv but depthwise ones:
  *           forward and backward data compute tiles of 8 output pixels x 8 or 16 channels of one

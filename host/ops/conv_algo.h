@@ -1,5 +1,6 @@
-/* Internal: choosing the conv algorithm per (shape, pass) -- forced, the fixed rule, or AUTO's
- * checked-and-timed choice remembered in the find-db (conv_finddb.h). */
+/* Internal: the conv algorithms of a pass, and asking which one a call runs. The choice (forced,
+ * the fixed rule, or AUTO's checked-and-timed find-db) is the tune part's (tune/conv_algo.h),
+ * reached through the ctx's algorithm chooser (ops/algo_choice.h). */
 #ifndef CLNET_OPS_CONV_ALGO_H
 #define CLNET_OPS_CONV_ALGO_H
 
@@ -23,20 +24,11 @@ int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, 
 clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                    clnet_conv_algo algo, const clnet_conv_io *io);
 
-/* The algorithm for this call. Under AUTO, a (shape, pass) seen for the first time is checked and
+/* The algorithm for this call (clnet_algo_chooser.conv, ops/algo_choice.h). Under AUTO, a (shape,
+ * pass) seen for the first time is checked and
  * timed with io's buffers (outputs overwritten: the caller runs the chosen algorithm afterwards)
  * or, io NULL, on buffers allocated here. */
 clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out);
-
-/* The ctx's conv algorithm setting as it is kept: clnet_conv_algo + 1, or 0 while not chosen yet
- * (CLNET_CONV_ALGO is read at the first conv); for the cross-checks, which force an algorithm per
- * case and restore the setting after it. */
-int32_t clnet_conv_algo_setting_save(clnet_ctx *ctx);
-void clnet_conv_algo_setting_restore(clnet_ctx *ctx, int32_t saved);
-
-/* Test hook, never called in a normal run: from now on the reference check of `algo` on ctx
- * sees its output perturbed (one element + 1), as a wrong kernel would give. AUTO = off. */
-void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo);
 
 #endif

@@ -1,9 +1,9 @@
 /* Dense layer: y (N, OUT) = x (N, IN) . w^T + b with w (OUT, IN); b and db NULL: no bias.
  * OpenCL: each GEMM on CLBlast or clnet's own kernel, chosen per shape and pass
- * (ops/dense_algo.h), bias add and bias gradient in cl/dense.cl.
+ * (ops/dense_gemm.h), bias add and bias gradient in cl/dense.cl.
  * Reference: ops/ref/dense_ref.c. */
 #include "ops/common.h"
-#include "ops/dense_algo.h"
+#include "ops/dense_gemm.h"
 
 /* n, in, out >= 1 and every tensor's element count below 2^31 (kernels index with int). */
 static clnet_status check_shape(const char *op, int32_t n, int32_t in, int32_t out) {

@@ -1,9 +1,9 @@
 /* GEMM: CLBlast on OpenCL (clnet_gemm), or clnet's own kernel cl/gemm.cl (clnet_gemm_tiled, for
- * the dense layer: ops/dense_algo.h); ops/ref/gemm_ref.c on the reference. */
+ * the dense layer: ops/dense_gemm.h); ops/ref/gemm_ref.c on the reference. */
 #include <clblast_c.h>
 
 #include "ops/common.h"
-#include "ops/dense_algo.h"
+#include "ops/dense_gemm.h"
 #include "ops/gemm_log.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Internal: the float-vs-reference tolerances shared by the cross-checks (host/check/) and by
- * AUTO's check of each conv algorithm before it is trusted (host/ops/conv_algo.c). */
+ * AUTO's check of each conv algorithm before it is trusted (host/tune/conv_algo.c). */
 #ifndef CLNET_OPS_TOLERANCE_H
 #define CLNET_OPS_TOLERANCE_H
 

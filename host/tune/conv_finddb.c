@@ -1,7 +1,7 @@
 /* The conv find-db: AUTO's remembered choices, in memory per ctx and on disk per device.
  * Format: conv_finddb.h; the file's rules and locking: finddb.h. */
-#include "ops/conv_algo.h"
-#include "ops/conv_finddb.h"
+#include "tune/conv_algo.h"
+#include "tune/conv_finddb.h"
 #include "ops/conv_winograd.h"
 
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* A find-db's file and its in-memory table, for any kind of entry. Format and locking: finddb.h. */
-#include "ops/finddb.h"
+#include "tune/finddb.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
-/* Internal: the dense layer's GEMMs -- clnet's own kernel (cl/gemm.cl) and the choice per (shape,
- * pass) between it and CLBlast, forced, by the fixed rule, or AUTO's checked-and-timed choice
- * remembered in the dense find-db (finddb.h has the file's rules and locking):
+/* Internal: the choice per (shape, pass) of the dense layer's GEMM (ops/dense_gemm.h) between
+ * clnet's kernel and CLBlast, forced, by the fixed rule, or AUTO's checked-and-timed choice
+ * (tune/autotune.h) remembered in the dense find-db (finddb.h has the file's rules and locking):
  *   $CLNET_CACHE_DIR/dense-gemm-<16 hex: FNV-1a of device name, driver, platform>.txt
  *
  *   # clnet dense GEMM find-db 1
@@ -13,42 +13,13 @@
  * One line per (n, in, out, pass) of clnet_dense_forward / _backward (pass: forward y = x.w^T,
  * backward-data dx = dy.w, backward-filter dw = dy^T.x); ms is the best measured time of each
  * candidate's GEMM, "rejected" a candidate that failed the reference check. */
-#ifndef CLNET_OPS_DENSE_ALGO_H
-#define CLNET_OPS_DENSE_ALGO_H
+#ifndef CLNET_TUNE_DENSE_ALGO_H
+#define CLNET_TUNE_DENSE_ALGO_H
 
 #include "clnet/ops.h"
-#include "ops/finddb.h"
+#include "ops/dense_gemm.h"
 #include "runtime/ctx.h"
-
-/* cl/gemm.cl's register tile: rows of C per work-item (GEMM_TM) and gemm_nt's columns (GEMM_TN) */
-#define GEMM_TILED_ROWS 4
-#define GEMM_TILED_NT_COLS 4
-
-/* C (M, N) = op(A) (M, K) . op(B) (K, N), row-major, overwritten (alpha 1, beta 0), on clnet's
- * kernel (cl/gemm.cl); shapes and leading dimensions as clnet_gemm, no offsets, every matrix below
- * 2^31 floats. NN, NT and TN (what the dense layer uses); TT is CLNET_ERR_UNSUPPORTED. The
- * reference backend runs its GEMM. Deterministic: each element's sum order depends on K alone. */
-clnet_status clnet_gemm_tiled(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
-                              const clnet_buf *a, int32_t lda, const clnet_buf *b, int32_t ldb, clnet_buf *c,
-                              int32_t ldc);
-
-/* The operands of one of the dense layer's GEMMs, a (N, IN) x (OUT, IN) layer:
- *   forward          a = x (N, IN),   b = w (OUT, IN), c = y (N, OUT)   C = A . B^T
- *   backward data    a = dy (N, OUT), b = w (OUT, IN), c = dx (N, IN)   C = A . B
- *   backward filter  a = dy (N, OUT), b = x (N, IN),   c = dw (OUT, IN) C = A^T . B */
-typedef struct clnet_dense_gemm_io {
-  const clnet_buf *a, *b;
-  clnet_buf *c;
-} clnet_dense_gemm_io;
-
-/* Runs the GEMM of `pass` with the algorithm this call resolves to (below); under AUTO a (shape,
- * pass) seen for the first time is checked and timed first, on io's buffers (c overwritten). */
-clnet_status clnet_dense_gemm(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
-                              const clnet_dense_gemm_io *io);
-
-/* The same GEMM with a given algorithm (CLBLAST or CLNET). */
-clnet_status clnet_dense_gemm_run(clnet_ctx *ctx, clnet_conv_pass pass, clnet_dense_algo algo, int32_t n,
-                                  int32_t in, int32_t out, const clnet_dense_gemm_io *io);
+#include "tune/finddb.h"
 
 typedef struct dense_fdb_key {
   int32_t pass; /* clnet_conv_pass */
@@ -81,6 +52,9 @@ void clnet_dense_algo_setting_restore(clnet_ctx *ctx, int32_t saved);
  * sees its output perturbed (one element + 1), as a wrong kernel would give. AUTO = off. */
 void clnet_dense_algo_test_sabotage(clnet_ctx *ctx, clnet_dense_algo algo);
 
+/* The dense entries' format (tune/dense_finddb.c). */
+extern const clnet_fdb_format clnet_dense_finddb_format;
+
 /* File level (clnet_fdb_read_file / write_file with the dense format), for the tests and fuzzers. */
 clnet_status clnet_dense_finddb_read_file(const char *path, uint64_t kernels_hash, dense_fdb_entry **entries,
                                           int32_t *n, int32_t *stale);
@@ -88,5 +62,9 @@ clnet_status clnet_dense_finddb_write_file(const char *path, uint64_t kernels_ha
                                            const dense_fdb_entry *entries, int32_t n);
 /* The kernels hash the dense find-db of ctx's device is written with (0 without a cache). */
 uint64_t clnet_dense_finddb_kernels_hash(clnet_ctx *ctx);
+
+/* The dense half of tune's algorithm chooser (clnet_algo_chooser.dense). */
+clnet_status clnet_tune_dense_resolve(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+                                      const clnet_dense_gemm_io *io, clnet_dense_algo_choice *out_choice);
 
 #endif

@@ -1,7 +1,7 @@
 /* Internal: the conv find-db, AUTO's remembered choice per (device, kernels, shape, pass): the
  * conv kind of find-db (finddb.h, which has the file's rules, checks and locking).
  *
- * In memory: one table per ctx (ctx->conv_finddb). On disk: one text file per device,
+ * In memory: one table per ctx (attached state). On disk: one text file per device,
  *   $CLNET_CACHE_DIR/conv-algos-<16 hex: FNV-1a of device name, driver, platform>.txt
  *
  *   # clnet conv find-db 1
@@ -27,23 +27,23 @@
  * as today's for the same convs.
  * The struct also holds what is per ctx rather than per kind: the note function (which
  * the dense GEMM choice, dense_algo.h, reports through too). */
-#ifndef CLNET_OPS_CONV_FINDDB_H
-#define CLNET_OPS_CONV_FINDDB_H
+#ifndef CLNET_TUNE_CONV_FINDDB_H
+#define CLNET_TUNE_CONV_FINDDB_H
 
 #include "clnet/ops.h"
-#include "ops/finddb.h"
+#include "tune/finddb.h"
 #include "runtime/ctx.h"
 
 /* Index of an algorithm in clnet_conv_algo_choice.ms and in the find-db's time columns: GEMM 0,
  * DIRECT 1, WINOGRAD 2, WINOGRAD4 3, DEPTHWISE 4; -1 for AUTO and RULE. */
-static inline int clnet_conv_algo_slot(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM        ? 0
-         : a == CLNET_CONV_ALGO_DIRECT    ? 1
-         : a == CLNET_CONV_ALGO_WINOGRAD  ? 2
-         : a == CLNET_CONV_ALGO_WINOGRAD4 ? 3
-         : a == CLNET_CONV_ALGO_DEPTHWISE ? 4
-                                          : -1;
-}
+#define CLNET_CONV_ALGO_SLOT(a)                                                                                   \
+  ((a) == CLNET_CONV_ALGO_GEMM        ? 0                                                                            \
+   : (a) == CLNET_CONV_ALGO_DIRECT    ? 1                                                                            \
+   : (a) == CLNET_CONV_ALGO_WINOGRAD  ? 2                                                                            \
+   : (a) == CLNET_CONV_ALGO_WINOGRAD4 ? 3                                                                            \
+   : (a) == CLNET_CONV_ALGO_DEPTHWISE ? 4                                                                            \
+                                      : -1)
+static inline int clnet_conv_algo_slot(clnet_conv_algo a) { return CLNET_CONV_ALGO_SLOT(a); }
 #define CLNET_CONV_ALGO_SLOTS 5
 
 /* The effective values (clnet_conv2d_stride_h etc.); pads 0 unless padding is explicit. */
