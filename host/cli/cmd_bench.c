@@ -14,7 +14,7 @@
 #include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
-#include "core/fs.h"
+#include "io/fs.h"
 #include "tune/clblast_tune.h"
 
 

@@ -23,7 +23,7 @@ unsigned char *clnet_program_cache_load(const char *path, size_t *size);
 int clnet_cache_dir(char *dst, size_t cap);
 
 /* Stores an entry (header, binary, CRC) at `path` in `dir` (created when missing), atomically
- * (core/atomic_file.h). Best effort: a cache that cannot be written only costs a rebuild. */
+ * (io/atomic_file.h). Best effort: a cache that cannot be written only costs a rebuild. */
 void clnet_program_cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n);
 
 #endif

@@ -14,8 +14,8 @@
 
 #include <clblast_c.h>
 
-#include "core/atomic_file.h"
-#include "core/fs.h"
+#include "io/atomic_file.h"
+#include "io/fs.h"
 #include "clnet/ops.h"
 #include "tune/clblast_tune.h"
 #include "runtime/ctx.h"
