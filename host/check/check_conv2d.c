@@ -151,17 +151,17 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
   CLNET_TRY_GOTO(run_op(env->ref, &d, which, 0, &x, &w, &b, &y), st, out);
   switch (which) {
     case RUN_FORWARD:
-      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_FORWARD, 0, algo), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_algo_atol(&d, CLNET_PASS_FORWARD, 0, algo), 0), st, out);
       break;
     case RUN_BACKWARD_DATA:
-      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_DATA, 0, algo), 0),
+      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_algo_atol(&d, CLNET_PASS_BACKWARD_DATA, 0, algo), 0),
                      st, out);
       break;
     default:
-      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0, algo), 0),
+      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_algo_atol(&d, CLNET_PASS_BACKWARD_FILTER, 0, algo), 0),
                      st, out);
       /* without bias db must be left alone: both sides still hold the same random values */
-      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
       CLNET_TRY_GOTO(check_same_bits(env, &b, first_db), st, out);
       break;
   }

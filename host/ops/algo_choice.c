@@ -17,14 +17,14 @@ static clnet_status chooser(clnet_ctx *ctx, const char *op, const clnet_algo_cho
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   const clnet_algo_chooser *c = NULL;
   CLNET_TRY(chooser(ctx, "conv2d", &c));
   return c->conv(ctx, d, pass, io, out);
 }
 
-clnet_status clnet_dense_algo_resolve(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+clnet_status clnet_dense_algo_resolve(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                                       const clnet_dense_gemm_io *io, clnet_dense_algo_choice *out_choice) {
   const clnet_algo_chooser *c = NULL;
   CLNET_TRY(chooser(ctx, "dense", &c));
@@ -43,10 +43,10 @@ const char *clnet_conv_algo_str(clnet_conv_algo a) {
                                        : "auto";
 }
 
-const char *clnet_conv_algo_source_str(clnet_conv_algo_source s) {
-  return s == CLNET_CONV_SOURCE_RULE    ? "rule"
-         : s == CLNET_CONV_SOURCE_TIMED ? "timed"
-         : s == CLNET_CONV_SOURCE_FINDDB ? "find-db"
+const char *clnet_algo_source_str(clnet_algo_source s) {
+  return s == CLNET_ALGO_SOURCE_RULE    ? "rule"
+         : s == CLNET_ALGO_SOURCE_TIMED ? "timed"
+         : s == CLNET_ALGO_SOURCE_FINDDB ? "find-db"
                                           : "forced";
 }
 

@@ -11,10 +11,10 @@
 
 typedef struct clnet_algo_chooser {
   /* clnet_conv_algo_resolve's contract (ops/conv_algo.h) */
-  clnet_status (*conv)(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass, const clnet_conv_io *io,
+  clnet_status (*conv)(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass, const clnet_conv_io *io,
                        clnet_conv_algo_choice *out);
   /* clnet_dense_algo_resolve's contract (ops/dense_gemm.h) */
-  clnet_status (*dense)(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+  clnet_status (*dense)(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                         const clnet_dense_gemm_io *io, clnet_dense_algo_choice *out_choice);
 } clnet_algo_chooser;
 

@@ -17,18 +17,18 @@ typedef struct clnet_conv_io {
 /* 1 when `algo` (GEMM, DIRECT, WINOGRAD, WINOGRAD4, DEPTHWISE) implements `pass` of the valid desc d:
  * GEMM every conv; DIRECT every conv but depthwise ones; the Winograd ones 3x3 stride-1 undilated convs of one
  * group (WINOGRAD4 up to 256 x 256 channels); DEPTHWISE depthwise convs (groups = C_in > 1). */
-int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, clnet_conv_algo algo);
+int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_pass pass, clnet_conv_algo algo);
 
 /* Runs one pass with an algorithm that applies (host/ops/conv2d.c); the desc and buffers are
  * checked. */
-clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                    clnet_conv_algo algo, const clnet_conv_io *io);
 
 /* The algorithm for this call (clnet_algo_chooser.conv, ops/algo_choice.h). Under AUTO, a (shape,
  * pass) seen for the first time is checked and
  * timed with io's buffers (outputs overwritten: the caller runs the chosen algorithm afterwards)
  * or, io NULL, on buffers allocated here. */
-clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out);
 
 #endif

@@ -30,7 +30,7 @@ clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t 
   }
   /* y (N, OUT) = x (N, IN) . w^T (IN, OUT) */
   const clnet_dense_gemm_io io = {x, w, y};
-  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_FORWARD, n, in, out, &io));
+  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_PASS_FORWARD, n, in, out, &io));
   if (!b) return CLNET_SUCCESS;
   size_t global = (size_t)n * (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_add", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
@@ -55,9 +55,9 @@ clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t
   }
   /* dx (N, IN) = dy (N, OUT) . w (OUT, IN) */
   const clnet_dense_gemm_io data = {dy, w, dx}, filter = {dy, x, dw};
-  if (dx) CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_DATA, n, in, out, &data));
+  if (dx) CLNET_TRY(clnet_dense_gemm(ctx, CLNET_PASS_BACKWARD_DATA, n, in, out, &data));
   /* dw (OUT, IN) = dy^T (OUT, N) . x (N, IN) */
-  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_FILTER, n, in, out, &filter));
+  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_PASS_BACKWARD_FILTER, n, in, out, &filter));
   if (!db) return CLNET_SUCCESS;
   size_t global = (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_grad", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),

@@ -31,11 +31,11 @@ typedef struct clnet_dense_gemm_io {
 
 /* Runs the GEMM of `pass` with the algorithm this call resolves to (below); under AUTO a (shape,
  * pass) seen for the first time is checked and timed first, on io's buffers (c overwritten). */
-clnet_status clnet_dense_gemm(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+clnet_status clnet_dense_gemm(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                               const clnet_dense_gemm_io *io);
 
 /* The same GEMM with a given algorithm (CLBLAST or CLNET). */
-clnet_status clnet_dense_gemm_run(clnet_ctx *ctx, clnet_conv_pass pass, clnet_dense_algo algo, int32_t n,
+clnet_status clnet_dense_gemm_run(clnet_ctx *ctx, clnet_pass pass, clnet_dense_algo algo, int32_t n,
                                   int32_t in, int32_t out, const clnet_dense_gemm_io *io);
 
 /* The GEMM of a pass: C (m, nn) = op(A) (m, k) . op(B) (k, nn), its leading dimensions and the
@@ -45,12 +45,12 @@ typedef struct clnet_dense_pass_gemm {
   int64_t a_count, b_count, c_count;
 } clnet_dense_pass_gemm;
 
-clnet_dense_pass_gemm clnet_dense_pass_shape(clnet_conv_pass pass, int32_t n, int32_t in, int32_t out);
+clnet_dense_pass_gemm clnet_dense_pass_shape(clnet_pass pass, int32_t n, int32_t in, int32_t out);
 
 /* The algorithm for this call (clnet_algo_chooser.dense, ops/algo_choice.h). Under AUTO a (shape,
  * pass) seen for the first time is checked and timed with io's buffers (c overwritten) or, io
  * NULL, on buffers allocated for it. */
-clnet_status clnet_dense_algo_resolve(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+clnet_status clnet_dense_algo_resolve(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                                       const clnet_dense_gemm_io *io, clnet_dense_algo_choice *out_choice);
 
 #endif

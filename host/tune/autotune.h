@@ -44,7 +44,7 @@ typedef struct clnet_autotune_kind {
 /* Where an autotuning run reports: the kind's stats (first calls, builds, timing, rejections) and
  * the ctx's notes. */
 typedef struct clnet_autotune_report {
-  clnet_conv_algo_stats *stats;
+  clnet_algo_stats *stats;
   void (*note)(void *user, const char *line);
   const char *(*last_note)(void *user);
   void *user;

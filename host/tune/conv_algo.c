@@ -66,13 +66,13 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
  * Other devices are not measured: there DIRECT is used where its design most clearly pays
  * (narrow channels, where im2col's traffic dominates the GEMM path) and the tuned GEMM is kept
  * for wide layers. AUTO times instead; this rule is what AUTO falls back to without a cache. */
-static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass) {
   if (clnet_conv2d_is_depthwise(d)) return CLNET_CONV_ALGO_DEPTHWISE;
   const int32_t g = clnet_conv2d_groups(d);
   const int wide = (int64_t)(d->in_c / g) * (d->out_c / g) > DIRECT_RULE_WIDE_CC;
   if (!wide) return CLNET_CONV_ALGO_DIRECT;
   if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return CLNET_CONV_ALGO_GEMM;
-  if (pass == CLNET_CONV_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
+  if (pass == CLNET_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
     return CLNET_CONV_ALGO_GEMM;
   return CLNET_CONV_ALGO_DIRECT;
 }
@@ -83,7 +83,7 @@ static const char *const pass_str[3] = {"forward", "backward-data", "backward-fi
 
 /* "conv2d forward n64 32x32x3->64 k3x3 s1 same", with what differs from a square-stride,
  * undilated, ungrouped conv after it: " s2x1", " d2x2", " g32", " pads 1,1,0,0" (t,l,b,r). */
-static void shape_str(char *dst, size_t cap, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+static void shape_str(char *dst, size_t cap, const clnet_conv2d_desc *d, clnet_pass pass) {
   static const char *const pad_names[3] = {"valid", "same", "explicit"};
   const int32_t sh = clnet_conv2d_stride_h(d), sw = clnet_conv2d_stride_w(d);
   int len = snprintf(dst, cap, "conv2d %s n%d %dx%dx%d->%d k%dx%d s%d", pass_str[pass], d->n, d->in_h, d->in_w,
@@ -127,7 +127,7 @@ typedef struct conv_check_data {
 /* One problem of the autotuner (tune/autotune.h): a conv's shape and pass. */
 typedef struct conv_problem {
   const clnet_conv2d_desc *d;
-  clnet_conv_pass pass;
+  clnet_pass pass;
 } conv_problem;
 
 static void check_data_free(void *p) {
@@ -142,7 +142,7 @@ static void check_data_free(void *p) {
 
 static clnet_status check_data_init(const void *problem, void **out) {
   const clnet_conv2d_desc *full = ((const conv_problem *)problem)->d;
-  const clnet_conv_pass pass = ((const conv_problem *)problem)->pass;
+  const clnet_pass pass = ((const conv_problem *)problem)->pass;
   conv_check_data *c = calloc(1, sizeof *c);
   *out = c;
   if (!c) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
@@ -154,8 +154,8 @@ static clnet_status check_data_init(const void *problem, void **out) {
   c->counts[1] = (int64_t)d->k_h * d->k_w * (d->in_c / clnet_conv2d_groups(d)) * d->out_c;
   c->counts[2] = d->out_c;
   c->counts[3] = (int64_t)d->n * d->out_h * d->out_w * d->out_c;
-  c->out_i = pass == CLNET_CONV_PASS_FORWARD ? 3 : pass == CLNET_CONV_PASS_BACKWARD_DATA ? 0 : 1;
-  c->bias_out = pass == CLNET_CONV_PASS_BACKWARD_FILTER && d->has_bias;
+  c->out_i = pass == CLNET_PASS_FORWARD ? 3 : pass == CLNET_PASS_BACKWARD_DATA ? 0 : 1;
+  c->bias_out = pass == CLNET_PASS_BACKWARD_FILTER && d->has_bias;
   clnet_rng rng;
   clnet_rng_seed_stream(&rng, 0x636f6e76u /* "conv" */, (uint64_t)pass);
   for (int i = 0; i < 4; ++i) {
@@ -170,8 +170,8 @@ static clnet_status check_data_init(const void *problem, void **out) {
   }
   float **r = c->ref, **in = c->in;
   switch (pass) {
-    case CLNET_CONV_PASS_FORWARD: clnet_ref_conv2d_forward(d, in[0], in[1], d->has_bias ? in[2] : NULL, r[3]); break;
-    case CLNET_CONV_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(d, in[3], in[1], r[0]); break;
+    case CLNET_PASS_FORWARD: clnet_ref_conv2d_forward(d, in[0], in[1], d->has_bias ? in[2] : NULL, r[3]); break;
+    case CLNET_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(d, in[3], in[1], r[0]); break;
     default: clnet_ref_conv2d_backward_filter(d, in[0], in[3], r[1], d->has_bias ? r[2] : NULL); break;
   }
   return CLNET_SUCCESS;
@@ -183,7 +183,7 @@ static clnet_status check_data_init(const void *problem, void **out) {
 static clnet_status check_candidate(clnet_ctx *ctx, void *check, const void *problem, int32_t algo_i, int *ok,
                                     char *why, size_t cap) {
   const conv_check_data *c = check;
-  const clnet_conv_pass pass = ((const conv_problem *)problem)->pass;
+  const clnet_pass pass = ((const conv_problem *)problem)->pass;
   const clnet_conv_algo algo = (clnet_conv_algo)algo_i;
   struct clnet_conv_finddb *db = clnet_conv_finddb_peek(ctx); /* the tuning ctx has it */
   const clnet_conv2d_desc *d = &c->d;
@@ -307,7 +307,7 @@ static const char *report_last_note(void *user) { return ((struct clnet_conv_fin
 
 /* Checks and times every algorithm that is timed for (d, pass) into e (source TIMED). */
 static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const clnet_conv2d_desc *d,
-                         clnet_conv_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
+                         clnet_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
   const conv_problem problem = {.d = d, .pass = pass};
@@ -318,7 +318,7 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const cln
   CLNET_TRY(clnet_autotune(ctx, &conv_kind, &problem, io, shape, &report, e->choice.ms, &algo));
   e->key = clnet_conv_fdb_key(d, pass);
   e->choice.algo = (clnet_conv_algo)algo;
-  e->choice.source = CLNET_CONV_SOURCE_TIMED;
+  e->choice.source = CLNET_ALGO_SOURCE_TIMED;
   return CLNET_SUCCESS;
 }
 
@@ -341,7 +341,7 @@ static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
   return CLNET_SUCCESS;
 }
 
-static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                 const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   struct clnet_conv_finddb *db = NULL;
   CLNET_TRY(clnet_conv_finddb_open(ctx, &db));
@@ -370,13 +370,13 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
                              "and every shape not yet recorded", shape, db->t.path, clnet_last_error());
       db->t.use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
       e = NULL;
-    } else if (e->choice.source == CLNET_CONV_SOURCE_TIMED && !e->counted) {
+    } else if (e->choice.source == CLNET_ALGO_SOURCE_TIMED && !e->counted) {
       e->counted = 1;
       db->stats.timed++;
     }
   }
   if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
-    conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
+    conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_ALGO_SOURCE_RULE,
                                                .ms = {-1, -1, -1, -1, -1}}, .counted = 1};
     CLNET_TRY(clnet_conv_finddb_add(db, &r, &e));
     db->stats.from_rule++;
@@ -389,12 +389,12 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
   CLNET_TRY(setting(ctx, &a));
   if (clnet_conv_algo_slot(a) >= 0 && clnet_conv2d_algo_applies(d, pass, a)) {
-    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1, -1, -1}};
+    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_ALGO_SOURCE_FORCED, .ms = {-1, -1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
   if (clnet_conv_algo_slot(a) >= 0) { /* forced where it does not apply: AUTO's choice, said once */
@@ -410,7 +410,7 @@ clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
                              clnet_conv_algo_str(a), where[clnet_conv_algo_slot(a)]);
   }
   if (a == CLNET_CONV_ALGO_RULE) {
-    *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
+    *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_ALGO_SOURCE_RULE,
                                     .ms = {-1, -1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
@@ -419,19 +419,19 @@ clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
 
 /* ---- public queries ------------------------------------------------------------------------ */
 
-clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                       clnet_conv_algo_choice *out) {
   if (!ctx || !d || !out) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_conv2d_algo_choice: NULL argument");
   if (ctx->is_ref) return clnet_set_error(CLNET_ERR_UNSUPPORTED, "conv2d: the reference has one algorithm");
-  if (pass != CLNET_CONV_PASS_FORWARD && pass != CLNET_CONV_PASS_BACKWARD_DATA &&
-      pass != CLNET_CONV_PASS_BACKWARD_FILTER)
+  if (pass != CLNET_PASS_FORWARD && pass != CLNET_PASS_BACKWARD_DATA &&
+      pass != CLNET_PASS_BACKWARD_FILTER)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_conv2d_algo_choice: pass = %d", (int)pass);
   clnet_conv2d_desc t = *d;
   CLNET_TRY(clnet_conv2d_desc_init(&t));
   return clnet_tune_conv_resolve(ctx, &t, pass, NULL, out);
 }
 
-clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                       clnet_conv_algo *out) {
   clnet_conv_algo_choice c;
   CLNET_TRY(clnet_conv2d_algo_choice(ctx, d, pass, &c));
@@ -446,14 +446,14 @@ void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap) {
   snprintf(dst, cap, "%s", db->t.path);
 }
 
-clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {
-  clnet_conv_algo_stats s;
+clnet_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {
+  clnet_algo_stats s;
   memset(&s, 0, sizeof s);
   const struct clnet_conv_finddb *db = ctx ? clnet_conv_finddb_peek(ctx) : NULL;
   return db ? db->stats : s;
 }
 
-void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user) {
+void clnet_ctx_set_algo_note_fn(clnet_ctx *ctx, clnet_algo_note_fn fn, void *user) {
   struct clnet_conv_finddb *db = NULL;
   if (!ctx || clnet_conv_finddb_state(ctx, &db) != CLNET_SUCCESS) return;
   db->note_fn = fn;
@@ -467,7 +467,7 @@ void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, v
   db->progress_user = user;
 }
 
-const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {
+const char *clnet_algo_last_note(clnet_ctx *ctx) {
   const struct clnet_conv_finddb *db = ctx ? clnet_conv_finddb_peek(ctx) : NULL;
   return db ? db->last_note : "";
 }

@@ -8,7 +8,7 @@
 #include "runtime/ctx.h"
 
 /* The conv half of tune's algorithm chooser (clnet_algo_chooser.conv). */
-clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out);
 
 /* The ctx's conv algorithm setting as it is kept: clnet_conv_algo + 1, or 0 while not chosen yet

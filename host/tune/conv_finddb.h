@@ -48,7 +48,7 @@ static inline int clnet_conv_algo_slot(clnet_conv_algo a) { return CLNET_CONV_AL
 
 /* The effective values (clnet_conv2d_stride_h etc.); pads 0 unless padding is explicit. */
 typedef struct conv_fdb_key {
-  int32_t pass; /* clnet_conv_pass */
+  int32_t pass; /* clnet_pass */
   int32_t n, h, w, c_in, c_out, k_h, k_w, stride_h, padding;
   int32_t stride_w, dilation_h, dilation_w, groups;
   int32_t pad_top, pad_left, pad_bottom, pad_right;
@@ -65,18 +65,18 @@ struct clnet_conv_finddb {
   /* clnet_conv_algo + 1 once chosen by clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the
    * first conv reads the environment */
   int32_t algo_setting;
-  clnet_conv_note_fn note_fn;
+  clnet_algo_note_fn note_fn;
   void *note_user;
   clnet_algo_progress_fn progress_fn; /* clnet_ctx_set_algo_progress_fn, for conv and dense AUTO */
   void *progress_user;
   char last_note[640];
   int32_t fallback_noted; /* bit 1 << slot: an algorithm forced where it does not apply, noted once */
-  clnet_conv_algo_stats stats;
+  clnet_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_conv_algo_test_sabotage): algo + 1 whose check output is
                        perturbed; 0 in every normal run */
 };
 
-conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_conv_pass pass);
+conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_pass pass);
 /* The ctx's table, created on first use (not yet opened). */
 clnet_status clnet_conv_finddb_state(clnet_ctx *ctx, struct clnet_conv_finddb **out);
 /* The ctx's table if it was created, else NULL. */

@@ -99,7 +99,7 @@ static clnet_status open_db(clnet_ctx *ctx, struct clnet_dense_algos **out) {
 
 /* ---- the reference check ------------------------------------------------------------------- */
 
-static void shape_str(char *dst, size_t cap, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out) {
+static void shape_str(char *dst, size_t cap, clnet_pass pass, int32_t n, int32_t in, int32_t out) {
   snprintf(dst, cap, "dense %s n%d %d->%d", pass_names[pass], n, in, out);
 }
 
@@ -116,7 +116,7 @@ typedef struct gemm_check_data {
 
 /* One problem of the autotuner (tune/autotune.h): a dense GEMM's shape and pass. */
 typedef struct dense_problem {
-  clnet_conv_pass pass;
+  clnet_pass pass;
   int32_t n, in, out;
 } dense_problem;
 
@@ -131,7 +131,7 @@ static void check_data_free(void *p) {
 
 static clnet_status check_data_init(const void *problem, void **out_check) {
   const dense_problem *p = problem;
-  const clnet_conv_pass pass = p->pass;
+  const clnet_pass pass = p->pass;
   const int32_t n = p->n, in = p->in, out = p->out;
   gemm_check_data *c = calloc(1, sizeof *c);
   *out_check = c;
@@ -163,7 +163,7 @@ static clnet_status check_candidate(clnet_ctx *ctx, void *check, const void *pro
                                     char *why, size_t cap) {
   const gemm_check_data *c = check;
   const dense_problem *p = problem;
-  const clnet_conv_pass pass = p->pass;
+  const clnet_pass pass = p->pass;
   const int32_t in = p->in, out = p->out;
   const clnet_dense_algo algo = (clnet_dense_algo)algo_i;
   const struct clnet_dense_algos *d = clnet_ctx_state_get(ctx, &state_key); /* the tuning ctx has it */
@@ -233,10 +233,10 @@ static const clnet_autotune_kind dense_kind = {
 };
 
 static void report_note(void *user, const char *line) { note(user, "%s", line); }
-static const char *report_last_note(void *user) { return clnet_conv_algo_last_note(user); }
+static const char *report_last_note(void *user) { return clnet_algo_last_note(user); }
 
 /* Checks and times both candidates for (n, in, out, pass) into e (source TIMED). */
-static clnet_status tune(clnet_ctx *ctx, struct clnet_dense_algos *d, clnet_conv_pass pass, int32_t n, int32_t in,
+static clnet_status tune(clnet_ctx *ctx, struct clnet_dense_algos *d, clnet_pass pass, int32_t n, int32_t in,
                          int32_t out, const clnet_dense_gemm_io *io, dense_fdb_entry *e) {
   char shape[96];
   shape_str(shape, sizeof shape, pass, n, in, out);
@@ -248,7 +248,7 @@ static clnet_status tune(clnet_ctx *ctx, struct clnet_dense_algos *d, clnet_conv
   CLNET_TRY(clnet_autotune(ctx, &dense_kind, &problem, io, shape, &report, e->choice.ms, &algo));
   e->key = (dense_fdb_key){.pass = (int32_t)pass, .n = n, .in = in, .out = out};
   e->choice.algo = (clnet_dense_algo)algo;
-  e->choice.source = CLNET_CONV_SOURCE_TIMED;
+  e->choice.source = CLNET_ALGO_SOURCE_TIMED;
   return CLNET_SUCCESS;
 }
 
@@ -285,7 +285,7 @@ static clnet_status alloc_io(clnet_ctx *ctx, const clnet_dense_pass_gemm *g, cln
   return CLNET_SUCCESS;
 }
 
-static clnet_status auto_choice(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+static clnet_status auto_choice(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                                 const clnet_dense_gemm_io *io, clnet_dense_algo_choice *res) {
   struct clnet_dense_algos *d = NULL;
   CLNET_TRY(open_db(ctx, &d));
@@ -320,14 +320,14 @@ static clnet_status auto_choice(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n,
       d->t.use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
     } else {
       e = p;
-      if (e->choice.source == CLNET_CONV_SOURCE_TIMED && !e->counted) {
+      if (e->choice.source == CLNET_ALGO_SOURCE_TIMED && !e->counted) {
         e->counted = 1;
         d->stats.timed++;
       }
     }
   }
   if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
-    dense_fdb_entry r = {.key = key, .choice = {.algo = dense_rule_algo(ctx), .source = CLNET_CONV_SOURCE_RULE,
+    dense_fdb_entry r = {.key = key, .choice = {.algo = dense_rule_algo(ctx), .source = CLNET_ALGO_SOURCE_RULE,
                                                 .ms = {-1, -1}}, .counted = 1};
     void *p = NULL;
     CLNET_TRY(clnet_fdb_add(&d->t, &r, &p));
@@ -343,16 +343,16 @@ static clnet_status auto_choice(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n,
 }
 
 /* The choice for this call; io NULL: timed (if need be) on buffers allocated here. */
-clnet_status clnet_tune_dense_resolve(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+clnet_status clnet_tune_dense_resolve(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                             const clnet_dense_gemm_io *io, clnet_dense_algo_choice *res) {
   clnet_dense_algo a = CLNET_DENSE_ALGO_AUTO;
   CLNET_TRY(setting(ctx, &a));
   if (a == CLNET_DENSE_ALGO_CLBLAST || a == CLNET_DENSE_ALGO_CLNET) {
-    *res = (clnet_dense_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1}};
+    *res = (clnet_dense_algo_choice){.algo = a, .source = CLNET_ALGO_SOURCE_FORCED, .ms = {-1, -1}};
     return CLNET_SUCCESS;
   }
   if (a == CLNET_DENSE_ALGO_RULE) {
-    *res = (clnet_dense_algo_choice){.algo = dense_rule_algo(ctx), .source = CLNET_CONV_SOURCE_RULE, .ms = {-1, -1}};
+    *res = (clnet_dense_algo_choice){.algo = dense_rule_algo(ctx), .source = CLNET_ALGO_SOURCE_RULE, .ms = {-1, -1}};
     return CLNET_SUCCESS;
   }
   return auto_choice(ctx, pass, n, in, out, io, res);
@@ -360,13 +360,13 @@ clnet_status clnet_tune_dense_resolve(clnet_ctx *ctx, clnet_conv_pass pass, int3
 
 /* ---- public queries ------------------------------------------------------------------------ */
 
-clnet_status clnet_dense_gemm_choice(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, clnet_conv_pass pass,
+clnet_status clnet_dense_gemm_choice(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, clnet_pass pass,
                                      clnet_dense_algo_choice *out_choice) {
   if (!ctx || !out_choice)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dense_gemm_choice: NULL argument");
   if (ctx->is_ref) return clnet_set_error(CLNET_ERR_UNSUPPORTED, "dense: the reference has one GEMM");
-  if (pass != CLNET_CONV_PASS_FORWARD && pass != CLNET_CONV_PASS_BACKWARD_DATA &&
-      pass != CLNET_CONV_PASS_BACKWARD_FILTER)
+  if (pass != CLNET_PASS_FORWARD && pass != CLNET_PASS_BACKWARD_DATA &&
+      pass != CLNET_PASS_BACKWARD_FILTER)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dense_gemm_choice: pass = %d", (int)pass);
   if (n < 1 || in < 1 || out < 1)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_dense_gemm_choice: n=%d in=%d out=%d, each must be >= 1",
@@ -390,8 +390,8 @@ uint64_t clnet_dense_finddb_kernels_hash(clnet_ctx *ctx) {
   return d->t.kernels_hash;
 }
 
-clnet_conv_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx) {
-  clnet_conv_algo_stats s;
+clnet_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx) {
+  clnet_algo_stats s;
   memset(&s, 0, sizeof s);
   const struct clnet_dense_algos *d = ctx ? clnet_ctx_state_get(ctx, &state_key) : NULL;
   return d ? d->stats : s;

@@ -22,7 +22,7 @@
 #include "tune/finddb.h"
 
 typedef struct dense_fdb_key {
-  int32_t pass; /* clnet_conv_pass */
+  int32_t pass; /* clnet_pass */
   int32_t n, in, out;
 } dense_fdb_key;
 
@@ -33,12 +33,12 @@ typedef struct dense_fdb_entry {
 } dense_fdb_entry;
 
 /* Per ctx (attached state, created on first use): the table and its file, what AUTO did, the test hook. Notes go to
- * the ctx's conv note function (clnet_ctx_set_conv_note_fn). */
+ * the ctx's conv note function (clnet_ctx_set_algo_note_fn). */
 struct clnet_dense_algos {
   clnet_fdb t;
   /* clnet_dense_algo + 1 once chosen by clnet_ctx_set_dense_algo or CLNET_DENSE_ALGO, 0 until then */
   int32_t algo_setting;
-  clnet_conv_algo_stats stats;
+  clnet_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_dense_algo_test_sabotage): algo + 1 whose check output is
                        perturbed; 0 in every normal run */
 };
@@ -64,7 +64,7 @@ clnet_status clnet_dense_finddb_write_file(const char *path, uint64_t kernels_ha
 uint64_t clnet_dense_finddb_kernels_hash(clnet_ctx *ctx);
 
 /* The dense half of tune's algorithm chooser (clnet_algo_chooser.dense). */
-clnet_status clnet_tune_dense_resolve(clnet_ctx *ctx, clnet_conv_pass pass, int32_t n, int32_t in, int32_t out,
+clnet_status clnet_tune_dense_resolve(clnet_ctx *ctx, clnet_pass pass, int32_t n, int32_t in, int32_t out,
                                       const clnet_dense_gemm_io *io, clnet_dense_algo_choice *out_choice);
 
 #endif

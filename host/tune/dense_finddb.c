@@ -32,7 +32,7 @@ static const char *parse_line(const char *line, void *entry) {
   else if (!clnet_fdb_parse_ms(bms, &e->choice.ms[0])) return "clblast_ms must be milliseconds >= 0, 'rejected' or '-'";
   if (!clnet_fdb_parse_ms(cms, &e->choice.ms[1])) return "times must be milliseconds >= 0 or 'rejected'";
   if (e->choice.ms[algo_slot(e->choice.algo)] < 0) return "the chosen algorithm is rejected";
-  e->choice.source = CLNET_CONV_SOURCE_FINDDB;
+  e->choice.source = CLNET_ALGO_SOURCE_FINDDB;
   return NULL;
 }
 
@@ -47,7 +47,7 @@ static void print_line(FILE *f, const void *entry) {
 
 /* the rule's in-memory fallbacks are not measured choices: not written */
 static int persist(const void *entry) {
-  return ((const dense_fdb_entry *)entry)->choice.source != CLNET_CONV_SOURCE_RULE;
+  return ((const dense_fdb_entry *)entry)->choice.source != CLNET_ALGO_SOURCE_RULE;
 }
 
 static const char *const kernel_files[1] = {"gemm"};
