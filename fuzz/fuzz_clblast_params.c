@@ -1,5 +1,5 @@
 /* Fuzz harness: clnet_tune_load, the reader of `clnet tune`'s CLBlast parameter file
- * (host/runtime/clblast_tune.h).
+ * (host/tune/clblast_tune.h).
  *
  * Input: the parameter file as it is, or, when the first byte is 0x01, the rest followed by the
  * "crc32 XXXXXXXX" line it needs (the reader checks the CRC before it parses: without help the
@@ -10,7 +10,7 @@
 
 #include <zlib.h>
 
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 
 static void same_file(const clnet_tune_file *a, const clnet_tune_file *b) {
   FUZZ_REQUIRE(a->n_kernels == b->n_kernels, "%d kernels read back as %d", (int)a->n_kernels, (int)b->n_kernels);

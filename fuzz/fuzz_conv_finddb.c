@@ -1,4 +1,4 @@
-/* Fuzz harness: the conv find-db reader, clnet_conv_finddb_read_file (host/ops/conv_finddb.h).
+/* Fuzz harness: the conv find-db reader, clnet_conv_finddb_read_file (host/tune/conv_finddb.h).
  *
  * Input: the find-db text file as it is, read with kernels hash 0xab. Checks: no crash, leak or
  * fd leak; errors follow the file-reader contract (fuzz_check_status); a stale file returns no
@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "ops/conv_finddb.h"
+#include "tune/conv_finddb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = fuzz_file(0, data, size);

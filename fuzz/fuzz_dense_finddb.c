@@ -1,5 +1,5 @@
-/* Fuzz harness: the dense GEMM find-db reader, clnet_dense_finddb_read_file (host/ops/dense_algo.h;
- * the file layer it shares with the conv find-db is host/ops/finddb.c).
+/* Fuzz harness: the dense GEMM find-db reader, clnet_dense_finddb_read_file (host/tune/dense_algo.h;
+ * the file layer it shares with the conv find-db is host/tune/finddb.c).
  *
  * Input: the find-db text file as it is, read with kernels hash 0xab. Checks: no crash, leak or
  * fd leak; errors follow the file-reader contract (fuzz_check_status); a stale file returns no
@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "ops/dense_algo.h"
+#include "tune/dense_algo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = fuzz_file(0, data, size);

@@ -15,7 +15,7 @@
 #include <turbojpeg.h>
 #include <zlib.h>
 
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 #include "clnet/graph.h"
 #include "clnet/io.h"
 #include "clnet/onnx.h"

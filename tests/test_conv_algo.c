@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "clnet/ops.h"
-#include "ops/conv_algo.h"
-#include "ops/conv_finddb.h"
+#include "tune/conv_algo.h"
+#include "tune/conv_finddb.h"
 #include "runtime/ctx.h"
 
 static char tmpdir[256];
@@ -44,7 +44,7 @@ static void last_line(void *user, const char *line) { snprintf(user, 1024, "%s",
 /* The key of a conv (clnet_conv_fdb_key): the effective strides, dilations and groups. */
 static conv_fdb_key key_of(int32_t pass, clnet_conv2d_desc d) {
   cr_assert_eq(clnet_conv2d_desc_init(&d), CLNET_SUCCESS, "%s", clnet_last_error());
-  return clnet_conv_fdb_key(&d, (clnet_conv_pass)pass);
+  return clnet_conv_fdb_key(&d, (clnet_pass)pass);
 }
 
 Test(finddb, file_round_trip, .init = make_tmp) {
@@ -85,7 +85,7 @@ Test(finddb, file_round_trip, .init = make_tmp) {
   for (int i = 0; i < 6; ++i) {
     cr_assert(!memcmp(&out[i].key, &in[i].key, sizeof in[i].key), "entry %d: key differs after the round trip", i);
     cr_assert_eq(out[i].choice.algo, in[i].choice.algo, "entry %d", i);
-    cr_assert_eq(out[i].choice.source, CLNET_CONV_SOURCE_FINDDB);
+    cr_assert_eq(out[i].choice.source, CLNET_ALGO_SOURCE_FINDDB);
     for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k)
       cr_assert_float_eq(out[i].choice.ms[k], in[i].choice.ms[k], 1e-9, "entry %d ms[%d]", i, k);
   }
@@ -176,9 +176,9 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
   clnet_ctx *ctx = open_ctx();
   clnet_conv_algo_choice first[3];
   for (int p = 0; p < 3; ++p) {
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &first[p]), CLNET_SUCCESS, "%s",
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_pass)p, &first[p]), CLNET_SUCCESS, "%s",
                  clnet_last_error());
-    cr_assert_eq(first[p].source, CLNET_CONV_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
+    cr_assert_eq(first[p].source, CLNET_ALGO_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
     cr_assert(first[p].ms[0] >= 0 && first[p].ms[1] >= 0, "pass %d: gemm and direct pass and are timed", p);
     /* a 3x3 stride-1 conv: both Winograd algorithms are candidates for every pass */
     cr_assert(first[p].ms[2] >= 0, "pass %d: winograd passes and is timed", p);
@@ -201,8 +201,8 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
   ctx = open_ctx();
   for (int p = 0; p < 3; ++p) {
     clnet_conv_algo_choice c;
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
-    cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "pass %d: a second process must read the find-db", p);
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FINDDB, "pass %d: a second process must read the find-db", p);
     cr_assert_eq(c.algo, first[p].algo, "pass %d", p);
     for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k)
       cr_assert_float_eq(c.ms[k], first[p].ms[k], 1e-3, "pass %d ms[%d]", p, k);
@@ -216,13 +216,13 @@ Test(finddb, timed_choice_is_stored_reread_and_survives_corruption, .init = make
   fclose(f);
   ctx = open_ctx();
   char note[1024] = "";
-  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_ctx_set_algo_note_fn(ctx, last_line, note);
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "a corrupt find-db must not be trusted");
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED, "a corrupt find-db must not be trusted");
   cr_assert(strstr(note, path) && strstr(note, "ignored"), "the note must name the file: '%s'", note);
-  cr_assert_str_eq(clnet_conv_algo_last_note(ctx), note);
+  cr_assert_str_eq(clnet_algo_last_note(ctx), note);
   clnet_ctx_free(ctx);
   conv_fdb_entry *out = NULL;
   int32_t n = 0, stale = 0;
@@ -254,11 +254,11 @@ Test(finddb, wrong_candidate_is_rejected, .init = make_tmp) {
     setenv("CLNET_CACHE_DIR", dir, 1);
     clnet_ctx *ctx = open_ctx();
     char note[1024] = "";
-    clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+    clnet_ctx_set_algo_note_fn(ctx, last_line, note);
     clnet_conv_algo_test_sabotage(ctx, (clnet_conv_algo)bad);
     for (int p = 0; p < n_rejected; ++p) {
       clnet_conv_algo_choice c;
-      cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+      cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_pass)p, &c), CLNET_SUCCESS, "%s",
                    clnet_last_error());
       cr_assert_neq(c.algo, bad, "pass %d: the wrong %s was chosen", p, clnet_conv_algo_str((clnet_conv_algo)bad));
       cr_assert_eq(c.ms[clnet_conv_algo_slot((clnet_conv_algo)bad)], -1, "pass %d: the rejection is recorded", p);
@@ -290,9 +290,9 @@ Test(finddb, no_cache_means_the_rule, .init = make_tmp) {
   const clnet_conv2d_desc d = small_desc();
   clnet_ctx *ctx = open_ctx();
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_RULE);
   char path[64] = "x";
   clnet_conv_algo_db_path(ctx, path, sizeof path);
   cr_assert_str_eq(path, "");
@@ -301,43 +301,43 @@ Test(finddb, no_cache_means_the_rule, .init = make_tmp) {
   unsetenv("CLNET_NO_CACHE");
   ctx = open_ctx();
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_GEMM), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FORCED);
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
   /* winograd forced: forced where it applies (3x3 stride 1); elsewhere auto's choice, with a note */
   char note[1024] = "";
-  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_ctx_set_algo_note_fn(ctx, last_line, note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_WINOGRAD), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FORCED);
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_WINOGRAD);
   clnet_conv2d_desc s2 = d;
   s2.stride = 2;
   cr_assert_eq(clnet_conv2d_desc_init(&s2), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &s2, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &s2, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
   cr_assert_neq(c.algo, CLNET_CONV_ALGO_WINOGRAD);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "auto's choice");
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED, "auto's choice");
   cr_assert_eq(c.ms[2], -2, "winograd is no candidate for a stride-2 conv");
   cr_assert(strstr(note, "winograd applies only to"), "note '%s'", note);
   /* winograd4 forced: the same, and also auto's choice where its transformed filter would be too
    * large (512 x 512 channels) */
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_WINOGRAD4), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FORCED);
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_WINOGRAD4);
   clnet_conv2d_desc wide = d;
   wide.n = 1, wide.in_h = wide.in_w = 2, wide.in_c = wide.out_c = 512;
   cr_assert_eq(clnet_conv2d_desc_init(&wide), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &wide, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &wide, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
   cr_assert_neq(c.algo, CLNET_CONV_ALGO_WINOGRAD4);
   cr_assert_eq(c.ms[3], -2, "winograd4 is no candidate at 512 x 512 channels");
   cr_assert(c.ms[2] >= 0, "winograd is");
   cr_assert(strstr(note, "winograd4 applies only to"), "note '%s'", note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_RULE), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_RULE);
   clnet_ctx_free(ctx);
 }
 
@@ -424,28 +424,28 @@ Test(finddb, a_concurrent_commit_is_adopted, .init = make_tmp) {
   char path[4600];
   clnet_conv_algo_db_path(ctx, path, sizeof path); /* opens the (empty) find-db */
   cr_assert_neq(path[0], '\0');
-  cr_assert_not_null(ctx->conv_finddb);
+  cr_assert_not_null(clnet_conv_finddb_peek(ctx));
   /* "another process" commits gemm, measured absurdly slow, after this one read the file */
-  conv_fdb_entry other = {.key = clnet_conv_fdb_key(&d, CLNET_CONV_PASS_FORWARD),
+  conv_fdb_entry other = {.key = clnet_conv_fdb_key(&d, CLNET_PASS_FORWARD),
                           .choice = {.algo = CLNET_CONV_ALGO_GEMM, .ms = {999.0, 1.0}}};
-  cr_assert_eq(clnet_conv_finddb_write_file(path, ctx->conv_finddb->t.kernels_hash, "device: other process", &other, 1),
+  cr_assert_eq(clnet_conv_finddb_write_file(path, clnet_conv_finddb_peek(ctx)->t.kernels_hash, "device: other process", &other, 1),
                CLNET_SUCCESS, "%s", clnet_last_error());
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "the entry committed first must be adopted");
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FINDDB, "the entry committed first must be adopted");
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_GEMM);
   cr_assert_float_eq(c.ms[0], 999.0, 1e-9);
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
   /* a pass nobody committed is timed and appended; the adopted entry stays */
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED);
   clnet_ctx_free(ctx);
   conv_fdb_entry *out = NULL;
   int32_t n = 0, stale = 0;
   clnet_ctx *probe = open_ctx();
   clnet_conv_algo_db_path(probe, path, sizeof path);
-  cr_assert_eq(clnet_conv_finddb_read_file(path, probe->conv_finddb->t.kernels_hash, &out, &n, &stale), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv_finddb_read_file(path, clnet_conv_finddb_peek(probe)->t.kernels_hash, &out, &n, &stale), CLNET_SUCCESS);
   clnet_ctx_free(probe);
   cr_assert_eq(n, 2);
   cr_assert_eq(out[0].choice.algo, CLNET_CONV_ALGO_GEMM);
@@ -465,15 +465,15 @@ Test(finddb, unwritable_cache_falls_back_to_the_rule, .init = make_tmp) {
   const clnet_conv2d_desc d = small_desc();
   clnet_ctx *ctx = open_ctx();
   char note[1024] = "";
-  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_ctx_set_algo_note_fn(ctx, last_line, note);
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_RULE);
   cr_assert(strstr(note, "cannot record") && strstr(note, "fixed rule"), "note: '%s'", note);
   /* later shapes go straight to the rule, without timing */
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_RULE);
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).timed, 0);
   cr_assert_eq(clnet_conv_algo_get_stats(ctx).from_rule, 2);
   clnet_ctx_free(ctx);
@@ -489,8 +489,8 @@ Test(finddb, cpu_devices_do_not_time_clblast, .init = make_tmp) {
   cr_assert(clnet_ctx_device_info(ctx)->type & CL_DEVICE_TYPE_CPU, "the suite runs on PoCL's CPU device");
   for (int p = 0; p < 3; ++p) {
     clnet_conv_algo_choice c;
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
-    cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "pass %d", p);
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED, "pass %d", p);
     cr_assert_eq(c.ms[0], -2, "pass %d: gemm must not be timed (%g ms)", p, c.ms[0]);
     cr_assert(c.ms[1] >= 0, "pass %d: direct is timed", p);
     cr_assert_neq(c.algo, CLNET_CONV_ALGO_GEMM, "pass %d", p);
@@ -513,12 +513,12 @@ Test(finddb, cpu_devices_do_not_time_clblast, .init = make_tmp) {
   cr_assert_eq(entries, 3);
   ctx = open_ctx();
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "a '-' column must read back");
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FINDDB, "a '-' column must read back");
   cr_assert_eq(c.ms[0], -2);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_GEMM), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
-  cr_assert(c.algo == CLNET_CONV_ALGO_GEMM && c.source == CLNET_CONV_SOURCE_FORCED, "forcing gemm still works");
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(c.algo == CLNET_CONV_ALGO_GEMM && c.source == CLNET_ALGO_SOURCE_FORCED, "forcing gemm still works");
   clnet_ctx_free(ctx);
 }
 
@@ -536,18 +536,18 @@ Test(finddb, progress_is_reported_for_each_timed_shape, .init = make_tmp) {
   clnet_ctx_set_algo_progress_fn(ctx, count_progress, &calls);
   clnet_conv_algo_choice c;
   for (int p = 0; p < 3; ++p)
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, (clnet_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
   cr_assert_eq(calls, 3);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
   cr_assert_eq(calls, 3, "asked again: nothing timed");
   clnet_ctx_free(ctx);
   ctx = open_ctx();
   clnet_ctx_set_algo_progress_fn(ctx, count_progress, &calls);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FINDDB);
   cr_assert_eq(calls, 3, "read from the find-db: nothing timed");
   clnet_dense_algo_choice dc;
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, 4, 32, 10, CLNET_CONV_PASS_FORWARD, &dc), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, 4, 32, 10, CLNET_PASS_FORWARD, &dc), CLNET_SUCCESS, "%s",
                clnet_last_error());
   cr_assert_eq(calls, 4, "the dense layer's GEMMs report too");
   clnet_ctx_free(ctx);
@@ -572,37 +572,37 @@ Test(finddb, only_algorithms_that_apply_are_candidates, .init = make_tmp) {
   clnet_ctx *ctx = open_ctx();
   for (int p = 0; p < 3; ++p) {
     clnet_conv_algo_choice c;
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, (clnet_pass)p, &c), CLNET_SUCCESS, "%s",
                  clnet_last_error());
     cr_assert(c.ms[0] >= 0 && c.ms[1] >= 0, "pass %d: grouped: gemm and direct timed", p);
     cr_assert(c.ms[2] == -2 && c.ms[3] == -2 && c.ms[4] == -2, "pass %d: grouped: nothing else", p);
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, (clnet_pass)p, &c), CLNET_SUCCESS, "%s", clnet_last_error());
     cr_assert(c.ms[1] == -2 && c.ms[2] == -2 && c.ms[3] == -2, "pass %d: depthwise: direct, winograd not candidates", p);
     cr_assert(c.ms[0] >= 0 && c.ms[4] >= 0, "pass %d: depthwise: gemm and depthwise timed", p);
     cr_assert(c.algo == CLNET_CONV_ALGO_GEMM || c.algo == CLNET_CONV_ALGO_DEPTHWISE);
-    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+    cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, (clnet_pass)p, &c), CLNET_SUCCESS, "%s",
                  clnet_last_error());
     cr_assert(c.ms[2] == -2 && c.ms[3] == -2 && c.ms[4] == -2 && c.ms[1] >= 0, "pass %d: dilated", p);
   }
   char note[1024] = "";
-  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_ctx_set_algo_note_fn(ctx, last_line, note);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_DIRECT), CLNET_SUCCESS);
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert(c.algo != CLNET_CONV_ALGO_DIRECT && c.source == CLNET_CONV_SOURCE_TIMED, "auto's choice, timed above");
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo != CLNET_CONV_ALGO_DIRECT && c.source == CLNET_ALGO_SOURCE_TIMED, "auto's choice, timed above");
   cr_assert(strstr(note, "direct applies only to convs that are not depthwise"), "note '%s'", note);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert(c.algo == CLNET_CONV_ALGO_DIRECT && c.source == CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DIRECT && c.source == CLNET_ALGO_SOURCE_FORCED);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_DEPTHWISE), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dilated, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
   cr_assert_neq(c.algo, CLNET_CONV_ALGO_DEPTHWISE);
   cr_assert(strstr(note, "depthwise applies only to depthwise convs"), "note '%s'", note);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_ALGO_SOURCE_FORCED);
   cr_assert_eq(clnet_ctx_set_conv_algo(ctx, CLNET_CONV_ALGO_RULE), CLNET_SUCCESS);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
-  cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_CONV_SOURCE_RULE);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &dw, CLNET_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
+  cr_assert(c.algo == CLNET_CONV_ALGO_DEPTHWISE && c.source == CLNET_ALGO_SOURCE_RULE);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &grouped, CLNET_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
   cr_assert_eq(c.algo, CLNET_CONV_ALGO_DIRECT);
   clnet_ctx_free(ctx);
 }

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "clnet/ops.h"
-#include "ops/dense_algo.h"
+#include "tune/dense_algo.h"
 #include "runtime/ctx.h"
 
 static char tmpdir[256];
@@ -49,11 +49,11 @@ enum { N = 13, IN = 37, OUT = 10 };
 Test(dense_finddb, file_round_trip, .init = make_tmp, .fini = remove_tmp) {
   dense_fdb_entry in[3];
   memset(in, 0, sizeof in);
-  in[0].key = (dense_fdb_key){.pass = CLNET_CONV_PASS_FORWARD, .n = 256, .in = 128, .out = 10};
+  in[0].key = (dense_fdb_key){.pass = CLNET_PASS_FORWARD, .n = 256, .in = 128, .out = 10};
   in[0].choice = (clnet_dense_algo_choice){.algo = CLNET_DENSE_ALGO_CLNET, .ms = {0.25, 0.125}};
-  in[1].key = (dense_fdb_key){.pass = CLNET_CONV_PASS_BACKWARD_DATA, .n = 7, .in = 1, .out = 3};
+  in[1].key = (dense_fdb_key){.pass = CLNET_PASS_BACKWARD_DATA, .n = 7, .in = 1, .out = 3};
   in[1].choice = (clnet_dense_algo_choice){.algo = CLNET_DENSE_ALGO_CLBLAST, .ms = {1.5, -1}};
-  in[2].key = (dense_fdb_key){.pass = CLNET_CONV_PASS_BACKWARD_FILTER, .n = 64, .in = 512, .out = 1000};
+  in[2].key = (dense_fdb_key){.pass = CLNET_PASS_BACKWARD_FILTER, .n = 64, .in = 512, .out = 1000};
   in[2].choice = (clnet_dense_algo_choice){.algo = CLNET_DENSE_ALGO_CLNET, .ms = {-1, 3.75}};
   char path[512];
   snprintf(path, sizeof path, "%s/db.txt", tmpdir);
@@ -68,7 +68,7 @@ Test(dense_finddb, file_round_trip, .init = make_tmp, .fini = remove_tmp) {
   for (int i = 0; i < 3; ++i) {
     cr_assert(!memcmp(&out[i].key, &in[i].key, sizeof in[i].key), "entry %d: key differs after the round trip", i);
     cr_assert_eq(out[i].choice.algo, in[i].choice.algo, "entry %d", i);
-    cr_assert_eq(out[i].choice.source, CLNET_CONV_SOURCE_FINDDB);
+    cr_assert_eq(out[i].choice.source, CLNET_ALGO_SOURCE_FINDDB);
     for (int k = 0; k < 2; ++k)
       cr_assert_float_eq(out[i].choice.ms[k], in[i].choice.ms[k], 1e-9, "entry %d ms[%d]", i, k);
   }
@@ -121,9 +121,9 @@ Test(dense_finddb, timed_choice_is_stored_reread_and_survives_corruption, .init 
   clnet_ctx *ctx = open_ctx();
   clnet_dense_algo_choice first[3];
   for (int p = 0; p < 3; ++p) {
-    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_conv_pass)p, &first[p]), CLNET_SUCCESS, "%s",
+    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_pass)p, &first[p]), CLNET_SUCCESS, "%s",
                  clnet_last_error());
-    cr_assert_eq(first[p].source, CLNET_CONV_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
+    cr_assert_eq(first[p].source, CLNET_ALGO_SOURCE_TIMED, "pass %d: a fresh cache must be timed", p);
     cr_assert(first[p].ms[0] >= 0 && first[p].ms[1] >= 0, "pass %d: both GEMMs pass the check and are timed", p);
     const clnet_dense_algo fastest = first[p].ms[1] <= first[p].ms[0] ? CLNET_DENSE_ALGO_CLNET : CLNET_DENSE_ALGO_CLBLAST;
     cr_assert_eq(first[p].algo, fastest, "pass %d: the faster one (%.4f / %.4f ms) is chosen", p, first[p].ms[0],
@@ -137,7 +137,7 @@ Test(dense_finddb, timed_choice_is_stored_reread_and_survives_corruption, .init 
   cr_assert_eq(access(path, R_OK), 0, "%s must exist", path);
   /* asking again in the same process neither times nor counts again */
   clnet_dense_algo_choice again;
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &again), CLNET_SUCCESS);
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &again), CLNET_SUCCESS);
   cr_assert_eq(again.algo, first[0].algo);
   cr_assert_eq(clnet_dense_algo_get_stats(ctx).timed, 3);
   clnet_ctx_free(ctx);
@@ -145,9 +145,9 @@ Test(dense_finddb, timed_choice_is_stored_reread_and_survives_corruption, .init 
   ctx = open_ctx();
   for (int p = 0; p < 3; ++p) {
     clnet_dense_algo_choice c;
-    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_pass)p, &c), CLNET_SUCCESS, "%s",
                  clnet_last_error());
-    cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "pass %d: a second process must read the find-db", p);
+    cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FINDDB, "pass %d: a second process must read the find-db", p);
     cr_assert_eq(c.algo, first[p].algo, "pass %d", p);
     for (int k = 0; k < 2; ++k) cr_assert_float_eq(c.ms[k], first[p].ms[k], 1e-3, "pass %d ms[%d]", p, k);
   }
@@ -161,11 +161,11 @@ Test(dense_finddb, timed_choice_is_stored_reread_and_survives_corruption, .init 
   fclose(f);
   ctx = open_ctx();
   char note[1024] = "";
-  clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+  clnet_ctx_set_algo_note_fn(ctx, last_line, note);
   clnet_dense_algo_choice c;
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "a corrupt find-db must not be trusted");
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED, "a corrupt find-db must not be trusted");
   cr_assert(strstr(note, path) && strstr(note, "dense GEMM find-db") && strstr(note, "ignored"),
             "the note must name the file: '%s'", note);
   const uint64_t kh = clnet_dense_finddb_kernels_hash(ctx);
@@ -189,11 +189,11 @@ Test(dense_finddb, wrong_candidate_is_rejected, .init = make_tmp, .fini = remove
     setenv("CLNET_CACHE_DIR", dir, 1);
     clnet_ctx *ctx = open_ctx();
     char note[1024] = "";
-    clnet_ctx_set_conv_note_fn(ctx, last_line, note);
+    clnet_ctx_set_algo_note_fn(ctx, last_line, note);
     clnet_dense_algo_test_sabotage(ctx, bad);
     for (int p = 0; p < 3; ++p) {
       clnet_dense_algo_choice c;
-      cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+      cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_pass)p, &c), CLNET_SUCCESS, "%s",
                    clnet_last_error());
       cr_assert_neq(c.algo, bad, "pass %d: the wrong %s was chosen", p, clnet_dense_algo_str(bad));
       cr_assert_eq(c.ms[bad == CLNET_DENSE_ALGO_CLBLAST ? 0 : 1], -1, "pass %d: the rejection is recorded", p);
@@ -225,9 +225,9 @@ Test(dense_finddb, forced_rule_and_no_cache, .init = make_tmp, .fini = remove_tm
   setenv("CLNET_NO_CACHE", "1", 1);
   clnet_ctx *ctx = open_ctx();
   clnet_dense_algo_choice c;
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_RULE);
   cr_assert_eq(clnet_dense_algo_get_stats(ctx).from_rule, 1);
   char path[64] = "x";
   clnet_dense_algo_db_path(ctx, path, sizeof path);
@@ -238,26 +238,26 @@ Test(dense_finddb, forced_rule_and_no_cache, .init = make_tmp, .fini = remove_tm
   ctx = open_ctx();
   cr_assert_eq(clnet_ctx_set_dense_algo(ctx, CLNET_DENSE_ALGO_CLNET), CLNET_SUCCESS);
   for (int p = 0; p < 3; ++p) {
-    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_conv_pass)p, &c), CLNET_SUCCESS);
-    cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_pass)p, &c), CLNET_SUCCESS);
+    cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FORCED);
     cr_assert_eq(c.algo, CLNET_DENSE_ALGO_CLNET);
   }
   cr_assert_eq(clnet_ctx_set_dense_algo(ctx, CLNET_DENSE_ALGO_RULE), CLNET_SUCCESS);
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_RULE);
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_RULE);
   cr_assert_eq(clnet_ctx_set_dense_algo(ctx, (clnet_dense_algo)7), CLNET_ERR_INVALID_ARGUMENT);
   cr_assert_eq(clnet_dense_algo_get_stats(ctx).timed, 0, "forcing and the rule time nothing");
   clnet_ctx_free(ctx);
 
   setenv("CLNET_DENSE_ALGO", "clblast", 1);
   ctx = open_ctx();
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FORCED);
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_BACKWARD_FILTER, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FORCED);
   cr_assert_eq(c.algo, CLNET_DENSE_ALGO_CLBLAST);
   clnet_ctx_free(ctx);
   setenv("CLNET_DENSE_ALGO", "fastest", 1);
   ctx = open_ctx();
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_ERR_INVALID_ARGUMENT);
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(clnet_last_error(), "CLNET_DENSE_ALGO") && strstr(clnet_last_error(), "fastest"), "%s",
             clnet_last_error());
   clnet_ctx_free(ctx);
@@ -276,21 +276,21 @@ Test(dense_finddb, a_concurrent_commit_is_adopted, .init = make_tmp, .fini = rem
   char path[4600];
   clnet_dense_algo_db_path(ctx, path, sizeof path); /* opens the (empty) find-db */
   cr_assert_neq(path[0], '\0');
-  dense_fdb_entry other = {.key = {.pass = CLNET_CONV_PASS_FORWARD, .n = N, .in = IN, .out = OUT},
+  dense_fdb_entry other = {.key = {.pass = CLNET_PASS_FORWARD, .n = N, .in = IN, .out = OUT},
                            .choice = {.algo = CLNET_DENSE_ALGO_CLBLAST, .ms = {999.0, 1.0}}};
   cr_assert_eq(clnet_dense_finddb_write_file(path, clnet_dense_finddb_kernels_hash(ctx), "device: other process",
                                              &other, 1),
                CLNET_SUCCESS, "%s", clnet_last_error());
   clnet_dense_algo_choice c;
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_FINDDB, "the entry committed first must be adopted");
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_FINDDB, "the entry committed first must be adopted");
   cr_assert_eq(c.algo, CLNET_DENSE_ALGO_CLBLAST);
   cr_assert_float_eq(c.ms[0], 999.0, 1e-9);
   cr_assert_eq(clnet_dense_algo_get_stats(ctx).timed, 0);
   /* a pass nobody committed is timed and appended; the adopted entry stays */
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
-  cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED);
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_BACKWARD_DATA, &c), CLNET_SUCCESS);
+  cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED);
   const uint64_t kh = clnet_dense_finddb_kernels_hash(ctx);
   clnet_ctx_free(ctx);
   dense_fdb_entry *out = NULL;
@@ -368,21 +368,21 @@ Test(dense_finddb, cpu_devices_do_not_time_clblast, .init = make_tmp, .fini = re
   cr_assert(clnet_ctx_device_info(ctx)->type & CL_DEVICE_TYPE_CPU, "the suite runs on PoCL's CPU device");
   for (int p = 0; p < 3; ++p) {
     clnet_dense_algo_choice c;
-    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_conv_pass)p, &c), CLNET_SUCCESS, "%s",
+    cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, (clnet_pass)p, &c), CLNET_SUCCESS, "%s",
                  clnet_last_error());
-    cr_assert_eq(c.source, CLNET_CONV_SOURCE_TIMED, "pass %d", p);
+    cr_assert_eq(c.source, CLNET_ALGO_SOURCE_TIMED, "pass %d", p);
     cr_assert_eq(c.ms[0], -2, "pass %d: CLBlast must not be timed (%g ms)", p, c.ms[0]);
     cr_assert(c.ms[1] >= 0 && c.algo == CLNET_DENSE_ALGO_CLNET, "pass %d", p);
   }
   clnet_ctx_free(ctx);
   ctx = open_ctx();
   clnet_dense_algo_choice c;
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert(c.source == CLNET_CONV_SOURCE_FINDDB && c.ms[0] == -2, "a '-' column must read back");
+  cr_assert(c.source == CLNET_ALGO_SOURCE_FINDDB && c.ms[0] == -2, "a '-' column must read back");
   cr_assert_eq(clnet_ctx_set_dense_algo(ctx, CLNET_DENSE_ALGO_CLBLAST), CLNET_SUCCESS);
-  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
+  cr_assert_eq(clnet_dense_gemm_choice(ctx, N, IN, OUT, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s",
                clnet_last_error());
-  cr_assert(c.algo == CLNET_DENSE_ALGO_CLBLAST && c.source == CLNET_CONV_SOURCE_FORCED, "forcing CLBlast still works");
+  cr_assert(c.algo == CLNET_DENSE_ALGO_CLBLAST && c.source == CLNET_ALGO_SOURCE_FORCED, "forcing CLBlast still works");
   clnet_ctx_free(ctx);
 }

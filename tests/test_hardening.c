@@ -18,9 +18,9 @@
 #include "cli_run.h"
 #include "clnet/io.h"
 #include "clnet/train.h"
-#include "ops/conv_finddb.h"
-#include "ops/dense_algo.h"
-#include "runtime/clblast_tune.h"
+#include "tune/conv_finddb.h"
+#include "tune/dense_algo.h"
+#include "tune/clblast_tune.h"
 #include "runtime/ctx.h"
 #include "runtime/program_cache.h"
 
@@ -401,12 +401,12 @@ Test(temporaries, find_dbs) {
   const conv_fdb_entry ce = {.key = {.pass = 0, .n = 8, .h = 8, .w = 8, .c_in = 4, .c_out = 4, .k_h = 3, .k_w = 3,
                                      .stride_h = 1, .padding = CLNET_PADDING_SAME, .stride_w = 1, .dilation_h = 1,
                                      .dilation_w = 1, .groups = 1},
-                             .choice = {.algo = CLNET_CONV_ALGO_DIRECT, .source = CLNET_CONV_SOURCE_TIMED,
+                             .choice = {.algo = CLNET_CONV_ALGO_DIRECT, .source = CLNET_ALGO_SOURCE_TIMED,
                                         .ms = {-2, 1.0, -2, -2}}};
   const char *t = plant("conv", "conv-algos-0.txt");
   expect_untouched("conv", t, clnet_conv_finddb_write_file(t, 0xab, "device: test", &ce, 1));
   const dense_fdb_entry de = {.key = {.pass = 0, .n = 8, .in = 16, .out = 10},
-                              .choice = {.algo = CLNET_DENSE_ALGO_CLNET, .source = CLNET_CONV_SOURCE_TIMED, .ms = {-2, 1.0}}};
+                              .choice = {.algo = CLNET_DENSE_ALGO_CLNET, .source = CLNET_ALGO_SOURCE_TIMED, .ms = {-2, 1.0}}};
   t = plant("dense", "dense-algos-0.txt");
   expect_untouched("dense", t, clnet_dense_finddb_write_file(t, 0xab, "device: test", &de, 1));
 }
@@ -490,7 +490,7 @@ Test(stale_entry, is_noted_and_timed_again) {
   clnet_ctx *ctx = NULL;
   cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
   clnet_conv_algo_choice c;
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
   char path[4600];
   clnet_conv_algo_db_path(ctx, path, sizeof path);
   clnet_ctx_free(ctx);
@@ -499,9 +499,9 @@ Test(stale_entry, is_noted_and_timed_again) {
   cr_assert_eq(edit_entries(path, "forward 2 8 8 4 4 1 1 1 ", "winograd"), 1);
   cr_assert_eq(clnet_ctx_create(NULL, &ctx), CLNET_SUCCESS, "%s", clnet_last_error());
   notes[0] = '\0';
-  clnet_ctx_set_conv_note_fn(ctx, keep_note, NULL);
-  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_CONV_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
-  cr_assert(c.algo != CLNET_CONV_ALGO_WINOGRAD && c.source == CLNET_CONV_SOURCE_TIMED,
+  clnet_ctx_set_algo_note_fn(ctx, keep_note, NULL);
+  cr_assert_eq(clnet_conv2d_algo_choice(ctx, &d, CLNET_PASS_FORWARD, &c), CLNET_SUCCESS, "%s", clnet_last_error());
+  cr_assert(c.algo != CLNET_CONV_ALGO_WINOGRAD && c.source == CLNET_ALGO_SOURCE_TIMED,
             "the stale entry was used (%s, source %d)", clnet_conv_algo_str(c.algo), (int)c.source);
   cr_assert(strstr(notes, path) && strstr(notes, "stale"), "the note must name the file:\n%s", notes);
   clnet_ctx_free(ctx);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clnet/clnet.h"
+#include "runtime/ctx.h"
 
 static clnet_device_info fake(int32_t index, int32_t p, int32_t d, const char *name, cl_device_type type) {
   clnet_device_info i;
@@ -235,5 +236,49 @@ Test(ops, shape_errors_are_reported) {
   cr_assert(out == 8 && pad == 1, "15/3/2 same: out %d pad %d", out, pad);
   cr_assert_eq(clnet_padding_out(2, 3, 1, CLNET_PADDING_VALID, &out, &pad), CLNET_ERR_INVALID_ARGUMENT);
   clnet_buf_free(ctx, &x);
+  clnet_ctx_free(ctx);
+}
+
+/* ---- attached state (clnet_ctx_state_get / _set) ---- */
+
+static char destroyed[16];
+static int n_destroyed;
+static void note_destroy(void *v) { destroyed[n_destroyed++] = *(char *)v; }
+
+Test(state, attach_replace_detach_and_free_in_reverse_order) {
+  static const clnet_ctx_state_key ka = {"a"}, kb = {"b"}, kc = {"c"};
+  static char va = 'a', vb = 'b', vc = 'c', vd = 'd';
+  clnet_ctx *ctx = NULL;
+  cr_assert_eq(clnet_ctx_create("ref", &ctx), CLNET_SUCCESS);
+  n_destroyed = 0;
+  cr_assert_null(clnet_ctx_state_get(ctx, &ka));
+  cr_assert_eq(clnet_ctx_state_set(ctx, &ka, &va, note_destroy), CLNET_SUCCESS);
+  cr_assert_eq(clnet_ctx_state_set(ctx, &kb, &vb, note_destroy), CLNET_SUCCESS);
+  cr_assert_eq(clnet_ctx_state_set(ctx, &kc, &vc, note_destroy), CLNET_SUCCESS);
+  cr_assert_eq(clnet_ctx_state_get(ctx, &kb), &vb);
+  cr_assert_eq(clnet_ctx_state_set(ctx, &kb, &vd, note_destroy), CLNET_SUCCESS); /* replaced: b destroyed */
+  cr_assert_eq(clnet_ctx_state_get(ctx, &kb), &vd);
+  cr_assert_eq(clnet_ctx_state_set(ctx, &kc, NULL, NULL), CLNET_SUCCESS); /* detached: c destroyed */
+  cr_assert_null(clnet_ctx_state_get(ctx, &kc));
+  cr_assert_eq(n_destroyed, 2);
+  cr_assert_eq(destroyed[0], 'b');
+  cr_assert_eq(destroyed[1], 'c');
+  clnet_ctx_free(ctx); /* the last attached first: d, then a */
+  cr_assert_eq(n_destroyed, 4);
+  cr_assert_eq(destroyed[2], 'd');
+  cr_assert_eq(destroyed[3], 'a');
+}
+
+Test(state, full_slots_are_refused_with_a_message) {
+  static const clnet_ctx_state_key keys[CLNET_CTX_STATE_SLOTS + 1] = {{"k"}};
+  static int v;
+  clnet_ctx *ctx = NULL;
+  cr_assert_eq(clnet_ctx_create("ref", &ctx), CLNET_SUCCESS);
+  clnet_status st = CLNET_SUCCESS;
+  for (int32_t i = 0; i <= CLNET_CTX_STATE_SLOTS && st == CLNET_SUCCESS; ++i)
+    st = clnet_ctx_state_set(ctx, &keys[i], &v, NULL);
+  cr_assert_eq(st, CLNET_ERR_OUT_OF_HOST_MEMORY);
+  cr_assert_eq(ctx->n_state, CLNET_CTX_STATE_SLOTS);
+  cr_assert(strstr(clnet_last_error(), "state slots"));
   clnet_ctx_free(ctx);
 }

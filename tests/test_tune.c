@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "clnet/clnet.h"
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 #include "cli_run.h"
 
 static char tmpdir[256];

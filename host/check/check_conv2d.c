@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "check/harness.h"
+#include "tune/conv_algo.h"
 #include "ops/tolerance.h"
 
 /* stride is the height stride, and the width's too unless sw is set; dh, dw, groups 0 mean 1;
@@ -75,12 +76,12 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
 /* Runs the case with the device's conv algorithm forced to c->algo, then restores the device's
  * setting (including "not chosen yet", so CLNET_CONV_ALGO still applies to later users). */
 static clnet_status run_cross(clnet_check_env *env, const conv_cross *c, int which) {
-  const int32_t saved = env->dev->conv_algo;
+  const int32_t saved = clnet_conv_algo_setting_save(env->dev);
   const uint64_t saved_alloc = env->dev->info.max_alloc_bytes;
   if (c->max_alloc && c->max_alloc < saved_alloc) env->dev->info.max_alloc_bytes = c->max_alloc;
   clnet_status st = clnet_ctx_set_conv_algo(env->dev, c->algo);
   if (st == CLNET_SUCCESS) st = run_cross_algo(env, c->p, which, c->algo);
-  env->dev->conv_algo = saved;
+  clnet_conv_algo_setting_restore(env->dev, saved);
   env->dev->info.max_alloc_bytes = saved_alloc;
   return st;
 }
@@ -150,17 +151,17 @@ static clnet_status run_cross_algo(clnet_check_env *env, const conv_params *p, i
   CLNET_TRY_GOTO(run_op(env->ref, &d, which, 0, &x, &w, &b, &y), st, out);
   switch (which) {
     case RUN_FORWARD:
-      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_FORWARD, 0, algo), 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &y, clnet_conv2d_algo_atol(&d, CLNET_PASS_FORWARD, 0, algo), 0), st, out);
       break;
     case RUN_BACKWARD_DATA:
-      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_DATA, 0, algo), 0),
+      CLNET_TRY_GOTO(check_compare(env, &x, clnet_conv2d_algo_atol(&d, CLNET_PASS_BACKWARD_DATA, 0, algo), 0),
                      st, out);
       break;
     default:
-      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_algo_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 0, algo), 0),
+      CLNET_TRY_GOTO(check_compare(env, &w, clnet_conv2d_algo_atol(&d, CLNET_PASS_BACKWARD_FILTER, 0, algo), 0),
                      st, out);
       /* without bias db must be left alone: both sides still hold the same random values */
-      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_CONV_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
+      CLNET_TRY_GOTO(check_compare(env, &b, d.has_bias ? clnet_conv2d_atol(&d, CLNET_PASS_BACKWARD_FILTER, 1) : 0, 0), st, out);
       CLNET_TRY_GOTO(check_same_bits(env, &b, first_db), st, out);
       break;
   }

@@ -25,6 +25,7 @@
 
 #include "check/harness.h"
 #include "graph/layer_kind.h"
+#include "tune/dense_algo.h"
 
 typedef struct { int32_t n, in, out, dx_null, no_bias; } dense_params;
 
@@ -88,10 +89,10 @@ out:
  * setting (including "not chosen yet", so CLNET_DENSE_ALGO still applies to later users). */
 static clnet_status run_dense(clnet_check_env *env, const void *pp) {
   const dense_cross *c = pp;
-  const int32_t saved = env->dev->dense_algo;
+  const int32_t saved = clnet_dense_algo_setting_save(env->dev);
   clnet_status st = clnet_ctx_set_dense_algo(env->dev, c->algo);
   if (st == CLNET_SUCCESS) st = run_dense_shape(env, c->p);
-  env->dev->dense_algo = saved;
+  clnet_dense_algo_setting_restore(env->dev, saved);
   return st;
 }
 

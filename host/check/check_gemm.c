@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check/harness.h"
-#include "ops/dense_algo.h"
+#include "ops/dense_gemm.h"
 #include "ops/tolerance.h"
 
 typedef struct { int32_t ta, tb, m, n, k; } gemm_params;

@@ -14,8 +14,8 @@
 #include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
-#include "core/fs.h"
-#include "runtime/clblast_tune.h"
+#include "io/fs.h"
+#include "tune/clblast_tune.h"
 
 
 static double now_s(void) {
@@ -429,7 +429,7 @@ static void layer_op_name(clnet_graph *g, int32_t i, char *dst, size_t cap) {
  * the convolutions', and the dense GEMMs' when a dense row ran. */
 static void print_algo_stats(clnet_ctx *ctx) {
   if (clnet_ctx_is_ref(ctx)) return;
-  clnet_conv_algo_stats a = clnet_conv_algo_get_stats(ctx);
+  clnet_algo_stats a = clnet_conv_algo_get_stats(ctx);
   char path[4600];
   clnet_conv_algo_db_path(ctx, path, sizeof path);
   printf("conv algorithms: %d (shape, pass) timed in %.2f s (+ %.2f s first calls, %.2f s of it kernel builds), "

@@ -1,6 +1,6 @@
 /* clnet tune: CLBlast's tuner for the GEMMs a model's layers issue on the GEMM conv path
  * (im2col chunks, K slices, backward data and filter) and its dense layer; the winners are stored
- * per device and applied by every later context (runtime/clblast_tune.h). */
+ * per device and applied by every later context (tune/clblast_tune.h). */
 #include <math.h>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -14,7 +14,7 @@
 #include "core/parse.h"
 #include "clnet/graph.h"
 #include "core/error.h"
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -35,13 +35,13 @@ static clnet_status record_model(clnet_ctx *c, clnet_graph *g, int32_t batch, cl
   int32_t *labels = calloc((size_t)batch, sizeof *labels);
   if (!images || !labels) st = clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "tune: a batch");
   if (st == CLNET_SUCCESS) st = clnet_graph_setup(g, c, batch);
-  clnet_tune_record(c, log);
+  if (st == CLNET_SUCCESS) st = clnet_gemm_record(c, log);
   float loss = 0;
   int32_t correct = 0;
   if (st == CLNET_SUCCESS) st = clnet_graph_set_batch(g, images, labels, batch);
   if (st == CLNET_SUCCESS) st = clnet_graph_forward_backward(g, &loss, &correct);
   if (st == CLNET_SUCCESS) st = clnet_ctx_finish(c);
-  clnet_tune_record(c, NULL);
+  clnet_gemm_record(c, NULL);
   free(images);
   free(labels);
   return st;

@@ -116,7 +116,7 @@ int cli_open_ctx(const char *device, clnet_ctx **ctx) {
 int cli_open_ctx_from(const char *device, const char *source, clnet_ctx **ctx) {
   static int said = 0;
   clnet_status st = clnet_ctx_create(device, ctx);
-  if (st == CLNET_SUCCESS) clnet_ctx_set_conv_note_fn(*ctx, print_conv_note, NULL);
+  if (st == CLNET_SUCCESS) clnet_ctx_set_algo_note_fn(*ctx, print_conv_note, NULL);
   if (st == CLNET_SUCCESS) clnet_ctx_set_algo_progress_fn(*ctx, print_algo_progress, &said);
   if (st == CLNET_SUCCESS) return CLI_OK;
   if (st == CLNET_ERR_DEVICE_NOT_FOUND || st == CLNET_ERR_DEVICE_AMBIGUOUS) {

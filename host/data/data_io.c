@@ -10,7 +10,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
-#include "core/fs.h"
+#include "io/fs.h"
 
 clnet_status clnet_dfile_open(clnet_dfile *f, const char *path) {
   memset(f, 0, sizeof *f);

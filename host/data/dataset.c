@@ -9,7 +9,7 @@
 
 #include "clnet/data.h"
 #include "core/error.h"
-#include "core/fs.h"
+#include "io/fs.h"
 #include "data/data_io.h"
 #include "data/image_source.h"
 

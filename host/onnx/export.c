@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "onnx/onnx_internal.h"
-#include "core/atomic_file.h"
+#include "io/atomic_file.h"
 
 #define EX_DEFAULT_OPSET 17
 

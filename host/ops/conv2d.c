@@ -1,6 +1,7 @@
 /* Conv2d (NHWC, weights (KH, KW, C_in/groups, C_out), strides, dilations, TF or explicit pads:
  * clnet/ops.h). Five OpenCL algorithms, each for the convs clnet_conv2d_algo_applies says, chosen
- * per call and pass by host/ops/conv_algo.c (forced, the fixed rule, or AUTO's timed find-db):
+ * per call and pass by host/tune/conv_algo.c through the ctx's chooser (ops/algo_choice.h; forced,
+ * the fixed rule, or AUTO's timed find-db):
  *   GEMM    im2col + CLBlast GEMM (cl/conv2d.cl), every conv, described here;
  *   DIRECT  clnet's register-tiled kernels (cl/conv2d_direct.cl), every conv but depthwise ones:
  *           forward and backward data compute tiles of 8 output pixels x 8 or 16 channels of one
@@ -412,7 +413,7 @@ static clnet_status gemm_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *
 static clnet_status gemm_backward_filter(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
                                          const clnet_buf *dy, clnet_buf *dw);
 static clnet_status bias_grad(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy, clnet_buf *db);
-static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                              clnet_conv_algo algo, const clnet_conv_io *io);
 
 clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
@@ -429,9 +430,9 @@ clnet_status clnet_conv2d_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, co
   }
   const clnet_conv_io io = {.x = x, .w = w, .b = d->has_bias ? b : NULL, .y = y};
   clnet_conv_algo_choice c;
-  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_FORWARD, &io, &c));
+  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_PASS_FORWARD, &io, &c));
   clnet_profile_op_detail(ctx, clnet_conv_algo_str(c.algo));
-  return run_algo(ctx, d, CLNET_CONV_PASS_FORWARD, c.algo, &io);
+  return run_algo(ctx, d, CLNET_PASS_FORWARD, c.algo, &io);
 }
 
 static clnet_status gemm_forward(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *x,
@@ -480,9 +481,9 @@ clnet_status clnet_conv2d_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc 
   }
   const clnet_conv_io io = {.dy = dy, .w = w, .dx = dx};
   clnet_conv_algo_choice c;
-  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_BACKWARD_DATA, &io, &c));
+  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_PASS_BACKWARD_DATA, &io, &c));
   clnet_profile_op_detail(ctx, clnet_conv_algo_str(c.algo));
-  return run_algo(ctx, d, CLNET_CONV_PASS_BACKWARD_DATA, c.algo, &io);
+  return run_algo(ctx, d, CLNET_PASS_BACKWARD_DATA, c.algo, &io);
 }
 
 static clnet_status gemm_backward_data(clnet_ctx *ctx, const clnet_conv2d_desc *d, const clnet_buf *dy,
@@ -531,12 +532,12 @@ clnet_status clnet_conv2d_backward_filter(clnet_ctx *ctx, const clnet_conv2d_des
   }
   const clnet_conv_io io = {.x = x, .dy = dy, .dw = dw, .db = d->has_bias ? db : NULL};
   clnet_conv_algo_choice c;
-  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_CONV_PASS_BACKWARD_FILTER, &io, &c));
+  CLNET_TRY(clnet_conv_algo_resolve(ctx, d, CLNET_PASS_BACKWARD_FILTER, &io, &c));
   clnet_profile_op_detail(ctx, clnet_conv_algo_str(c.algo));
-  return run_algo(ctx, d, CLNET_CONV_PASS_BACKWARD_FILTER, c.algo, &io);
+  return run_algo(ctx, d, CLNET_PASS_BACKWARD_FILTER, c.algo, &io);
 }
 
-int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, clnet_conv_algo algo) {
+int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_pass pass, clnet_conv_algo algo) {
   switch (algo) {
     case CLNET_CONV_ALGO_GEMM: return 1;
     case CLNET_CONV_ALGO_DIRECT: return !clnet_conv2d_is_depthwise(d);
@@ -548,7 +549,7 @@ int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, 
 }
 
 /* One pass with one algorithm; buffers already checked. */
-static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                              clnet_conv_algo algo, const clnet_conv_io *io) {
   if (!clnet_conv2d_algo_applies(d, pass, algo))
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
@@ -559,10 +560,10 @@ static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_c
   const int tile = clnet_conv_algo_winograd_tile(algo);
   if (tile || algo == CLNET_CONV_ALGO_DEPTHWISE) {
     const int dw = algo == CLNET_CONV_ALGO_DEPTHWISE;
-    if (pass == CLNET_CONV_PASS_FORWARD)
+    if (pass == CLNET_PASS_FORWARD)
       return dw ? clnet_conv2d_depthwise_forward(ctx, d, io->x, io->w, io->b, io->y)
                 : clnet_conv2d_winograd_forward(ctx, d, tile, io->x, io->w, io->b, io->y);
-    if (pass == CLNET_CONV_PASS_BACKWARD_DATA)
+    if (pass == CLNET_PASS_BACKWARD_DATA)
       return dw ? clnet_conv2d_depthwise_backward_data(ctx, d, io->dy, io->w, io->dx)
                 : clnet_conv2d_winograd_backward_data(ctx, d, tile, io->dy, io->w, io->dx);
     /* db first, as on the GEMM path: the in-order queue keeps the two uses of scratch apart */
@@ -571,9 +572,9 @@ static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_c
               : clnet_conv2d_winograd_backward_filter(ctx, d, tile, io->x, io->dy, io->dw);
   }
   switch (pass) {
-    case CLNET_CONV_PASS_FORWARD:
+    case CLNET_PASS_FORWARD:
       return direct ? direct_forward(ctx, d, io->x, io->w, io->b, io->y) : gemm_forward(ctx, d, io->x, io->w, io->b, io->y);
-    case CLNET_CONV_PASS_BACKWARD_DATA:
+    case CLNET_PASS_BACKWARD_DATA:
       return direct ? direct_backward_data(ctx, d, io->dy, io->w, io->dx) : gemm_backward_data(ctx, d, io->dy, io->w, io->dx);
     default:
       if (direct) return direct_backward_filter(ctx, d, io->x, io->dy, io->dw, io->db);
@@ -583,14 +584,14 @@ static clnet_status run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_c
   }
 }
 
-clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                    clnet_conv_algo algo, const clnet_conv_io *io) {
   const char *op = "conv2d (algorithm check)";
   CLNET_TRY(check_desc(op, d));
   if (ctx->is_ref || !clnet_conv2d_algo_applies(d, pass, algo))
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "%s: algo %s on %s", op, clnet_conv_algo_str(algo),
                            ctx->info.name);
-  const int fwd = pass == CLNET_CONV_PASS_FORWARD, bwd_data = pass == CLNET_CONV_PASS_BACKWARD_DATA;
+  const int fwd = pass == CLNET_PASS_FORWARD, bwd_data = pass == CLNET_PASS_BACKWARD_DATA;
   CLNET_TRY(clnet_require_buf(op, "w", fwd || bwd_data ? io->w : io->dw, w_count(d), 4));
   CLNET_TRY(clnet_require_buf(op, "x", bwd_data ? io->dx : io->x, x_count(d), 4));
   CLNET_TRY(clnet_require_buf(op, "y", fwd ? io->y : io->dy, y_count(d), 4));

@@ -40,14 +40,14 @@ int clnet_conv_algo_winograd_tile(clnet_conv_algo algo) {
   return algo == CLNET_CONV_ALGO_WINOGRAD ? 2 : algo == CLNET_CONV_ALGO_WINOGRAD4 ? 4 : 0;
 }
 
-int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_pass pass) {
   return d->k_h == 3 && d->k_w == 3 && clnet_conv2d_stride_h(d) == 1 && clnet_conv2d_stride_w(d) == 1 &&
          clnet_conv2d_dilation_h(d) == 1 && clnet_conv2d_dilation_w(d) == 1 && clnet_conv2d_groups(d) == 1 &&
-         (pass == CLNET_CONV_PASS_FORWARD || pass == CLNET_CONV_PASS_BACKWARD_DATA ||
-          pass == CLNET_CONV_PASS_BACKWARD_FILTER);
+         (pass == CLNET_PASS_FORWARD || pass == CLNET_PASS_BACKWARD_DATA ||
+          pass == CLNET_PASS_BACKWARD_FILTER);
 }
 
-int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, int tile) {
+int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_pass pass, int tile) {
   if (tile == 2) return clnet_conv2d_winograd_applies(d, pass);
   return tile == 4 && clnet_conv2d_winograd_applies(d, pass) &&
          (uint64_t)36 * (uint64_t)d->in_c * (uint64_t)d->out_c * sizeof(float) <= CLNET_WINO4_MAX_FILTER_BYTES;

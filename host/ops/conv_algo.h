@@ -1,5 +1,6 @@
-/* Internal: choosing the conv algorithm per (shape, pass) -- forced, the fixed rule, or AUTO's
- * checked-and-timed choice remembered in the find-db (conv_finddb.h). */
+/* Internal: the conv algorithms of a pass, and asking which one a call runs. The choice (forced,
+ * the fixed rule, or AUTO's checked-and-timed find-db) is the tune part's (tune/conv_algo.h),
+ * reached through the ctx's algorithm chooser (ops/algo_choice.h). */
 #ifndef CLNET_OPS_CONV_ALGO_H
 #define CLNET_OPS_CONV_ALGO_H
 
@@ -16,21 +17,18 @@ typedef struct clnet_conv_io {
 /* 1 when `algo` (GEMM, DIRECT, WINOGRAD, WINOGRAD4, DEPTHWISE) implements `pass` of the valid desc d:
  * GEMM every conv; DIRECT every conv but depthwise ones; the Winograd ones 3x3 stride-1 undilated convs of one
  * group (WINOGRAD4 up to 256 x 256 channels); DEPTHWISE depthwise convs (groups = C_in > 1). */
-int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, clnet_conv_algo algo);
+int clnet_conv2d_algo_applies(const clnet_conv2d_desc *d, clnet_pass pass, clnet_conv_algo algo);
 
 /* Runs one pass with an algorithm that applies (host/ops/conv2d.c); the desc and buffers are
  * checked. */
-clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_run_algo(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                    clnet_conv_algo algo, const clnet_conv_io *io);
 
-/* The algorithm for this call. Under AUTO, a (shape, pass) seen for the first time is checked and
+/* The algorithm for this call (clnet_algo_chooser.conv, ops/algo_choice.h). Under AUTO, a (shape,
+ * pass) seen for the first time is checked and
  * timed with io's buffers (outputs overwritten: the caller runs the chosen algorithm afterwards)
  * or, io NULL, on buffers allocated here. */
-clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out);
-
-/* Test hook, never called in a normal run: from now on the reference check of `algo` on ctx
- * sees its output perturbed (one element + 1), as a wrong kernel would give. AUTO = off. */
-void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo);
 
 #endif

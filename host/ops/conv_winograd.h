@@ -9,10 +9,10 @@
 
 /* 1 when WINOGRAD implements `pass` of d: any pass of a 3x3 stride-1 undilated conv of one group
  * (any pads, any sizes). */
-int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass);
+int clnet_conv2d_winograd_applies(const clnet_conv2d_desc *d, clnet_pass pass);
 /* The same for the algorithm with output tile `tile` (2: WINOGRAD; 4: WINOGRAD4, which also needs
  * its transformed filter, 36 C_in C_out floats, within CLNET_WINO4_MAX_FILTER_BYTES). */
-int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_conv_pass pass, int tile);
+int clnet_conv2d_winograd_tile_applies(const clnet_conv2d_desc *d, clnet_pass pass, int tile);
 
 /* F(4x4)'s transformed filter is 2.25x F(2x2)'s: 36 MiB for 512 x 512 channels, which would raise
  * the scratch every graph plans (the widest conv's need) by 20 MiB. Capped at F(2x2)'s 512 x 512

@@ -1,9 +1,9 @@
 /* Dense layer: y (N, OUT) = x (N, IN) . w^T + b with w (OUT, IN); b and db NULL: no bias.
  * OpenCL: each GEMM on CLBlast or clnet's own kernel, chosen per shape and pass
- * (ops/dense_algo.h), bias add and bias gradient in cl/dense.cl.
+ * (ops/dense_gemm.h), bias add and bias gradient in cl/dense.cl.
  * Reference: ops/ref/dense_ref.c. */
 #include "ops/common.h"
-#include "ops/dense_algo.h"
+#include "ops/dense_gemm.h"
 
 /* n, in, out >= 1 and every tensor's element count below 2^31 (kernels index with int). */
 static clnet_status check_shape(const char *op, int32_t n, int32_t in, int32_t out) {
@@ -30,7 +30,7 @@ clnet_status clnet_dense_forward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t 
   }
   /* y (N, OUT) = x (N, IN) . w^T (IN, OUT) */
   const clnet_dense_gemm_io io = {x, w, y};
-  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_FORWARD, n, in, out, &io));
+  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_PASS_FORWARD, n, in, out, &io));
   if (!b) return CLNET_SUCCESS;
   size_t global = (size_t)n * (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_add", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),
@@ -55,9 +55,9 @@ clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t
   }
   /* dx (N, IN) = dy (N, OUT) . w (OUT, IN) */
   const clnet_dense_gemm_io data = {dy, w, dx}, filter = {dy, x, dw};
-  if (dx) CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_DATA, n, in, out, &data));
+  if (dx) CLNET_TRY(clnet_dense_gemm(ctx, CLNET_PASS_BACKWARD_DATA, n, in, out, &data));
   /* dw (OUT, IN) = dy^T (OUT, N) . x (N, IN) */
-  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_CONV_PASS_BACKWARD_FILTER, n, in, out, &filter));
+  CLNET_TRY(clnet_dense_gemm(ctx, CLNET_PASS_BACKWARD_FILTER, n, in, out, &filter));
   if (!db) return CLNET_SUCCESS;
   size_t global = (size_t)out, local = CLNET_WG_1D;
   return CLNET_LAUNCH(ctx, "dense", "dense_bias_grad", 1, &global, &local, CLNET_ARG_I32(n), CLNET_ARG_I32(out),

@@ -1,10 +1,13 @@
 /* GEMM: CLBlast on OpenCL (clnet_gemm), or clnet's own kernel cl/gemm.cl (clnet_gemm_tiled, for
- * the dense layer: ops/dense_algo.h); ops/ref/gemm_ref.c on the reference. */
+ * the dense layer: ops/dense_gemm.h); ops/ref/gemm_ref.c on the reference. */
 #include <clblast_c.h>
 
 #include "ops/common.h"
-#include "ops/dense_algo.h"
-#include "runtime/clblast_tune.h"
+#include "ops/dense_gemm.h"
+#include "ops/gemm_log.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static const char *clblast_status_name(CLBlastStatusCode s) {
   switch (s) {
@@ -70,7 +73,8 @@ clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_
       CLNET_TRY(clnet_buf_fill(ctx, c, (c_off + (size_t)i * (size_t)ldc) * 4, (size_t)n * 4, 0));
     return CLNET_SUCCESS;
   }
-  if (ctx->gemm_log) return clnet_gemm_log_add(ctx->gemm_log, trans_a, trans_b, m, n, k); /* clnet tune */
+  clnet_gemm_log *log = clnet_gemm_recording(ctx);
+  if (log) return clnet_gemm_log_add(log, trans_a, trans_b, m, n, k); /* clnet tune */
   /* profiling: CLBlast's event is its last kernel only (the indirect path runs pad/transpose
    * kernels before it), so the interval starts at a marker enqueued just before the call */
   cl_event start = NULL, end;
@@ -86,6 +90,41 @@ clnet_status clnet_gemm(clnet_ctx *ctx, int32_t trans_a, int32_t trans_b, int32_
                            trans_a, trans_b, ctx->info.name, clblast_status_name(s), (int)s);
   return CLNET_SUCCESS;
 }
+
+/* ---- the GEMM log ---------------------------------------------------------------------------- */
+
+clnet_status clnet_gemm_log_add(clnet_gemm_log *log, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
+                                int32_t k) {
+  for (int32_t i = 0; i < log->count; ++i) {
+    clnet_gemm_shape *s = &log->shapes[i];
+    if (s->trans_a == trans_a && s->trans_b == trans_b && s->m == m && s->n == n && s->k == k) {
+      ++s->calls;
+      return CLNET_SUCCESS;
+    }
+  }
+  if (log->count == log->cap) {
+    int32_t cap = log->cap ? 2 * log->cap : 32;
+    clnet_gemm_shape *p = realloc(log->shapes, (size_t)cap * sizeof *p);
+    if (!p) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "recording GEMM shapes (%d)", cap);
+    log->shapes = p;
+    log->cap = cap;
+  }
+  log->shapes[log->count++] = (clnet_gemm_shape){trans_a, trans_b, m, n, k, 1};
+  return CLNET_SUCCESS;
+}
+
+void clnet_gemm_log_free(clnet_gemm_log *log) {
+  free(log->shapes);
+  memset(log, 0, sizeof *log);
+}
+
+static const clnet_ctx_state_key log_key = {"the GEMM log of clnet tune"};
+
+clnet_status clnet_gemm_record(clnet_ctx *ctx, clnet_gemm_log *log) {
+  return clnet_ctx_state_set(ctx, &log_key, log, NULL); /* the caller owns the log */
+}
+
+clnet_gemm_log *clnet_gemm_recording(const clnet_ctx *ctx) { return clnet_ctx_state_get(ctx, &log_key); }
 
 /* Work-group of the tiled kernels: 8 column tiles x 1 row tile on a CPU (each work-item is
  * already 8 or 16 lanes wide); elsewhere x 8 row tiles, 64 work-items, so that a GPU's 32- or

@@ -1,5 +1,5 @@
 /* Internal: the float-vs-reference tolerances shared by the cross-checks (host/check/) and by
- * AUTO's check of each conv algorithm before it is trusted (host/ops/conv_algo.c). */
+ * AUTO's check of each conv algorithm before it is trusted (host/tune/conv_algo.c). */
 #ifndef CLNET_OPS_TOLERANCE_H
 #define CLNET_OPS_TOLERANCE_H
 
@@ -16,7 +16,7 @@ double clnet_dot_atol(int32_t k, double amax, double bmax);
  *   backward data    dx  KH*KW*C_out/groups,
  *   backward filter  dw  N*OH*OW (bias_grad = 0), or db: N*OH*OW terms |dy| <= 1 with bmax = 2
  *                    (bias_grad = 1; E|dy| = 1/2 is twice E|a*b|, see check_conv2d.c). */
-double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad);
+double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_pass pass, int bias_grad);
 
 /* The same for one algorithm. GEMM, DIRECT and DEPTHWISE: clnet_conv2d_atol (the sums have the same length
  * whichever way they are partitioned). WINOGRAD F(2x2, 3x3), forward and backward data, with R
@@ -39,6 +39,6 @@ double clnet_conv2d_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int b
  * transform level rounds independently by at most u of its value (tolerance.c, wino4_error_sigma),
  * plus the bias's rounding. Measured errors are 0-21 % of it; a 2 % error in one filter-transform
  * coefficient fails every forward and backward-data case. See docs/CHECKS.md. */
-double clnet_conv2d_algo_atol(const clnet_conv2d_desc *d, clnet_conv_pass pass, int bias_grad, clnet_conv_algo algo);
+double clnet_conv2d_algo_atol(const clnet_conv2d_desc *d, clnet_pass pass, int bias_grad, clnet_conv_algo algo);
 
 #endif

@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <clblast_c.h>
-
-#include "runtime/clblast_tune.h"
 #include "runtime/ctx.h"
 
 void clnet_ctx_inject_faults(clnet_ctx *ctx, int64_t alloc_n, int64_t enqueue_n) {
@@ -38,7 +35,7 @@ static clnet_status env_count(const char *name, int64_t *out) {
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
+clnet_status clnet_runtime_ctx_create(const char *selector, clnet_ctx **out) {
   *out = NULL;
   clnet_device_info *devs = NULL;
   int32_t count = 0, index = -1, is_ref = 0;
@@ -93,14 +90,6 @@ clnet_status clnet_ctx_create(const char *selector, clnet_ctx **out) {
     free(ctx);
     goto fail;
   }
-  /* this device's CLBlast parameters from `clnet tune`, for every later GEMM (clblast_tune.h) */
-  st = clnet_tune_apply_for_ctx(ctx);
-  if (st != CLNET_SUCCESS) {
-    clReleaseCommandQueue(ctx->queue);
-    clReleaseContext(ctx->context);
-    free(ctx);
-    goto fail;
-  }
   clnet_ctx_inject_faults(ctx, fault_alloc, fault_enqueue);
   ctx->init_tracking = clnet_init_tracking_default(&ctx->info);
   *out = ctx;
@@ -115,13 +104,54 @@ void clnet_ctx_free(clnet_ctx *ctx) {
   if (!ctx->is_ref && ctx->queue) clFinish(ctx->queue);
   clnet_profile_free(ctx);
   clnet_buf_free(ctx, &ctx->scratch);
-  clnet_conv_finddb_free(ctx->conv_finddb);
-  clnet_dense_algos_free(ctx->dense_algos);
+  for (int32_t i = ctx->n_state - 1; i >= 0; --i)
+    if (ctx->state[i].destroy) ctx->state[i].destroy(ctx->state[i].value);
   for (int32_t i = 0; i < ctx->n_kernels; ++i) clReleaseKernel(ctx->kernels[i].kernel);
   for (int32_t i = 0; i < ctx->n_programs; ++i) clReleaseProgram(ctx->programs[i].program);
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
   if (ctx->context) clReleaseContext(ctx->context);
   free(ctx);
+}
+
+void *clnet_ctx_state_get(const clnet_ctx *ctx, const clnet_ctx_state_key *key) {
+  for (int32_t i = 0; i < ctx->n_state; ++i)
+    if (ctx->state[i].key == key) return ctx->state[i].value;
+  return NULL;
+}
+
+clnet_status clnet_ctx_state_set(clnet_ctx *ctx, const clnet_ctx_state_key *key, void *value,
+                                 void (*destroy)(void *value)) {
+  int32_t i = 0;
+  while (i < ctx->n_state && ctx->state[i].key != key) ++i;
+  if (i < ctx->n_state) { /* replaced or detached */
+    clnet_ctx_state_slot old = ctx->state[i];
+    for (; i + 1 < ctx->n_state; ++i) ctx->state[i] = ctx->state[i + 1];
+    --ctx->n_state;
+    if (old.destroy && old.value != value) old.destroy(old.value);
+  }
+  if (!value) return CLNET_SUCCESS;
+  if (ctx->n_state == CLNET_CTX_STATE_SLOTS)
+    return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "attaching %s to the context: all %d state slots are taken",
+                           key->what, CLNET_CTX_STATE_SLOTS);
+  ctx->state[ctx->n_state++] = (clnet_ctx_state_slot){.key = key, .value = value, .destroy = destroy};
+  return CLNET_SUCCESS;
+}
+
+clnet_status clnet_ctx_state_obtain(clnet_ctx *ctx, const clnet_ctx_state_key *key, size_t bytes,
+                                    void (*destroy)(void *value), void **out, int32_t *created) {
+  *created = 0;
+  *out = clnet_ctx_state_get(ctx, key);
+  if (*out) return CLNET_SUCCESS;
+  void *v = calloc(1, bytes);
+  if (!v) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s (%zu bytes)", key->what, bytes);
+  clnet_status st = clnet_ctx_state_set(ctx, key, v, destroy);
+  if (st != CLNET_SUCCESS) {
+    free(v);
+    return st;
+  }
+  *out = v;
+  *created = 1;
+  return CLNET_SUCCESS;
 }
 
 int32_t clnet_ctx_is_ref(const clnet_ctx *ctx) { return ctx->is_ref; }

@@ -24,6 +24,21 @@ typedef struct clnet_kernel_entry {
   uint64_t static_local; /* CL_KERNEL_LOCAL_MEM_SIZE: local memory the kernel declares itself */
 } clnet_kernel_entry;
 
+/* Attached state: what a higher part keeps per ctx (its choices, tables, callbacks). The runtime
+ * knows nothing of it but the key and how to free it. A key is the address of an object its owner
+ * defines once (static const clnet_ctx_state_key k = {"what"};), so keys never collide. */
+typedef struct clnet_ctx_state_key {
+  const char *what; /* in messages */
+} clnet_ctx_state_key;
+
+#define CLNET_CTX_STATE_SLOTS 8
+
+typedef struct clnet_ctx_state_slot {
+  const clnet_ctx_state_key *key;
+  void *value;
+  void (*destroy)(void *value); /* called by clnet_ctx_free (and when the value is replaced); may be NULL */
+} clnet_ctx_state_slot;
+
 struct clnet_ctx {
   int32_t is_ref;
   clnet_device_info info; /* zeroed for ref, name set */
@@ -37,22 +52,9 @@ struct clnet_ctx {
   /* scratch: one growable buffer ops may use between enqueues (e.g. im2col).
    * Only one op uses it at a time; the in-order queue serialises users. */
   clnet_buf scratch;
-  /* conv algorithm (host/ops/conv2d.c): clnet_conv_algo + 1 once chosen by
-   * clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the first conv reads the environment */
-  int32_t conv_algo;
-  /* AUTO's per-(shape, pass) choices and the find-db file behind them (host/ops/conv_finddb.c);
-   * NULL until the first use */
-  struct clnet_conv_finddb *conv_finddb;
-  /* the dense layer's GEMMs (host/ops/dense_algo.c): clnet_dense_algo + 1 once chosen by
-   * clnet_ctx_set_dense_algo or CLNET_DENSE_ALGO, 0 until then; AUTO's choices and their find-db,
-   * NULL until the first use */
-  int32_t dense_algo;
-  struct clnet_dense_algos *dense_algos;
-  /* CLBlast tuning (runtime/clblast_tune.h): the parameter file applied at creation ("" if
-   * none), and, while `clnet tune` collects shapes, the log every clnet_gemm call goes to
-   * instead of CLBlast */
-  char tune_path[512];
-  struct clnet_gemm_log *gemm_log;
+  /* state that higher parts keep per ctx (clnet_ctx_state_get / _set) */
+  clnet_ctx_state_slot state[CLNET_CTX_STATE_SLOTS];
+  int32_t n_state;
   /* fault injection (clnet_ctx_inject_faults): fail the Nth allocation /
    * kernel enqueue counted from the call; 0 = off */
   int64_t fault_alloc_at, fault_enqueue_at, allocs_seen, enqueues_seen;
@@ -68,10 +70,24 @@ struct clnet_ctx {
   char limits[128];
 };
 
-/* Frees the find-db state of a ctx (host/ops/conv_finddb.c); NULL is fine. */
-void clnet_conv_finddb_free(struct clnet_conv_finddb *db);
-/* Frees the dense GEMM choice state of a ctx (host/ops/dense_algo.c); NULL is fine. */
-void clnet_dense_algos_free(struct clnet_dense_algos *d);
+/* clnet_ctx_create without what higher parts add to a new ctx (host/tune/ctx_create.c: this
+ * device's CLBlast parameters): the device, context and queue, the fault injection and limits of
+ * the environment. */
+clnet_status clnet_runtime_ctx_create(const char *selector, clnet_ctx **out);
+
+/* The value attached to ctx under key, or NULL. */
+void *clnet_ctx_state_get(const clnet_ctx *ctx, const clnet_ctx_state_key *key);
+/* Attaches value under key with its destructor, replacing (and destroying) what was there; value
+ * NULL detaches. clnet_ctx_free destroys every value, the last attached first, before it releases
+ * the ctx's OpenCL objects. Errors: CLNET_ERR_OUT_OF_HOST_MEMORY when all CLNET_CTX_STATE_SLOTS
+ * are taken (value is not attached; the caller still owns it). */
+clnet_status clnet_ctx_state_set(clnet_ctx *ctx, const clnet_ctx_state_key *key, void *value,
+                                 void (*destroy)(void *value));
+/* The value under key; when there is none, a zeroed block of `bytes` (malloc'd) attached with
+ * destroy (which frees it), and *created = 1 so that the caller initialises it. Errors:
+ * CLNET_ERR_OUT_OF_HOST_MEMORY. */
+clnet_status clnet_ctx_state_obtain(clnet_ctx *ctx, const clnet_ctx_state_key *key, size_t bytes,
+                                    void (*destroy)(void *value), void **out, int32_t *created);
 
 /* 1 when this allocation / enqueue is the one to fail (counts every call). */
 int32_t clnet_fault_alloc_now(clnet_ctx *ctx);

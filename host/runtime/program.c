@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "core/atomic_file.h"
-#include "core/fs.h"
+#include "io/atomic_file.h"
+#include "io/fs.h"
 #include "runtime/ctx.h"
 #include "runtime/embedded.h"
 #include "runtime/program_cache.h"

@@ -19,11 +19,11 @@ unsigned char *clnet_program_cache_load(const char *path, size_t *size);
 
 /* The cache directory ($CLNET_CACHE_DIR, else $XDG_CACHE_HOME/clnet, else ~/.cache/clnet) into
  * dst; 0 when there is none (CLNET_NO_CACHE set to anything but "" or "0", or no HOME). Shared
- * with the conv find-db (host/ops/conv_finddb.c), which lives next to the program binaries. */
+ * with the files higher parts keep next to the program binaries. */
 int clnet_cache_dir(char *dst, size_t cap);
 
 /* Stores an entry (header, binary, CRC) at `path` in `dir` (created when missing), atomically
- * (core/atomic_file.h). Best effort: a cache that cannot be written only costs a rebuild. */
+ * (io/atomic_file.h). Best effort: a cache that cannot be written only costs a rebuild. */
 void clnet_program_cache_store(const char *dir, const char *path, const unsigned char *bin, size_t n);
 
 #endif

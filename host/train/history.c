@@ -8,8 +8,8 @@
 
 #include "clnet/io.h"
 #include "core/error.h"
-#include "core/fs.h"
-#include "core/atomic_file.h"
+#include "io/fs.h"
+#include "io/atomic_file.h"
 
 #define HISTORY_HEADER "epoch,loss,accuracy,val_loss,val_accuracy,seconds,images_per_s,lr"
 #define HISTORY_FIELDS 8

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/fs.h"
-#include "core/atomic_file.h"
+#include "io/fs.h"
+#include "io/atomic_file.h"
 
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0

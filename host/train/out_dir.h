@@ -9,7 +9,7 @@
  * or by the kernel when the process dies, however it dies) and writes its pid there, so that a
  * second run on the same directory is refused with the holder's pid instead of silently
  * replacing its files. It then removes the temporaries of writers that died mid-save (clnet's
- * own, core/fs.h, whose process is gone; nothing else), checks that files can be created there
+ * own, io/fs.h, whose process is gone; nothing else), checks that files can be created there
  * (before any data loads), and refuses a directory that holds a previous run (history.csv or a
  * checkpoint) unless the run resumes it, or `overwrite` asks to replace it (its files are then
  * removed). */

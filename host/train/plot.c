@@ -26,7 +26,7 @@
 
 #include "clnet/io.h"
 #include "core/error.h"
-#include "core/atomic_file.h"
+#include "io/atomic_file.h"
 
 enum { PLOT_WIDTH_PX = 1500, PLOT_WIDTH3_PX = 2100, PLOT_HEIGHT_PX = 500 };
 

@@ -76,7 +76,7 @@ static inline int clnet_conv2d_is_depthwise(const clnet_conv2d_desc *d) {
  * WINOGRAD4: Winograd F(4x4, 3x3), the same convs up to 256 x 256 channels. DEPTHWISE: clnet's
  * depthwise kernels (cl/conv2d_depthwise.cl), for depthwise convs only (groups = C_in > 1).
  * Forced on a conv it does not apply to, an algorithm falls back to AUTO's choice there, with a note
- * (clnet_ctx_set_conv_note_fn); RULE: per call and pass,
+ * (clnet_ctx_set_algo_note_fn); RULE: per call and pass,
  * the fixed rule documented at conv_rule_algo in
  * host/ops/conv_algo.c (DEPTHWISE for depthwise convs; otherwise DIRECT for C_in*C_out <= 64*64
  * per group; wider convs: DIRECT on CPUs except a
@@ -109,23 +109,25 @@ typedef enum clnet_conv_algo {
  * convolution fail with CLNET_ERR_INVALID_ARGUMENT. The setter takes precedence. */
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo);
 
-typedef enum clnet_conv_pass {
-  CLNET_CONV_PASS_FORWARD = 0,
-  CLNET_CONV_PASS_BACKWARD_DATA = 1,
-  CLNET_CONV_PASS_BACKWARD_FILTER = 2,
-} clnet_conv_pass;
+/* The passes of an op with learned weights (convolutions, the dense layer), each with its own
+ * algorithm choice. */
+typedef enum clnet_pass {
+  CLNET_PASS_FORWARD = 0,
+  CLNET_PASS_BACKWARD_DATA = 1,
+  CLNET_PASS_BACKWARD_FILTER = 2,
+} clnet_pass;
 
-/* Where the algorithm of one (shape, pass) came from. */
-typedef enum clnet_conv_algo_source {
-  CLNET_CONV_SOURCE_FORCED = 0, /* an algorithm set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO */
-  CLNET_CONV_SOURCE_RULE = 1,   /* the fixed rule: RULE set, or AUTO without a usable cache */
-  CLNET_CONV_SOURCE_TIMED = 2,  /* AUTO: checked and timed by this process */
-  CLNET_CONV_SOURCE_FINDDB = 3, /* AUTO: read from the find-db (written by an earlier or a concurrent process) */
-} clnet_conv_algo_source;
+/* Where the algorithm of one (shape, pass) came from (convolutions and the dense layer's GEMMs). */
+typedef enum clnet_algo_source {
+  CLNET_ALGO_SOURCE_FORCED = 0, /* set by clnet_ctx_set_conv_algo / CLNET_CONV_ALGO (dense: _dense_ / _DENSE_) */
+  CLNET_ALGO_SOURCE_RULE = 1,   /* the fixed rule: RULE set, or AUTO without a usable cache */
+  CLNET_ALGO_SOURCE_TIMED = 2,  /* AUTO: checked and timed by this process */
+  CLNET_ALGO_SOURCE_FINDDB = 3, /* AUTO: read from the find-db (written by an earlier or a concurrent process) */
+} clnet_algo_source;
 
 typedef struct clnet_conv_algo_choice {
   clnet_conv_algo algo;          /* GEMM, DIRECT, WINOGRAD, WINOGRAD4 or DEPTHWISE, never AUTO or RULE */
-  clnet_conv_algo_source source;
+  clnet_algo_source source;
   /* timed or find-db only: best measured ms of [0] GEMM, [1] DIRECT, [2] WINOGRAD, [3] WINOGRAD4,
    * [4] DEPTHWISE; -1 for a candidate that failed the reference check (never chosen); -2 for an
    * algorithm that does not apply (the Winograd ones outside 3x3 stride-1 convs, DIRECT on
@@ -136,25 +138,26 @@ typedef struct clnet_conv_algo_choice {
 /* The algorithm a call of `pass` with desc `d` runs on ctx, and where it came from: what
  * `clnet bench` reports per layer. Under AUTO a shape not seen yet is checked and timed now, on
  * buffers allocated for the purpose. */
-clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                       clnet_conv_algo_choice *out);
 /* The same, the algorithm only (GEMM, DIRECT, WINOGRAD, WINOGRAD4 or DEPTHWISE). */
-clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                       clnet_conv_algo *out);
 /* "auto", "gemm", "direct", "rule", "winograd", "winograd4", "depthwise"; parse returns INVALID_ARGUMENT for
  * anything else. */
 const char *clnet_conv_algo_str(clnet_conv_algo algo);
 clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out);
 /* "forced", "rule", "timed", "find-db". */
-const char *clnet_conv_algo_source_str(clnet_conv_algo_source source);
+const char *clnet_algo_source_str(clnet_algo_source source);
 
 /* The find-db file of ctx's device: $CLNET_CACHE_DIR (default ~/.cache/clnet)
  * /conv-algos-<hash of device name, driver, platform>.txt. Writes "" when there is no cache
- * (CLNET_NO_CACHE=1) or ctx is the reference. Format: see host/ops/conv_finddb.h. */
+ * (CLNET_NO_CACHE=1) or ctx is the reference. Format: see host/tune/conv_finddb.h. */
 void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap);
 
-/* What AUTO did in this process on ctx. Times are wall clock. */
-typedef struct clnet_conv_algo_stats {
+/* What AUTO did in this process on ctx, for convolutions (clnet_conv_algo_get_stats) or the dense
+ * layer's GEMMs (clnet_dense_algo_get_stats). Times are wall clock. */
+typedef struct clnet_algo_stats {
   int32_t timed;       /* (shape, pass) pairs checked and timed */
   int32_t from_finddb; /* (shape, pass) pairs read from the find-db */
   int32_t from_rule;   /* (shape, pass) pairs resolved by the rule */
@@ -162,22 +165,22 @@ typedef struct clnet_conv_algo_stats {
   double tune_seconds;       /* checking and timing, kernel builds and first calls excluded */
   double first_call_seconds; /* first call of each candidate at each shape (CLBlast compiles there) */
   double build_seconds;      /* clnet kernel builds during the timing */
-} clnet_conv_algo_stats;
-clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx);
+} clnet_algo_stats;
+clnet_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx);
 
 /* Notes about AUTO that are not errors (the library never prints): a candidate that failed the
  * reference check, a corrupt find-db file that was ignored, a find-db that could not be written;
  * for convolutions and for the dense layer's GEMMs (clnet_dense_algo).
  * Each is one line; `fn` (NULL to stop) receives each as it happens, and the last one is kept
- * (clnet_conv_algo_last_note, "" if none). */
-typedef void (*clnet_conv_note_fn)(void *user, const char *line);
+ * (clnet_algo_last_note, "" if none). */
+typedef void (*clnet_algo_note_fn)(void *user, const char *line);
 /* Progress of AUTO's timing (a first run on a device spends seconds there): `fn` (NULL to stop)
  * is called before each (shape, pass) is checked and timed, with what it is, e.g.
  * "conv2d forward n256 28x28x1->16 k3x3 s1 valid" or "dense backward-data n256 64->10". */
 typedef void (*clnet_algo_progress_fn)(void *user, const char *what);
 void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, void *user);
-void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user);
-const char *clnet_conv_algo_last_note(clnet_ctx *ctx);
+void clnet_ctx_set_algo_note_fn(clnet_ctx *ctx, clnet_algo_note_fn fn, void *user);
+const char *clnet_algo_last_note(clnet_ctx *ctx);
 
 /* y (N, OH, OW, C_out) = conv(x (N, H, W, C_in), w (KH, KW, C_in/groups, C_out)) + b (C_out).
  * b is ignored when !has_bias. */
@@ -385,16 +388,16 @@ clnet_status clnet_dense_backward(clnet_ctx *ctx, int32_t n, int32_t in, int32_t
                                   const clnet_buf *x, const clnet_buf *w, const clnet_buf *dy,
                                   clnet_buf *dx, clnet_buf *dw, clnet_buf *db);
 
-/* How OpenCL dense layers compute their three GEMMs, one per clnet_conv_pass: FORWARD
+/* How OpenCL dense layers compute their three GEMMs, one per clnet_pass: FORWARD
  * y = x . w^T, BACKWARD_DATA dx = dy . w, BACKWARD_FILTER dw = dy^T . x (the reference backend
  * ignores it). CLBLAST: clnet_gemm (CLBlast, with any `clnet tune` parameters); CLNET: clnet's own
  * register-tiled kernel (cl/gemm.cl); RULE: the fixed rule documented at dense_rule_algo in
- * host/ops/dense_algo.c. AUTO (the default): per (n, in, out, pass), as for convolutions: at the
+ * host/tune/dense_algo.c. AUTO (the default): per (n, in, out, pass), as for convolutions: at the
  * first call both are checked against the float reference GEMM and the ones that pass are timed;
  * the fastest is recorded in the dense find-db, a text file per device next to the conv find-db
  * (clnet_dense_algo_db_path), before it is used, and later processes read it from there. Without a
  * cache directory AUTO uses RULE. Both are deterministic. Notes (a rejected candidate, a corrupt
- * file) go to the ctx's conv note function (clnet_ctx_set_conv_note_fn). */
+ * file) go to the ctx's conv note function (clnet_ctx_set_algo_note_fn). */
 typedef enum clnet_dense_algo {
   CLNET_DENSE_ALGO_AUTO = 0,
   CLNET_DENSE_ALGO_CLBLAST = 1,
@@ -411,7 +414,7 @@ clnet_status clnet_ctx_set_dense_algo(clnet_ctx *ctx, clnet_dense_algo algo);
 
 typedef struct clnet_dense_algo_choice {
   clnet_dense_algo algo;         /* CLBLAST or CLNET, never AUTO or RULE */
-  clnet_conv_algo_source source; /* forced, rule, timed or find-db, as for convolutions */
+  clnet_algo_source source; /* forced, rule, timed or find-db, as for convolutions */
   /* timed or find-db only: best measured ms of [0] CLBLAST, [1] CLNET; -1 for a candidate that
    * failed the reference check (never chosen) */
   double ms[2];
@@ -420,17 +423,17 @@ typedef struct clnet_dense_algo_choice {
 /* The algorithm the GEMM of `pass` of a dense call (n, in, out) runs on ctx, and where it came
  * from: what `clnet bench` reports. Under AUTO a shape not seen yet is checked and timed now, on
  * buffers allocated for the purpose. The reference ctx: CLNET_ERR_UNSUPPORTED. */
-clnet_status clnet_dense_gemm_choice(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, clnet_conv_pass pass,
+clnet_status clnet_dense_gemm_choice(clnet_ctx *ctx, int32_t n, int32_t in, int32_t out, clnet_pass pass,
                                      clnet_dense_algo_choice *out_choice);
 /* "auto", "clblast", "clnet", "rule"; parse returns INVALID_ARGUMENT for anything else. */
 const char *clnet_dense_algo_str(clnet_dense_algo algo);
 clnet_status clnet_dense_algo_parse(const char *name, clnet_dense_algo *out);
 /* The dense find-db file of ctx's device: $CLNET_CACHE_DIR/dense-gemm-<hash of device name,
  * driver, platform>.txt; "" without a cache (CLNET_NO_CACHE=1) or for the reference. Format: see
- * host/ops/dense_algo.h. */
+ * host/tune/dense_algo.h. */
 void clnet_dense_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap);
 /* What AUTO did for dense GEMMs in this process on ctx (the fields as for convolutions). */
-clnet_conv_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx);
+clnet_algo_stats clnet_dense_algo_get_stats(clnet_ctx *ctx);
 
 /* ---- softmax cross-entropy on logits, mean over the batch ----------------- */
 /* logits (N, K), labels (N) int32 in [0, K). Writes dlogits (N, K) =

@@ -99,8 +99,8 @@ static uint64_t conv_scratch(const clnet_layer *l, const clnet_tshape *in, const
   clnet_conv2d_desc d = *c;
   d.n = n;
   if (clnet_conv2d_desc_init(&d) == CLNET_SUCCESS) {
-    const clnet_conv_pass passes[3] = {CLNET_CONV_PASS_FORWARD, CLNET_CONV_PASS_BACKWARD_DATA,
-                                       CLNET_CONV_PASS_BACKWARD_FILTER};
+    const clnet_pass passes[3] = {CLNET_PASS_FORWARD, CLNET_PASS_BACKWARD_DATA,
+                                       CLNET_PASS_BACKWARD_FILTER};
     for (int32_t k = 0; k < 3; ++k)
       for (int tile = 2; tile <= 4; tile += 2)
         if (clnet_conv2d_winograd_tile_applies(&d, passes[k], tile)) {

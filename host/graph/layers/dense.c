@@ -1,5 +1,5 @@
 /* dense: y (N, units) = x (N, H*W*C, flattened in NHWC order) . w^T (+ b with bias=1), w (units, H*W*C). The op and its GEMM
- * choice: host/ops/dense.c, host/ops/dense_algo.c. */
+ * choice: host/ops/dense.c, host/tune/dense_algo.c. */
 #include <stdio.h>
 
 #include "graph/layer_kind.h"

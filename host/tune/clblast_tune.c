@@ -14,44 +14,15 @@
 
 #include <clblast_c.h>
 
-#include "core/atomic_file.h"
-#include "core/fs.h"
+#include "io/atomic_file.h"
+#include "io/fs.h"
 #include "clnet/ops.h"
-#include "runtime/clblast_tune.h"
+#include "tune/clblast_tune.h"
 #include "runtime/ctx.h"
 
 #define TUNE_MAGIC "clnet-clblast-tune 1"
 #define TUNE_MAX_FILE_BYTES (64 * 1024)
 #define TUNE_MAX_VALUE 65536 /* no CLBlast GEMM parameter comes near (largest: 256) */
-
-/* ---- the GEMM log ---------------------------------------------------------------------------- */
-
-clnet_status clnet_gemm_log_add(clnet_gemm_log *log, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
-                                int32_t k) {
-  for (int32_t i = 0; i < log->count; ++i) {
-    clnet_gemm_shape *s = &log->shapes[i];
-    if (s->trans_a == trans_a && s->trans_b == trans_b && s->m == m && s->n == n && s->k == k) {
-      ++s->calls;
-      return CLNET_SUCCESS;
-    }
-  }
-  if (log->count == log->cap) {
-    int32_t cap = log->cap ? 2 * log->cap : 32;
-    clnet_gemm_shape *p = realloc(log->shapes, (size_t)cap * sizeof *p);
-    if (!p) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "recording GEMM shapes (%d)", cap);
-    log->shapes = p;
-    log->cap = cap;
-  }
-  log->shapes[log->count++] = (clnet_gemm_shape){trans_a, trans_b, m, n, k, 1};
-  return CLNET_SUCCESS;
-}
-
-void clnet_gemm_log_free(clnet_gemm_log *log) {
-  free(log->shapes);
-  memset(log, 0, sizeof *log);
-}
-
-void clnet_tune_record(clnet_ctx *ctx, clnet_gemm_log *log) { ctx->gemm_log = log; }
 
 /* ---- where the file lives ---------------------------------------------------------------------- */
 
@@ -348,10 +319,13 @@ clnet_status clnet_tune_apply_file(const clnet_device_info *dev, const clnet_tun
   return CLNET_SUCCESS;
 }
 
+/* the path of the parameter file applied at creation, attached to the ctx (malloc'd) */
+static const clnet_ctx_state_key applied_key = {"the applied CLBlast parameter file"};
+
 clnet_status clnet_tune_apply_for_ctx(clnet_ctx *ctx) {
-  ctx->tune_path[0] = '\0';
+  CLNET_TRY(clnet_ctx_state_set(ctx, &applied_key, NULL, NULL));
   if (ctx->is_ref || clnet_tune_disabled()) return CLNET_SUCCESS;
-  char path[sizeof ctx->tune_path];
+  char path[512];
   if (!clnet_tune_path(&ctx->info, path, sizeof path)) return CLNET_SUCCESS;
   clnet_tune_file f;
   clnet_status st = clnet_tune_load(path, &f);
@@ -361,11 +335,15 @@ clnet_status clnet_tune_apply_for_ctx(clnet_ctx *ctx) {
   }
   CLNET_TRY(st);
   CLNET_TRY(clnet_tune_apply_file(&ctx->info, &f, path));
-  memcpy(ctx->tune_path, path, sizeof path);
-  return CLNET_SUCCESS;
+  char *kept = malloc(strlen(path) + 1);
+  if (!kept) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "CLBlast parameters: the file's path");
+  strcpy(kept, path);
+  st = clnet_ctx_state_set(ctx, &applied_key, kept, free);
+  if (st != CLNET_SUCCESS) free(kept);
+  return st;
 }
 
-const char *clnet_tune_applied(const clnet_ctx *ctx) { return ctx->tune_path[0] ? ctx->tune_path : NULL; }
+const char *clnet_tune_applied(const clnet_ctx *ctx) { return clnet_ctx_state_get(ctx, &applied_key); }
 
 clnet_status clnet_tune_current(const clnet_ctx *ctx, const char *kernel, clnet_clblast_params *out) {
   if (ctx->is_ref) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "CLBlast parameters: the reference has none");
@@ -698,9 +676,10 @@ clnet_status clnet_tune_run(clnet_ctx *ctx, const clnet_gemm_log *log, const cln
   snprintf(out->file.workload, sizeof out->file.workload, "%s", workload);
   if (ctx->is_ref) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet tune: the reference has no CLBlast");
   if (!log || log->count == 0) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet tune: no GEMM recorded");
-  if (ctx->tune_path[0])
+  if (clnet_tune_applied(ctx))
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                           "clnet tune: %s is applied; tuning starts from CLBlast's defaults", ctx->tune_path);
+                           "clnet tune: %s is applied; tuning starts from CLBlast's defaults",
+                           clnet_tune_applied(ctx));
   one_line(out->file.device, sizeof out->file.device, ctx->info.name);
   one_line(out->file.platform, sizeof out->file.platform, ctx->info.platform_version);
   one_line(out->file.driver, sizeof out->file.driver, ctx->info.driver_version);

@@ -1,7 +1,7 @@
 /* Internal: the conv find-db, AUTO's remembered choice per (device, kernels, shape, pass): the
  * conv kind of find-db (finddb.h, which has the file's rules, checks and locking).
  *
- * In memory: one table per ctx (ctx->conv_finddb). On disk: one text file per device,
+ * In memory: one table per ctx (attached state). On disk: one text file per device,
  *   $CLNET_CACHE_DIR/conv-algos-<16 hex: FNV-1a of device name, driver, platform>.txt
  *
  *   # clnet conv find-db 1
@@ -27,28 +27,28 @@
  * as today's for the same convs.
  * The struct also holds what is per ctx rather than per kind: the note function (which
  * the dense GEMM choice, dense_algo.h, reports through too). */
-#ifndef CLNET_OPS_CONV_FINDDB_H
-#define CLNET_OPS_CONV_FINDDB_H
+#ifndef CLNET_TUNE_CONV_FINDDB_H
+#define CLNET_TUNE_CONV_FINDDB_H
 
 #include "clnet/ops.h"
-#include "ops/finddb.h"
+#include "tune/finddb.h"
 #include "runtime/ctx.h"
 
 /* Index of an algorithm in clnet_conv_algo_choice.ms and in the find-db's time columns: GEMM 0,
  * DIRECT 1, WINOGRAD 2, WINOGRAD4 3, DEPTHWISE 4; -1 for AUTO and RULE. */
-static inline int clnet_conv_algo_slot(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM        ? 0
-         : a == CLNET_CONV_ALGO_DIRECT    ? 1
-         : a == CLNET_CONV_ALGO_WINOGRAD  ? 2
-         : a == CLNET_CONV_ALGO_WINOGRAD4 ? 3
-         : a == CLNET_CONV_ALGO_DEPTHWISE ? 4
-                                          : -1;
-}
+#define CLNET_CONV_ALGO_SLOT(a)                                                                                   \
+  ((a) == CLNET_CONV_ALGO_GEMM        ? 0                                                                            \
+   : (a) == CLNET_CONV_ALGO_DIRECT    ? 1                                                                            \
+   : (a) == CLNET_CONV_ALGO_WINOGRAD  ? 2                                                                            \
+   : (a) == CLNET_CONV_ALGO_WINOGRAD4 ? 3                                                                            \
+   : (a) == CLNET_CONV_ALGO_DEPTHWISE ? 4                                                                            \
+                                      : -1)
+static inline int clnet_conv_algo_slot(clnet_conv_algo a) { return CLNET_CONV_ALGO_SLOT(a); }
 #define CLNET_CONV_ALGO_SLOTS 5
 
 /* The effective values (clnet_conv2d_stride_h etc.); pads 0 unless padding is explicit. */
 typedef struct conv_fdb_key {
-  int32_t pass; /* clnet_conv_pass */
+  int32_t pass; /* clnet_pass */
   int32_t n, h, w, c_in, c_out, k_h, k_w, stride_h, padding;
   int32_t stride_w, dilation_h, dilation_w, groups;
   int32_t pad_top, pad_left, pad_bottom, pad_right;
@@ -62,20 +62,25 @@ typedef struct conv_fdb_entry {
 
 struct clnet_conv_finddb {
   clnet_fdb t; /* the table (conv_fdb_entry) and its file */
-  clnet_conv_note_fn note_fn;
+  /* clnet_conv_algo + 1 once chosen by clnet_ctx_set_conv_algo or CLNET_CONV_ALGO; 0 until the
+   * first conv reads the environment */
+  int32_t algo_setting;
+  clnet_algo_note_fn note_fn;
   void *note_user;
   clnet_algo_progress_fn progress_fn; /* clnet_ctx_set_algo_progress_fn, for conv and dense AUTO */
   void *progress_user;
   char last_note[640];
   int32_t fallback_noted; /* bit 1 << slot: an algorithm forced where it does not apply, noted once */
-  clnet_conv_algo_stats stats;
+  clnet_algo_stats stats;
   int32_t sabotage; /* test hook (clnet_conv_algo_test_sabotage): algo + 1 whose check output is
                        perturbed; 0 in every normal run */
 };
 
-conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_conv_pass pass);
+conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_pass pass);
 /* The ctx's table, created on first use (not yet opened). */
 clnet_status clnet_conv_finddb_state(clnet_ctx *ctx, struct clnet_conv_finddb **out);
+/* The ctx's table if it was created, else NULL. */
+struct clnet_conv_finddb *clnet_conv_finddb_peek(const clnet_ctx *ctx);
 /* The table, opened: path resolved and the file (if any) read. */
 clnet_status clnet_conv_finddb_open(clnet_ctx *ctx, struct clnet_conv_finddb **out);
 conv_fdb_entry *clnet_conv_finddb_find(struct clnet_conv_finddb *db, const conv_fdb_key *key);

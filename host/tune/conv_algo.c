@@ -11,57 +11,19 @@
  *           is used, so every process sharing the cache directory uses the same one. Without a cache directory, or when the file cannot be written, AUTO
  *           uses RULE: a choice that is not persisted could differ between processes and break
  *           bit-identical --resume. */
-#include "ops/conv_algo.h"
+#include "tune/conv_algo.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/rng.h"
 #include "ops/common.h"
-#include "ops/conv_finddb.h"
 #include "ops/conv_winograd.h"
 #include "ops/tolerance.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-const char *clnet_conv_algo_str(clnet_conv_algo a) {
-  return a == CLNET_CONV_ALGO_GEMM     ? "gemm"
-         : a == CLNET_CONV_ALGO_DIRECT ? "direct"
-         : a == CLNET_CONV_ALGO_RULE   ? "rule"
-         : a == CLNET_CONV_ALGO_WINOGRAD ? "winograd"
-         : a == CLNET_CONV_ALGO_WINOGRAD4 ? "winograd4"
-         : a == CLNET_CONV_ALGO_DEPTHWISE ? "depthwise"
-                                       : "auto";
-}
-
-const char *clnet_conv_algo_source_str(clnet_conv_algo_source s) {
-  return s == CLNET_CONV_SOURCE_RULE    ? "rule"
-         : s == CLNET_CONV_SOURCE_TIMED ? "timed"
-         : s == CLNET_CONV_SOURCE_FINDDB ? "find-db"
-                                          : "forced";
-}
-
-clnet_status clnet_conv_algo_parse(const char *name, clnet_conv_algo *out) {
-  if (!strcmp(name, "auto")) *out = CLNET_CONV_ALGO_AUTO;
-  else if (!strcmp(name, "gemm")) *out = CLNET_CONV_ALGO_GEMM;
-  else if (!strcmp(name, "direct")) *out = CLNET_CONV_ALGO_DIRECT;
-  else if (!strcmp(name, "rule")) *out = CLNET_CONV_ALGO_RULE;
-  else if (!strcmp(name, "winograd")) *out = CLNET_CONV_ALGO_WINOGRAD;
-  else if (!strcmp(name, "winograd4")) *out = CLNET_CONV_ALGO_WINOGRAD4;
-  else if (!strcmp(name, "depthwise")) *out = CLNET_CONV_ALGO_DEPTHWISE;
-  else
-    return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT,
-                           "conv algorithm '%s': must be auto, gemm, direct, winograd, winograd4, depthwise or rule",
-                           name);
-  return CLNET_SUCCESS;
-}
+#include "tune/autotune.h"
+#include "tune/conv_finddb.h"
 
 clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
   if (!ctx) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_ctx_set_conv_algo: ctx is NULL");
@@ -72,7 +34,9 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
                            "clnet_ctx_set_conv_algo: algo = %d, must be CLNET_CONV_ALGO_AUTO (0), _GEMM (1), "
                            "_DIRECT (2), _RULE (3), _WINOGRAD (4), _WINOGRAD4 (5) or _DEPTHWISE (6)",
                            (int)algo);
-  ctx->conv_algo = (int32_t)algo + 1;
+  struct clnet_conv_finddb *db = NULL;
+  CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
+  db->algo_setting = (int32_t)algo + 1;
   return CLNET_SUCCESS;
 }
 
@@ -102,13 +66,13 @@ clnet_status clnet_ctx_set_conv_algo(clnet_ctx *ctx, clnet_conv_algo algo) {
  * Other devices are not measured: there DIRECT is used where its design most clearly pays
  * (narrow channels, where im2col's traffic dominates the GEMM path) and the tuned GEMM is kept
  * for wide layers. AUTO times instead; this rule is what AUTO falls back to without a cache. */
-static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+static clnet_conv_algo conv_rule_algo(const clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass) {
   if (clnet_conv2d_is_depthwise(d)) return CLNET_CONV_ALGO_DEPTHWISE;
   const int32_t g = clnet_conv2d_groups(d);
   const int wide = (int64_t)(d->in_c / g) * (d->out_c / g) > DIRECT_RULE_WIDE_CC;
   if (!wide) return CLNET_CONV_ALGO_DIRECT;
   if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return CLNET_CONV_ALGO_GEMM;
-  if (pass == CLNET_CONV_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
+  if (pass == CLNET_PASS_FORWARD && (int64_t)d->n * d->out_h * d->out_w < DIRECT_RULE_MIN_PIXELS)
     return CLNET_CONV_ALGO_GEMM;
   return CLNET_CONV_ALGO_DIRECT;
 }
@@ -119,7 +83,7 @@ static const char *const pass_str[3] = {"forward", "backward-data", "backward-fi
 
 /* "conv2d forward n64 32x32x3->64 k3x3 s1 same", with what differs from a square-stride,
  * undilated, ungrouped conv after it: " s2x1", " d2x2", " g32", " pads 1,1,0,0" (t,l,b,r). */
-static void shape_str(char *dst, size_t cap, const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+static void shape_str(char *dst, size_t cap, const clnet_conv2d_desc *d, clnet_pass pass) {
   static const char *const pad_names[3] = {"valid", "same", "explicit"};
   const int32_t sh = clnet_conv2d_stride_h(d), sw = clnet_conv2d_stride_w(d);
   int len = snprintf(dst, cap, "conv2d %s n%d %dx%dx%d->%d k%dx%d s%d", pass_str[pass], d->n, d->in_h, d->in_w,
@@ -160,16 +124,28 @@ typedef struct conv_check_data {
   int bias_out;
 } conv_check_data;
 
-static void check_data_free(conv_check_data *c) {
+/* One problem of the autotuner (tune/autotune.h): a conv's shape and pass. */
+typedef struct conv_problem {
+  const clnet_conv2d_desc *d;
+  clnet_pass pass;
+} conv_problem;
+
+static void check_data_free(void *p) {
+  conv_check_data *c = p;
+  if (!c) return;
   for (int i = 0; i < 4; ++i) {
     free(c->in[i]);
     free(c->ref[i]);
-    c->in[i] = c->ref[i] = NULL;
   }
+  free(c);
 }
 
-static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pass pass, conv_check_data *c) {
-  memset(c, 0, sizeof *c);
+static clnet_status check_data_init(const void *problem, void **out) {
+  const clnet_conv2d_desc *full = ((const conv_problem *)problem)->d;
+  const clnet_pass pass = ((const conv_problem *)problem)->pass;
+  conv_check_data *c = calloc(1, sizeof *c);
+  *out = c;
+  if (!c) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
   c->d = *full;
   c->d.n = full->n < 2 ? full->n : 2;
   CLNET_TRY(clnet_conv2d_desc_init(&c->d));
@@ -178,8 +154,8 @@ static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pa
   c->counts[1] = (int64_t)d->k_h * d->k_w * (d->in_c / clnet_conv2d_groups(d)) * d->out_c;
   c->counts[2] = d->out_c;
   c->counts[3] = (int64_t)d->n * d->out_h * d->out_w * d->out_c;
-  c->out_i = pass == CLNET_CONV_PASS_FORWARD ? 3 : pass == CLNET_CONV_PASS_BACKWARD_DATA ? 0 : 1;
-  c->bias_out = pass == CLNET_CONV_PASS_BACKWARD_FILTER && d->has_bias;
+  c->out_i = pass == CLNET_PASS_FORWARD ? 3 : pass == CLNET_PASS_BACKWARD_DATA ? 0 : 1;
+  c->bias_out = pass == CLNET_PASS_BACKWARD_FILTER && d->has_bias;
   clnet_rng rng;
   clnet_rng_seed_stream(&rng, 0x636f6e76u /* "conv" */, (uint64_t)pass);
   for (int i = 0; i < 4; ++i) {
@@ -187,14 +163,15 @@ static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pa
     c->ref[i] = malloc((size_t)c->counts[i] * sizeof(float));
     if (!c->in[i] || !c->ref[i]) {
       check_data_free(c);
+      *out = NULL;
       return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: reference check");
     }
     for (int64_t j = 0; j < c->counts[i]; ++j) c->in[i][j] = 2.0f * clnet_rng_uniform(&rng) - 1.0f;
   }
   float **r = c->ref, **in = c->in;
   switch (pass) {
-    case CLNET_CONV_PASS_FORWARD: clnet_ref_conv2d_forward(d, in[0], in[1], d->has_bias ? in[2] : NULL, r[3]); break;
-    case CLNET_CONV_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(d, in[3], in[1], r[0]); break;
+    case CLNET_PASS_FORWARD: clnet_ref_conv2d_forward(d, in[0], in[1], d->has_bias ? in[2] : NULL, r[3]); break;
+    case CLNET_PASS_BACKWARD_DATA: clnet_ref_conv2d_backward_data(d, in[3], in[1], r[0]); break;
     default: clnet_ref_conv2d_backward_filter(d, in[0], in[3], r[1], d->has_bias ? r[2] : NULL); break;
   }
   return CLNET_SUCCESS;
@@ -203,8 +180,12 @@ static clnet_status check_data_init(const clnet_conv2d_desc *full, clnet_conv_pa
 /* Runs `algo` on the check's sub-batch and compares it with the reference at the cross-checks'
  * tolerance (ops/tolerance.h). Outputs start as NaN, so an element the algorithm does not write
  * fails. *ok = 0 with `why` on a mismatch. */
-static clnet_status check_candidate(clnet_ctx *ctx, struct clnet_conv_finddb *db, const conv_check_data *c,
-                                    clnet_conv_pass pass, clnet_conv_algo algo, int *ok, char *why, size_t cap) {
+static clnet_status check_candidate(clnet_ctx *ctx, void *check, const void *problem, int32_t algo_i, int *ok,
+                                    char *why, size_t cap) {
+  const conv_check_data *c = check;
+  const clnet_pass pass = ((const conv_problem *)problem)->pass;
+  const clnet_conv_algo algo = (clnet_conv_algo)algo_i;
+  struct clnet_conv_finddb *db = clnet_conv_finddb_peek(ctx); /* the tuning ctx has it */
   const clnet_conv2d_desc *d = &c->d;
   const int out_i = c->out_i;
   const int64_t nb = d->out_c;
@@ -247,19 +228,6 @@ static clnet_status check_candidate(clnet_ctx *ctx, struct clnet_conv_finddb *db
   return st;
 }
 
-/* ---- timing -------------------------------------------------------------------------------- */
-
-#define TIME_RUNS 3 /* timed runs after the warm-up, fewer for a clear loser */
-
-static clnet_status run_finished(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
-                                 clnet_conv_algo algo, const clnet_conv_io *io, double *seconds) {
-  const double t0 = now_s();
-  CLNET_TRY(clnet_conv2d_run_algo(ctx, d, pass, algo, io));
-  CLNET_TRY(clnet_ctx_finish(ctx));
-  *seconds = now_s() - t0;
-  return CLNET_SUCCESS;
-}
-
 /* Buffers of the full shape for a choice asked without a call (clnet_conv2d_algo_choice). */
 static clnet_status alloc_io(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_buf bufs[4], clnet_conv_io *io) {
   const size_t counts[4] = {(size_t)d->n * d->in_h * d->in_w * d->in_c,
@@ -278,91 +246,88 @@ static clnet_status alloc_io(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_b
   return CLNET_SUCCESS;
 }
 
-/* Checks and times every algorithm that applies to (d, pass) into e (source TIMED). */
+/* ---- the autotuner's candidates (tune/autotune.h) ---------------------------------------------- */
+
+static clnet_status run_candidate(clnet_ctx *ctx, const void *problem, int32_t algo, const void *io) {
+  const conv_problem *p = problem;
+  return clnet_conv2d_run_algo(ctx, p->d, p->pass, (clnet_conv_algo)algo, io);
+}
+
+static const char *algo_name(int32_t algo) { return clnet_conv_algo_str((clnet_conv_algo)algo); }
+
+/* Which algorithms are timed: those that apply (clnet_conv2d_algo_applies) and can win on this kind
+ * of device (clnet_fdb_candidate_can_win), or apply where no other does. */
+static int applies(const void *problem, clnet_conv_algo a) {
+  const conv_problem *p = problem;
+  return clnet_conv2d_algo_applies(p->d, p->pass, a);
+}
+static int timed_gemm(clnet_ctx *ctx, const void *p) {
+  return clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_CLBLAST) ||
+         (!applies(p, CLNET_CONV_ALGO_DIRECT) && !applies(p, CLNET_CONV_ALGO_DEPTHWISE));
+}
+static int timed_direct(clnet_ctx *ctx, const void *p) { return applies(p, CLNET_CONV_ALGO_DIRECT); }
+static int timed_depthwise(clnet_ctx *ctx, const void *p) { return applies(p, CLNET_CONV_ALGO_DEPTHWISE); }
+static int timed_winograd4(clnet_ctx *ctx, const void *problem) {
+  const conv_problem *p = problem;
+  return clnet_conv2d_winograd_tile_applies(p->d, p->pass, 4);
+}
+static int timed_winograd(clnet_ctx *ctx, const void *problem) {
+  const conv_problem *p = problem;
+  return clnet_conv2d_winograd_applies(p->d, p->pass) &&
+         (!timed_winograd4(ctx, problem) || clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_WINOGRAD2_BESIDE_4));
+}
+
+#define CAND(a, fn) {.algo = (int32_t)(a), .slot = CLNET_CONV_ALGO_SLOT(a), .timed = (fn)}
+/* DIRECT (or DEPTHWISE) first: usually the fastest, so a slow candidate stops after one timed run */
+static const clnet_autotune_candidate candidates[CLNET_CONV_ALGO_SLOTS] = {
+    CAND(CLNET_CONV_ALGO_DIRECT, timed_direct),       CAND(CLNET_CONV_ALGO_DEPTHWISE, timed_depthwise),
+    CAND(CLNET_CONV_ALGO_WINOGRAD, timed_winograd),   CAND(CLNET_CONV_ALGO_WINOGRAD4, timed_winograd4),
+    CAND(CLNET_CONV_ALGO_GEMM, timed_gemm)};
+/* on a tie the earlier of DIRECT, DEPTHWISE, GEMM, WINOGRAD, WINOGRAD4 (the more accurate first) */
+static const int32_t preference[CLNET_CONV_ALGO_SLOTS] = {
+    CLNET_CONV_ALGO_SLOT(CLNET_CONV_ALGO_DIRECT), CLNET_CONV_ALGO_SLOT(CLNET_CONV_ALGO_DEPTHWISE),
+    CLNET_CONV_ALGO_SLOT(CLNET_CONV_ALGO_GEMM), CLNET_CONV_ALGO_SLOT(CLNET_CONV_ALGO_WINOGRAD),
+    CLNET_CONV_ALGO_SLOT(CLNET_CONV_ALGO_WINOGRAD4)};
+
+static const clnet_autotune_kind conv_kind = {
+    .candidates = candidates,
+    .n_candidates = CLNET_CONV_ALGO_SLOTS,
+    .preference = preference,
+    .time_runs = 3, /* timed runs after the warm-up, fewer for a clear loser */
+    .none_pass = "no algorithm matches the reference",
+    .name = algo_name,
+    .run = run_candidate,
+    .check_init = check_data_init,
+    .check = check_candidate,
+    .check_free = check_data_free,
+};
+
+static void report_note(void *user, const char *line) { clnet_conv_finddb_note(user, "%s", line); }
+static const char *report_last_note(void *user) { return ((struct clnet_conv_finddb *)user)->last_note; }
+
+/* Checks and times every algorithm that is timed for (d, pass) into e (source TIMED). */
 static clnet_status tune(clnet_ctx *ctx, struct clnet_conv_finddb *db, const clnet_conv2d_desc *d,
-                         clnet_conv_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
-  const double t0 = now_s(), b0 = ctx->stats.build_seconds;
-  double first_calls = 0;
-  /* DIRECT (or DEPTHWISE) first: usually the fastest, so a slow candidate stops after one timed run */
-  static const clnet_conv_algo order[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_DEPTHWISE,
-                                                               CLNET_CONV_ALGO_WINOGRAD, CLNET_CONV_ALGO_WINOGRAD4,
-                                                               CLNET_CONV_ALGO_GEMM};
-  /* indexed like choice.ms; -2: the algorithm does not apply here (clnet_conv2d_algo_applies), or
-   * cannot win on this kind of device (clnet_fdb_candidate_can_win) while another one applies */
-  const int direct = clnet_conv2d_algo_applies(d, pass, CLNET_CONV_ALGO_DIRECT);
-  const int depthwise = clnet_conv2d_algo_applies(d, pass, CLNET_CONV_ALGO_DEPTHWISE);
-  const int gemm_can_win = clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_CLBLAST) || (!direct && !depthwise);
-  const int wino4 = clnet_conv2d_winograd_tile_applies(d, pass, 4);
-  const int wino2 = clnet_conv2d_winograd_applies(d, pass) &&
-                    (!wino4 || clnet_fdb_candidate_can_win(ctx, CLNET_FDB_CANDIDATE_WINOGRAD2_BESIDE_4));
-  double best[CLNET_CONV_ALGO_SLOTS] = {gemm_can_win ? -1 : -2, direct ? -1 : -2, wino2 ? -1 : -2, wino4 ? -1 : -2,
-                                        depthwise ? -1 : -2};
+                         clnet_pass pass, const clnet_conv_io *io, conv_fdb_entry *e) {
   char shape[160];
   shape_str(shape, sizeof shape, d, pass);
-  conv_check_data check;
-  clnet_status st = check_data_init(d, pass, &check);
-  for (int c = 0; c < CLNET_CONV_ALGO_SLOTS && st == CLNET_SUCCESS; ++c) {
-    const clnet_conv_algo a = order[c];
-    const int slot = clnet_conv_algo_slot(a);
-    if (best[slot] == -2) continue;
-    double t = 0;
-    st = run_finished(ctx, d, pass, a, io, &t); /* warm-up */
-    if (st != CLNET_SUCCESS) break;
-    first_calls += t;
-    int ok = 0;
-    char why[256] = "";
-    st = check_candidate(ctx, db, &check, pass, a, &ok, why, sizeof why);
-    if (st != CLNET_SUCCESS) break;
-    if (!ok) {
-      db->stats.rejected++;
-      clnet_conv_finddb_note(db, "%s: %s fails the reference check (%s); not used", shape, clnet_conv_algo_str(a),
-                             why);
-      continue;
-    }
-    double other = -1; /* the fastest so far */
-    for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k)
-      if (best[k] >= 0 && (other < 0 || best[k] < other)) other = best[k];
-    double b = INFINITY;
-    for (int r = 0; r < TIME_RUNS && st == CLNET_SUCCESS; ++r) {
-      st = run_finished(ctx, d, pass, a, io, &t);
-      if (t < b) b = t;
-      if (other >= 0 && b > 2 * other * 1e-3) break; /* a clear loser: no need for the best of 3 */
-    }
-    best[slot] = b * 1e3;
-  }
-  check_data_free(&check); /* zeroed by check_data_init even when it fails */
-  const double build = ctx->stats.build_seconds - b0;
-  db->stats.first_call_seconds += first_calls;
-  db->stats.build_seconds += build;
-  db->stats.tune_seconds += now_s() - t0 - first_calls;
-  CLNET_TRY(st);
-  int any = 0;
-  for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k) any |= best[k] >= 0;
-  if (!any)
-    return clnet_set_error(CLNET_ERR_CHECK_FAILED, "%s: no algorithm matches the reference (%s)", shape,
-                           db->last_note);
+  const conv_problem problem = {.d = d, .pass = pass};
+  const clnet_autotune_report report = {.stats = &db->stats, .note = report_note, .last_note = report_last_note,
+                                        .user = db};
   memset(e, 0, sizeof *e);
+  int32_t algo = 0;
+  CLNET_TRY(clnet_autotune(ctx, &conv_kind, &problem, io, shape, &report, e->choice.ms, &algo));
   e->key = clnet_conv_fdb_key(d, pass);
-  /* the fastest; on a tie the earlier of DIRECT, DEPTHWISE, GEMM, WINOGRAD, WINOGRAD4 (the more
-   * accurate first) */
-  static const clnet_conv_algo pref[CLNET_CONV_ALGO_SLOTS] = {CLNET_CONV_ALGO_DIRECT, CLNET_CONV_ALGO_DEPTHWISE,
-                                                              CLNET_CONV_ALGO_GEMM, CLNET_CONV_ALGO_WINOGRAD,
-                                                              CLNET_CONV_ALGO_WINOGRAD4};
-  int pick = -1;
-  for (int k = 0; k < CLNET_CONV_ALGO_SLOTS; ++k) {
-    const int sl = clnet_conv_algo_slot(pref[k]);
-    e->choice.ms[sl] = best[sl];
-    if (best[sl] >= 0 && (pick < 0 || best[sl] < best[clnet_conv_algo_slot(pref[pick])])) pick = k;
-  }
-  e->choice.algo = pref[pick];
-  e->choice.source = CLNET_CONV_SOURCE_TIMED;
+  e->choice.algo = (clnet_conv_algo)algo;
+  e->choice.source = CLNET_ALGO_SOURCE_TIMED;
   return CLNET_SUCCESS;
 }
 
 /* ---- the choice ---------------------------------------------------------------------------- */
 
 static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
-  if (ctx->conv_algo == 0) {
+  struct clnet_conv_finddb *db = NULL;
+  CLNET_TRY(clnet_conv_finddb_state(ctx, &db));
+  if (db->algo_setting == 0) {
     const char *e = getenv("CLNET_CONV_ALGO");
     clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
     if (e && *e && clnet_conv_algo_parse(e, &a) != CLNET_SUCCESS)
@@ -370,13 +335,13 @@ static clnet_status setting(clnet_ctx *ctx, clnet_conv_algo *out) {
                              "conv2d: environment variable CLNET_CONV_ALGO = '%s', must be gemm, direct, winograd, "
                              "winograd4, depthwise, rule or auto",
                              e);
-    ctx->conv_algo = (int32_t)a + 1;
+    db->algo_setting = (int32_t)a + 1;
   }
-  *out = (clnet_conv_algo)(ctx->conv_algo - 1);
+  *out = (clnet_conv_algo)(db->algo_setting - 1);
   return CLNET_SUCCESS;
 }
 
-static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                 const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   struct clnet_conv_finddb *db = NULL;
   CLNET_TRY(clnet_conv_finddb_open(ctx, &db));
@@ -405,13 +370,13 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
                              "and every shape not yet recorded", shape, db->t.path, clnet_last_error());
       db->t.use_disk = 0; /* timing more shapes would be wasted: their choices could not be kept either */
       e = NULL;
-    } else if (e->choice.source == CLNET_CONV_SOURCE_TIMED && !e->counted) {
+    } else if (e->choice.source == CLNET_ALGO_SOURCE_TIMED && !e->counted) {
       e->counted = 1;
       db->stats.timed++;
     }
   }
   if (!e) { /* no cache, or it cannot be written: the rule, remembered for this process */
-    conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
+    conv_fdb_entry r = {.key = key, .choice = {.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_ALGO_SOURCE_RULE,
                                                .ms = {-1, -1, -1, -1, -1}}, .counted = 1};
     CLNET_TRY(clnet_conv_finddb_add(db, &r, &e));
     db->stats.from_rule++;
@@ -424,12 +389,12 @@ static clnet_status auto_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clne
   return CLNET_SUCCESS;
 }
 
-clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_tune_conv_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                      const clnet_conv_io *io, clnet_conv_algo_choice *out) {
   clnet_conv_algo a = CLNET_CONV_ALGO_AUTO;
   CLNET_TRY(setting(ctx, &a));
   if (clnet_conv_algo_slot(a) >= 0 && clnet_conv2d_algo_applies(d, pass, a)) {
-    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_CONV_SOURCE_FORCED, .ms = {-1, -1, -1, -1, -1}};
+    *out = (clnet_conv_algo_choice){.algo = a, .source = CLNET_ALGO_SOURCE_FORCED, .ms = {-1, -1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
   if (clnet_conv_algo_slot(a) >= 0) { /* forced where it does not apply: AUTO's choice, said once */
@@ -445,7 +410,7 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
                              clnet_conv_algo_str(a), where[clnet_conv_algo_slot(a)]);
   }
   if (a == CLNET_CONV_ALGO_RULE) {
-    *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_CONV_SOURCE_RULE,
+    *out = (clnet_conv_algo_choice){.algo = conv_rule_algo(ctx, d, pass), .source = CLNET_ALGO_SOURCE_RULE,
                                     .ms = {-1, -1, -1, -1, -1}};
     return CLNET_SUCCESS;
   }
@@ -454,19 +419,19 @@ clnet_status clnet_conv_algo_resolve(clnet_ctx *ctx, const clnet_conv2d_desc *d,
 
 /* ---- public queries ------------------------------------------------------------------------ */
 
-clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_algo_choice(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                       clnet_conv_algo_choice *out) {
   if (!ctx || !d || !out) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_conv2d_algo_choice: NULL argument");
   if (ctx->is_ref) return clnet_set_error(CLNET_ERR_UNSUPPORTED, "conv2d: the reference has one algorithm");
-  if (pass != CLNET_CONV_PASS_FORWARD && pass != CLNET_CONV_PASS_BACKWARD_DATA &&
-      pass != CLNET_CONV_PASS_BACKWARD_FILTER)
+  if (pass != CLNET_PASS_FORWARD && pass != CLNET_PASS_BACKWARD_DATA &&
+      pass != CLNET_PASS_BACKWARD_FILTER)
     return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_conv2d_algo_choice: pass = %d", (int)pass);
   clnet_conv2d_desc t = *d;
   CLNET_TRY(clnet_conv2d_desc_init(&t));
-  return clnet_conv_algo_resolve(ctx, &t, pass, NULL, out);
+  return clnet_tune_conv_resolve(ctx, &t, pass, NULL, out);
 }
 
-clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_conv_pass pass,
+clnet_status clnet_conv2d_algo_chosen(clnet_ctx *ctx, const clnet_conv2d_desc *d, clnet_pass pass,
                                       clnet_conv_algo *out) {
   clnet_conv_algo_choice c;
   CLNET_TRY(clnet_conv2d_algo_choice(ctx, d, pass, &c));
@@ -481,13 +446,14 @@ void clnet_conv_algo_db_path(clnet_ctx *ctx, char *dst, size_t cap) {
   snprintf(dst, cap, "%s", db->t.path);
 }
 
-clnet_conv_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {
-  clnet_conv_algo_stats s;
+clnet_algo_stats clnet_conv_algo_get_stats(clnet_ctx *ctx) {
+  clnet_algo_stats s;
   memset(&s, 0, sizeof s);
-  return ctx && ctx->conv_finddb ? ctx->conv_finddb->stats : s;
+  const struct clnet_conv_finddb *db = ctx ? clnet_conv_finddb_peek(ctx) : NULL;
+  return db ? db->stats : s;
 }
 
-void clnet_ctx_set_conv_note_fn(clnet_ctx *ctx, clnet_conv_note_fn fn, void *user) {
+void clnet_ctx_set_algo_note_fn(clnet_ctx *ctx, clnet_algo_note_fn fn, void *user) {
   struct clnet_conv_finddb *db = NULL;
   if (!ctx || clnet_conv_finddb_state(ctx, &db) != CLNET_SUCCESS) return;
   db->note_fn = fn;
@@ -501,8 +467,19 @@ void clnet_ctx_set_algo_progress_fn(clnet_ctx *ctx, clnet_algo_progress_fn fn, v
   db->progress_user = user;
 }
 
-const char *clnet_conv_algo_last_note(clnet_ctx *ctx) {
-  return ctx && ctx->conv_finddb ? ctx->conv_finddb->last_note : "";
+const char *clnet_algo_last_note(clnet_ctx *ctx) {
+  const struct clnet_conv_finddb *db = ctx ? clnet_conv_finddb_peek(ctx) : NULL;
+  return db ? db->last_note : "";
+}
+
+int32_t clnet_conv_algo_setting_save(clnet_ctx *ctx) {
+  const struct clnet_conv_finddb *db = clnet_conv_finddb_peek(ctx);
+  return db ? db->algo_setting : 0;
+}
+
+void clnet_conv_algo_setting_restore(clnet_ctx *ctx, int32_t saved) {
+  struct clnet_conv_finddb *db = clnet_conv_finddb_peek(ctx);
+  if (db) db->algo_setting = saved; /* no table yet: nothing was set */
 }
 
 void clnet_conv_algo_test_sabotage(clnet_ctx *ctx, clnet_conv_algo algo) {

@@ -22,8 +22,8 @@
  * is dropped alone, with a note, and its shape timed again. Writers take an fcntl lock on <file>.lock, re-read the file, keep any
  * entry another process committed first (first writer wins, so concurrent processes agree), and
  * replace the file atomically (temp file, fsync, rename). */
-#ifndef CLNET_OPS_FINDDB_H
-#define CLNET_OPS_FINDDB_H
+#ifndef CLNET_TUNE_FINDDB_H
+#define CLNET_TUNE_FINDDB_H
 
 #include <stdio.h>
 

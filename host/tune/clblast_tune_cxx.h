@@ -1,6 +1,6 @@
 /* Internal: the extern "C" entry into CLBlast's C++ tuning API (clblast_tune_cxx.cpp). */
-#ifndef CLNET_RUNTIME_CLBLAST_TUNE_CXX_H
-#define CLNET_RUNTIME_CLBLAST_TUNE_CXX_H
+#ifndef CLNET_TUNE_CLBLAST_TUNE_CXX_H
+#define CLNET_TUNE_CLBLAST_TUNE_CXX_H
 
 #include <stddef.h>
 #define CL_TARGET_OPENCL_VERSION 120

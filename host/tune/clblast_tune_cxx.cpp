@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/clblast_tune_cxx.h"
+#include "tune/clblast_tune_cxx.h"
 
 // Copies the map into *out, names sorted (CLBlast's map order is unspecified). 0 or an error code.
 static int to_params(const std::unordered_map<std::string, size_t> &map, clnet_clblast_params *out) {

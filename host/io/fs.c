@@ -1,4 +1,4 @@
-/* Small file-system helpers (core/fs.h). */
+/* Small file-system helpers (io/fs.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/fs.h"
+#include "io/fs.h"
 
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0

@@ -1,5 +1,5 @@
 /* Atomic file replacement: temp file, fsync, rename, fsync of the directory. */
-#include "core/atomic_file.h"
+#include "io/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/fs.h"
+#include "io/fs.h"
 
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
@@ -27,7 +27,7 @@ clnet_status clnet_atomic_open(clnet_atomic_file *af, const char *path) {
   af->tmp_path = malloc(len);
   if (af->tmp_path == NULL)
     return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
-  /* a fresh name each try (core/fs.h), created exclusively: never an existing file or a link */
+  /* a fresh name each try (io/fs.h), created exclusively: never an existing file or a link */
   int fd = -1;
   for (int tries = 0; fd < 0 && tries < 100; ++tries) {
     clnet_temp_name(af->tmp_path, len, path);

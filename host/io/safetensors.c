@@ -18,8 +18,8 @@
 
 #include "clnet/io.h"
 #include "core/error.h"
-#include "core/fs.h"
-#include "core/atomic_file.h"
+#include "io/fs.h"
+#include "io/atomic_file.h"
 
 /* The safetensors reference implementation refuses larger headers. */
 #define ST_MAX_HEADER_BYTES 100000000ull

@@ -1,7 +1,7 @@
 /* The conv find-db: AUTO's remembered choices, in memory per ctx and on disk per device.
  * Format: conv_finddb.h; the file's rules and locking: finddb.h. */
-#include "ops/conv_algo.h"
-#include "ops/conv_finddb.h"
+#include "tune/conv_algo.h"
+#include "tune/conv_finddb.h"
 #include "ops/conv_winograd.h"
 
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 
 static const char *const pass_names[3] = {"forward", "backward-data", "backward-filter"};
 
-conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_conv_pass pass) {
+conv_fdb_key clnet_conv_fdb_key(const clnet_conv2d_desc *d, clnet_pass pass) {
   const int ex = d->padding == CLNET_PADDING_EXPLICIT;
   return (conv_fdb_key){.pass = (int32_t)pass, .n = d->n, .h = d->in_h, .w = d->in_w, .c_in = d->in_c,
                         .c_out = d->out_c, .k_h = d->k_h, .k_w = d->k_w, .stride_h = clnet_conv2d_stride_h(d),
@@ -127,7 +127,7 @@ static const char *parse_line(const char *line, conv_fdb_entry *e) {
   }
   if (e->key.padding == CLNET_PADDING_EXPLICIT && !seen_pads) return "padding explicit needs pads=T,L,B,R";
   if (e->choice.ms[clnet_conv_algo_slot(e->choice.algo)] < 0) return "the chosen algorithm is rejected or not a candidate";
-  e->choice.source = CLNET_CONV_SOURCE_FINDDB;
+  e->choice.source = CLNET_ALGO_SOURCE_FINDDB;
   return NULL;
 }
 
@@ -154,7 +154,7 @@ static void print_line(FILE *f, const void *entry) {
 
 /* the rule's in-memory fallbacks are not measured choices: not written */
 static int persist(const void *entry) {
-  return ((const conv_fdb_entry *)entry)->choice.source != CLNET_CONV_SOURCE_RULE;
+  return ((const conv_fdb_entry *)entry)->choice.source != CLNET_ALGO_SOURCE_RULE;
 }
 
 /* An algorithm that does not apply to the entry's geometry (a hand-edited file, or one from another
@@ -169,7 +169,7 @@ static const char *stale(const void *entry, char *why, size_t cap) {
                          .dilation_w = k->dilation_w, .groups = k->groups, .pad_top = k->pad_top,
                          .pad_bottom = k->pad_bottom, .pad_left = k->pad_left, .pad_right = k->pad_right};
   if (clnet_conv2d_desc_init(&d) != CLNET_SUCCESS ||
-      clnet_conv2d_algo_applies(&d, (clnet_conv_pass)k->pass, e->choice.algo))
+      clnet_conv2d_algo_applies(&d, (clnet_pass)k->pass, e->choice.algo))
     return NULL;
   snprintf(why, cap, "%s %dx%d stride %d, %d -> %d channels (%d groups) names %s, which does not apply there",
            pass_names[k->pass], k->k_h, k->k_w, k->stride_h, k->c_in, k->c_out, k->groups,
@@ -210,7 +210,8 @@ clnet_status clnet_conv_finddb_write_file(const char *path, uint64_t kernels_has
 
 /* ---- per ctx ---------------------------------------------------------------------------- */
 
-void clnet_conv_finddb_free(struct clnet_conv_finddb *db) {
+static void finddb_free(void *p) {
+  struct clnet_conv_finddb *db = p;
   if (!db) return;
   clnet_fdb_release(&db->t);
   free(db);
@@ -226,15 +227,21 @@ void clnet_conv_finddb_note(struct clnet_conv_finddb *db, const char *fmt, ...) 
 
 static void table_note(void *user, const char *line) { clnet_conv_finddb_note(user, "%s", line); }
 
+static const clnet_ctx_state_key state_key = {"conv2d: find-db state"};
+
+struct clnet_conv_finddb *clnet_conv_finddb_peek(const clnet_ctx *ctx) { return clnet_ctx_state_get(ctx, &state_key); }
+
 clnet_status clnet_conv_finddb_state(clnet_ctx *ctx, struct clnet_conv_finddb **out) {
-  if (!ctx->conv_finddb) {
-    ctx->conv_finddb = calloc(1, sizeof *ctx->conv_finddb);
-    if (!ctx->conv_finddb) return clnet_set_error(CLNET_ERR_OUT_OF_HOST_MEMORY, "conv2d: find-db state");
-    ctx->conv_finddb->t.fmt = &conv_format;
-    ctx->conv_finddb->t.note = table_note;
-    ctx->conv_finddb->t.note_user = ctx->conv_finddb;
+  void *p = NULL;
+  int32_t created = 0;
+  CLNET_TRY(clnet_ctx_state_obtain(ctx, &state_key, sizeof **out, finddb_free, &p, &created));
+  struct clnet_conv_finddb *db = p;
+  if (created) {
+    db->t.fmt = &conv_format;
+    db->t.note = table_note;
+    db->t.note_user = db;
   }
-  *out = ctx->conv_finddb;
+  *out = db;
   return CLNET_SUCCESS;
 }
 

@@ -1,5 +1,5 @@
 /* A find-db's file and its in-memory table, for any kind of entry. Format and locking: finddb.h. */
-#include "ops/finddb.h"
+#include "tune/finddb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/atomic_file.h"
-#include "core/fs.h"
+#include "io/atomic_file.h"
+#include "io/fs.h"
 #include "runtime/program_cache.h"
 
 #define FDB_MAX_ENTRIES 100000 /* a file longer than this is not one we wrote */

@@ -1,6 +1,6 @@
 /* Internal: small file-system helpers shared by the caches and the trainer. */
-#ifndef CLNET_CORE_FS_H
-#define CLNET_CORE_FS_H
+#ifndef CLNET_IO_FS_H
+#define CLNET_IO_FS_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * kernel cache, the find-dbs, CLBlast's parameters) goes through here.
  *
  *   clnet_atomic_file af;
- *   CLNET_TRY(clnet_atomic_open(&af, path));          creates <path>.clnet-tmp.<pid>.<random> (core/fs.h)
+ *   CLNET_TRY(clnet_atomic_open(&af, path));          creates <path>.clnet-tmp.<pid>.<random> (io/fs.h)
  *   st = clnet_atomic_write(&af, bytes, n);            any number of times
  *   if (st != CLNET_SUCCESS) { clnet_atomic_abort(&af); return st; }
  *   return clnet_atomic_commit(&af);                   flush, fsync, rename, fsync dir
@@ -13,8 +13,8 @@
  * commit and abort always release the file; on any failure the temporary file
  * is removed and <path> is untouched. Errors are CLNET_ERR_IO with a message
  * naming the path and strerror. */
-#ifndef CLNET_CORE_ATOMIC_FILE_H
-#define CLNET_CORE_ATOMIC_FILE_H
+#ifndef CLNET_IO_ATOMIC_FILE_H
+#define CLNET_IO_ATOMIC_FILE_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -11,32 +11,14 @@
  * file with CLBlastOverrideParameters unless CLNET_NO_TUNE=1 (or CLNET_NO_CACHE=1, which turns
  * off every file next to the cache). A file that fails its checks (format, CRC, device) is an
  * error naming it, never silently used. */
-#ifndef CLNET_RUNTIME_CLBLAST_TUNE_H
-#define CLNET_RUNTIME_CLBLAST_TUNE_H
+#ifndef CLNET_TUNE_CLBLAST_TUNE_H
+#define CLNET_TUNE_CLBLAST_TUNE_H
 
 #include <stdint.h>
 
 #include "clnet/runtime.h"
-#include "runtime/clblast_tune_cxx.h"
-
-/* One distinct GEMM (row-major, as clnet_gemm takes it) and how often it was called. */
-typedef struct clnet_gemm_shape {
-  int32_t trans_a, trans_b, m, n, k;
-  int32_t calls;
-} clnet_gemm_shape;
-
-typedef struct clnet_gemm_log {
-  clnet_gemm_shape *shapes;
-  int32_t count, cap;
-} clnet_gemm_log;
-
-/* Adds one call (merging equal shapes). Errors: CLNET_ERR_OUT_OF_HOST_MEMORY. */
-clnet_status clnet_gemm_log_add(clnet_gemm_log *log, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
-                                int32_t k);
-void clnet_gemm_log_free(clnet_gemm_log *log);
-/* While log is set, every clnet_gemm on ctx is recorded there and not run (its other kernels,
- * e.g. im2col, still run). NULL ends recording. */
-void clnet_tune_record(clnet_ctx *ctx, clnet_gemm_log *log);
+#include "ops/gemm_log.h"
+#include "tune/clblast_tune_cxx.h"
 
 #define CLNET_TUNE_MAX_KERNELS 3
 
