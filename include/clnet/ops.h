@@ -78,7 +78,7 @@ static inline int clnet_conv2d_is_depthwise(const clnet_conv2d_desc *d) {
  * Forced on a conv it does not apply to, an algorithm falls back to AUTO's choice there, with a note
  * (clnet_ctx_set_algo_note_fn); RULE: per call and pass,
  * the fixed rule documented at conv_rule_algo in
- * host/ops/conv_algo.c (DEPTHWISE for depthwise convs; otherwise DIRECT for C_in*C_out <= 64*64
+ * host/tune/conv_algo.c (DEPTHWISE for depthwise convs; otherwise DIRECT for C_in*C_out <= 64*64
  * per group; wider convs: DIRECT on CPUs except a
  * forward pass with under 64 output pixels, GEMM on other devices).
  * AUTO (the default): per (shape, pass), every algorithm that applies is checked against the float
