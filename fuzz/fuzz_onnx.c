@@ -89,6 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_REQUIRE(m != NULL, "success without a model");
   clnet_onnx_info info;
   FUZZ_REQUIRE(clnet_onnx_get_info(m, &info) == CLNET_SUCCESS, "info");
+  const char *shown[] = {info.producer, info.input, info.output};
+  for (int i = 0; i < 3; ++i)
+    for (const char *p = shown[i]; *p; p++)
+      FUZZ_REQUIRE((unsigned char)*p >= 0x20 && *p != 0x7f, "info string %d not printable: '%s'", i, shown[i]);
   for (int with_loss = 0; with_loss <= 1; ++with_loss) {
     clnet_graph *g = (clnet_graph *)(uintptr_t)0x1;
     clnet_onnx_build_options bo = {.with_loss = with_loss};

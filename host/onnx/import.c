@@ -571,13 +571,13 @@ static clnet_status given_inputs(ox_build *b) {
     int found = -1;
     for (int32_t k = 0; k < b->opt->n_given && found < 0; ++k)
       if (b->opt->given_names[k] && !strcmp(b->opt->given_names[k], m->values[v].name)) found = k;
-    char pn[72];
+    char pn[72], pd[72];
     const char *name = clnet_printable(m->values[v].name, pn);
     if (found < 0) {
       if (!m->values[v].n_consumers) continue;
       return clnet_set_error(CLNET_ERR_UNSUPPORTED, "%s: graph input '%s': clnet models take one input (the images, "
                              "here '%s'); make '%s' an initializer", m->what, name,
-                             m->values[m->data_input].name, name);
+                             clnet_printable(m->values[m->data_input].name, pd), name);
     }
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, b->opt->given_size[found], b->opt->given_data[found]);
     if (!t) return clnet_set_error(CLNET_ERR_FORMAT, "%s: the value given for input '%s' is not a TensorProto", m->what, name);

@@ -328,22 +328,29 @@ clnet_status clnet_onnx_read(const char *path, clnet_onnx_model **out) {
   return st;
 }
 
+/* info's strings are for display: a file's control characters become '?' */
+static void copy_printable(char *dst, size_t size, const char *a, const char *b, const char *c) {
+  snprintf(dst, size, "%s%s%s", a, b, c);
+  for (char *p = dst; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 clnet_status clnet_onnx_get_info(const clnet_onnx_model *m, clnet_onnx_info *info) {
   if (!m || !info) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_onnx_get_info: NULL argument");
   memset(info, 0, sizeof *info);
   info->ir_version = m->pb->has_ir_version ? m->pb->ir_version : 0;
   info->opset = m->opset;
-  snprintf(info->producer, sizeof info->producer, "%s%s%s", m->pb->producer_name ? m->pb->producer_name : "",
-           m->pb->producer_version && *m->pb->producer_version ? " " : "",
-           m->pb->producer_version ? m->pb->producer_version : "");
+  copy_printable(info->producer, sizeof info->producer, m->pb->producer_name ? m->pb->producer_name : "",
+                 m->pb->producer_version && *m->pb->producer_version ? " " : "",
+                 m->pb->producer_version ? m->pb->producer_version : "");
   const Onnx__GraphProto *g = m->pb->graph;
   info->nodes = (int32_t)g->n_node;
   info->initializers = (int32_t)g->n_initializer;
-  snprintf(info->output, sizeof info->output, "%s", g->output[0]->name ? g->output[0]->name : "");
+  copy_printable(info->output, sizeof info->output, g->output[0]->name ? g->output[0]->name : "", "", "");
   info->nhwc_input = m->nhwc_input;
   if (m->data_input >= 0) {
     const Onnx__ValueInfoProto *in = m->values[m->data_input].input;
-    snprintf(info->input, sizeof info->input, "%s", in->name);
+    copy_printable(info->input, sizeof info->input, in->name, "", "");
     const Onnx__TypeProto *tp = in->type;
     if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type && tp->tensor_type->shape) {
       const Onnx__TensorShapeProto *s = tp->tensor_type->shape;

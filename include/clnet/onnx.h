@@ -33,7 +33,8 @@ void clnet_onnx_free(clnet_onnx_model *m);
 typedef struct clnet_onnx_info {
   int64_t ir_version, opset;   /* opset of the ai.onnx domain */
   char producer[64];           /* "pytorch 2.5.1" */
-  char input[96], output[96];  /* the graph's (data) input and its first output */
+  char input[96], output[96];  /* the graph's (data) input and its first output; in all three strings
+                                  control characters are shown as '?' */
   int32_t in_rank;             /* the input's rank (4: N, C, H, W) */
   int32_t in_c, in_h, in_w;    /* a 4-D input's per-image shape; 0 where the model leaves a dimension open */
   int32_t nhwc_input;          /* 1: the input is (N, H, W, C), transposed to NCHW inside (tf2onnx) */
