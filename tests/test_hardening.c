@@ -17,6 +17,7 @@
 #include "cifar_files.h"
 #include "cli_run.h"
 #include "clnet/io.h"
+#include "clnet/onnx.h"
 #include "clnet/train.h"
 #include "tune/conv_finddb.h"
 #include "tune/dense_algo.h"
@@ -257,6 +258,17 @@ Test(not_regular, clblast_parameters) {
     const char *p = make_odd(name, k);
     clnet_tune_file f;
     expect_named(clnet_tune_load(p, &f), p, k);
+  }
+}
+
+Test(not_regular, onnx_model) {
+  for (int k = 0; k < 2; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "model%d.onnx", k);
+    const char *p = make_odd(name, k);
+    clnet_onnx_model *m = NULL;
+    expect_named(clnet_onnx_read(p, &m), p, k);
+    cr_assert_null(m);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/fs.h"
 #include "onnx/onnx_internal.h"
 
 #define OX_RTOL 1e-3
@@ -63,8 +64,8 @@ static void free_list(char **v, int32_t n) {
 }
 
 static clnet_status read_file(const char *path, uint8_t **data, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f;
+  CLNET_TRY(clnet_fopen_regular(path, &f));
   fseek(f, 0, SEEK_END);
   const long len = ftell(f);
   fseek(f, 0, SEEK_SET);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/fs.h"
 #include "onnx/onnx_internal.h"
 
 #define OX_MAX_FILE_BYTES (2ull << 30) /* protobuf's own limit for one message */
@@ -296,8 +297,8 @@ clnet_status clnet_onnx_read_memory(const void *data, size_t size, const char *w
 clnet_status clnet_onnx_read(const char *path, clnet_onnx_model **out) {
   if (!path || !out) return clnet_set_error(CLNET_ERR_INVALID_ARGUMENT, "clnet_onnx_read: NULL argument");
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return clnet_set_error(CLNET_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f; /* a regular file only: a FIFO would block, a directory reads as nothing */
+  CLNET_TRY(clnet_fopen_regular(path, &f));
   uint8_t *buf = NULL;
   size_t n = 0, cap = 0;
   clnet_status st = CLNET_SUCCESS;
