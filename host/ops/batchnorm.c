@@ -43,16 +43,16 @@ static clnet_status bn_check_desc(const char *op, const clnet_batchnorm_desc *d)
   return CLNET_SUCCESS;
 }
 
-/* Work-items along C (contiguous). A group is lc = min(BN_LC, C rounded up to a power of two)
- * channels wide: on a CPU device the partial reductions take one block per group (lc x 1; their
- * loops carry barriers there, so every work-item of a group must run the same trip count), on
- * others (no barriers) lc x WG_1D/lc blocks, so that a group fills a 32- or 64-wide wave; the
- * final reductions (lc x 1) one channel each; elementwise kernels fill the group with rows
- * (lc x WG_1D/lc). lc is 16 from 16 channels up (one AVX-512 vector, half a GPU warp): a
- * local size that depends on C would make a CPU implementation that specialises kernels per local
- * size (PoCL) compile each kernel once per channel count, which on a cold start of ResNet-18
- * (16/32/64 channels) was 16 extra compilations of the BN kernels (docs/PERFORMANCE.md, "Cold
- * start"). The local size does not change any result. */
+/* Work-items along C (contiguous). A group is lc channels wide: 64 (CLNET_WG_1D) from 64 channels
+ * up, else min(BN_LC, C rounded up to a power of two). On a CPU device the partial reductions take
+ * one block per group (lc x 1; their loops carry barriers there, so every work-item of a group
+ * must run the same trip count), on others (no barriers) lc x WG_1D/lc blocks, so that a group
+ * fills a 32- or 64-wide wave; the final reductions (lc x 1) one channel each; elementwise kernels
+ * fill the group with rows (lc x WG_1D/lc). Two widths, not one per channel count: a CPU
+ * implementation that specialises kernels per local size (PoCL) compiles each kernel once per
+ * width, which on a cold start of ResNet-18 (16/32/64/128 channels) was 16 extra compilations with
+ * one width per power of two; 16 channels wide everywhere compiled once but ran the width-64
+ * step 6 % slower (docs/PERFORMANCE.md, "Cold start"). The local size does not change any result. */
 #define BN_LC 16
 
 typedef struct bn_geometry {
@@ -62,6 +62,7 @@ typedef struct bn_geometry {
 static bn_geometry bn_geometry_of(const clnet_ctx *ctx, int64_t C) {
   size_t lc = 1;
   while (lc < (size_t)C && lc < BN_LC) lc *= 2;
+  if ((size_t)C >= CLNET_WG_1D) lc = CLNET_WG_1D;
   const size_t part_rows = (ctx->info.type & CL_DEVICE_TYPE_CPU) ? 1 : CLNET_WG_1D / lc;
   bn_geometry g = {{lc, part_rows}, {lc, 1}, {lc, CLNET_WG_1D / lc}};
   return g;

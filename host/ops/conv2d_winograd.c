@@ -69,23 +69,19 @@ static int32_t vec_width(int32_t c, int32_t also) {
   return c % 16 == 0 && also % 16 == 0 ? 16 : c % 8 == 0 && also % 8 == 0 ? 8 : 1;
 }
 
-/* Work-group of a transform over (channel groups, tiles): 64 work-items. On a CPU device one
- * channel group by 64 tiles, whatever the channel count: each work-item already computes a whole
- * channel vector (float8/float16), and an implementation that compiles a kernel once per local size
- * (PoCL) then compiles each transform once instead of once per channel count (docs/PERFORMANCE.md,
- * "Cold start"). Elsewhere dim0 is as wide as the channel groups (up to 16), so that neighbouring
- * work-items read neighbouring channel vectors and narrow layers do not leave a group idle. */
+/* Work-group of a transform over (channel groups, tiles): 64 work-items, dim0 as wide as the
+ * channel groups (up to 16), so that neighbouring work-items read neighbouring channel vectors and
+ * narrow layers do not leave a group idle. An implementation that compiles a kernel once per local
+ * size (PoCL) then compiles a transform up to 5 times on a cold start; one channel vector by 64
+ * tiles on CPU devices compiled it once, but ran ResNet-18's width-64 step 9 % slower (about 1 s
+ * of cold start against 9 % of every step: docs/PERFORMANCE.md, "Cold start"). */
 static int32_t cpu_device(const clnet_ctx *ctx) { return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0; }
 
-static void channel_local(size_t groups, size_t local[2]) {
+static void transform_local(size_t groups, size_t local[2]) {
   size_t l0 = 1;
   while (l0 < groups && l0 < 16) l0 *= 2;
   local[0] = l0;
   local[1] = 64 / l0;
-}
-
-static void transform_local(const clnet_ctx *ctx, size_t groups, size_t local[2]) {
-  channel_local(cpu_device(ctx) ? 1 : groups, local);
 }
 
 /* Images per chunk: as many as keep the chunk's V + M (or V + W) within WINO_CHUNK_BYTES
@@ -169,7 +165,7 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ti
   const int32_t c_stride = backward ? 1 : d->out_c, k_stride = backward ? d->out_c : 1;
   const int32_t vf = g.k % 8 == 0 ? 8 : 1;
   size_t gf[2] = {(size_t)(g.kp / vf), (size_t)g.r}, lf[2];
-  transform_local(ctx, gf[0], lf);
+  transform_local(gf[0], lf);
   /* backward reads w with stride C_out per output channel: a group along c alone (1, 64) reads
    * whole cache lines of w (4x4x512 backward data: 40 -> 25 ms, PoCL, batch 64) */
   if (backward) lf[0] = 1, lf[1] = 64;
@@ -187,7 +183,7 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ti
     const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
     const int32_t p = nc * g.th * g.tw;
     size_t gi[2] = {(size_t)(g.r / vi), (size_t)p}, li[2];
-    transform_local(ctx, gi[0], li);
+    transform_local(gi[0], li);
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", in_kernel, 2, gi, li, CLNET_ARG_BUF(in),
                            CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc),
                            CLNET_ARG_I32(g.ih), CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th),
@@ -197,7 +193,7 @@ static clnet_status correlate(clnet_ctx *ctx, const clnet_conv2d_desc *d, int ti
                            cpu_device(ctx) ? wino_gemm_local : wino_gemm_local_gpu, CLNET_ARG_BUF(&s), CLNET_ARG_I32(v_off), CLNET_ARG_I32(u_off),
                            CLNET_ARG_I32(m_off), CLNET_ARG_I32(p), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt)));
     size_t go[2] = {(size_t)(g.k / vo), (size_t)p}, lo[2];
-    transform_local(ctx, go[0], lo);
+    transform_local(go[0], lo);
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", out_kernel, 2, go, lo, CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(m_off), CLNET_ARG_BUF(has_bias ? b : out), CLNET_ARG_BUF(out),
                            CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.oh), CLNET_ARG_I32(g.ow),
@@ -237,27 +233,28 @@ clnet_status clnet_conv2d_winograd_backward_filter(clnet_ctx *ctx, const clnet_c
     const int32_t nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
     const int32_t p = nc * g.th * g.tw;
     size_t gi[2] = {(size_t)(g.r / vi), (size_t)p}, li[2];
-    transform_local(ctx, gi[0], li);
+    transform_local(gi[0], li);
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", in_kernel, 2, gi, li, CLNET_ARG_BUF(x), CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(v_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.ih),
                            CLNET_ARG_I32(g.iw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.th), CLNET_ARG_I32(g.tw),
                            CLNET_ARG_I32(g.pad_top), CLNET_ARG_I32(g.pad_left)));
     size_t gd[2] = {(size_t)(g.kp / vd), (size_t)p}, ld[2];
-    transform_local(ctx, gd[0], ld);
+    transform_local(gd[0], ld);
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", dy_kernel, 2, gd, ld, CLNET_ARG_BUF(dy), CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(w_off), CLNET_ARG_I32(n0), CLNET_ARG_I32(nc), CLNET_ARG_I32(g.oh),
                            CLNET_ARG_I32(g.ow), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp), CLNET_ARG_I32(g.th),
                            CLNET_ARG_I32(g.tw)));
     const size_t c_tiles = (size_t)((g.r + WINO_PT - 1) / WINO_PT);
     size_t gg[3] = {c_tiles, (size_t)g.kt, (size_t)g.nf}, lg[2], lg3[3];
-    transform_local(ctx, c_tiles, lg);
-    lg3[0] = lg[0], lg3[1] = 1, lg3[2] = cpu_device(ctx) ? 1 : 4; /* 4 frequencies too, as the GEMMs */
+    transform_local(c_tiles, lg);
+    /* on a CPU device one work-item per group (one variant compiled; as fast, within 2 %) */
+    lg3[0] = cpu_device(ctx) ? 1 : lg[0], lg3[1] = 1, lg3[2] = cpu_device(ctx) ? 1 : 4; /* 4 frequencies too, as the GEMMs */
     CLNET_TRY(CLNET_LAUNCH(ctx, "conv2d_winograd", "wino_wgemm_t32", 3, gg, lg3, CLNET_ARG_BUF(&s),
                            CLNET_ARG_I32(v_off), CLNET_ARG_I32(w_off), CLNET_ARG_I32(z_off), CLNET_ARG_I32(p),
                            CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.kt), CLNET_ARG_I32(n0 > 0)));
   }
   size_t go[2] = {(size_t)g.k, (size_t)g.r}, lo[2];
-  channel_local(go[0], lo); /* one scalar per work-item: neighbours along the output channels */
+  transform_local(go[0], lo); /* one scalar per work-item: neighbours along the output channels */
   return CLNET_LAUNCH(ctx, "conv2d_winograd", kname(oname, sizeof oname, &g, "wgrad_out", 0), 2, go, lo, CLNET_ARG_BUF(&s), CLNET_ARG_I32(z_off),
                       CLNET_ARG_BUF(dw), CLNET_ARG_I32(g.r), CLNET_ARG_I32(g.k), CLNET_ARG_I32(g.kp));
 }
