@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Oclgrind entries of ctest (CMakeLists.txt registers them when oclgrind is installed):
 #   oclgrind_check.sh quick   CLNET  clnet check --quick under Oclgrind, every checker on
-#   oclgrind_check.sh model   CLNET  clnet check --model resnet18 (one training step of the small
+#   oclgrind_check.sh model   CLNET  clnet check --model resnet18 --algo auto (one step of the small
 #                                    ResNet-18: fused BN tails, residual adds, pools, AUTO's find-db)
 #   oclgrind_check.sh planted CLNET  the entries must fail on a planted bug: a missing barrier
 #                                    (a data race) and a read one past the end of a buffer, both
@@ -66,8 +66,8 @@ case "$mode" in
     ;;
   model)
     ok=0
-    run model-optimised $strict -- check --model resnet18 || ok=1
-    run model-uninitialized $uninit -- check --model resnet18 || ok=1
+    run model-optimised $strict -- check --model resnet18 --algo auto --dense-algo auto || ok=1
+    run model-uninitialized $uninit -- check --model resnet18 --algo auto --dense-algo auto || ok=1
     exit $ok
     ;;
   planted)

@@ -718,7 +718,8 @@ Test(options, numeric_values_out_of_range_are_usage_errors) {
       "train --stop-after -2", "train --max-eval 0", "train --max-skipped 0", "train --max-skipped 1.5",
       "train --max-skipped nan", "train --depth 50", "train --shares 1e-300", "eval --checkpoint x --batch 0",
       "bench --batch 0", "bench --steps 0", "bench --repeat 65", "bench --width 5000", "tune --batch 70000",
-      "tune --width 0", "check --seed 0"};
+      "tune --width 0", "check --seed 0", "check --model --algo fastest", "check --model --dense-algo x",
+      "check --algo gemm", "check --model resnet18 --algo"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     char args[1024];
     snprintf(args, sizeof args, "%s --data %s --out %s", bad[i], dir, at("never"));

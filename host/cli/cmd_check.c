@@ -23,11 +23,22 @@ static void print_model_row(const clnet_model_check_row *r, void *user) {
   printf("\n");
 }
 
-static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed) {
+/* conv, dense: the algorithm names the step runs with (--algo, --dense-algo). */
+static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed, const char *conv,
+                           const char *dense) {
   if (clnet_ctx_is_ref(dev)) {
     printf("the device is the reference itself: --model compares an OpenCL device with it\n");
     return CLI_USAGE;
   }
+  clnet_conv_algo ca = CLNET_CONV_ALGO_RULE;
+  clnet_dense_algo da = CLNET_DENSE_ALGO_RULE;
+  clnet_conv_algo_parse(conv, &ca); /* validated by cmd_check */
+  clnet_dense_algo_parse(dense, &da);
+  clnet_status cs = clnet_ctx_set_conv_algo(dev, ca);
+  if (cs == CLNET_SUCCESS) cs = clnet_ctx_set_dense_algo(dev, da);
+  if (cs != CLNET_SUCCESS) return cli_fail(cs, "check --model");
+  printf("convolutions: %s, dense: %s%s\n", conv, dense,
+         strcmp(conv, "auto") ? " (--algo auto: the find-db's timed choices)" : "");
   printf("%-44s %8s %10s %10s %10s  %s\n", "tensor", "elements", "max abs", "max rel", "max |ref|", "result");
   int rows = 0;
   int32_t failures = 0;
@@ -56,13 +67,14 @@ static int check_op_matches(const char *op) {
 }
 
 int cmd_check(int argc, char **argv) {
-  const char *device = NULL, *op = NULL, *v = NULL, *model_name = "resnet18";
+  const char *device = NULL, *op = NULL, *v = NULL, *model_name = "resnet18", *conv_algo = NULL, *dense_algo = NULL;
   int64_t seed = 1;
   int verbose = 0, model = 0, quick = 0, list_kernels = 0;
   for (int i = 1; i < argc; ++i) {
     int r;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: clnet check [--device D] [--op NAME] [--quick] [--seed S] [--kernels] [--verbose]\n"
+             "       clnet check --model [NAME] [--device D] [--seed S] [--algo A] [--dense-algo A]\n"
              "Runs every op on D and on the CPU reference with the same random inputs and\n"
              "compares them element by element (|a-b| <= atol + rtol*|b|; 'of tol' is the worst\n"
              "element's error as a share of its tolerance; guard zones around\n"
@@ -75,6 +87,10 @@ int cmd_check(int argc, char **argv) {
              "  --model [NAME]  instead: one whole training step of a small zoo model (default resnet18) on D and on\n"
              "              the reference (loss, logits, every gradient, BN statistics,\n"
              "              weights after one Adam step)\n"
+             "  --algo A    with --model: the convolutions' algorithm (default rule: the fixed choice, so\n"
+             "              the result does not depend on timings; auto: the find-db's timed choices;\n"
+             "              gemm, direct, winograd, winograd4 or depthwise where it applies; docs/CHECKS.md)\n"
+             "  --dense-algo A  with --model: the dense layers' GEMMs (default rule; auto, clblast, clnet)\n"
              "  --seed S    base seed (case i uses S + i); printed with each failure\n");
       return CLI_OK;
     }
@@ -85,6 +101,10 @@ int cmd_check(int argc, char **argv) {
     } else if ((r = cli_flag(argc, argv, &i, "--seed", &v))) {
       if (r < 0 || !cli_parse_pos_int(v, INT64_MAX, &seed))
         return cli_usage_error("check", "--seed needs a positive integer");
+    } else if ((r = cli_flag(argc, argv, &i, "--algo", &conv_algo))) {
+      if (r < 0) return cli_usage_error("check", "--algo needs a value");
+    } else if ((r = cli_flag(argc, argv, &i, "--dense-algo", &dense_algo))) {
+      if (r < 0) return cli_usage_error("check", "--dense-algo needs a value");
     } else if (!strcmp(argv[i], "--model")) {
       model = 1;
       if (i + 1 < argc && argv[i + 1][0] != '-') model_name = argv[++i];
@@ -100,6 +120,15 @@ int cmd_check(int argc, char **argv) {
   }
   if (op && model) return cli_usage_error("check", "--op selects cases of the op check; --model checks a whole step");
   if (op && check_op_matches(op) != CLI_OK) return CLI_USAGE;
+  if ((conv_algo || dense_algo) && !model)
+    return cli_usage_error("check", "--algo and --dense-algo go with --model (the op check runs every algorithm)");
+  clnet_conv_algo ca;
+  clnet_dense_algo da;
+  if (conv_algo && clnet_conv_algo_parse(conv_algo, &ca) != CLNET_SUCCESS)
+    return cli_usage_error("check", "--algo must be rule, auto, gemm, direct, winograd, winograd4 or depthwise, got '%s'",
+                           conv_algo);
+  if (dense_algo && clnet_dense_algo_parse(dense_algo, &da) != CLNET_SUCCESS)
+    return cli_usage_error("check", "--dense-algo must be rule, auto, clblast or clnet, got '%s'", dense_algo);
   clnet_ctx *dev = NULL, *ref = NULL;
   int rc = cli_open_ctx(device, &dev);
   if (rc != CLI_OK) return rc;
@@ -109,7 +138,8 @@ int cmd_check(int argc, char **argv) {
   }
   printf("clnet check%s on %s\n", model ? " --model" : "", clnet_ctx_device_name(dev));
   if (model) {
-    rc = run_model_check(dev, ref, model_name, (uint64_t)seed);
+    rc = run_model_check(dev, ref, model_name, (uint64_t)seed, conv_algo ? conv_algo : "rule",
+                         dense_algo ? dense_algo : "rule");
     clnet_ctx_free(dev);
     clnet_ctx_free(ref);
     return rc;

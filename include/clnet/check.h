@@ -86,7 +86,9 @@ typedef void (*clnet_model_check_fn)(const clnet_model_check_row *row, void *use
 clnet_status clnet_check_model(clnet_ctx *dev, clnet_ctx *ref, uint64_t seed, clnet_model_check_fn fn, void *user,
                                int32_t *failures);
 /* The same for zoo model `model` (clnet_model_build) at a narrow width (4, or 2 for models whose
- * default width is under 16) on 12x12x3 images, 10 classes, batch 4. */
+ * default width is under 16) on 12x12x3 images, 10 classes, batch 4. The device step uses dev's
+ * algorithm settings (clnet_ctx_set_conv_algo, clnet_ctx_set_dense_algo): `clnet check --model`
+ * sets the fixed rule, so that the result does not depend on timings (docs/CHECKS.md). */
 clnet_status clnet_check_model_of(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed,
                                   clnet_model_check_fn fn, void *user, int32_t *failures);
 
