@@ -67,6 +67,7 @@ def main():
     ok = True
     cifar = os.path.join(tmp, "cifar")
     try:
+        import onnx  # noqa: F401  torch.onnx.export needs it
         import torch
         import torch_models
     except ImportError as e:

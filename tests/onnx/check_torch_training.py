@@ -28,6 +28,7 @@ import tempfile
 
 try:
     import numpy as np
+    import onnx  # noqa: F401  torch.onnx.export needs it (without it: OnnxExporterError)
     import torch
     import torch.nn as nn
 except ImportError as e:  # the check is optional
