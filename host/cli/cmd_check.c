@@ -23,17 +23,13 @@ static void print_model_row(const clnet_model_check_row *r, void *user) {
   printf("\n");
 }
 
-/* conv, dense: the algorithm names the step runs with (--algo, --dense-algo). */
-static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed, const char *conv,
-                           const char *dense) {
+/* ca, da: the algorithms the step runs with (--algo, --dense-algo); conv, dense: their names. */
+static int run_model_check(clnet_ctx *dev, clnet_ctx *ref, const char *model, uint64_t seed, clnet_conv_algo ca,
+                           const char *conv, clnet_dense_algo da, const char *dense) {
   if (clnet_ctx_is_ref(dev)) {
     printf("the device is the reference itself: --model compares an OpenCL device with it\n");
     return CLI_USAGE;
   }
-  clnet_conv_algo ca = CLNET_CONV_ALGO_RULE;
-  clnet_dense_algo da = CLNET_DENSE_ALGO_RULE;
-  clnet_conv_algo_parse(conv, &ca); /* validated by cmd_check */
-  clnet_dense_algo_parse(dense, &da);
   clnet_status cs = clnet_ctx_set_conv_algo(dev, ca);
   if (cs == CLNET_SUCCESS) cs = clnet_ctx_set_dense_algo(dev, da);
   if (cs != CLNET_SUCCESS) return cli_fail(cs, "check --model");
@@ -122,8 +118,8 @@ int cmd_check(int argc, char **argv) {
   if (op && check_op_matches(op) != CLI_OK) return CLI_USAGE;
   if ((conv_algo || dense_algo) && !model)
     return cli_usage_error("check", "--algo and --dense-algo go with --model (the op check runs every algorithm)");
-  clnet_conv_algo ca;
-  clnet_dense_algo da;
+  clnet_conv_algo ca = CLNET_CONV_ALGO_RULE; /* --model's defaults: no timing decides */
+  clnet_dense_algo da = CLNET_DENSE_ALGO_RULE;
   if (conv_algo && clnet_conv_algo_parse(conv_algo, &ca) != CLNET_SUCCESS)
     return cli_usage_error("check", "--algo must be rule, auto, gemm, direct, winograd, winograd4 or depthwise, got '%s'",
                            conv_algo);
@@ -138,7 +134,7 @@ int cmd_check(int argc, char **argv) {
   }
   printf("clnet check%s on %s\n", model ? " --model" : "", clnet_ctx_device_name(dev));
   if (model) {
-    rc = run_model_check(dev, ref, model_name, (uint64_t)seed, conv_algo ? conv_algo : "rule",
+    rc = run_model_check(dev, ref, model_name, (uint64_t)seed, ca, conv_algo ? conv_algo : "rule", da,
                          dense_algo ? dense_algo : "rule");
     clnet_ctx_free(dev);
     clnet_ctx_free(ref);

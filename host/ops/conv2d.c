@@ -298,7 +298,8 @@ static clnet_status direct_pack(clnet_ctx *ctx, const clnet_buf *w, int32_t zero
   CLNET_TRY(clnet_require_int_range("conv2d (direct): repacked weights", total));
   CLNET_TRY(clnet_scratch_get(ctx, (size_t)total * sizeof(float), packed));
   size_t global = (size_t)total, local = CLNET_WG_1D;
-  const int32_t tile_log2 = tile == 16 ? 4 : 3; /* direct_tile: 8 or 16 */
+  int32_t tile_log2 = 0; /* the kernel indexes its tile by shift and mask: tile is a power of two */
+  while ((1 << tile_log2) < tile) ++tile_log2;
   return CLNET_LAUNCH(ctx, "conv2d_direct", "conv2d_direct_pack", 1, &global, &local, CLNET_ARG_BUF(w),
                       CLNET_ARG_BUF(packed), CLNET_ARG_I32(zero_len), CLNET_ARG_I32(taps), CLNET_ARG_I32(a),
                       CLNET_ARG_I32(b), CLNET_ARG_I32(tile_log2), CLNET_ARG_I32(tpg), CLNET_ARG_I32(G), CLNET_ARG_I32(sb),
